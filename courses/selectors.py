@@ -1,0 +1,282 @@
+"""Reads for the catalogue and for trainees' learning. Each returns plain data or a QuerySet.
+
+Query counts here are fixed per page, whatever the number of courses, modules
+or lessons (tests/courses/test_query_counts.py holds us to it).
+"""
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from django.core.paginator import Paginator
+from django.db.models import Count, Max, Q, QuerySet
+from django.http import HttpRequest
+from wagtail.models import Locale
+
+from courses.forms import CatalogueFilterForm
+from courses.models import (
+    CatalogueIndexPage,
+    CoursePage,
+    Enrolment,
+    LessonCompletion,
+    LessonPage,
+    ModulePage,
+    QuizAttempt,
+)
+from lms.accounts.models import Cohort
+from lms.accounts.roles import Role, user_roles
+
+STAFF_ROLES = {Role.INSTRUCTOR, Role.ADMINISTRATOR}
+
+
+def user_is_course_staff(user: Any) -> bool:
+    """Instructors and administrators see every course, restricted or not."""
+    return bool(user_roles(user) & STAFF_ROLES)
+
+
+def course_is_visible_to(*, course: CoursePage, user: Any) -> bool:
+    if course.cohort_id is None or user_is_course_staff(user):
+        return True
+    if not user.is_authenticated:
+        return False
+    return Cohort.members.through.objects.filter(cohort_id=course.cohort_id, user_id=user.pk).exists()
+
+
+def course_of_page(*, page: ModulePage | LessonPage) -> CoursePage | None:
+    return CoursePage.objects.ancestor_of(page).first()
+
+
+def enrolment_for(*, user: Any, course: CoursePage) -> Enrolment | None:
+    if not user.is_authenticated:
+        return None
+    return Enrolment.objects.filter(user=user, course_key=course.translation_key).first()
+
+
+def lesson_is_open_to(*, course: CoursePage, user: Any) -> bool:
+    if not user.is_authenticated:
+        return False
+    return user_is_course_staff(user) or enrolment_for(user=user, course=course) is not None
+
+
+def seats_taken_by_course(course_keys: Iterable[UUID]) -> dict[UUID, int]:
+    rows = (
+        Enrolment.objects.filter(course_key__in=list(course_keys))
+        .values("course_key")
+        .annotate(taken=Count("id"))
+        .values_list("course_key", "taken")
+    )
+    return dict(rows)
+
+
+def visible_courses(*, user: Any, locale: Locale) -> Any:
+    """Live courses in `locale` the user may see (a Wagtail PageQuerySet)."""
+    courses = CoursePage.objects.live().filter(locale=locale)
+    if user_is_course_staff(user):
+        return courses
+    if not user.is_authenticated:
+        return courses.filter(cohort__isnull=True)
+    member_of = list(Cohort.objects.filter(members=user).values_list("id", flat=True))
+    return courses.filter(Q(cohort__isnull=True) | Q(cohort__in=member_of))
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    course: CoursePage
+    seats_left: int
+
+
+def catalogue_page(*, catalogue: CatalogueIndexPage, request: HttpRequest) -> dict[str, Any]:
+    """Everything the catalogue page shows: the filter form, one page of courses, seats left."""
+    form = CatalogueFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    courses = visible_courses(user=request.user, locale=catalogue.locale).child_of(catalogue)
+    if category := filters.get("category"):
+        courses = courses.filter(category=category)
+    if level := filters.get("level"):
+        courses = courses.filter(level=level)
+    if language := filters.get("language"):
+        courses = courses.filter(**{CatalogueFilterForm.LANGUAGE_FIELDS[language]: True})
+    if delivery := filters.get("delivery"):
+        courses = courses.filter(**{CatalogueFilterForm.DELIVERY_FIELDS[delivery]: True})
+    query = (filters.get("q") or "").strip()
+    results: Any = catalogue_search(courses, query) if query else courses.order_by("title")
+    paginator = Paginator(results, catalogue.page_size)
+    page = paginator.get_page(request.GET.get("page"))
+    page_courses: list[CoursePage] = list(page.object_list)
+    taken = seats_taken_by_course(course.translation_key for course in page_courses)
+    entries = [
+        CatalogueEntry(course=c, seats_left=max(c.capacity - taken.get(c.translation_key, 0), 0)) for c in page_courses
+    ]
+    params = request.GET.copy()
+    params.pop("page", None)
+    return {
+        "filter_form": form,
+        "query": query,
+        "entries": entries,
+        "page_obj": page,
+        "paginator": paginator,
+        "filters_active": any(filters.values()),
+        "query_string": params.urlencode(),
+    }
+
+
+# Han, kana and hangul: scripts written without spaces between words.
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+
+
+def catalogue_search(courses: Any, query: str) -> Any:
+    """Full-text search (PostgreSQL's on PostgreSQL, the database backend's otherwise).
+
+    Neither PostgreSQL's built-in configurations nor SQLite's FTS split Chinese
+    into words, so a query in Chinese matches by substring of title, code and
+    summary instead, which is what a reader of Chinese expects.
+    """
+    if _CJK.search(query):
+        return courses.filter(
+            Q(title__icontains=query) | Q(summary__icontains=query) | Q(code__icontains=query)
+        ).order_by("title")
+    return courses.search(query, operator="and")
+
+
+def course_lessons(course: CoursePage) -> QuerySet[LessonPage]:
+    return LessonPage.objects.descendant_of(course).live().defer("body").order_by("path")
+
+
+@dataclass(frozen=True)
+class CourseProgress:
+    completed: int
+    total: int
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.completed / self.total) if self.total else 0
+
+    @property
+    def is_complete(self) -> bool:
+        return self.total > 0 and self.completed >= self.total
+
+
+def progress_by_course(*, user: Any, courses: list[CoursePage]) -> dict[UUID, CourseProgress]:
+    """Completed and total live lessons per course (by translation key), in two queries."""
+    if not courses:
+        return {}
+    in_any_course = Q()
+    for course in courses:
+        in_any_course |= Q(path__startswith=course.path, depth__gt=course.depth)
+    lesson_keys_by_course: dict[UUID, set[UUID]] = defaultdict(set)
+    for path, lesson_key in LessonPage.objects.live().filter(in_any_course).values_list("path", "translation_key"):
+        for course in courses:
+            if path.startswith(course.path):
+                lesson_keys_by_course[course.translation_key].add(lesson_key)
+    done = set(
+        LessonCompletion.objects.filter(user=user, course_key__in=[c.translation_key for c in courses]).values_list(
+            "lesson_key", flat=True
+        )
+    )
+    return {
+        course.translation_key: CourseProgress(
+            completed=len(lesson_keys_by_course[course.translation_key] & done),
+            total=len(lesson_keys_by_course[course.translation_key]),
+        )
+        for course in courses
+    }
+
+
+def prerequisites_missing(*, user: Any, course: CoursePage) -> list[CoursePage]:
+    """Prerequisite courses the user has not completed (every lesson), in the course's language."""
+    prerequisite_keys = list(course.prerequisites.values_list("translation_key", flat=True))
+    if not prerequisite_keys:
+        return []
+    prerequisites = localized_courses(prerequisite_keys, course.locale)
+    if not user.is_authenticated:
+        return prerequisites
+    progress = progress_by_course(user=user, courses=prerequisites)
+    return [p for p in prerequisites if not progress[p.translation_key].is_complete]
+
+
+def localized_courses(course_keys: list[UUID], locale: Locale) -> list[CoursePage]:
+    """One page per course key: the one in `locale` where it exists, else any live one."""
+    by_key: dict[UUID, CoursePage] = {}
+    for page in CoursePage.objects.live().filter(translation_key__in=course_keys).order_by("title"):
+        if page.translation_key not in by_key or page.locale_id == locale.pk:
+            by_key[page.translation_key] = page
+    return sorted(by_key.values(), key=lambda page: page.title)
+
+
+def course_page_details(*, course: CoursePage, user: Any) -> dict[str, Any]:
+    modules = list(ModulePage.objects.child_of(course).live().order_by("path"))
+    lessons = list(course_lessons(course))
+    lessons_by_module: dict[int, list[LessonPage]] = {m.pk: [] for m in modules}
+    for lesson in lessons:
+        for module in modules:
+            if lesson.path.startswith(module.path):
+                lessons_by_module[module.pk].append(lesson)
+    taken = seats_taken_by_course([course.translation_key]).get(course.translation_key, 0)
+    enrolment = enrolment_for(user=user, course=course)
+    progress = progress_by_course(user=user, courses=[course])[course.translation_key] if enrolment else None
+    completed_keys: set[UUID] = set()
+    if enrolment is not None:
+        completed_keys = set(
+            LessonCompletion.objects.filter(user=user, course_key=course.translation_key).values_list(
+                "lesson_key", flat=True
+            )
+        )
+    return {
+        "outline": [(module, lessons_by_module[module.pk]) for module in modules],
+        "lesson_count": len(lessons),
+        "seats_left": max(course.capacity - taken, 0),
+        "enrolment": enrolment,
+        "progress": progress,
+        "completed_lesson_keys": completed_keys,
+        "missing_prerequisites": prerequisites_missing(user=user, course=course),
+        "prerequisite_courses": localized_courses(
+            list(course.prerequisites.values_list("translation_key", flat=True)), course.locale
+        ),
+    }
+
+
+def lesson_page_details(*, lesson: LessonPage, course: CoursePage, user: Any) -> dict[str, Any]:
+    lessons = list(course_lessons(course))
+    keys = [item.pk for item in lessons]
+    position = keys.index(lesson.pk) if lesson.pk in keys else -1
+    completed = LessonCompletion.objects.filter(user=user, lesson_key=lesson.translation_key).exists()
+    quiz_results = {
+        row["quiz_block_id"]: row
+        for row in QuizAttempt.objects.filter(user=user, lesson_key=lesson.translation_key)
+        .values("quiz_block_id")
+        .annotate(
+            best_score=Max("score"),
+            max_score=Max("max_score"),
+            attempts=Count("id"),
+            passed=Count("id", filter=Q(passed=True)),
+        )
+    }
+    return {
+        "lesson_completed": completed,
+        "quiz_results": quiz_results,
+        "previous_lesson": lessons[position - 1] if position > 0 else None,
+        "next_lesson": lessons[position + 1] if 0 <= position < len(lessons) - 1 else None,
+        "lesson_position": position + 1,
+        "lesson_count": len(lessons),
+    }
+
+
+@dataclass(frozen=True)
+class LearningEntry:
+    course: CoursePage
+    progress: CourseProgress
+    enrolled_at: Any
+
+
+def my_learning(*, user: Any, locale: Locale) -> list[LearningEntry]:
+    enrolments = list(Enrolment.objects.filter(user=user).order_by("-created_at"))
+    courses = {c.translation_key: c for c in localized_courses([e.course_key for e in enrolments], locale)}
+    progress = progress_by_course(user=user, courses=list(courses.values()))
+    return [
+        LearningEntry(course=courses[e.course_key], progress=progress[e.course_key], enrolled_at=e.created_at)
+        for e in enrolments
+        if e.course_key in courses
+    ]

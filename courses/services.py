@@ -1,0 +1,104 @@
+"""Writes for enrolment and learning. Each checks everything before it writes anything."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from courses import selectors
+from courses.models import CoursePage, Enrolment, LessonCompletion, LessonPage, QuizAttempt
+from lms.errors import CorridorError
+
+
+def _require_visible_course(*, course: CoursePage, user: Any) -> None:
+    if not course.live or not selectors.course_is_visible_to(course=course, user=user):
+        # Not found, rather than forbidden: a restricted course's existence is not revealed.
+        raise CorridorError("course_not_found", _("That course does not exist."), status=404)
+
+
+@transaction.atomic
+def enrolment_create(*, user: Any, course: CoursePage) -> Enrolment:
+    """Enrol `user` in `course` (any of its translations); enrolling again returns the same enrolment."""
+    _require_visible_course(course=course, user=user)
+    existing = selectors.enrolment_for(user=user, course=course)
+    if existing is not None:
+        return existing
+    missing = selectors.prerequisites_missing(user=user, course=course)
+    if missing:
+        raise CorridorError(
+            "prerequisites_missing",
+            _("Complete these courses first: %(courses)s.") % {"courses": ", ".join(c.title for c in missing)},
+            status=409,
+        )
+    # Lock the course's pages so two trainees cannot both take the last seat.
+    list(CoursePage.objects.select_for_update().filter(translation_key=course.translation_key).values_list("pk"))
+    taken = Enrolment.objects.filter(course_key=course.translation_key).count()
+    if taken >= course.capacity:
+        raise CorridorError(
+            "course_full",
+            _("This course is full: all %(capacity)d seats are taken.") % {"capacity": course.capacity},
+            status=409,
+        )
+    try:
+        with transaction.atomic():
+            return Enrolment.objects.create(user=user, course=course, course_key=course.translation_key)
+    except IntegrityError:
+        # A concurrent request enrolled this user first; that enrolment is the one.
+        return Enrolment.objects.get(user=user, course_key=course.translation_key)
+
+
+def _require_enrolled_course(*, user: Any, lesson: LessonPage) -> CoursePage:
+    course = selectors.course_of_page(page=lesson)
+    if course is None or not lesson.live:
+        raise CorridorError("lesson_not_found", _("That lesson does not exist."), status=404)
+    _require_visible_course(course=course, user=user)
+    if selectors.enrolment_for(user=user, course=course) is None:
+        raise CorridorError("not_enrolled", _("Enrol in this course first."), status=403)
+    return course
+
+
+@transaction.atomic
+def lesson_complete(*, user: Any, lesson: LessonPage) -> LessonCompletion:
+    course = _require_enrolled_course(user=user, lesson=lesson)
+    completion, _created = LessonCompletion.objects.get_or_create(
+        user=user, lesson_key=lesson.translation_key, defaults={"course_key": course.translation_key}
+    )
+    return completion
+
+
+@transaction.atomic
+def quiz_submit(*, user: Any, lesson: LessonPage, quiz_block_id: str, answers: Mapping[str, str]) -> QuizAttempt:
+    """Grade one quiz submission on the server and record the attempt.
+
+    `answers` maps question ids to choice ids, as the quiz form posts them. An id
+    that is not the quiz's own is refused, so nothing can be scored that the
+    trainee was not shown.
+    """
+    course = _require_enrolled_course(user=user, lesson=lesson)
+    quiz = lesson.quiz_blocks().get(quiz_block_id)
+    if quiz is None:
+        raise CorridorError("quiz_not_found", _("That quiz is not part of this lesson."), status=404)
+    questions = {item.id: item.value for item in quiz["questions"].bound_blocks}
+    correct = 0
+    for question_id, choice_id in answers.items():
+        question = questions.get(question_id)
+        if question is None:
+            raise CorridorError("invalid_answer", _("An answer refers to a question that is not in this quiz."))
+        choices = {item.id: item.value for item in question["choices"].bound_blocks}
+        if choice_id not in choices:
+            raise CorridorError("invalid_answer", _("An answer is not one of its question's choices."))
+        correct += bool(choices[choice_id]["is_correct"])
+    if set(answers) != set(questions):
+        raise CorridorError("incomplete_answers", _("Answer every question before you submit."))
+    total = len(questions)
+    return QuizAttempt.objects.create(
+        user=user,
+        course_key=course.translation_key,
+        lesson_key=lesson.translation_key,
+        quiz_block_id=quiz_block_id,
+        answers=dict(answers),
+        score=correct,
+        max_score=total,
+        passed=total > 0 and correct * 100 >= quiz["pass_mark"] * total,
+    )

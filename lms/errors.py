@@ -1,0 +1,55 @@
+"""Domain errors, and the one place they become an HTTP response."""
+
+from collections.abc import Callable
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
+
+
+class CorridorError(Exception):
+    """A refusal a user can understand: a stable `code` for machines, a `message` for people."""
+
+    def __init__(self, code: str, message: str, *, status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+class CorridorErrorMiddleware:
+    """Turns a CorridorError raised by a view into a response.
+
+    A form that says where it came from (`next`) gets its page back with the
+    message on it; JSON clients get `{"error": {"code", "message"}}`; anything
+    else gets an error page. Either way nothing was written: services raise
+    before they write.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, CorridorError):
+            return None
+        if "application/json" in request.headers.get("Accept", ""):
+            return JsonResponse(
+                {"error": {"code": exception.code, "message": str(exception.message)}},
+                status=exception.status,
+            )
+        next_url = request.POST.get("next", "") if request.method == "POST" else ""
+        if next_url and url_has_allowed_host_and_scheme(
+            next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            messages.error(request, exception.message, extra_tags=exception.code)
+            return HttpResponseRedirect(next_url, status=303)
+        return render(
+            request,
+            "corridor/error.html",
+            {"error_code": exception.code, "error_message": exception.message},
+            status=exception.status,
+        )

@@ -1,0 +1,12 @@
+"""Corridor settings: one module, read from the environment.
+
+The embedded default (no environment at all) is SQLite, the in-memory channel
+layer, local files and Celery tasks run in-process. Setting DATABASE_URL,
+REDIS_URL and AWS_STORAGE_BUCKET_NAME switches each part to the real service.
+"""
+
+from .base import *  # noqa: F403
+from .celery import *  # noqa: F403
+from .channels import *  # noqa: F403
+from .storage import *  # noqa: F403
+from .wagtail import *  # noqa: F403

@@ -1,0 +1,20 @@
+from datetime import timedelta
+
+from .env import REDIS_URL
+
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = REDIS_URL or None
+# Without a broker (the embedded default) tasks run in-process, the same code either way.
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    # Wagtail publishes scheduled pages only when `publish_scheduled` runs; beat runs it.
+    "publish-scheduled-pages": {
+        "task": "courses.tasks.publish_scheduled_pages",
+        "schedule": timedelta(seconds=60),
+    },
+}

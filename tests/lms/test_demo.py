@@ -1,0 +1,41 @@
+import pytest
+from django.core.management import call_command
+from wagtail.models import Locale
+
+from courses.models import CoursePage, Enrolment, LessonPage, ModulePage
+from lms.accounts.models import User
+from lms.accounts.roles import Role, user_roles
+from lms.demo import DEMO_COURSES
+
+pytestmark = pytest.mark.django_db
+
+
+def counts() -> tuple[int, ...]:
+    return (
+        User.objects.count(),
+        CoursePage.objects.count(),
+        ModulePage.objects.count(),
+        LessonPage.objects.count(),
+        Enrolment.objects.count(),
+    )
+
+
+def test_demo_is_bilingual_complete_and_idempotent(capsys) -> None:
+    call_command("load_demo")
+    first = counts()
+    call_command("load_demo")
+    assert counts() == first
+    output = capsys.readouterr().out
+    assert "trainee.sg@corridor.example" in output and "corridor-demo" in output
+
+    english, chinese = Locale.objects.get(language_code="en"), Locale.objects.get(language_code="zh-hans")
+    for spec in DEMO_COURSES:
+        course = CoursePage.objects.get(code=spec.code, locale=english)
+        translation = course.get_translation(chinese)
+        assert translation.live and translation.title == spec.title.zh
+        assert (
+            LessonPage.objects.live().descendant_of(translation).count()
+            == LessonPage.objects.descendant_of(course).count()
+        )
+    roles = set().union(*(user_roles(user) for user in User.objects.all()))
+    assert roles == set(Role)

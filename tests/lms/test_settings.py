@@ -1,0 +1,69 @@
+"""The environment chooses each real service; with none set, the embedded default."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PROBE = (
+    "import json, django; django.setup(); from django.conf import settings as s; "
+    "print(json.dumps({'db': s.DATABASES['default']['ENGINE'], 'layer': s.CHANNEL_LAYERS['default']['BACKEND'], "
+    "'eager': s.CELERY_TASK_ALWAYS_EAGER, 'broker': s.CELERY_BROKER_URL, 'storage': s.STORAGES['default']['BACKEND'], "
+    "'cache': s.CACHES['default']['BACKEND'], 'region': s.CORRIDOR_REGION, 'hosts': s.ALLOWED_HOSTS, "
+    "'sig': s.STORAGES['default'].get('OPTIONS', {}).get('signature_version')}))"
+)
+
+
+def settings_under(env: dict[str, str]) -> dict:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "AWS_STORAGE_BUCKET_NAME"}}
+    clean.update(env, DJANGO_SETTINGS_MODULE="lms.settings")
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, env=clean, capture_output=True, text=True, check=True
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_embedded_default() -> None:
+    config = settings_under({})
+    assert config["db"] == "django.db.backends.sqlite3"
+    assert config["layer"] == "channels.layers.InMemoryChannelLayer"
+    assert config["eager"] is True
+    assert config["storage"] == "django.core.files.storage.FileSystemStorage"
+    assert config["cache"].endswith("LocMemCache")
+
+
+def test_real_services_from_the_environment() -> None:
+    config = settings_under(
+        {
+            "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/corridor",
+            "REDIS_URL": "redis://127.0.0.1:6379/0",
+            "AWS_STORAGE_BUCKET_NAME": "corridor-media",
+            "AWS_S3_ENDPOINT_URL": "http://127.0.0.1:9000",
+            "CORRIDOR_REGION": "chongqing",
+            "ALLOWED_HOSTS": "corridor.example,cq.corridor.example",
+        }
+    )
+    assert config["db"] == "django.db.backends.postgresql"
+    assert config["layer"].startswith("channels_redis.")
+    assert config["eager"] is False and config["broker"] == "redis://127.0.0.1:6379/0"
+    assert config["storage"] == "storages.backends.s3.S3Storage"
+    assert config["sig"] == "s3v4"
+    assert config["cache"].endswith("RedisCache")
+    assert config["region"] == "chongqing"
+    assert config["hosts"] == ["corridor.example", "cq.corridor.example"]
+
+
+def test_suite_uses_the_database_the_environment_names(db) -> None:
+    from django.db import connection
+
+    expected = "postgresql" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "sqlite"
+    assert connection.vendor == expected
+
+
+@pytest.mark.parametrize("path", ["/healthz"])
+def test_health(client, path: str) -> None:
+    assert client.get(path).content == b"ok"
