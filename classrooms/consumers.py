@@ -1,0 +1,287 @@
+"""The live-session socket: `/ws/sessions/<id>/`. Protocol: docs/live-protocol.md.
+
+The consumer routes and authorises; services do the work. Every write is
+committed (with its LiveEvent) before the broadcast leaves, and a client that
+reconnects catches up from the database with `sync`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.utils.translation import gettext as _
+
+from classrooms import selectors
+from classrooms.models import LiveSession
+from classrooms.selectors import MODERATORS, Participant
+from classrooms.services import hands, polls, qa
+from lms.errors import CorridorError
+
+MAX_MESSAGE_BYTES = 16 * 1024
+# Close codes (4000-4999 are the application's): a client tells "go away" from "try again".
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+CLOSE_SIGNED_OUT = 4408
+ROLE_RECHECK_SECONDS = 10.0
+MESSAGES_PER_SECOND = 20
+
+
+def user_group(user_id: int) -> str:
+    """Every socket of one user joins this, so signing out can close them all."""
+    return f"live-user-{user_id}"
+
+
+Handler = Callable[["LiveSessionConsumer", dict[str, Any]], Awaitable[dict[str, Any] | None]]
+
+
+class LiveSessionConsumer(AsyncWebsocketConsumer):
+    session: LiveSession | None = None
+    participant: Participant | None = None
+
+    async def connect(self) -> None:
+        # Daphne turns a close before accept into a bare HTTP 403; accept first so the
+        # client gets a close code and a reason it can show.
+        await self.accept()
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self._refuse(CLOSE_UNAUTHENTICATED, "unauthenticated", _("Sign in to join this session."))
+            return
+        try:
+            session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
+        except (KeyError, ValueError):
+            session_id = 0
+        self.session, self.participant = await self._load(session_id, user)
+        if self.session is None:
+            await self._refuse(CLOSE_NOT_FOUND, "session_not_found", _("That session does not exist."))
+            return
+        if self.participant is None:
+            await self._refuse(CLOSE_FORBIDDEN, "forbidden", _("You are not a participant of this session."))
+            return
+        self.user = user
+        self.role_checked_at = time.monotonic()
+        self.bucket_started, self.bucket_count = time.monotonic(), 0
+        await self.channel_layer.group_add(self.session.group_name, self.channel_name)
+        await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
+        await self._send({"type": "welcome", "data": await self._snapshot()})
+
+    async def disconnect(self, code: int) -> None:
+        if self.session is not None and self.participant is not None:
+            await self.channel_layer.group_discard(self.session.group_name, self.channel_name)
+            await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.session is None or self.participant is None:
+            return
+        ref: Any = None
+        try:
+            message = self._parse(text_data, bytes_data)
+            ref = message.get("ref")
+            self._rate_limit()
+            await self._recheck_role()
+            handler = HANDLERS.get(message["type"])
+            if handler is None:
+                raise CorridorError("unknown_type", _("Unknown message type: %(type)s") % {"type": message["type"]})
+            reply = await handler(self, message)
+            if reply is not None:
+                await self._send({**reply, "ref": ref} if ref is not None else reply)
+        except CorridorError as error:
+            await self._send_error(error, ref)
+            if error.code == "forbidden_now":
+                await self.close(code=CLOSE_FORBIDDEN)
+
+    # Parsing and guards --------------------------------------------------------------
+
+    def _parse(self, text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:
+        if text_data is None:
+            raise CorridorError("invalid_message", _("Messages are JSON text frames."))
+        if len(text_data.encode()) > MAX_MESSAGE_BYTES:
+            raise CorridorError("too_large", _("A message is limited to 16 KB."))
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            raise CorridorError("malformed_json", _("That message is not valid JSON.")) from None
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            raise CorridorError("invalid_message", _("A message is a JSON object with a string `type`."))
+        return message
+
+    def _rate_limit(self) -> None:
+        now = time.monotonic()
+        if now - self.bucket_started >= 1.0:
+            self.bucket_started, self.bucket_count = now, 0
+        self.bucket_count += 1
+        if self.bucket_count > MESSAGES_PER_SECOND:
+            raise CorridorError("rate_limited", _("Too many messages; slow down."))
+
+    async def _recheck_role(self) -> None:
+        """A role lost mid-session (unenrolled, removed as operator) ends the socket."""
+        if time.monotonic() - self.role_checked_at < ROLE_RECHECK_SECONDS:
+            return
+        assert self.session is not None
+        participant = await database_sync_to_async(selectors.session_participant)(session=self.session, user=self.user)
+        self.role_checked_at = time.monotonic()
+        if participant is None:
+            raise CorridorError("forbidden_now", _("You are no longer a participant of this session."))
+        self.participant = participant
+
+    def require_moderator(self) -> None:
+        if self.participant not in MODERATORS:
+            raise CorridorError("forbidden", _("Only the instructor or a moderator can do that."), status=403)
+
+    # Outgoing ------------------------------------------------------------------------
+
+    async def _send(self, frame: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(frame, ensure_ascii=False))
+
+    async def _send_error(self, error: CorridorError, ref: Any) -> None:
+        frame: dict[str, Any] = {"type": "error", "code": error.code, "message": str(error.message)}
+        if ref is not None:
+            frame["ref"] = ref
+        await self._send(frame)
+
+    async def _refuse(self, code: int, error_code: str, message: str) -> None:
+        await self._send({"type": "error", "code": error_code, "message": message})
+        await self.close(code=code, reason=error_code)
+
+    # Channel-layer events ------------------------------------------------------------
+
+    async def live_event(self, event: dict[str, Any]) -> None:
+        is_moderator = self.participant in MODERATORS
+        if event.get("moderators_only") and not is_moderator:
+            data = event.get("data") or {}
+            if event["kind"] == "hands.updated" and data.get("lowered_user_id") == self.user.pk:
+                await self._send({"type": "hand.lowered", "event_id": event["event_id"], "data": {}})
+            return
+        await self._send({"type": event["kind"], "event_id": event["event_id"], "data": event["data"]})
+
+    async def live_force_close(self, event: dict[str, Any]) -> None:
+        if event.get("code") == "role_changed":
+            # A role changed somewhere: close only if it was this session's.
+            assert self.session is not None
+            participant = await database_sync_to_async(selectors.session_participant)(
+                session=self.session, user=self.user
+            )
+            if participant is not None:
+                self.participant = participant
+                return
+        await self._send(
+            {"type": "error", "code": event.get("code", "signed_out"), "message": event.get("message", "")}
+        )
+        await self.close(code=CLOSE_SIGNED_OUT)
+
+    # Database helpers ----------------------------------------------------------------
+
+    @database_sync_to_async
+    def _load(self, session_id: int, user: Any) -> tuple[LiveSession | None, Participant | None]:
+        session = LiveSession.objects.select_related("course").filter(pk=session_id).first()
+        if session is None:
+            return None, None
+        return session, selectors.session_participant(session=session, user=user)
+
+    @database_sync_to_async
+    def _snapshot(self) -> dict[str, Any]:
+        assert self.session is not None
+        assert self.participant is not None
+        return selectors.session_snapshot(session=self.session, participant=self.participant, user=self.user)
+
+    async def call(self, service: Callable[..., Any], **kwargs: Any) -> Any:
+        return await database_sync_to_async(service)(session=self.session, user=self.user, **kwargs)
+
+
+# Message handlers: one per type, each authorising its own message. ------------------------
+
+
+async def handle_sync(consumer: LiveSessionConsumer, message: dict[str, Any]) -> dict[str, Any]:
+    after = message.get("after", 0)
+    if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+        raise CorridorError("invalid_id", _("`after` is the last event id you saw."))
+    is_moderator = consumer.participant in MODERATORS
+    events = await database_sync_to_async(selectors.events_since)(
+        session=consumer.session, after_id=after, include_moderator_events=is_moderator
+    )
+    if len(events) >= 500:  # too far behind: start again from a fresh snapshot
+        return {"type": "welcome", "data": await consumer._snapshot()}
+    return {
+        "type": "synced",
+        "events": [{"type": e.kind, "event_id": e.pk, "data": e.payload} for e in events],
+    }
+
+
+async def handle_heartbeat(consumer: LiveSessionConsumer, message: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "pong"}
+
+
+async def handle_question_ask(consumer: LiveSessionConsumer, message: dict[str, Any]) -> dict[str, Any]:
+    question = await consumer.call(qa.question_ask, text=message.get("text"))
+    return {"type": "ack", "id": question.pk}
+
+
+async def handle_question_vote(consumer: LiveSessionConsumer, message: dict[str, Any]) -> dict[str, Any]:
+    question = await consumer.call(qa.question_vote, question_id=message.get("question_id"), up=message.get("up", True))
+    return {"type": "ack", "id": question.pk}
+
+
+async def handle_question_answer(consumer: LiveSessionConsumer, message: dict[str, Any]) -> dict[str, Any]:
+    consumer.require_moderator()
+    question = await consumer.call(qa.question_answer, question_id=message.get("question_id"), text=message.get("text"))
+    return {"type": "ack", "id": question.pk}
+
+
+async def handle_question_moderate(consumer: LiveSessionConsumer, message: dict[str, Any]) -> dict[str, Any]:
+    consumer.require_moderator()
+    question = await consumer.call(
+        qa.question_moderate, question_id=message.get("question_id"), action=message.get("action")
+    )
+    return {"type": "ack", "id": question.pk}
+
+
+async def handle_poll_open(consumer: LiveSessionConsumer, message: dict[str, Any]) -> dict[str, Any]:
+    consumer.require_moderator()
+    poll = await consumer.call(polls.poll_open, prompt=message.get("prompt"), choices=message.get("choices"))
+    return {"type": "ack", "id": poll.pk}
+
+
+async def handle_poll_vote(consumer: LiveSessionConsumer, message: dict[str, Any]) -> dict[str, Any]:
+    poll = await consumer.call(polls.poll_vote, poll_id=message.get("poll_id"), choice_id=message.get("choice_id"))
+    return {"type": "ack", "id": poll.pk}
+
+
+async def handle_poll_close(consumer: LiveSessionConsumer, message: dict[str, Any]) -> dict[str, Any]:
+    consumer.require_moderator()
+    poll = await consumer.call(polls.poll_close, poll_id=message.get("poll_id"))
+    return {"type": "ack", "id": poll.pk}
+
+
+async def handle_hand_raise(consumer: LiveSessionConsumer, message: dict[str, Any]) -> dict[str, Any]:
+    if consumer.participant != Participant.TRAINEE:
+        raise CorridorError("forbidden", _("Only trainees raise hands."), status=403)
+    await consumer.call(hands.hand_raise)
+    return {"type": "ack"}
+
+
+async def handle_hand_lower(consumer: LiveSessionConsumer, message: dict[str, Any]) -> dict[str, Any]:
+    user_id = message.get("user_id", consumer.user.pk)
+    if user_id != consumer.user.pk:
+        consumer.require_moderator()
+    await consumer.call(hands.hand_lower, user_id=user_id)
+    return {"type": "ack"}
+
+
+HANDLERS: dict[str, Handler] = {
+    "sync": handle_sync,
+    "heartbeat": handle_heartbeat,
+    "question.ask": handle_question_ask,
+    "question.vote": handle_question_vote,
+    "question.answer": handle_question_answer,
+    "question.moderate": handle_question_moderate,
+    "poll.open": handle_poll_open,
+    "poll.vote": handle_poll_vote,
+    "poll.close": handle_poll_close,
+    "hand.raise": handle_hand_raise,
+    "hand.lower": handle_hand_lower,
+}

@@ -1,0 +1,219 @@
+"""Rooms, live sessions, and what happens in them: attendance, questions, polls, raised hands."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from lms.accounts.models import Region
+
+
+class Room(models.Model):
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    city = models.CharField(_("city"), max_length=16, choices=Region.choices)
+    capacity = models.PositiveIntegerField(_("capacity"), default=30)
+    operators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="operated_rooms", verbose_name=_("operators")
+    )
+
+    class Meta:
+        verbose_name = _("room")
+        ordering = ["city", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_city_display()})"
+
+
+class SessionState(models.TextChoices):
+    SCHEDULED = "scheduled", _("Scheduled")
+    LIVE = "live", _("Live")
+    ENDED = "ended", _("Ended")
+
+
+class LiveSession(models.Model):
+    """One class, taught at once in one or both rooms and online."""
+
+    title = models.CharField(_("title"), max_length=200)
+    course = models.ForeignKey(
+        "courses.CoursePage", on_delete=models.PROTECT, related_name="live_sessions", verbose_name=_("course")
+    )
+    module = models.ForeignKey(
+        "courses.ModulePage",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="live_sessions",
+        verbose_name=_("module"),
+    )
+    instructor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="taught_sessions", verbose_name=_("instructor")
+    )
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    rooms = models.ManyToManyField(Room, blank=True, related_name="sessions", verbose_name=_("rooms"))
+    online_seats = models.PositiveIntegerField(_("online seats"), default=50)
+    state = models.CharField(_("state"), max_length=16, choices=SessionState.choices, default=SessionState.SCHEDULED)
+
+    class Meta:
+        verbose_name = _("live session")
+        ordering = ["starts_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")), name="session_ends_after_start"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def group_name(self) -> str:
+        """The channel-layer group every participant's socket joins."""
+        return f"live-session-{self.pk}"
+
+
+class AttendanceSource(models.TextChoices):
+    REMOTE = "remote", _("Remote")
+    ROOM = "room", _("In the room")
+
+
+class AttendanceRecord(models.Model):
+    """One per trainee per session; its stays come from every source and are merged."""
+
+    session = models.ForeignKey(LiveSession, on_delete=models.CASCADE, related_name="attendance")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attendance")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["session", "user"], name="one_attendance_per_session")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} at {self.session_id}"
+
+
+class AttendanceStay(models.Model):
+    record = models.ForeignKey(AttendanceRecord, on_delete=models.CASCADE, related_name="stays")
+    source = models.CharField(max_length=16, choices=AttendanceSource.choices)
+    room = models.ForeignKey(Room, on_delete=models.SET_NULL, null=True, blank=True)
+    started_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["started_at"]
+        indexes = [models.Index(fields=["record", "source", "ended_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.started_at:%H:%M}–{self.ended_at or self.last_seen_at:%H:%M}"
+
+
+class Question(models.Model):
+    session = models.ForeignKey(LiveSession, on_delete=models.CASCADE, related_name="questions")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="questions")
+    text = models.TextField(max_length=1000)
+    created_at = models.DateTimeField(auto_now_add=True)
+    vote_count = models.PositiveIntegerField(default=0)
+    pinned = models.BooleanField(default=False)
+    hidden = models.BooleanField(default=False)
+    answered = models.BooleanField(default=False)
+    answer = models.TextField(blank=True, max_length=4000)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-pinned", "-vote_count", "created_at"]
+        indexes = [models.Index(fields=["session", "id"])]
+
+    def __str__(self) -> str:
+        return self.text[:60]
+
+
+class QuestionVote(models.Model):
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="votes")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["question", "user"], name="one_vote_per_question")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} → {self.question_id}"
+
+
+class Poll(models.Model):
+    session = models.ForeignKey(LiveSession, on_delete=models.CASCADE, related_name="polls")
+    prompt = models.CharField(max_length=300)
+    is_open = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return self.prompt
+
+
+class PollChoice(models.Model):
+    poll = models.ForeignKey(Poll, on_delete=models.CASCADE, related_name="choices")
+    text = models.CharField(max_length=200)
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["position"]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class PollVote(models.Model):
+    poll = models.ForeignKey(Poll, on_delete=models.CASCADE, related_name="votes")
+    choice = models.ForeignKey(PollChoice, on_delete=models.CASCADE, related_name="votes")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["poll", "user"], name="one_vote_per_poll")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} → {self.choice_id}"
+
+
+class RaisedHand(models.Model):
+    session = models.ForeignKey(LiveSession, on_delete=models.CASCADE, related_name="raised_hands")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    raised_at = models.DateTimeField(auto_now_add=True)
+    lowered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["raised_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "user"], condition=models.Q(lowered_at__isnull=True), name="one_raised_hand"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} ✋ {self.session_id}"
+
+
+class LiveEvent(models.Model):
+    """The session's outbox: every change a participant sees, written in the same transaction as the change.
+
+    Broadcasts carry the event id; a client that reconnects asks for the events
+    after the last id it saw, so nothing is lost between two sockets.
+    """
+
+    session = models.ForeignKey(LiveSession, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=40)
+    payload = models.JSONField()
+    moderators_only = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["session", "id"])]
+
+    def __str__(self) -> str:
+        return f"{self.session_id}#{self.pk} {self.kind}"

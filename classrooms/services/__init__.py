@@ -1,0 +1,1 @@
+"""Writes for live sessions, grouped by domain."""

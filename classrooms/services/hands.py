@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from classrooms.models import LiveSession, RaisedHand
+from classrooms.realtime import broadcast_on_commit
+from classrooms.selectors import hands_queue
+from lms.errors import CorridorError
+
+
+@transaction.atomic
+def hand_raise(*, session: LiveSession, user: Any) -> None:
+    try:
+        with transaction.atomic():
+            RaisedHand.objects.create(session=session, user=user)
+    except IntegrityError:
+        return  # already raised: raising twice is one raised hand
+    broadcast_on_commit(session, "hands.updated", {"queue": hands_queue(session=session)}, moderators_only=True)
+
+
+@transaction.atomic
+def hand_lower(*, session: LiveSession, user: Any, user_id: Any) -> None:
+    """Lower a hand: a trainee their own, a moderator anyone's (`user_id`)."""
+    if not isinstance(user_id, int) or isinstance(user_id, bool):
+        raise CorridorError("invalid_id", _("A user id is a number."))
+    lowered = RaisedHand.objects.filter(session=session, user_id=user_id, lowered_at__isnull=True).update(
+        lowered_at=timezone.now()
+    )
+    if lowered:
+        broadcast_on_commit(
+            session,
+            "hands.updated",
+            {"queue": hands_queue(session=session), "lowered_user_id": user_id},
+            moderators_only=True,
+        )

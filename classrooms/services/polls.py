@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from classrooms.models import LiveSession, Poll, PollChoice, PollVote
+from classrooms.realtime import broadcast_on_commit
+from classrooms.selectors import poll_payload
+from lms.errors import CorridorError
+
+MAX_CHOICES = 8
+
+
+def _poll_get(*, session: LiveSession, poll_id: Any) -> Poll:
+    if not isinstance(poll_id, int) or isinstance(poll_id, bool):
+        raise CorridorError("invalid_id", _("A poll id is a number."))
+    poll = Poll.objects.filter(session=session, pk=poll_id).first()
+    if poll is None:
+        raise CorridorError("poll_not_found", _("That poll does not exist."), status=404)
+    return poll
+
+
+@transaction.atomic
+def poll_open(*, session: LiveSession, user: Any, prompt: Any, choices: Any) -> Poll:
+    if not isinstance(prompt, str) or not prompt.strip() or len(prompt) > 300:
+        raise CorridorError("invalid_poll", _("A poll needs a question of up to 300 characters."))
+    if (
+        not isinstance(choices, list)
+        or not 2 <= len(choices) <= MAX_CHOICES
+        or not all(isinstance(c, str) and c.strip() and len(c) <= 200 for c in choices)
+    ):
+        raise CorridorError("invalid_poll", _("A poll needs 2 to %(n)d choices.") % {"n": MAX_CHOICES})
+    poll = Poll.objects.create(session=session, prompt=prompt.strip())
+    PollChoice.objects.bulk_create(
+        PollChoice(poll=poll, text=text.strip(), position=index) for index, text in enumerate(choices)
+    )
+    broadcast_on_commit(session, "poll.updated", poll_payload(poll))
+    return poll
+
+
+@transaction.atomic
+def poll_vote(*, session: LiveSession, user: Any, poll_id: Any, choice_id: Any) -> Poll:
+    poll = _poll_get(session=session, poll_id=poll_id)
+    if not poll.is_open:
+        raise CorridorError("poll_closed", _("This poll is closed."))
+    choice = poll.choices.filter(pk=choice_id).first() if isinstance(choice_id, int) else None
+    if choice is None:
+        raise CorridorError("invalid_choice", _("That is not one of the poll's choices."))
+    try:
+        with transaction.atomic():
+            PollVote.objects.create(poll=poll, choice=choice, user=user)
+    except IntegrityError:
+        raise CorridorError("already_voted", _("You have already voted in this poll.")) from None
+    broadcast_on_commit(session, "poll.updated", poll_payload(poll))
+    return poll
+
+
+@transaction.atomic
+def poll_close(*, session: LiveSession, user: Any, poll_id: Any) -> Poll:
+    poll = _poll_get(session=session, poll_id=poll_id)
+    if poll.is_open:
+        poll.is_open = False
+        poll.closed_at = timezone.now()
+        poll.save(update_fields=["is_open", "closed_at"])
+        broadcast_on_commit(session, "poll.updated", poll_payload(poll))
+    return poll

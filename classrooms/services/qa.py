@@ -1,0 +1,119 @@
+"""Questions and answers. Each write happens, and its event is recorded, before anything is broadcast."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from classrooms.models import LiveSession, Question, QuestionVote, SessionState
+from classrooms.realtime import broadcast_on_commit
+from classrooms.selectors import question_payload
+from lms.errors import CorridorError
+
+QUESTION_MAX_LENGTH = 500
+ANSWER_MAX_LENGTH = 2000
+QUESTIONS_PER_MINUTE = 5
+
+
+def _clean_text(text: Any, *, limit: int, field: str) -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise CorridorError("invalid_text", _("Write something first."))
+    cleaned: str = text.strip()
+    if len(cleaned) > limit:
+        raise CorridorError(
+            "text_too_long", _("%(field)s is limited to %(limit)d characters.") % {"field": field, "limit": limit}
+        )
+    return cleaned
+
+
+def _require_open(session: LiveSession) -> None:
+    if session.state == SessionState.ENDED:
+        raise CorridorError("session_ended", _("This session has ended."))
+
+
+def question_get(*, session: LiveSession, question_id: Any, include_hidden: bool = True) -> Question:
+    """The session's own question by id; an id from another session is as good as none."""
+    if not isinstance(question_id, int) or isinstance(question_id, bool):
+        raise CorridorError("invalid_id", _("A question id is a number."))
+    question = Question.objects.select_related("author", "answered_by").filter(session=session, pk=question_id).first()
+    if question is None or (question.hidden and not include_hidden):
+        raise CorridorError("question_not_found", _("That question does not exist."), status=404)
+    return question
+
+
+@transaction.atomic
+def question_ask(*, session: LiveSession, user: Any, text: Any) -> Question:
+    _require_open(session)
+    text = _clean_text(text, limit=QUESTION_MAX_LENGTH, field=_("A question"))
+    recent = Question.objects.filter(
+        session=session, author=user, created_at__gte=timezone.now() - timedelta(minutes=1)
+    ).count()
+    if recent >= QUESTIONS_PER_MINUTE:
+        raise CorridorError(
+            "rate_limited",
+            _("You can ask %(n)d questions a minute; please wait a moment.") % {"n": QUESTIONS_PER_MINUTE},
+            status=429,
+        )
+    question = Question.objects.create(session=session, author=user, text=text)
+    broadcast_on_commit(session, "question.created", question_payload(question))
+    return question
+
+
+@transaction.atomic
+def question_vote(*, session: LiveSession, user: Any, question_id: Any, up: Any) -> Question:
+    """Upvote once, or take the vote back (`up` false). Hidden questions take no votes."""
+    _require_open(session)
+    if not isinstance(up, bool):
+        raise CorridorError("invalid_vote", _("A vote is up (true) or taken back (false)."))
+    question = question_get(session=session, question_id=question_id, include_hidden=True)
+    if question.hidden:
+        raise CorridorError("question_hidden", _("That question has been hidden by a moderator."))
+    if up:
+        _vote, created = QuestionVote.objects.get_or_create(question=question, user=user)
+        changed = created
+    else:
+        changed = QuestionVote.objects.filter(question=question, user=user).delete()[0] > 0
+    if changed:
+        Question.objects.filter(pk=question.pk).update(vote_count=F("vote_count") + (1 if up else -1))
+        question.refresh_from_db(fields=["vote_count"])
+        broadcast_on_commit(session, "question.voted", {"id": question.pk, "votes": question.vote_count})
+    return question
+
+
+@transaction.atomic
+def question_answer(*, session: LiveSession, user: Any, question_id: Any, text: Any) -> Question:
+    question = question_get(session=session, question_id=question_id)
+    question.answer = _clean_text(text, limit=ANSWER_MAX_LENGTH, field=_("An answer"))
+    question.answered = True
+    question.answered_by = user
+    question.answered_at = timezone.now()
+    question.save(update_fields=["answer", "answered", "answered_by", "answered_at", "updated_at"])
+    broadcast_on_commit(session, "question.updated", question_payload(question))
+    return question
+
+
+MODERATION_ACTIONS = {
+    "pin": ("pinned", True),
+    "unpin": ("pinned", False),
+    "hide": ("hidden", True),
+    "unhide": ("hidden", False),
+    "mark_answered": ("answered", True),
+    "mark_unanswered": ("answered", False),
+}
+
+
+@transaction.atomic
+def question_moderate(*, session: LiveSession, user: Any, question_id: Any, action: Any) -> Question:
+    if action not in MODERATION_ACTIONS:
+        raise CorridorError("invalid_action", _("Unknown moderation action."))
+    question = question_get(session=session, question_id=question_id)
+    field, value = MODERATION_ACTIONS[action]
+    setattr(question, field, value)
+    question.save(update_fields=[field, "updated_at"])
+    broadcast_on_commit(session, "question.updated", question_payload(question))
+    return question

@@ -1,0 +1,49 @@
+"""Signing out closes that user's open live-session sockets (Channels does not do this by itself)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.contrib.auth.signals import user_logged_out
+from django.db.models.signals import m2m_changed, post_delete
+from django.dispatch import receiver
+
+from classrooms.models import Room
+from courses.models import Enrolment
+from lms.accounts.models import User
+
+
+def close_user_sockets(user_id: int, *, code: str = "signed_out", message: str = "") -> None:
+    from classrooms.consumers import user_group
+
+    layer = get_channel_layer()
+    if layer is not None:
+        async_to_sync(layer.group_send)(
+            user_group(user_id), {"type": "live.force_close", "code": code, "message": message}
+        )
+
+
+@receiver(user_logged_out)
+def _close_sockets_on_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    if user is not None:
+        close_user_sockets(user.pk, message="You signed out.")
+
+
+@receiver(post_delete, sender=Enrolment)
+def _recheck_on_unenrol(sender: Any, instance: Enrolment, **kwargs: Any) -> None:
+    close_user_sockets(instance.user_id, code="role_changed", message="Your enrolment ended.")
+
+
+@receiver(m2m_changed, sender=User.groups.through)
+def _recheck_on_group_change(sender: Any, instance: Any, action: str, pk_set: Any, **kwargs: Any) -> None:
+    if action in {"post_remove", "post_clear"} and isinstance(instance, User):
+        close_user_sockets(instance.pk, code="role_changed", message="Your role changed.")
+
+
+@receiver(m2m_changed, sender=Room.operators.through)
+def _recheck_on_operator_change(sender: Any, instance: Any, action: str, pk_set: Any, **kwargs: Any) -> None:
+    if action in {"post_remove", "post_clear"} and isinstance(instance, Room):
+        for user_id in pk_set or []:
+            close_user_sockets(user_id, code="role_changed", message="You no longer operate this room.")

@@ -1,0 +1,103 @@
+import contextlib
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+
+from lms.asgi import application
+from tests import factories
+from tests.classrooms.factories import LiveSessionFactory, RoomFactory, enrol
+
+
+class LiveClient:
+    """A participant's socket, speaking JSON frames."""
+
+    def __init__(self, communicator: WebsocketCommunicator) -> None:
+        self.communicator = communicator
+
+    async def send(self, frame: dict[str, Any] | str) -> None:
+        await self.communicator.send_to(text_data=frame if isinstance(frame, str) else json.dumps(frame))
+
+    async def receive(self, timeout: float = 3) -> dict[str, Any]:
+        return json.loads(await self.communicator.receive_from(timeout=timeout))
+
+    async def receive_type(self, frame_type: str, timeout: float = 3) -> dict[str, Any]:
+        """The next frame of `frame_type`, skipping others (broadcasts interleave with replies)."""
+        while True:
+            frame = await self.receive(timeout)
+            if frame["type"] == frame_type:
+                return frame
+
+    async def request(self, frame: dict[str, Any]) -> dict[str, Any]:
+        """Send and wait for the reply (ack or error) to this frame."""
+        frame = {**frame, "ref": frame.get("ref", id(frame))}
+        await self.send(frame)
+        while True:
+            reply = await self.receive()
+            if reply.get("ref") == frame["ref"]:
+                return reply
+
+    async def nothing_more(self) -> bool:
+        return await self.communicator.receive_nothing(timeout=0.3)
+
+    async def close(self) -> None:
+        await self.communicator.disconnect()
+
+
+def session_cookie(user: Any) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+@pytest.fixture
+def live(transactional_db: Any) -> Any:
+    """A live session with one room, its instructor, operator, an enrolled trainee and an outsider."""
+    catalogue = factories.site_catalogue()
+    course = factories.course_with_lessons(catalogue, modules=1, lessons=1)
+    room = RoomFactory()
+    operator = factories.operator()
+    room.operators.add(operator)
+    instructor = factories.instructor()
+    session = LiveSessionFactory(course=course, instructor=instructor, rooms=[room])
+    trainee = factories.trainee()
+    enrol(trainee, course)
+
+    class Live:
+        pass
+
+    live = Live()
+    live.session, live.course, live.room = session, course, room
+    live.instructor, live.operator, live.trainee = instructor, operator, trainee
+    live.outsider = factories.trainee()
+    live.admin = factories.administrator()
+    return live
+
+
+@pytest.fixture
+async def connect() -> AsyncIterator[Callable[..., Any]]:
+    opened: list[LiveClient] = []
+
+    async def open_socket(
+        user: Any, session_id: int, *, origin: str = "http://testserver"
+    ) -> tuple[bool, Any, LiveClient]:
+        headers = [(b"origin", origin.encode()), (b"host", b"testserver")]
+        if user is not None:
+            cookie = await sync_to_async(session_cookie)(user)
+            headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
+        communicator = WebsocketCommunicator(application, f"/ws/sessions/{session_id}/", headers=headers)
+        connected, subprotocol = await communicator.connect()
+        client = LiveClient(communicator)
+        opened.append(client)
+        return connected, subprotocol, client
+
+    yield open_socket
+    for client in opened:
+        # The server may already have closed it.
+        with contextlib.suppress(Exception):
+            await client.close()
