@@ -17,6 +17,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils.translation import gettext as _
 
 from classrooms import selectors
+from classrooms.fanout import hub
 from classrooms.models import LiveSession
 from classrooms.selectors import MODERATORS, Participant
 from classrooms.services import hands, polls, qa
@@ -28,26 +29,31 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_SIGNED_OUT = 4408
+CLOSE_SILENT = 4000
 ROLE_RECHECK_SECONDS = 10.0
 MESSAGES_PER_SECOND = 20
-
-
-def user_group(user_id: int) -> str:
-    """Every socket of one user joins this, so signing out can close them all."""
-    return f"live-user-{user_id}"
 
 
 Handler = Callable[["LiveSessionConsumer", dict[str, Any]], Awaitable[dict[str, Any] | None]]
 
 
 class LiveSessionConsumer(AsyncWebsocketConsumer):
+    # Sockets do not listen on the channel layer themselves: the process's hub
+    # (classrooms.fanout) listens once per session and writes to them directly.
+    channel_layer_alias = "live-sockets-use-the-hub"
+
     session: LiveSession | None = None
     participant: Participant | None = None
+    session_id = 0
+    user_id = 0
+    is_moderator = False
+    joined = False
 
     async def connect(self) -> None:
         # Daphne turns a close before accept into a bare HTTP 403; accept first so the
         # client gets a close code and a reason it can show.
         await self.accept()
+        self.last_heard = time.monotonic()
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self._refuse(CLOSE_UNAUTHENTICATED, "unauthenticated", _("Sign in to join this session."))
@@ -64,26 +70,38 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
             await self._refuse(CLOSE_FORBIDDEN, "forbidden", _("You are not a participant of this session."))
             return
         self.user = user
+        self.session_id, self.user_id = self.session.pk, user.pk
+        self.is_moderator = self.participant in MODERATORS
         self.role_checked_at = time.monotonic()
         self.bucket_started, self.bucket_count = time.monotonic(), 0
-        await self.channel_layer.group_add(self.session.group_name, self.channel_name)
-        await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
+        # Events that arrive while the snapshot is read wait here; the client drops
+        # any it already has (event_id <= the snapshot's last_event_id).
+        self.pending: list[str] | None = []
+        live_hub = hub()
+        if live_hub.vote_publisher is None:
+            live_hub.vote_publisher = _announce_votes
+        await live_hub.join(self)
+        self.joined = True
         await self._send({"type": "welcome", "data": await self._snapshot()})
+        while self.pending:
+            await self.send(text_data=self.pending.pop(0))
+        self.pending = None
 
     async def disconnect(self, code: int) -> None:
-        if self.session is not None and self.participant is not None:
-            await self.channel_layer.group_discard(self.session.group_name, self.channel_name)
-            await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
+        if self.joined:
+            self.joined = False
+            await hub().leave(self)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.session is None or self.participant is None:
             return
+        self.last_heard = time.monotonic()
         ref: Any = None
         try:
             message = self._parse(text_data, bytes_data)
             ref = message.get("ref")
             self._rate_limit()
-            await self._recheck_role()
+            await self._recheck_role_now_and_then()
             handler = HANDLERS.get(message["type"])
             if handler is None:
                 raise CorridorError("unknown_type", _("Unknown message type: %(type)s") % {"type": message["type"]})
@@ -93,7 +111,35 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         except CorridorError as error:
             await self._send_error(error, ref)
             if error.code == "forbidden_now":
-                await self.close(code=CLOSE_FORBIDDEN)
+                await self.close(code=CLOSE_FORBIDDEN, reason="forbidden_now")
+
+    # The hub's side (classrooms.fanout.LocalSocket) -----------------------------------
+
+    async def deliver(self, text: str) -> None:
+        if self.pending is not None:
+            self.pending.append(text)
+        elif self.joined:
+            await self.send(text_data=text)
+
+    async def force_close(self, code: str, message: str) -> None:
+        if not self.joined:
+            return
+        await self._send({"type": "error", "code": code, "message": message})
+        await self.close(code=CLOSE_SILENT if code == "timeout" else CLOSE_SIGNED_OUT, reason=code)
+        # Leave now: the server's disconnect may come later, and nothing more may be sent.
+        self.joined = False
+        await hub().leave(self)
+
+    async def recheck_role(self) -> bool:
+        """Is the user still a participant? Updates their part in the session."""
+        assert self.session is not None
+        participant = await database_sync_to_async(selectors.session_participant)(session=self.session, user=self.user)
+        self.role_checked_at = time.monotonic()
+        if participant is None:
+            return False
+        self.participant = participant
+        self.is_moderator = participant in MODERATORS
+        return True
 
     # Parsing and guards --------------------------------------------------------------
 
@@ -118,16 +164,12 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         if self.bucket_count > MESSAGES_PER_SECOND:
             raise CorridorError("rate_limited", _("Too many messages; slow down."))
 
-    async def _recheck_role(self) -> None:
+    async def _recheck_role_now_and_then(self) -> None:
         """A role lost mid-session (unenrolled, removed as operator) ends the socket."""
         if time.monotonic() - self.role_checked_at < ROLE_RECHECK_SECONDS:
             return
-        assert self.session is not None
-        participant = await database_sync_to_async(selectors.session_participant)(session=self.session, user=self.user)
-        self.role_checked_at = time.monotonic()
-        if participant is None:
+        if not await self.recheck_role():
             raise CorridorError("forbidden_now", _("You are no longer a participant of this session."))
-        self.participant = participant
 
     def require_moderator(self) -> None:
         if self.participant not in MODERATORS:
@@ -147,32 +189,6 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
     async def _refuse(self, code: int, error_code: str, message: str) -> None:
         await self._send({"type": "error", "code": error_code, "message": message})
         await self.close(code=code, reason=error_code)
-
-    # Channel-layer events ------------------------------------------------------------
-
-    async def live_event(self, event: dict[str, Any]) -> None:
-        is_moderator = self.participant in MODERATORS
-        if event.get("moderators_only") and not is_moderator:
-            data = event.get("data") or {}
-            if event["kind"] == "hands.updated" and data.get("lowered_user_id") == self.user.pk:
-                await self._send({"type": "hand.lowered", "event_id": event["event_id"], "data": {}})
-            return
-        await self._send({"type": event["kind"], "event_id": event["event_id"], "data": event["data"]})
-
-    async def live_force_close(self, event: dict[str, Any]) -> None:
-        if event.get("code") == "role_changed":
-            # A role changed somewhere: close only if it was this session's.
-            assert self.session is not None
-            participant = await database_sync_to_async(selectors.session_participant)(
-                session=self.session, user=self.user
-            )
-            if participant is not None:
-                self.participant = participant
-                return
-        await self._send(
-            {"type": "error", "code": event.get("code", "signed_out"), "message": event.get("message", "")}
-        )
-        await self.close(code=CLOSE_SIGNED_OUT)
 
     # Database helpers ----------------------------------------------------------------
 
@@ -222,8 +238,11 @@ async def handle_question_ask(consumer: LiveSessionConsumer, message: dict[str, 
 
 
 async def handle_question_vote(consumer: LiveSessionConsumer, message: dict[str, Any]) -> dict[str, Any]:
-    question = await consumer.call(qa.question_vote, question_id=message.get("question_id"), up=message.get("up", True))
-    return {"type": "ack", "id": question.pk}
+    question = await consumer.call(
+        qa.question_vote, question_id=message.get("question_id"), up=message.get("up", True), announce=False
+    )
+    hub().votes_changed(consumer.session_id, question.pk)
+    return {"type": "ack", "id": question.pk, "votes": question.vote_count}
 
 
 async def handle_question_answer(consumer: LiveSessionConsumer, message: dict[str, Any]) -> dict[str, Any]:
@@ -270,6 +289,10 @@ async def handle_hand_lower(consumer: LiveSessionConsumer, message: dict[str, An
         consumer.require_moderator()
     await consumer.call(hands.hand_lower, user_id=user_id)
     return {"type": "ack"}
+
+
+async def _announce_votes(session_id: int, question_ids: list[int]) -> None:
+    await database_sync_to_async(qa.question_votes_announce)(session_id=session_id, question_ids=question_ids)
 
 
 HANDLERS: dict[str, Handler] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -9,34 +10,52 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from classrooms.events import EventKind
+from classrooms.fanout import CONTROL_GROUP, session_group
 from classrooms.models import LiveEvent, LiveSession
 
 
-def session_group(session_id: int) -> str:
-    return f"live-session-{session_id}"
+def frame_text(kind: str, event_id: int, data: Any) -> str:
+    """The frame exactly as sockets receive it, serialised once for every receiver."""
+    return json.dumps({"type": kind, "event_id": event_id, "data": data}, ensure_ascii=False)
 
 
 def broadcast_on_commit(
-    session: LiveSession, kind: EventKind, data: Any, *, moderators_only: bool = False
+    session: LiveSession,
+    kind: EventKind,
+    data: Any,
+    *,
+    moderators_only: bool = False,
+    private: tuple[int, str, Any] | None = None,
 ) -> LiveEvent:
     """Record the event now (inside the caller's transaction) and broadcast it once that commits.
 
     If the transaction rolls back, neither the change nor the event exists and
-    nothing is sent.
+    nothing is sent. `private` = (user id, kind, data): what one non-moderator
+    receives of a moderators-only event (a trainee learns their hand was lowered).
     """
     event = LiveEvent.objects.create(session=session, kind=kind, payload=data, moderators_only=moderators_only)
-    message = {
+    message: dict[str, Any] = {
         "type": "live.event",
-        "event_id": event.pk,
-        "kind": kind,
-        "data": data,
+        "text": frame_text(kind, event.pk, data),
         "moderators_only": moderators_only,
     }
-    transaction.on_commit(lambda: _group_send(session_group(session.pk), message))
+    if private is not None:
+        user_id, private_kind, private_data = private
+        message["private"] = {"user_id": user_id, "text": frame_text(private_kind, event.pk, private_data)}
+    transaction.on_commit(lambda: group_send(session_group(session.pk), message))
     return event
 
 
-def _group_send(group: str, message: dict[str, Any]) -> None:
+def close_user_sockets(user_id: int, *, code: str = "signed_out", message: str = "") -> None:
+    """Close every live socket `user_id` has open, in every server process.
+
+    With code "role_changed" each socket first re-checks the user's part in its
+    own session and stays open if they still belong there.
+    """
+    group_send(CONTROL_GROUP, {"type": "live.control", "user_id": user_id, "code": code, "message": message})
+
+
+def group_send(group: str, message: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is not None:
         async_to_sync(layer.group_send)(group, message)

@@ -4,25 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import m2m_changed, post_delete
 from django.dispatch import receiver
 
 from classrooms.models import Room
+from classrooms.realtime import close_user_sockets
 from courses.models import Enrolment
 from lms.accounts.models import User
-
-
-def close_user_sockets(user_id: int, *, code: str = "signed_out", message: str = "") -> None:
-    from classrooms.consumers import user_group
-
-    layer = get_channel_layer()
-    if layer is not None:
-        async_to_sync(layer.group_send)(
-            user_group(user_id), {"type": "live.force_close", "code": code, "message": message}
-        )
 
 
 @receiver(user_logged_out)

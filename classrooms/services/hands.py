@@ -36,4 +36,5 @@ def hand_lower(*, session: LiveSession, user: Any, user_id: Any) -> None:
             "hands.updated",
             {"queue": hands_queue(session=session), "lowered_user_id": user_id},
             moderators_only=True,
+            private=(user_id, "hand.lowered", {}),
         )

@@ -65,8 +65,12 @@ def question_ask(*, session: LiveSession, user: Any, text: Any) -> Question:
 
 
 @transaction.atomic
-def question_vote(*, session: LiveSession, user: Any, question_id: Any, up: Any) -> Question:
-    """Upvote once, or take the vote back (`up` false). Hidden questions take no votes."""
+def question_vote(*, session: LiveSession, user: Any, question_id: Any, up: Any, announce: bool = True) -> Question:
+    """Upvote once, or take the vote back (`up` false). Hidden questions take no votes.
+
+    With `announce` false the caller coalesces the new count into a later
+    `question_votes_announce` (the live socket does, so a burst of votes is one event).
+    """
     _require_open(session)
     if not isinstance(up, bool):
         raise CorridorError("invalid_vote", _("A vote is up (true) or taken back (false)."))
@@ -74,15 +78,27 @@ def question_vote(*, session: LiveSession, user: Any, question_id: Any, up: Any)
     if question.hidden:
         raise CorridorError("question_hidden", _("That question has been hidden by a moderator."))
     if up:
-        _vote, created = QuestionVote.objects.get_or_create(question=question, user=user)
-        changed = created
+        _vote, changed = QuestionVote.objects.get_or_create(question=question, user=user)
     else:
         changed = QuestionVote.objects.filter(question=question, user=user).delete()[0] > 0
     if changed:
         Question.objects.filter(pk=question.pk).update(vote_count=F("vote_count") + (1 if up else -1))
         question.refresh_from_db(fields=["vote_count"])
-        broadcast_on_commit(session, "question.voted", {"id": question.pk, "votes": question.vote_count})
+        if announce:
+            broadcast_on_commit(session, "question.voted", {"id": question.pk, "votes": question.vote_count})
     return question
+
+
+@transaction.atomic
+def question_votes_announce(*, session_id: int, question_ids: list[int]) -> int:
+    """Broadcast the current vote counts of these questions (one event each); returns how many."""
+    session = LiveSession.objects.get(pk=session_id)
+    counts = Question.objects.filter(session=session, pk__in=question_ids, hidden=False).values_list("id", "vote_count")
+    announced = 0
+    for question_id, votes in counts:
+        broadcast_on_commit(session, "question.voted", {"id": question_id, "votes": votes})
+        announced += 1
+    return announced
 
 
 @transaction.atomic

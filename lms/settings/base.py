@@ -119,7 +119,12 @@ MEDIA_ROOT = VAR_DIR / "media"
 WHITENOISE_USE_FINDERS = True
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+if env.str("EMAIL_URL", default=""):
+    # e.g. smtp+tls://user:password@smtp.example:587 sets the SMTP backend, host, port and credentials at once.
+    globals().update(env.email_url("EMAIL_URL"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Corridor <no-reply@corridor.example>")
+# Reminder emails go out this many minutes before a live session starts.
+CORRIDOR_REMINDER_MINUTES = env.int("CORRIDOR_REMINDER_MINUTES", default=30)
 
 LOGGING = {
     "version": 1,

@@ -19,11 +19,14 @@ class LiveClient:
 
     def __init__(self, communicator: WebsocketCommunicator) -> None:
         self.communicator = communicator
+        self.unread: list[dict[str, Any]] = []  # frames that arrived while awaiting a reply
 
     async def send(self, frame: dict[str, Any] | str) -> None:
         await self.communicator.send_to(text_data=frame if isinstance(frame, str) else json.dumps(frame))
 
     async def receive(self, timeout: float = 3) -> dict[str, Any]:
+        if self.unread:
+            return self.unread.pop(0)
         return json.loads(await self.communicator.receive_from(timeout=timeout))
 
     async def receive_type(self, frame_type: str, timeout: float = 3) -> dict[str, Any]:
@@ -33,14 +36,22 @@ class LiveClient:
             if frame["type"] == frame_type:
                 return frame
 
+    async def receive_reply(self, timeout: float = 3) -> dict[str, Any]:
+        """The next reply to something this client sent (broadcasts carry an event_id; replies do not)."""
+        while True:
+            frame = await self.receive(timeout)
+            if "event_id" not in frame:
+                return frame
+
     async def request(self, frame: dict[str, Any]) -> dict[str, Any]:
         """Send and wait for the reply (ack or error) to this frame."""
         frame = {**frame, "ref": frame.get("ref", id(frame))}
         await self.send(frame)
         while True:
-            reply = await self.receive()
+            reply = json.loads(await self.communicator.receive_from(timeout=3))
             if reply.get("ref") == frame["ref"]:
                 return reply
+            self.unread.append(reply)
 
     async def nothing_more(self) -> bool:
         return await self.communicator.receive_nothing(timeout=0.3)

@@ -48,7 +48,7 @@ def test_real_services_from_the_environment() -> None:
         }
     )
     assert config["db"] == "django.db.backends.postgresql"
-    assert config["layer"].startswith("channels_redis.")
+    assert config["layer"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
     assert config["eager"] is False and config["broker"] == "redis://127.0.0.1:6379/0"
     assert config["storage"] == "storages.backends.s3.S3Storage"
     assert config["sig"] == "s3v4"

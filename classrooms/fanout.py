@@ -1,0 +1,209 @@
+"""Per-process fan-out of live-session events to this process's sockets.
+
+A plain Channels consumer joins the session's group itself, so the layer hands
+every event to every socket (one deserialisation and one queue hop each) and
+each socket serialises it again. Here one hub per process (per event loop)
+listens on the layer once per session and writes the event's JSON text, made
+once by the sender, straight to the sockets it holds. Closing a user's sockets
+(sign-out, lost role) goes through one control group the same way.
+
+Vote counts are coalesced: a burst of votes on a question becomes one
+`question.voted` event per `VOTE_FLUSH_SECONDS` per process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import weakref
+from collections import defaultdict
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
+
+from channels.layers import BaseChannelLayer, get_channel_layer
+
+logger = logging.getLogger(__name__)
+
+CONTROL_GROUP = "live-control"
+VOTE_FLUSH_SECONDS = 0.25
+SWEEP_SECONDS = 5.0
+# A socket that has sent nothing (not even a heartbeat) for this long is dead.
+SILENCE_LIMIT_SECONDS = 30.0
+
+
+def session_group(session_id: int) -> str:
+    return f"live-session-{session_id}"
+
+
+class LocalSocket(Protocol):
+    """What the hub needs of a connected participant (the consumer implements it)."""
+
+    session_id: int
+    user_id: int
+    is_moderator: bool
+    last_heard: float
+
+    async def deliver(self, text: str) -> None: ...
+
+    async def force_close(self, code: str, message: str) -> None: ...
+
+    async def recheck_role(self) -> bool: ...
+
+
+class _SessionFanout:
+    def __init__(self) -> None:
+        self.sockets: set[LocalSocket] = set()
+        self.channel: str | None = None
+        self.listener: asyncio.Task[None] | None = None
+        self.ready = asyncio.Event()
+
+
+class LiveHub:
+    def __init__(self, layer: BaseChannelLayer | None) -> None:
+        self.layer = layer
+        self.sessions: dict[int, _SessionFanout] = {}
+        self.by_user: dict[int, set[LocalSocket]] = defaultdict(set)
+        self.control_task: asyncio.Task[None] | None = None
+        self.sweeper: asyncio.Task[None] | None = None
+        self.dirty_votes: dict[int, set[int]] = defaultdict(set)
+        self.vote_flush: asyncio.TimerHandle | None = None
+        self.vote_publisher: Callable[[int, list[int]], Coroutine[Any, Any, None]] | None = None
+
+    # Membership ---------------------------------------------------------------------
+
+    async def join(self, socket: LocalSocket) -> None:
+        """Start hearing the session's events; returns once the layer subscription is in place."""
+        fanout = self.sessions.get(socket.session_id)
+        if fanout is None:
+            fanout = self.sessions[socket.session_id] = _SessionFanout()
+            fanout.listener = asyncio.create_task(self._listen(socket.session_id, fanout))
+        fanout.sockets.add(socket)
+        self.by_user[socket.user_id].add(socket)
+        self._ensure_background()
+        await asyncio.wait_for(fanout.ready.wait(), timeout=10)
+
+    async def leave(self, socket: LocalSocket) -> None:
+        fanout = self.sessions.get(socket.session_id)
+        if fanout is not None:
+            fanout.sockets.discard(socket)
+            if not fanout.sockets:
+                del self.sessions[socket.session_id]
+                await self._stop_listening(socket.session_id, fanout)
+        user_sockets = self.by_user.get(socket.user_id)
+        if user_sockets is not None:
+            user_sockets.discard(socket)
+            if not user_sockets:
+                del self.by_user[socket.user_id]
+
+    def local_sockets(self, session_id: int) -> list[LocalSocket]:
+        fanout = self.sessions.get(session_id)
+        return list(fanout.sockets) if fanout else []
+
+    # Listening ----------------------------------------------------------------------
+
+    async def _listen(self, session_id: int, fanout: _SessionFanout) -> None:
+        if self.layer is None:
+            fanout.ready.set()
+            return
+        fanout.channel = await self.layer.new_channel("live-hub.")
+        await self.layer.group_add(session_group(session_id), fanout.channel)
+        fanout.ready.set()
+        while True:
+            message = await self.layer.receive(fanout.channel)
+            try:
+                await self._dispatch(fanout, message)
+            except Exception:  # one bad event must not silence the session
+                logger.exception("live fan-out failed for session %s", session_id)
+
+    async def _stop_listening(self, session_id: int, fanout: _SessionFanout) -> None:
+        if fanout.listener is not None:
+            fanout.listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await fanout.listener
+        if self.layer is not None and fanout.channel is not None:
+            await self.layer.group_discard(session_group(session_id), fanout.channel)
+
+    async def _dispatch(self, fanout: _SessionFanout, message: dict[str, Any]) -> None:
+        text: str = message["text"]
+        moderators_only: bool = message.get("moderators_only", False)
+        private: dict[str, Any] | None = message.get("private")
+        for socket in list(fanout.sockets):
+            if not moderators_only or socket.is_moderator:
+                await socket.deliver(text)
+            elif private is not None and private["user_id"] == socket.user_id:
+                await socket.deliver(private["text"])
+
+    # Control: closing a user's sockets from anywhere ----------------------------------
+
+    def _ensure_background(self) -> None:
+        if self.control_task is None or self.control_task.done():
+            self.control_task = asyncio.create_task(self._listen_control())
+        if self.sweeper is None or self.sweeper.done():
+            self.sweeper = asyncio.create_task(self._sweep())
+
+    async def _listen_control(self) -> None:
+        if self.layer is None:
+            return
+        channel = await self.layer.new_channel("live-control.")
+        await self.layer.group_add(CONTROL_GROUP, channel)
+        try:
+            while True:
+                message = await self.layer.receive(channel)
+                try:
+                    await self._control(message)
+                except Exception:
+                    logger.exception("live control message failed")
+        finally:
+            # The in-memory layer outlives event loops (each test has its own):
+            # leave no channel behind that belongs to a closed loop.
+            await self.layer.group_discard(CONTROL_GROUP, channel)
+
+    async def _control(self, message: dict[str, Any]) -> None:
+        sockets = list(self.by_user.get(message["user_id"], ()))
+        for socket in sockets:
+            if message.get("code") == "role_changed" and await socket.recheck_role():
+                continue  # the change was not about this session
+            await socket.force_close(message.get("code", "signed_out"), message.get("message", ""))
+
+    async def _sweep(self) -> None:
+        """Close sockets that went silent: a dead link is noticed within the silence limit."""
+        while self.sessions:
+            await asyncio.sleep(SWEEP_SECONDS)
+            deadline = time.monotonic() - SILENCE_LIMIT_SECONDS
+            for fanout in list(self.sessions.values()):
+                for socket in list(fanout.sockets):
+                    if socket.last_heard < deadline:
+                        await socket.force_close("timeout", "No heartbeat for 30 seconds.")
+
+    # Vote coalescing -----------------------------------------------------------------
+
+    def votes_changed(self, session_id: int, question_id: int) -> None:
+        self.dirty_votes[session_id].add(question_id)
+        if self.vote_flush is None:
+            loop = asyncio.get_running_loop()
+            self.vote_flush = loop.call_later(VOTE_FLUSH_SECONDS, self._start_vote_flush)
+
+    def _start_vote_flush(self) -> None:
+        self.vote_flush = None
+        dirty, self.dirty_votes = self.dirty_votes, defaultdict(set)
+        if self.vote_publisher is None:
+            return
+        for session_id, question_ids in dirty.items():
+            task = asyncio.create_task(self.vote_publisher(session_id, sorted(question_ids)))
+            _background.add(task)
+            task.add_done_callback(_background.discard)
+
+
+_background: set[asyncio.Task[None]] = set()
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LiveHub] = weakref.WeakKeyDictionary()
+
+
+def hub() -> LiveHub:
+    """This process's hub (one per event loop: each test gets its own loop)."""
+    loop = asyncio.get_running_loop()
+    found = _hubs.get(loop)
+    if found is None:
+        found = _hubs[loop] = LiveHub(get_channel_layer())
+    return found
