@@ -18,9 +18,9 @@ from django.utils.translation import gettext as _
 
 from classrooms import selectors
 from classrooms.fanout import hub
-from classrooms.models import LiveSession
+from classrooms.models import LiveSession, SessionState
 from classrooms.selectors import MODERATORS, Participant
-from classrooms.services import hands, polls, qa
+from classrooms.services import attendance, hands, polls, qa, sessions
 from lms.errors import CorridorError
 
 MAX_MESSAGE_BYTES = 16 * 1024
@@ -32,6 +32,7 @@ CLOSE_SIGNED_OUT = 4408
 CLOSE_SILENT = 4000
 ROLE_RECHECK_SECONDS = 10.0
 MESSAGES_PER_SECOND = 20
+SYNC_LIMIT = 500
 
 
 Handler = Callable[["LiveSessionConsumer", dict[str, Any]], Awaitable[dict[str, Any] | None]]
@@ -47,6 +48,7 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
     session_id = 0
     user_id = 0
     is_moderator = False
+    counts_attendance = False
     joined = False
 
     async def connect(self) -> None:
@@ -79,18 +81,28 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         self.pending: list[str] | None = []
         live_hub = hub()
         if live_hub.vote_publisher is None:
-            live_hub.vote_publisher = _announce_votes
+            live_hub.vote_publisher, live_hub.presence_reporter = _announce_votes, _report_presence
         await live_hub.join(self)
         self.joined = True
+        # Trainees' presence is their attendance; staff are there to teach and run the rooms.
+        self.counts_attendance = self.participant == Participant.TRAINEE
+        if self.counts_attendance:
+            await database_sync_to_async(attendance.remote_presence_start)(session=self.session, user=user)
         await self._send({"type": "welcome", "data": await self._snapshot()})
         while self.pending:
             await self.send(text_data=self.pending.pop(0))
         self.pending = None
 
     async def disconnect(self, code: int) -> None:
-        if self.joined:
-            self.joined = False
-            await hub().leave(self)
+        await self._leave()
+
+    async def _leave(self) -> None:
+        if not self.joined:
+            return
+        self.joined = False
+        await hub().leave(self)
+        if self.counts_attendance:
+            await database_sync_to_async(attendance.remote_presence_end)(session=self.session, user=self.user)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.session is None or self.participant is None:
@@ -127,8 +139,7 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         await self._send({"type": "error", "code": code, "message": message})
         await self.close(code=CLOSE_SILENT if code == "timeout" else CLOSE_SIGNED_OUT, reason=code)
         # Leave now: the server's disconnect may come later, and nothing more may be sent.
-        self.joined = False
-        await hub().leave(self)
+        await self._leave()
 
     async def recheck_role(self) -> bool:
         """Is the user still a participant? Updates their part in the session."""
@@ -218,9 +229,9 @@ async def handle_sync(consumer: LiveSessionConsumer, message: dict[str, Any]) ->
         raise CorridorError("invalid_id", _("`after` is the last event id you saw."))
     is_moderator = consumer.participant in MODERATORS
     events = await database_sync_to_async(selectors.events_since)(
-        session=consumer.session, after_id=after, include_moderator_events=is_moderator
+        session=consumer.session, after_id=after, include_moderator_events=is_moderator, limit=SYNC_LIMIT + 1
     )
-    if len(events) >= 500:  # too far behind: start again from a fresh snapshot
+    if len(events) > SYNC_LIMIT:  # too far behind: start again from a fresh snapshot
         return {"type": "welcome", "data": await consumer._snapshot()}
     return {
         "type": "synced",
@@ -238,11 +249,12 @@ async def handle_question_ask(consumer: LiveSessionConsumer, message: dict[str, 
 
 
 async def handle_question_vote(consumer: LiveSessionConsumer, message: dict[str, Any]) -> dict[str, Any]:
-    question = await consumer.call(
+    outcome = await consumer.call(
         qa.question_vote, question_id=message.get("question_id"), up=message.get("up", True), announce=False
     )
-    hub().votes_changed(consumer.session_id, question.pk)
-    return {"type": "ack", "id": question.pk, "votes": question.vote_count}
+    if outcome.changed:
+        hub().votes_changed(consumer.session_id, outcome.question.pk)
+    return {"type": "ack", "id": outcome.question.pk, "votes": outcome.question.vote_count}
 
 
 async def handle_question_answer(consumer: LiveSessionConsumer, message: dict[str, Any]) -> dict[str, Any]:
@@ -291,8 +303,24 @@ async def handle_hand_lower(consumer: LiveSessionConsumer, message: dict[str, An
     return {"type": "ack"}
 
 
+async def handle_session_state(consumer: LiveSessionConsumer, message: dict[str, Any]) -> dict[str, Any]:
+    """The instructor (or an administrator) starts and ends the session."""
+    consumer.require_moderator()
+    try:
+        state = SessionState(str(message.get("state")))
+    except ValueError:
+        raise CorridorError("invalid_state", _("A session is scheduled, live or ended.")) from None
+    session = await database_sync_to_async(sessions.session_set_state)(session=consumer.session, state=state)
+    consumer.session = session
+    return {"type": "ack", "id": session.pk}
+
+
 async def _announce_votes(session_id: int, question_ids: list[int]) -> None:
     await database_sync_to_async(qa.question_votes_announce)(session_id=session_id, question_ids=question_ids)
+
+
+async def _report_presence(session_id: int, user_ids: list[int]) -> None:
+    await database_sync_to_async(attendance.remote_presence_seen)(session_id=session_id, user_ids=user_ids)
 
 
 HANDLERS: dict[str, Handler] = {
@@ -307,4 +335,5 @@ HANDLERS: dict[str, Handler] = {
     "poll.close": handle_poll_close,
     "hand.raise": handle_hand_raise,
     "hand.lower": handle_hand_lower,
+    "session.state": handle_session_state,
 }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, TypedDict
+from typing import Literal, NotRequired, TypedDict
 
 
 class QuestionPayload(TypedDict):
@@ -46,14 +46,44 @@ class HandPayload(TypedDict):
 
 class HandsPayload(TypedDict):
     queue: list[HandPayload]
+    lowered_user_id: NotRequired[int]
 
 
-class PresencePayload(TypedDict):
+class AttendeePayload(TypedDict):
     user_id: int
     name: str
-    role: str
-    where: str
-    present: bool
+    where: Literal["room", "remote"]
+    room_id: int | None
+    room: str
+    since: str
+
+
+class DepartedPayload(TypedDict):
+    user_id: int
+    name: str
+    left_at: str
+
+
+class RoomCountPayload(TypedDict):
+    room_id: int
+    name: str
+    city: str
+    count: int
+
+
+class AttendancePayload(TypedDict):
+    """Who is here now (moderators only): counts per room and remote, names, and who has left.
+
+    A trainee in a room who also has the session open on a laptop counts once, in the room.
+    """
+
+    at: str
+    present: int
+    remote: int
+    rooms: list[RoomCountPayload]
+    enrolled: int
+    here: list[AttendeePayload]
+    left: list[DepartedPayload]
 
 
 EventKind = Literal[
@@ -62,7 +92,8 @@ EventKind = Literal[
     "question.voted",
     "poll.updated",
     "hands.updated",
-    "presence.changed",
+    "question.hidden",
+    "attendance.updated",
     "session.state",
 ]
 

@@ -29,6 +29,9 @@ logger = logging.getLogger(__name__)
 CONTROL_GROUP = "live-control"
 VOTE_FLUSH_SECONDS = 0.25
 SWEEP_SECONDS = 5.0
+# Trainees' remote presence is written in one batch per session this often
+# (heartbeats themselves never touch the database).
+PRESENCE_REPORT_SECONDS = 10.0
 # A socket that has sent nothing (not even a heartbeat) for this long is dead.
 SILENCE_LIMIT_SECONDS = 30.0
 
@@ -43,6 +46,7 @@ class LocalSocket(Protocol):
     session_id: int
     user_id: int
     is_moderator: bool
+    counts_attendance: bool
     last_heard: float
 
     async def deliver(self, text: str) -> None: ...
@@ -70,6 +74,7 @@ class LiveHub:
         self.dirty_votes: dict[int, set[int]] = defaultdict(set)
         self.vote_flush: asyncio.TimerHandle | None = None
         self.vote_publisher: Callable[[int, list[int]], Coroutine[Any, Any, None]] | None = None
+        self.presence_reporter: Callable[[int, list[int]], Coroutine[Any, Any, None]] | None = None
 
     # Membership ---------------------------------------------------------------------
 
@@ -168,14 +173,33 @@ class LiveHub:
             await socket.force_close(message.get("code", "signed_out"), message.get("message", ""))
 
     async def _sweep(self) -> None:
-        """Close sockets that went silent: a dead link is noticed within the silence limit."""
+        """Close sockets that went silent (a dead link is noticed within the silence limit)
+        and report who is still here, so attendance knows the living from the dead."""
+        last_report = time.monotonic()
         while self.sessions:
             await asyncio.sleep(SWEEP_SECONDS)
-            deadline = time.monotonic() - SILENCE_LIMIT_SECONDS
-            for fanout in list(self.sessions.values()):
-                for socket in list(fanout.sockets):
-                    if socket.last_heard < deadline:
-                        await socket.force_close("timeout", "No heartbeat for 30 seconds.")
+            await self.close_silent()
+            if time.monotonic() - last_report >= PRESENCE_REPORT_SECONDS:
+                last_report = time.monotonic()
+                await self.report_presence()
+
+    async def close_silent(self) -> None:
+        deadline = time.monotonic() - SILENCE_LIMIT_SECONDS
+        for fanout in list(self.sessions.values()):
+            for socket in list(fanout.sockets):
+                if socket.last_heard < deadline:
+                    await socket.force_close("timeout", "No heartbeat for 30 seconds.")
+
+    async def report_presence(self) -> None:
+        if self.presence_reporter is None:
+            return
+        for session_id, fanout in list(self.sessions.items()):
+            user_ids = [s.user_id for s in fanout.sockets if s.counts_attendance]
+            if user_ids:
+                try:
+                    await self.presence_reporter(session_id, user_ids)
+                except Exception:
+                    logger.exception("presence report failed for session %s", session_id)
 
     # Vote coalescing -----------------------------------------------------------------
 

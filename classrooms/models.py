@@ -54,6 +54,8 @@ class LiveSession(models.Model):
     rooms = models.ManyToManyField(Room, blank=True, related_name="sessions", verbose_name=_("rooms"))
     online_seats = models.PositiveIntegerField(_("online seats"), default=50)
     state = models.CharField(_("state"), max_length=16, choices=SessionState.choices, default=SessionState.SCHEDULED)
+    # Set once the reminder email has gone out, so a retried or overlapping beat run sends it once.
+    reminder_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("live session")
@@ -76,10 +78,15 @@ class LiveSession(models.Model):
 class AttendanceSource(models.TextChoices):
     REMOTE = "remote", _("Remote")
     ROOM = "room", _("In the room")
+    ROSTER = "roster", _("Operator's roster")
 
 
 class AttendanceRecord(models.Model):
-    """One per trainee per session; its stays come from every source and are merged."""
+    """One per trainee per session; its stays come from every source and are merged.
+
+    Services lock this row (SELECT ... FOR UPDATE) before touching its stays, so two
+    sockets, a scan and a roster mark for the same trainee apply one after the other.
+    """
 
     session = models.ForeignKey(LiveSession, on_delete=models.CASCADE, related_name="attendance")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attendance")
@@ -92,19 +99,63 @@ class AttendanceRecord(models.Model):
 
 
 class AttendanceStay(models.Model):
+    """One continuous stretch of presence from one source: remote, or in one room.
+
+    A stay is open while `ended_at` is empty. A remote stay stays open while any of
+    the trainee's sockets is (`open_sockets`, counted across every server process)
+    and its heartbeats keep `last_seen_at` fresh; an in-room stay (check-in or roster)
+    stays open until the trainee is marked absent or checks in elsewhere.
+    """
+
     record = models.ForeignKey(AttendanceRecord, on_delete=models.CASCADE, related_name="stays")
     source = models.CharField(max_length=16, choices=AttendanceSource.choices)
     room = models.ForeignKey(Room, on_delete=models.SET_NULL, null=True, blank=True)
     started_at = models.DateTimeField()
     last_seen_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
+    # Remote stays: sockets open now (one user may have two tabs, on different processes).
+    open_sockets = models.PositiveIntegerField(default=0)
+    # Ended because no heartbeat came in time (a dead socket or a crashed process), not by a
+    # clean disconnect: a heartbeat that still arrives for it means the socket lives, and reopens it.
+    timed_out = models.BooleanField(default=False)
+    # Roster stays: the operator who marked the trainee present.
+    marked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["started_at"]
-        indexes = [models.Index(fields=["record", "source", "ended_at"])]
+        indexes = [
+            models.Index(fields=["record", "source", "ended_at"]),
+            # The stale-presence sweep (every 10 s) reads only open stays.
+            models.Index(
+                fields=["last_seen_at"], condition=models.Q(ended_at__isnull=True), name="attendance_open_stays"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.source} {self.started_at:%H:%M}–{self.ended_at or self.last_seen_at:%H:%M}"
+
+
+class AttendanceCheckin(models.Model):
+    """A room check-in code used by a trainee. One use per code and trainee: a replayed code is refused.
+
+    The code names its 30-second `window` (see services.attendance.checkin_code).
+    """
+
+    session = models.ForeignKey(LiveSession, on_delete=models.CASCADE, related_name="checkins")
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="checkins")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    window = models.BigIntegerField()
+    checked_in_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["session", "room", "user", "window"], name="one_use_per_checkin_code")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.room_id} at {self.session_id} (window {self.window})"
 
 
 class Question(models.Model):

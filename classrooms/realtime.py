@@ -52,7 +52,9 @@ def close_user_sockets(user_id: int, *, code: str = "signed_out", message: str =
     With code "role_changed" each socket first re-checks the user's part in its
     own session and stays open if they still belong there.
     """
-    group_send(CONTROL_GROUP, {"type": "live.control", "user_id": user_id, "code": code, "message": message})
+    control = {"type": "live.control", "user_id": user_id, "code": code, "message": message}
+    # After commit: the sockets re-read the user's roles, and must see the change.
+    transaction.on_commit(lambda: group_send(CONTROL_GROUP, control))
 
 
 def group_send(group: str, message: dict[str, Any]) -> None:

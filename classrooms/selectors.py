@@ -2,14 +2,42 @@
 
 from __future__ import annotations
 
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
+from uuid import UUID
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case, Count, Q, QuerySet, Value, When
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
-from classrooms.events import HandPayload, PollPayload, QuestionPayload
-from classrooms.models import LiveEvent, LiveSession, Poll, Question, RaisedHand
-from courses.models import Enrolment
+from classrooms.events import (
+    AttendancePayload,
+    AttendeePayload,
+    DepartedPayload,
+    HandPayload,
+    PollPayload,
+    QuestionPayload,
+)
+from classrooms.localtime import CityTime, city_label, city_time, other_city
+from classrooms.models import (
+    AttendanceSource,
+    AttendanceStay,
+    LiveEvent,
+    LiveSession,
+    Poll,
+    Question,
+    RaisedHand,
+    Room,
+    SessionState,
+)
+from courses.models import CoursePage, Enrolment, ModulePage
+from lms.accounts.models import User
 from lms.accounts.roles import Role, user_roles
 
 
@@ -106,6 +134,8 @@ def session_snapshot(*, session: LiveSession, participant: Participant, user: An
         "polls": [poll_payload(p) for p in polls],
         "hands": hands_queue(session=session) if is_moderator else [],
         "my_hand_raised": RaisedHand.objects.filter(session=session, user=user, lowered_at__isnull=True).exists(),
+        # Who is here: the same payload as the moderators' "attendance.updated" events.
+        "attendance": presence_now(session=session) if is_moderator else None,
     }
 
 
@@ -113,6 +143,532 @@ def events_since(
     *, session: LiveSession, after_id: int, include_moderator_events: bool, limit: int = 500
 ) -> list[LiveEvent]:
     events = LiveEvent.objects.filter(session=session, id__gt=after_id)
-    if not include_moderator_events:
-        events = events.filter(Q(moderators_only=False))
-    return list(events.order_by("id")[:limit])
+    if include_moderator_events:
+        return list(events.order_by("id")[:limit])
+    found = list(events.filter(Q(moderators_only=False)).order_by("id")[:limit])
+    # A question hidden since it was asked is not replayed to those who may not see it.
+    hidden = set(Question.objects.filter(session=session, hidden=True).values_list("id", flat=True))
+    return [
+        event
+        for event in found
+        if not (event.kind in {"question.created", "question.updated"} and event.payload.get("id") in hidden)
+    ]
+
+
+# --- Timetable and calendar feed -------------------------------------------------------------------------------
+
+# The timetable shows what ended in the last two weeks; the feed keeps a season of history for calendar apps.
+TIMETABLE_RECENT_DAYS = 14
+FEED_HISTORY_DAYS = 90
+SCHEDULE_LIMIT = 500
+
+
+def session_page_path(*, session_id: int, language: str) -> str:
+    """The live session's page in `language` (`/<lang>/live/sessions/<id>/`)."""
+    with translation.override(language):
+        return reverse("classrooms:live-session", kwargs={"session_id": session_id})
+
+
+def sessions_of(*, user: Any) -> QuerySet[LiveSession]:
+    """Sessions of the courses `user` is enrolled in (in any language), and the sessions they teach."""
+    enrolled_keys = Enrolment.objects.filter(user=user).values("course_key")
+    return (
+        LiveSession.objects.filter(Q(course__translation_key__in=enrolled_keys) | Q(instructor=user))
+        .select_related("course", "module", "instructor")
+        .prefetch_related("rooms")
+    )
+
+
+def _localized_titles(
+    model: type[CoursePage] | type[ModulePage], keys: Iterable[UUID], language: str
+) -> dict[UUID, str]:
+    """Titles of the live pages with these translation keys in `language` (one query)."""
+    rows = (
+        model.objects.live()
+        .filter(translation_key__in=set(keys), locale__language_code=language)
+        .values_list("translation_key", "title")
+    )
+    return dict(rows)
+
+
+@dataclass(frozen=True)
+class ScheduledSession:
+    """A session as one person reads it: titles in their language, times on their city's clock."""
+
+    session: LiveSession
+    course_title: str
+    module_title: str
+    rooms: list[Room]
+    home: CityTime
+    other: CityTime
+    page_path: str
+
+    @property
+    def is_live(self) -> bool:
+        return self.session.state == SessionState.LIVE
+
+    @property
+    def is_ended(self) -> bool:
+        return self.session.state == SessionState.ENDED
+
+
+def scheduled_sessions(*, sessions: list[LiveSession], language: str, city: str) -> list[ScheduledSession]:
+    """Dress `sessions` (rooms prefetched) for a reader of `language` living in `city`: two queries."""
+    course_titles = _localized_titles(CoursePage, (s.course.translation_key for s in sessions), language)
+    module_titles = _localized_titles(
+        ModulePage, (s.module.translation_key for s in sessions if s.module is not None), language
+    )
+    elsewhere = other_city(city)
+    return [
+        ScheduledSession(
+            session=s,
+            course_title=course_titles.get(s.course.translation_key) or str(s.course.title),
+            module_title=(module_titles.get(s.module.translation_key) or str(s.module.title)) if s.module else "",
+            rooms=list(s.rooms.all()),
+            home=city_time(city, s.starts_at, s.ends_at),
+            other=city_time(elsewhere, s.starts_at, s.ends_at),
+            page_path=session_page_path(session_id=s.pk, language=language),
+        )
+        for s in sessions
+    ]
+
+
+@dataclass(frozen=True)
+class TimetableDay:
+    day: date
+    entries: list[ScheduledSession]
+
+
+@dataclass(frozen=True)
+class Timetable:
+    upcoming: list[TimetableDay]
+    recent: list[TimetableDay]
+    city: str
+    city_label: str
+    other_city_label: str
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.upcoming and not self.recent
+
+
+def _by_day(entries: list[ScheduledSession]) -> list[TimetableDay]:
+    days: list[TimetableDay] = []
+    for entry in entries:
+        day = entry.home.starts.date()
+        if days and days[-1].day == day:
+            days[-1].entries.append(entry)
+        else:
+            days.append(TimetableDay(day=day, entries=[entry]))
+    return days
+
+
+def timetable_for(*, user: Any, now: datetime, language: str | None = None) -> Timetable:
+    """`user`'s upcoming sessions (soonest first) and those of the last two weeks (latest first), by day.
+
+    Days and times are on the user's home-city clock. Four queries, however many sessions.
+    """
+    language = language or translation.get_language() or "en"
+    city = user.home_region
+    sessions = list(
+        sessions_of(user=user)
+        .filter(ends_at__gte=now - timedelta(days=TIMETABLE_RECENT_DAYS))
+        .order_by("starts_at", "pk")[:SCHEDULE_LIMIT]
+    )
+    entries = scheduled_sessions(sessions=sessions, language=language, city=city)
+    upcoming = [e for e in entries if e.session.ends_at >= now and not e.is_ended]
+    recent = [e for e in reversed(entries) if e.session.ends_at < now or e.is_ended]
+    return Timetable(
+        upcoming=_by_day(upcoming),
+        recent=_by_day(recent),
+        city=city,
+        city_label=city_label(city),
+        other_city_label=city_label(other_city(city)),
+    )
+
+
+def calendar_feed_for(*, user: Any, now: datetime) -> list[ScheduledSession]:
+    """What `user`'s iCal feed lists: their sessions from the last 90 days on, in their preferred language."""
+    sessions = list(
+        sessions_of(user=user)
+        .filter(ends_at__gte=now - timedelta(days=FEED_HISTORY_DAYS))
+        .order_by("starts_at", "pk")[:SCHEDULE_LIMIT]
+    )
+    return scheduled_sessions(sessions=sessions, language=user.preferred_language, city=user.home_region)
+
+
+# Attendance ---------------------------------------------------------------------------------
+#
+# Stays come from three sources (remote sockets, room check-in, the operator's roster) and are
+# merged only when read: minutes are the union of every stay, so overlapping sources (a trainee
+# checked in and also on a laptop) are never counted twice.
+
+# A remote stay with no heartbeat for longer than this is over (a dead socket or a crashed process).
+REMOTE_PRESENCE_TIMEOUT = timedelta(seconds=30)
+# A gap of up to this between two stays in the same place (a reconnect) is one stay, not two.
+STAY_MERGE_GAP = timedelta(minutes=2)
+REMOTE_PLACE = "remote"
+
+
+def display_name(user: Any) -> str:
+    return str(user.get_full_name() or user.email)
+
+
+def room_operated_by(*, room: Room, user: Any) -> bool:
+    """Whether `user` is an operator (by role) of this very room."""
+    return Role.OPERATOR in user_roles(user) and room.operators.filter(pk=user.pk).exists()
+
+
+def can_view_attendance(*, session: LiveSession, user: Any) -> bool:
+    """The instructor, administrators and the operators of the session's rooms."""
+    return session_participant(session=session, user=user) in MODERATORS | {Participant.OPERATOR}
+
+
+def can_show_checkin_display(*, session: LiveSession, room: Room, user: Any) -> bool:
+    """The room display (the check-in code): the instructor, administrators and that room's operators."""
+    return session_participant(session=session, user=user) in MODERATORS or room_operated_by(room=room, user=user)
+
+
+def can_keep_roster(*, room: Room, user: Any) -> bool:
+    """The roster of a room: its operators and administrators."""
+    return Role.ADMINISTRATOR in user_roles(user) or room_operated_by(room=room, user=user)
+
+
+def stay_effective_end(stay: AttendanceStay, *, now: datetime) -> datetime:
+    """When a stay ends, or `now` while it is still going.
+
+    An open remote stay whose heartbeats stopped more than REMOTE_PRESENCE_TIMEOUT ago
+    ended at its last heartbeat, even before the sweep (stale_presence_close) has closed it.
+    """
+    if stay.ended_at is not None:
+        return stay.ended_at
+    if stay.source == AttendanceSource.REMOTE and now - stay.last_seen_at > REMOTE_PRESENCE_TIMEOUT:
+        return stay.last_seen_at
+    return max(now, stay.started_at)
+
+
+def stay_is_open(stay: AttendanceStay, *, now: datetime) -> bool:
+    return stay.started_at <= now and stay.ended_at is None and stay_effective_end(stay, now=now) >= now
+
+
+def _place_key(stay: AttendanceStay) -> str:
+    return REMOTE_PLACE if stay.source == AttendanceSource.REMOTE else f"room-{stay.room_id or 0}"
+
+
+def _place_label(stay: AttendanceStay) -> str:
+    if stay.source == AttendanceSource.REMOTE:
+        return str(_("Remote"))
+    return str(stay.room) if stay.room is not None else str(_("A room no longer on record"))
+
+
+def _session_stays(session: LiveSession) -> list[AttendanceStay]:
+    return list(
+        AttendanceStay.objects.filter(record__session=session)
+        .select_related("record__user", "room")
+        .order_by("started_at", "pk")
+    )
+
+
+def _enrolments(session: LiveSession) -> QuerySet[Enrolment]:
+    """Enrolments in the session's course, in any language (one query, no join through the page)."""
+    course_key = CoursePage.objects.filter(pk=session.course_id).values("translation_key")
+    return Enrolment.objects.filter(course_key__in=course_key)
+
+
+def session_trainees(*, session: LiveSession) -> QuerySet[User]:
+    """Everyone enrolled in the session's course, by name."""
+    return User.objects.filter(pk__in=_enrolments(session).values("user_id")).order_by(
+        "first_name", "last_name", "email"
+    )
+
+
+def room_stay_open(*, session: LiveSession, room: Room, user: Any) -> AttendanceStay | None:
+    """The user's open in-room stay (check-in or roster) in `room`, if they are marked there now."""
+    return (
+        AttendanceStay.objects.filter(
+            record__session=session, record__user_id=user.pk, room=room, ended_at__isnull=True
+        )
+        .exclude(source=AttendanceSource.REMOTE)
+        .first()
+    )
+
+
+def _by_user(stays: Iterable[AttendanceStay]) -> dict[int, list[AttendanceStay]]:
+    grouped: dict[int, list[AttendanceStay]] = defaultdict(list)
+    for stay in stays:
+        grouped[stay.record.user_id].append(stay)
+    return grouped
+
+
+def _current_stay(stays: Iterable[AttendanceStay], *, now: datetime) -> AttendanceStay | None:
+    """Where a trainee is now: a room beats remote (a laptop open in class), the latest stay beats older ones."""
+    open_stays = [stay for stay in stays if stay_is_open(stay, now=now)]
+    in_room = [stay for stay in open_stays if stay.source != AttendanceSource.REMOTE]
+    candidates = in_room or open_stays
+    return max(candidates, key=lambda stay: stay.started_at) if candidates else None
+
+
+def presence_now(*, session: LiveSession, now: datetime | None = None) -> AttendancePayload:
+    """Who is here: counts per room and remote, names and where from, and who has left.
+
+    Three queries, whatever the size of the class.
+    """
+    now = now or timezone.now()
+    stays = _session_stays(session)
+    rooms = {room.pk: room for room in session.rooms.all()}
+    counts: dict[int, int] = dict.fromkeys(rooms, 0)
+    here: list[AttendeePayload] = []
+    left: list[DepartedPayload] = []
+    remote = 0
+    for user_stays in _by_user(stays).values():
+        user = user_stays[0].record.user
+        current = _current_stay(user_stays, now=now)
+        if current is None:
+            left_at = max(stay_effective_end(stay, now=now) for stay in user_stays)
+            left.append({"user_id": user.pk, "name": display_name(user), "left_at": left_at.isoformat()})
+            continue
+        if current.source == AttendanceSource.REMOTE:
+            remote += 1
+        elif current.room is not None:
+            rooms.setdefault(current.room.pk, current.room)
+            counts[current.room.pk] = counts.get(current.room.pk, 0) + 1
+        here.append(
+            {
+                "user_id": user.pk,
+                "name": display_name(user),
+                "where": "remote" if current.source == AttendanceSource.REMOTE else "room",
+                "room_id": current.room_id if current.source != AttendanceSource.REMOTE else None,
+                "room": current.room.name if current.source != AttendanceSource.REMOTE and current.room else "",
+                "since": current.started_at.isoformat(),
+            }
+        )
+    here.sort(key=lambda entry: entry["name"].casefold())
+    left.sort(key=lambda entry: entry["left_at"], reverse=True)
+    return {
+        "at": now.isoformat(),
+        "present": len(here),
+        "remote": remote,
+        "rooms": [
+            {"room_id": room.pk, "name": room.name, "city": str(room.get_city_display()), "count": counts[room.pk]}
+            for room in rooms.values()
+        ],
+        "enrolled": _enrolments(session).count(),
+        "here": here,
+        "left": left,
+    }
+
+
+def _union_seconds(intervals: Iterable[tuple[datetime, datetime]]) -> int:
+    """Seconds covered by the union of intervals: overlaps count once."""
+    total = 0.0
+    current_start: datetime | None = None
+    current_end: datetime | None = None
+    for start, end in sorted(intervals):
+        if current_end is None or current_start is None or start > current_end:
+            if current_end is not None and current_start is not None:
+                total += (current_end - current_start).total_seconds()
+            current_start, current_end = start, end
+        elif end > current_end:
+            current_end = end
+    if current_end is not None and current_start is not None:
+        total += (current_end - current_start).total_seconds()
+    return round(total)
+
+
+def _whole_minutes(seconds: int) -> int:
+    return (seconds + 30) // 60
+
+
+@dataclass(frozen=True)
+class PlaceMinutes:
+    key: str
+    label: str
+    minutes: int
+
+
+@dataclass(frozen=True)
+class AttendanceRow:
+    user_id: int
+    name: str
+    email: str
+    enrolled: bool
+    seconds: int
+    minutes: int
+    percent: float
+    places: tuple[PlaceMinutes, ...]
+    first_seen: datetime | None
+    last_seen: datetime | None
+
+    @property
+    def where_from(self) -> str:
+        return ", ".join(place.label for place in self.places)
+
+
+@dataclass(frozen=True)
+class AttendanceReport:
+    session: LiveSession
+    scheduled_minutes: int
+    counted_until: datetime
+    rows: tuple[AttendanceRow, ...]
+
+    @property
+    def attended(self) -> int:
+        return sum(1 for row in self.rows if row.seconds > 0)
+
+
+def attendance_report(*, session: LiveSession, now: datetime | None = None) -> AttendanceReport:
+    """Per trainee (every enrolled one, absent ones with 0): minutes present, % of the scheduled time, where from.
+
+    Minutes are the union of all stays from every source, clipped to the session's
+    scheduled start..end (and to now while it runs). Three queries, whatever the class size.
+    """
+    now = now or timezone.now()
+    start, end = session.starts_at, min(session.ends_at, max(now, session.starts_at))
+    scheduled_seconds = (session.ends_at - session.starts_at).total_seconds()
+    trainees = list(session_trainees(session=session))
+    enrolled_ids = {user.pk for user in trainees}
+    stays_by_user = _by_user(_session_stays(session))
+    others = [stays[0].record.user for user_id, stays in stays_by_user.items() if user_id not in enrolled_ids]
+    rows = []
+    for user in [*trainees, *sorted(others, key=lambda u: display_name(u).casefold())]:
+        clipped: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
+        labels: dict[str, str] = {}
+        seen: list[tuple[datetime, datetime]] = []
+        for stay in stays_by_user.get(user.pk, []):
+            stay_end = stay_effective_end(stay, now=now)
+            seen.append((stay.started_at, stay_end))
+            interval = (max(stay.started_at, start), min(stay_end, end))
+            if interval[0] < interval[1]:
+                clipped[_place_key(stay)].append(interval)
+                labels[_place_key(stay)] = _place_label(stay)
+        seconds = _union_seconds(interval for intervals in clipped.values() for interval in intervals)
+        places = sorted(
+            (PlaceMinutes(key, labels[key], _whole_minutes(_union_seconds(clipped[key]))) for key in clipped),
+            key=lambda place: (-place.minutes, place.label),
+        )
+        rows.append(
+            AttendanceRow(
+                user_id=user.pk,
+                name=display_name(user),
+                email=user.email,
+                enrolled=user.pk in enrolled_ids,
+                seconds=seconds,
+                minutes=_whole_minutes(seconds),
+                percent=min(100.0, round(100 * seconds / scheduled_seconds, 1)),
+                places=tuple(places),
+                first_seen=min(s for s, _e in seen) if seen else None,
+                last_seen=max(e for _s, e in seen) if seen else None,
+            )
+        )
+    return AttendanceReport(
+        session=session,
+        scheduled_minutes=_whole_minutes(round(scheduled_seconds)),
+        counted_until=end,
+        rows=tuple(rows),
+    )
+
+
+@dataclass(frozen=True)
+class TimelineSeries:
+    key: str
+    label: str
+    counts: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class AttendanceTimeline:
+    times: tuple[datetime, ...]
+    series: tuple[TimelineSeries, ...]
+    totals: tuple[int, ...]
+    enrolled: int
+
+
+def attendance_timeline(
+    *, session: LiveSession, step_minutes: int = 1, now: datetime | None = None
+) -> AttendanceTimeline:
+    """How many trainees were present at each step of the session, per place (each room, and remote).
+
+    Sampled from the scheduled start to the end (or now, while it runs). A trainee counts
+    once at each instant: in their room if they were in one, else remote.
+    """
+    now = now or timezone.now()
+    step = timedelta(minutes=max(1, step_minutes))
+    last = min(session.ends_at, now)
+    steps = int((last - session.starts_at) / step) + 1 if last >= session.starts_at else 0
+    times = tuple(session.starts_at + k * step for k in range(steps))
+    rooms = list(session.rooms.all())
+    keys = [f"room-{room.pk}" for room in rooms] + [REMOTE_PLACE]
+    labels = {f"room-{room.pk}": str(room) for room in rooms} | {REMOTE_PLACE: str(_("Remote"))}
+    counts: dict[str, list[int]] = {key: [0] * steps for key in keys}
+    step_seconds = step.total_seconds()
+    for user_stays in _by_user(_session_stays(session)).values():
+        # Each sample index → (is in a room, started at, place); a room beats remote, then the latest stay.
+        where: dict[int, tuple[bool, datetime, str]] = {}
+        for stay in user_stays:
+            offset_start = (stay.started_at - session.starts_at).total_seconds() / step_seconds
+            offset_end = (stay_effective_end(stay, now=now) - session.starts_at).total_seconds() / step_seconds
+            key = _place_key(stay)
+            if key not in counts:
+                keys.append(key)
+                labels[key] = _place_label(stay)
+                counts[key] = [0] * steps
+            claim = (stay.source != AttendanceSource.REMOTE, stay.started_at, key)
+            for k in range(max(0, math.ceil(offset_start)), min(steps - 1, math.floor(offset_end)) + 1):
+                if k not in where or claim[:2] > where[k][:2]:
+                    where[k] = claim
+        for k, (_in_room, _since, key) in where.items():
+            counts[key][k] += 1
+    series = tuple(TimelineSeries(key, labels[key], tuple(counts[key])) for key in keys)
+    totals = tuple(sum(s.counts[k] for s in series) for k in range(steps))
+    return AttendanceTimeline(times=times, series=series, totals=totals, enrolled=_enrolments(session).count())
+
+
+# --- Reminders ----------------------------------------------------------------------------------------------------
+
+
+def sessions_due_for_reminder(*, now: datetime, within: timedelta) -> QuerySet[LiveSession]:
+    """Scheduled sessions starting in the next `within` whose reminder has not gone out."""
+    return LiveSession.objects.filter(
+        state=SessionState.SCHEDULED,
+        reminder_sent_at__isnull=True,
+        starts_at__gt=now,
+        starts_at__lte=now + within,
+    ).order_by("starts_at", "pk")
+
+
+def session_reminder_recipients(*, session: LiveSession) -> list[User]:
+    """The session's instructor and every trainee enrolled in its course (in either language)."""
+    enrolled = Enrolment.objects.filter(course_key=session.course.translation_key).values("user_id")
+    return list(
+        User.objects.filter(Q(pk__in=enrolled) | Q(pk=session.instructor_id), is_active=True)
+        .exclude(email="")
+        .order_by("pk")
+    )
+
+
+# --- The live session page ----------------------------------------------------------------------------------------
+
+
+def joinable_session_for_course(*, user: Any, course_key: UUID, now: datetime) -> LiveSession | None:
+    """The course's session that is live now, or else its next scheduled one, if `user` may join it.
+
+    Who may join is `session_participant`'s rule: the instructor, an administrator, an operator of
+    one of its rooms, or a trainee enrolled in the course (in any language). One query (the
+    user's roles are cached on the user).
+    """
+    if not getattr(user, "is_authenticated", False):
+        return None
+    sessions = LiveSession.objects.filter(course__translation_key=course_key).filter(
+        Q(state=SessionState.LIVE) | Q(state=SessionState.SCHEDULED, ends_at__gte=now)
+    )
+    if Role.ADMINISTRATOR not in user_roles(user):
+        may_join = Q(instructor=user) | Q(
+            course__translation_key__in=Enrolment.objects.filter(user=user).values("course_key")
+        )
+        if Role.OPERATOR in user_roles(user):
+            may_join |= Q(
+                pk__in=LiveSession.rooms.through.objects.filter(room__operators=user).values("livesession_id")
+            )
+        sessions = sessions.filter(may_join)
+    live_first = Case(When(state=SessionState.LIVE, then=Value(0)), default=Value(1))
+    return sessions.order_by(live_first, "starts_at", "pk").first()

@@ -33,6 +33,13 @@ def _recheck_on_group_change(sender: Any, instance: Any, action: str, pk_set: An
 
 @receiver(m2m_changed, sender=Room.operators.through)
 def _recheck_on_operator_change(sender: Any, instance: Any, action: str, pk_set: Any, **kwargs: Any) -> None:
-    if action in {"post_remove", "post_clear"} and isinstance(instance, Room):
+    if not isinstance(instance, Room):
+        return
+    if action == "pre_clear":  # post_clear no longer knows who the operators were
+        setattr(instance, "_operators_before_clear", set(instance.operators.values_list("pk", flat=True)))  # noqa: B010
+        return
+    if action == "post_clear":
+        pk_set = getattr(instance, "_operators_before_clear", set())
+    if action in {"post_remove", "post_clear"}:
         for user_id in pk_set or []:
             close_user_sockets(user_id, code="role_changed", message="You no longer operate this room.")

@@ -383,7 +383,45 @@ def load_demo() -> dict[str, User]:
         if course.get_translation_or_none(chinese) is None:
             _translate_course(spec, course, chinese)
     _enrol_demo_trainees(users)
+    _ensure_live_session(users)
     return users
+
+
+DEMO_ROOMS = [
+    ("Marina Bay Studio", Region.SINGAPORE, 24, "operator.sg@corridor.example"),
+    ("Jiefangbei Studio", Region.CHONGQING, 30, "operator.cq@corridor.example"),
+]
+DEMO_SESSION_TITLE = "Live: cross-border fundamentals Q&A"
+
+
+def _ensure_live_session(users: dict[str, User]) -> None:
+    """Two rooms and a session that is live whenever the demo is loaded (moved to now if it has ended)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from classrooms.models import LiveSession, Room, SessionState
+    from courses import services
+
+    rooms = []
+    for name, city, capacity, operator_email in DEMO_ROOMS:
+        room, _ = Room.objects.get_or_create(name=name, defaults={"city": city, "capacity": capacity})
+        room.operators.add(users[operator_email])
+        rooms.append(room)
+    english = Locale.objects.get(language_code="en")
+    fundamentals = CoursePage.objects.get(code="CX-101", locale=english)
+    services.enrolment_create(user=users["trainee.cq@corridor.example"], course=fundamentals)
+    now = timezone.now()
+    session = LiveSession.objects.filter(title=DEMO_SESSION_TITLE).first()
+    if session is None:
+        session = LiveSession(
+            title=DEMO_SESSION_TITLE, course=fundamentals, instructor=users["instructor@corridor.example"]
+        )
+    if session.pk is None or session.ends_at < now + timedelta(minutes=30):
+        session.starts_at, session.ends_at = now - timedelta(minutes=10), now + timedelta(hours=2)
+        session.state = SessionState.LIVE
+        session.save()
+    session.rooms.set(rooms)
 
 
 def _enrol_demo_trainees(users: dict[str, User]) -> None:

@@ -7,6 +7,8 @@ from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
+from classrooms.urls import feed_urlpatterns
+
 
 def healthz(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok", content_type="text/plain")
@@ -17,6 +19,7 @@ urlpatterns = [
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("calendar/", include(feed_urlpatterns)),
 ]
 
 if settings.STORAGES["default"]["BACKEND"] == "django.core.files.storage.FileSystemStorage":
@@ -26,6 +29,7 @@ if settings.STORAGES["default"]["BACKEND"] == "django.core.files.storage.FileSys
 urlpatterns += i18n_patterns(
     path("accounts/", include("lms.accounts.urls")),
     path("learning/", include("courses.urls")),
+    path("live/", include("classrooms.urls")),
     path("", include(wagtail_urls)),
     prefix_default_language=True,
 )

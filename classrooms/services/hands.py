@@ -9,11 +9,13 @@ from django.utils.translation import gettext as _
 from classrooms.models import LiveSession, RaisedHand
 from classrooms.realtime import broadcast_on_commit
 from classrooms.selectors import hands_queue
+from classrooms.services.qa import require_open
 from lms.errors import CorridorError
 
 
 @transaction.atomic
 def hand_raise(*, session: LiveSession, user: Any) -> None:
+    require_open(session)
     try:
         with transaction.atomic():
             RaisedHand.objects.create(session=session, user=user)

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from classrooms.models import LiveSession, Poll, PollChoice, PollVote
 from classrooms.realtime import broadcast_on_commit
 from classrooms.selectors import poll_payload
+from classrooms.services.qa import require_open
 from lms.errors import CorridorError
 
 MAX_CHOICES = 8
@@ -25,6 +26,7 @@ def _poll_get(*, session: LiveSession, poll_id: Any) -> Poll:
 
 @transaction.atomic
 def poll_open(*, session: LiveSession, user: Any, prompt: Any, choices: Any) -> Poll:
+    require_open(session)
     if not isinstance(prompt, str) or not prompt.strip() or len(prompt) > 300:
         raise CorridorError("invalid_poll", _("A poll needs a question of up to 300 characters."))
     if (
@@ -43,6 +45,7 @@ def poll_open(*, session: LiveSession, user: Any, prompt: Any, choices: Any) -> 
 
 @transaction.atomic
 def poll_vote(*, session: LiveSession, user: Any, poll_id: Any, choice_id: Any) -> Poll:
+    require_open(session)
     poll = _poll_get(session=session, poll_id=poll_id)
     if not poll.is_open:
         raise CorridorError("poll_closed", _("This poll is closed."))

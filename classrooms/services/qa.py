@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -31,8 +32,9 @@ def _clean_text(text: Any, *, limit: int, field: str) -> str:
     return cleaned
 
 
-def _require_open(session: LiveSession) -> None:
-    if session.state == SessionState.ENDED:
+def require_open(session: LiveSession) -> None:
+    """Refuse new activity once the session has ended (read fresh: sockets hold old copies)."""
+    if LiveSession.objects.filter(pk=session.pk, state=SessionState.ENDED).exists():
         raise CorridorError("session_ended", _("This session has ended."))
 
 
@@ -48,7 +50,7 @@ def question_get(*, session: LiveSession, question_id: Any, include_hidden: bool
 
 @transaction.atomic
 def question_ask(*, session: LiveSession, user: Any, text: Any) -> Question:
-    _require_open(session)
+    require_open(session)
     text = _clean_text(text, limit=QUESTION_MAX_LENGTH, field=_("A question"))
     recent = Question.objects.filter(
         session=session, author=user, created_at__gte=timezone.now() - timedelta(minutes=1)
@@ -64,14 +66,20 @@ def question_ask(*, session: LiveSession, user: Any, text: Any) -> Question:
     return question
 
 
+@dataclass(frozen=True)
+class VoteOutcome:
+    question: Question
+    changed: bool
+
+
 @transaction.atomic
-def question_vote(*, session: LiveSession, user: Any, question_id: Any, up: Any, announce: bool = True) -> Question:
+def question_vote(*, session: LiveSession, user: Any, question_id: Any, up: Any, announce: bool = True) -> VoteOutcome:
     """Upvote once, or take the vote back (`up` false). Hidden questions take no votes.
 
     With `announce` false the caller coalesces the new count into a later
     `question_votes_announce` (the live socket does, so a burst of votes is one event).
     """
-    _require_open(session)
+    require_open(session)
     if not isinstance(up, bool):
         raise CorridorError("invalid_vote", _("A vote is up (true) or taken back (false)."))
     question = question_get(session=session, question_id=question_id, include_hidden=True)
@@ -86,7 +94,7 @@ def question_vote(*, session: LiveSession, user: Any, question_id: Any, up: Any,
         question.refresh_from_db(fields=["vote_count"])
         if announce:
             broadcast_on_commit(session, "question.voted", {"id": question.pk, "votes": question.vote_count})
-    return question
+    return VoteOutcome(question=question, changed=changed)
 
 
 @transaction.atomic
@@ -104,6 +112,8 @@ def question_votes_announce(*, session_id: int, question_ids: list[int]) -> int:
 @transaction.atomic
 def question_answer(*, session: LiveSession, user: Any, question_id: Any, text: Any) -> Question:
     question = question_get(session=session, question_id=question_id)
+    if question.hidden:
+        raise CorridorError("question_hidden", _("Unhide the question before answering it."))
     question.answer = _clean_text(text, limit=ANSWER_MAX_LENGTH, field=_("An answer"))
     question.answered = True
     question.answered_by = user
@@ -131,5 +141,10 @@ def question_moderate(*, session: LiveSession, user: Any, question_id: Any, acti
     field, value = MODERATION_ACTIONS[action]
     setattr(question, field, value)
     question.save(update_fields=[field, "updated_at"])
-    broadcast_on_commit(session, "question.updated", question_payload(question))
+    if question.hidden:
+        # Moderators keep seeing it, greyed; everyone else only learns that it went away.
+        broadcast_on_commit(session, "question.updated", question_payload(question), moderators_only=True)
+        broadcast_on_commit(session, "question.hidden", {"id": question.pk})
+    else:
+        broadcast_on_commit(session, "question.updated", question_payload(question))
     return question

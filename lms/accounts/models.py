@@ -1,3 +1,4 @@
+import secrets
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -33,6 +34,11 @@ class UserManager(BaseUserManager["User"]):
         return self._create_user(email, password, **extra_fields)
 
 
+def new_calendar_token() -> str:
+    """A secret for a personal calendar feed URL: 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
 class User(AbstractUser):
     """A person who signs in with their email address."""
 
@@ -41,6 +47,10 @@ class User(AbstractUser):
     home_region = models.CharField(_("home region"), max_length=16, choices=Region.choices, default=Region.SINGAPORE)
     preferred_language = models.CharField(
         _("preferred language"), max_length=16, choices=settings.LANGUAGES, default="en"
+    )
+    # The secret in the user's iCal feed URL; resetting it makes the old URL stop working.
+    calendar_token = models.CharField(
+        _("calendar feed token"), max_length=64, unique=True, default=new_calendar_token, editable=False
     )
 
     USERNAME_FIELD = "email"

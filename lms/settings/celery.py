@@ -17,4 +17,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "courses.tasks.publish_scheduled_pages",
         "schedule": timedelta(seconds=60),
     },
+    # Reminder emails before live sessions (each session's reminder goes out once).
+    "send-session-reminders": {
+        "task": "classrooms.tasks.send_session_reminders",
+        "schedule": timedelta(seconds=60),
+    },
+    # Remote attendance: a socket that stopped sending heartbeats for 30 s is gone.
+    "close-stale-presence": {
+        "task": "classrooms.tasks.close_stale_presence",
+        "schedule": timedelta(seconds=10),
+    },
 }

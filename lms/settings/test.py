@@ -1,7 +1,23 @@
 """Test settings: the same environment-driven settings, with a fast password hasher."""
 
+import os
+import tempfile
+from pathlib import Path
+
 from lms.settings import *  # noqa: F403
+from lms.settings import DATABASES
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Wagtail's background tasks (search index, reference index) run at once in tests.
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A test database in a file, not in memory: the browser tests of live sessions run the ASGI
+    # server (daphne) in a process of its own, which must see the same database. One file per
+    # test run (pytest-xdist adds a suffix per worker); Django deletes it afterwards. WAL lets that
+    # server read while the test writes; skipping fsync keeps the suite as fast as in memory.
+    DATABASES["default"]["TEST"] = {
+        **DATABASES["default"].get("TEST", {}),
+        "NAME": str(Path(tempfile.gettempdir()) / f"corridor-test-{os.getpid()}.sqlite3"),
+    }
+    DATABASES["default"]["OPTIONS"]["init_command"] = "PRAGMA synchronous=OFF"

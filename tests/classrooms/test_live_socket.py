@@ -8,7 +8,14 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.test import Client
 
-from classrooms.consumers import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_SIGNED_OUT, CLOSE_UNAUTHENTICATED
+from classrooms.consumers import (
+    CLOSE_FORBIDDEN,
+    CLOSE_NOT_FOUND,
+    CLOSE_SIGNED_OUT,
+    CLOSE_SILENT,
+    CLOSE_UNAUTHENTICATED,
+)
+from classrooms.fanout import hub
 from classrooms.models import LiveEvent, Poll, PollVote, Question, QuestionVote
 from classrooms.services import qa
 from courses.models import Enrolment
@@ -348,3 +355,64 @@ async def test_a_role_change_elsewhere_leaves_the_socket_open(connect: Any, live
     await sync_to_async(Enrolment.objects.filter(course_key=elsewhere).delete)()
     await asyncio.sleep(0.2)
     assert (await trainee.request({"type": "heartbeat"}))["type"] == "pong"
+
+
+# Presence -------------------------------------------------------------------------------
+
+
+async def test_a_trainees_socket_is_their_remote_attendance(connect: Any, live: Any) -> None:
+    from classrooms.models import AttendanceStay
+
+    instructor = await joined(connect, live.instructor, live.session)
+    trainee = await joined(connect, live.trainee, live.session)
+    stays = sync_to_async(lambda: list(AttendanceStay.objects.filter(record__user=live.trainee)))
+    assert [(s.source, s.ended_at) for s in await stays()] == [("remote", None)]
+    assert (await instructor.receive_type("attendance.updated"))["type"] == "attendance.updated"
+
+    before = (await stays())[0].last_seen_at
+    await hub().report_presence()  # what the hub does every 10 s for the sockets it holds
+    assert (await stays())[0].last_seen_at > before
+
+    await trainee.close()
+    assert (await stays())[0].ended_at is not None
+    assert (await instructor.receive_type("attendance.updated"))["type"] == "attendance.updated"
+    # Staff sockets are not attendance.
+    assert not await sync_to_async(AttendanceStay.objects.exclude(record__user=live.trainee).exists)()
+
+
+async def test_a_silent_socket_is_closed_and_its_stay_ended(connect: Any, live: Any) -> None:
+    from classrooms.models import AttendanceStay
+
+    trainee = await joined(connect, live.trainee, live.session)
+    (socket,) = hub().local_sockets(live.session.pk)
+    socket.last_heard -= 31  # no frame for over 30 seconds
+    await hub().close_silent()
+    frame, code = await refused_with(trainee)
+    assert (frame["code"], code) == ("timeout", CLOSE_SILENT)
+    stay = await sync_to_async(AttendanceStay.objects.get)(record__user=live.trainee)
+    assert stay.ended_at is not None
+
+
+async def test_hiding_a_question_takes_its_text_away_from_trainees_live_and_on_sync(connect: Any, live: Any) -> None:
+    trainee = await joined(connect, live.trainee, live.session)
+    instructor = await joined(connect, live.instructor, live.session)
+    asked = await trainee.request({"type": "question.ask", "text": "My phone number is 5550100"})
+    before = (await trainee.receive_type("question.created"))["event_id"] - 1
+    await instructor.request({"type": "question.moderate", "question_id": asked["id"], "action": "hide"})
+    assert (await trainee.receive_type("question.hidden"))["data"] == {"id": asked["id"]}
+    moderator_view = await instructor.receive_type("question.updated")
+    assert moderator_view["data"]["hidden"] is True
+    assert await trainee.nothing_more()  # the updated payload, text included, went to moderators only
+    synced = await trainee.request({"type": "sync", "after": before})
+    assert "5550100" not in str(synced)
+
+
+async def test_the_instructor_ends_the_session_and_new_activity_is_refused(connect: Any, live: Any) -> None:
+    trainee = await joined(connect, live.trainee, live.session)
+    instructor = await joined(connect, live.instructor, live.session)
+    assert (await trainee.request({"type": "session.state", "state": "ended"}))["code"] == "forbidden"
+    assert (await instructor.request({"type": "session.state", "state": "ended"}))["type"] == "ack"
+    assert (await trainee.receive_type("session.state"))["data"] == {"state": "ended"}
+    assert (await trainee.request({"type": "question.ask", "text": "Too late?"}))["code"] == "session_ended"
+    assert (await trainee.request({"type": "hand.raise"}))["code"] == "session_ended"
+    assert (await instructor.request({"type": "session.state", "state": "live"}))["code"] == "invalid_state"

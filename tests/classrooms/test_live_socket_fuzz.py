@@ -25,6 +25,7 @@ KNOWN_TYPES = [
     "poll.close",
     "hand.raise",
     "hand.lower",
+    "session.state",
 ]
 json_scalars = st.none() | st.booleans() | st.integers(-(2**63), 2**63) | st.floats(allow_nan=False) | st.text()
 json_values = st.recursive(
@@ -47,6 +48,7 @@ structured = st.fixed_dictionaries(
         "after": ids,
         "prompt": json_values,
         "choices": json_values,
+        "state": st.sampled_from(["live", "ended", "scheduled"]) | json_values,
     },
 )
 frames = (
@@ -71,6 +73,8 @@ ERROR_CODES = {
     "forbidden",
     "rate_limited",
     "text_too_long",
+    "session_ended",
+    "invalid_state",
 }
 
 

@@ -67,7 +67,11 @@ def two_servers(redis_url: str, transactional_db: Any) -> Iterator[list[int]]:
         for server in servers:
             server.terminate()
         for server in servers:
-            server.wait(timeout=10)
+            try:
+                server.wait(timeout=5)
+            except subprocess.TimeoutExpired:  # daphne waits for open sockets; don't leave it behind
+                server.kill()
+                server.wait()
 
 
 async def open_socket(port: int, cookie: str, session_id: int) -> Any:

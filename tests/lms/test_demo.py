@@ -39,3 +39,23 @@ def test_demo_is_bilingual_complete_and_idempotent(capsys) -> None:
         )
     roles = set().union(*(user_roles(user) for user in User.objects.all()))
     assert roles == set(Role)
+
+
+def test_demo_has_two_rooms_and_a_session_live_now_in_both() -> None:
+    from django.utils import timezone
+
+    from classrooms.models import LiveSession, Room, SessionState
+    from classrooms.selectors import Participant, session_participant
+
+    call_command("load_demo")
+    call_command("load_demo")
+    assert sorted(Room.objects.values_list("city", flat=True)) == ["chongqing", "singapore"]
+    session = LiveSession.objects.get()
+    now = timezone.now()
+    assert session.state == SessionState.LIVE and session.starts_at <= now < session.ends_at
+    assert session.rooms.count() == 2
+    for email in ("trainee.sg@corridor.example", "trainee.cq@corridor.example"):
+        assert session_participant(session=session, user=User.objects.get(email=email)) == Participant.TRAINEE
+    assert session_participant(session=session, user=User.objects.get(email="operator.cq@corridor.example")) == (
+        Participant.OPERATOR
+    )

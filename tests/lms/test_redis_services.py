@@ -44,7 +44,7 @@ def test_channel_layer_carries_a_group_message_through_redis(redis_url: str) -> 
     assert async_to_sync(roundtrip)() == {"type": "question.asked", "text": "你好?"}
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_real_celery_worker_runs_scheduled_publishing(redis_url: str) -> None:
     from celery.contrib.testing.worker import start_worker
 

@@ -21,6 +21,8 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="Run every periodic task once, then exit.")
 
     def handle(self, *args: Any, once: bool = False, **options: Any) -> None:
+        # Celery imports the apps' tasks modules when a worker starts; this process is not a worker.
+        current_app.loader.import_default_modules()
         schedule: dict[str, dict[str, Any]] = settings.CELERY_BEAT_SCHEDULE
         next_run = dict.fromkeys(schedule, 0.0)
         while True:

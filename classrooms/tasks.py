@@ -1,0 +1,23 @@
+"""Periodic work for live sessions, run by Celery beat (or `manage.py run_scheduler` on the embedded default)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.utils import timezone
+
+from classrooms.services import attendance, reminders
+
+
+@shared_task(name="classrooms.tasks.send_session_reminders")
+def send_session_reminders() -> int:
+    """Email the reminders of sessions starting soon; beat runs this every minute."""
+    return reminders.session_reminders_send_due(now=timezone.now())
+
+
+@shared_task(name="classrooms.tasks.close_stale_presence")
+def close_stale_presence() -> int:
+    """End remote stays whose sockets stopped sending heartbeats (a dead socket, a crashed process).
+
+    Beat runs this every 10 seconds, so a dead socket is noticed within 30 + 10 seconds at worst.
+    """
+    return attendance.stale_presence_close()

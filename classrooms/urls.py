@@ -1,0 +1,17 @@
+"""Live-session pages (under the locale prefix) and the calendar feed (without it)."""
+
+from typing import Any
+
+from django.urls import include, path
+
+from classrooms.views import attendance, calendar_feed, live, timetable
+
+app_name = "classrooms"
+
+urlpatterns: list[Any] = [
+    path("", include(live.urlpatterns)),
+    path("", include(attendance.urlpatterns)),
+    path("", include(timetable.urlpatterns)),
+]
+
+feed_urlpatterns: list[Any] = [path("", include((calendar_feed.urlpatterns, "calendar"), namespace="calendar"))]

@@ -1,0 +1,15 @@
+// "Copy link" buttons: <button data-copy-from="input-id" data-copied-label="Copied">.
+document.addEventListener("click", async (event) => {
+  const button = event.target.closest("[data-copy-from]");
+  if (!button) return;
+  const field = document.getElementById(button.dataset.copyFrom);
+  if (!field) return;
+  field.select();
+  try {
+    await navigator.clipboard.writeText(field.value);
+  } catch {
+    document.execCommand("copy"); // older browsers, or a page not served over HTTPS
+  }
+  const status = button.closest("section")?.querySelector(".copy-status");
+  if (status) status.textContent = button.dataset.copiedLabel;
+});
