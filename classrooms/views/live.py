@@ -26,6 +26,7 @@ from classrooms.services.polls import MAX_CHOICES
 from classrooms.services.qa import ANSWER_MAX_LENGTH, QUESTION_MAX_LENGTH
 
 HEARTBEAT_SECONDS = 10
+# The limits services.polls.poll_open enforces (it names no constants for them).
 POLL_PROMPT_MAX_LENGTH = 300
 POLL_CHOICE_MAX_LENGTH = 200
 
@@ -120,6 +121,30 @@ def live_strings() -> dict[str, Any]:
         "since": _("since {time}"),
         "leftAt": _("left at {time}"),
         "asOf": _("As of {time}."),
+        # The socket's error frames by code, in the page's language (the socket speaks English).
+        "errors": {
+            "session_ended": _("This session has ended."),
+            "invalid_text": _("Write something first."),
+            "text_too_long": _("That is too long: shorten it and try again."),
+            "rate_limited": _("Too many at once: wait a moment, then try again."),
+            "forbidden": _("Only the instructor or a moderator can do that."),
+            "question_not_found": _("That question does not exist."),
+            "question_hidden": _("That question has been hidden by a moderator."),
+            "poll_not_found": _("That poll does not exist."),
+            "poll_closed": _("This poll is closed."),
+            "invalid_choice": _("That is not one of the poll's choices."),
+            "already_voted": _("You have already voted in this poll."),
+            "invalid_poll": _("A poll needs a question and 2 to {max} choices.").replace("{max}", str(MAX_CHOICES)),
+            "unauthenticated": _("Sign in to join this session."),
+            "session_not_found": _("That session does not exist."),
+            "forbidden_now": _("You are no longer a participant of this session."),
+            "signed_out": _("You signed out."),
+            "role_changed": _("You are no longer a participant of this session."),
+        },
+        "refusals": {
+            # Close reasons on connect: "forbidden" there means not a participant at all.
+            "forbidden": _("You are not a participant of this session."),
+        },
     }
 
 
@@ -160,6 +185,7 @@ def live_session(request: HttpRequest, session_id: int) -> HttpResponse:
         "questionMaxLength": QUESTION_MAX_LENGTH,
         "answerMaxLength": ANSWER_MAX_LENGTH,
         "pollMaxChoices": MAX_CHOICES,
+        "pollChoiceMaxLength": POLL_CHOICE_MAX_LENGTH,
         # Who is here when the page opens (moderators only); "attendance.updated" events keep it current.
         "attendance": selectors.presence_now(session=session, now=timezone.now()) if is_moderator else None,
         "strings": live_strings(),
@@ -175,9 +201,7 @@ def live_session(request: HttpRequest, session_id: int) -> HttpResponse:
             "is_trainee": participant == Participant.TRAINEE,
             "attendance_report_url": report_url,
             "question_max_length": QUESTION_MAX_LENGTH,
-            "answer_max_length": ANSWER_MAX_LENGTH,
             "poll_prompt_max_length": POLL_PROMPT_MAX_LENGTH,
-            "poll_choice_max_length": POLL_CHOICE_MAX_LENGTH,
             "poll_max_choices": MAX_CHOICES,
             "live_config": config,
         },

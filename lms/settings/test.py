@@ -14,8 +14,8 @@ TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBacken
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A test database in a file, not in memory: the browser tests of live sessions run the ASGI
     # server (daphne) in a process of its own, which must see the same database. One file per
-    # test run (pytest-xdist adds a suffix per worker); Django deletes it afterwards. WAL lets that
-    # server read while the test writes; skipping fsync keeps the suite as fast as in memory.
+    # test run (pytest-xdist adds a suffix per worker); Django deletes it afterwards. Skipping
+    # fsync keeps the suite as fast as in memory (measured: tests/courses takes the same time).
     DATABASES["default"]["TEST"] = {
         **DATABASES["default"].get("TEST", {}),
         "NAME": str(Path(tempfile.gettempdir()) / f"corridor-test-{os.getpid()}.sqlite3"),

@@ -104,6 +104,10 @@ def test_the_page_speaks_chinese_under_zh_hans(live: Live) -> None:
     assert config["strings"]["noQuestions"] == expected
     assert config["strings"]["raiseHand"] == "举手"
     assert config["strings"]["votes"]["other"] == "{count} 票"
+    # The socket's error frames are in English; the page shows them by code, in Chinese.
+    with translation.override("zh-hans"):
+        assert config["strings"]["errors"]["poll_closed"] == translation.gettext("This poll is closed.")
+    assert config["strings"]["errors"]["poll_closed"] != "This poll is closed."
     page = response.content.decode()
     assert '<html lang="zh-hans">' in page
     assert "视频" in page  # the video placeholder's heading

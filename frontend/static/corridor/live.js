@@ -69,6 +69,11 @@
     return element;
   }
 
+  // What an error frame means, in the page's language: by its code, else the server's words.
+  function errorText(frame) {
+    return (frame && strings.errors[frame.code]) || (frame && frame.message) || t("unknownError");
+  }
+
   function showError(element, message) {
     if (!element) return;
     element.textContent = message || t("unknownError");
@@ -162,6 +167,7 @@
   function connect() {
     clearTimeout(retryTimer);
     clearInterval(countdownTimer);
+    clearInterval(heartbeatTimer);
     if (refused) return;
     if (socket) socket.close(1000);
     setConnection("connecting");
@@ -206,6 +212,7 @@
   }
 
   function onClose(event) {
+    const refusedOnConnect = !state.ready; // closed before its welcome
     clearInterval(heartbeatTimer);
     socket = null;
     state.ready = false;
@@ -213,9 +220,11 @@
     pending.clear();
     if (REFUSED.has(event.code)) {
       refused = true;
-      const explained = lastError && Date.now() - lastError.at < 3000;
-      const reason = (explained && lastError.frame.message) || event.reason;
-      setConnection("closed", { reason, code: event.code });
+      const explained = lastError && Date.now() - lastError.at < 3000 ? lastError.frame : null;
+      const code = explained ? explained.code : event.reason;
+      const reason = (refusedOnConnect && strings.refusals[code]) || strings.errors[code];
+      const fallback = (explained && explained.message) || event.reason;
+      setConnection("closed", { reason: reason || fallback, code: event.code });
       return;
     }
     scheduleReconnect();
@@ -616,7 +625,7 @@
           textarea.value = "";
           close();
         })
-        .catch((frame) => showError(error, frame.message))
+        .catch((frame) => showError(error, errorText(frame)))
         .finally(() => {
           sendButton.disabled = false;
         });
@@ -637,7 +646,7 @@
   function moderate(node, id, action) {
     clearError(node.error);
     request({ type: "question.moderate", question_id: id, action }).catch((frame) =>
-      showError(node.error, frame.message),
+      showError(node.error, errorText(frame)),
     );
   }
 
@@ -653,7 +662,7 @@
         if (question && typeof ack.votes === "number") question.votes = ack.votes;
         renderQuestions();
       })
-      .catch((frame) => showError(questionNodes.get(id) && questionNodes.get(id).error, frame.message));
+      .catch((frame) => showError(questionNodes.get(id) && questionNodes.get(id).error, errorText(frame)));
   }
 
   // Asking --------------------------------------------------------------------------------------------
@@ -710,7 +719,7 @@
           askOk.textContent = "";
         }, 4000);
       })
-      .catch((frame) => showError(askError, frame.message))
+      .catch((frame) => showError(askError, errorText(frame)))
       .finally(() => {
         askSubmit.disabled = Boolean(state.session && state.session.state === "ended");
       });
@@ -783,7 +792,7 @@
       close.dataset.focusKey = `poll-${poll.id}-close`;
       close.addEventListener("click", () => {
         clearError(error);
-        request({ type: "poll.close", poll_id: poll.id }).catch((frame) => showError(error, frame.message));
+        request({ type: "poll.close", poll_id: poll.id }).catch((frame) => showError(error, errorText(frame)));
       });
       li.append(close);
     }
@@ -804,9 +813,9 @@
           state.myPollVotes.set(pollId, 0);
           savePollVotes();
           renderPolls();
-          showError(pollsError, frame.message);
+          showError(pollsError, errorText(frame));
         } else {
-          showError(error, frame.message);
+          showError(error, errorText(frame));
         }
       });
   }
@@ -838,7 +847,7 @@
       const label = el("label");
       const input = el("input");
       input.type = "text";
-      input.maxLength = 200;
+      input.maxLength = config.pollChoiceMaxLength;
       const remove = button("×", "remove-choice");
       remove.addEventListener("click", () => {
         const next = row.nextElementSibling || row.previousElementSibling;
@@ -878,7 +887,7 @@
           reset();
           promptField.focus();
         })
-        .catch((frame) => showError(formError, frame.message));
+        .catch((frame) => showError(formError, errorText(frame)));
     });
   }
 
@@ -906,7 +915,7 @@
         .then(() => {
           state.handRaised = raise;
         })
-        .catch((frame) => showError(handError, frame.message))
+        .catch((frame) => showError(handError, errorText(frame)))
         .finally(() => {
           state.loweringOwnHand = false;
           renderHand();
@@ -933,7 +942,7 @@
           lower.addEventListener("click", () => {
             clearError(handsError);
             request({ type: "hand.lower", user_id: hand.user_id }).catch((frame) =>
-              showError(handsError, frame.message),
+              showError(handsError, errorText(frame)),
             );
           });
           li.append(who, when, lower);
