@@ -135,10 +135,15 @@ class LiveHub:
         moderators_only: bool = message.get("moderators_only", False)
         private: dict[str, Any] | None = message.get("private")
         for socket in list(fanout.sockets):
-            if not moderators_only or socket.is_moderator:
-                await socket.deliver(text)
-            elif private is not None and private["user_id"] == socket.user_id:
-                await socket.deliver(private["text"])
+            try:
+                if not moderators_only or socket.is_moderator:
+                    await socket.deliver(text)
+                elif private is not None and private["user_id"] == socket.user_id:
+                    await socket.deliver(private["text"])
+            except Exception:
+                # A socket whose client just went (its disconnect not yet handled) raises on send;
+                # the sockets after it in this loop must still get the event.
+                logger.info("live fan-out to one socket of session %s failed", socket.session_id, exc_info=True)
 
     # Control: closing a user's sockets from anywhere ----------------------------------
 
