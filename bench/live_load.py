@@ -263,14 +263,22 @@ class Server:
         return float(times.user + times.system)
 
 
-def start_servers(count: int, env: dict[str, str], log_dir: Path) -> list[Server]:
+ASGI_SERVERS = {
+    # What production runs (infra/systemd/corridor-web.service).
+    "daphne": ["-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "lms.asgi:application"],
+    # For comparison only: not a dependency of the project (make it importable, e.g. through PYTHONPATH).
+    "uvicorn": ["-m", "uvicorn", "lms.asgi:application", "--host", "127.0.0.1", "--port", "{port}"],
+}
+
+
+def start_servers(kind: str, count: int, env: dict[str, str], log_dir: Path) -> list[Server]:
     servers = []
     for n in range(count):
         port = free_port()
-        log = log_dir / f"daphne-{n}.log"
+        log = log_dir / f"{kind}-{n}.log"
         with log.open("wb") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "lms.asgi:application"],
+                [sys.executable, *(arg.format(port=port) for arg in ASGI_SERVERS[kind])],
                 cwd=ROOT,
                 env=env,
                 stdout=out,
@@ -287,7 +295,7 @@ def start_servers(count: int, env: dict[str, str], log_dir: Path) -> list[Server
                 if server.process.poll() is not None or time.monotonic() > deadline:
                     stop_servers(servers)
                     log = server.log.read_text()[-3000:]
-                    raise SystemExit(f"daphne on :{server.port} did not start:\n{log}") from None
+                    raise SystemExit(f"{kind} on :{server.port} did not start:\n{log}") from None
                 time.sleep(0.2)
     return servers
 
@@ -729,9 +737,9 @@ def run(args: argparse.Namespace, database: BenchDatabase, redis_url: str) -> di
         "DEBUG": "false",
     }
     log_dir = Path(tempfile.mkdtemp(prefix="corridor-live-load-"))
-    servers = start_servers(args.servers, env, log_dir)
+    servers = start_servers(args.asgi_server, args.servers, env, log_dir)
     say(
-        f"daphne × {len(servers)} on ports {', '.join(str(s.port) for s in servers)} (logs in {log_dir}); "
+        f"{args.asgi_server} × {len(servers)} on ports {', '.join(str(s.port) for s in servers)} (logs in {log_dir}); "
         f"CONN_MAX_AGE={server_db.get('CONN_MAX_AGE', 0)}"
     )
     try:
@@ -803,7 +811,7 @@ def run(args: argparse.Namespace, database: BenchDatabase, redis_url: str) -> di
     if problems:
         say(f"server logged {len(problems)} error line(s), first: {problems[0]}")
     if hung:
-        say(f"daphne did not exit within 15 s of SIGTERM (killed): ports {hung}")
+        say(f"{args.asgi_server} did not exit within 15 s of SIGTERM (killed): ports {hung}")
 
     def ratio(value: float, base: float) -> float | None:
         return round(value / base, 1) if base and not math.isnan(value) and not math.isnan(base) else None
@@ -823,6 +831,7 @@ def run(args: argparse.Namespace, database: BenchDatabase, redis_url: str) -> di
         "fanout_p50_ratio": ratio(fan50, base50),
         "fanout_p99_ratio": ratio(fan99, base99),
         "servers": args.servers,
+        "asgi_server": args.asgi_server,
         "joined": outcome.joined,
         "lost_by_joined_clients": lost_in_joined,
         "join_retries": sum(shared.join_retries.values()),
@@ -835,6 +844,7 @@ def run(args: argparse.Namespace, database: BenchDatabase, redis_url: str) -> di
         "fanout_max_ms": ms(max(shared.fanout_ms, default=math.nan)),
         "client_cpu_pct": round(outcome.client_cpu_pct, 1),
         "server_errors": len(problems),
+        "servers_killed_after_sigterm": len(hung),
         "conn_max_age": server_db.get("CONN_MAX_AGE", 0),
         "load_avg_1m": round(os.getloadavg()[0], 1),
     }
@@ -847,7 +857,10 @@ def interrupt(signum: int, frame: Any) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=1000, help="websocket clients in the session (1,000)")
-    parser.add_argument("--servers", type=int, default=1, help="daphne processes sharing Redis (1)")
+    parser.add_argument("--servers", type=int, default=1, help="server processes sharing Redis (1)")
+    parser.add_argument(
+        "--asgi-server", choices=sorted(ASGI_SERVERS), default="daphne", help="daphne, as deployed (or uvicorn)"
+    )
     parser.add_argument("--questions", type=int, default=50, help="clients that ask one question each (50)")
     parser.add_argument("--ask-spread", type=float, default=5.0, help="seconds the questions are spread over (5)")
     parser.add_argument("--join-concurrency", type=int, default=100, help="joins in flight at once (100)")
