@@ -19,7 +19,7 @@ The clients live in this process (asyncio + websockets). They join (connect → 
   question it sees (one vote in flight per socket, at most --send-rate frames/s per socket: the server allows 20).
   Fan-out latency = received − the question's `created_at` (the server's write time), per (question, client).
 
-It stops when every client has every question and its last `question.voted` count for each equals the
+It stops when every client has every question and its last `questions.voted` count for each equals the
 number of accepted votes (or after --drain-timeout seconds without progress). Lost = question.created frames
 not received (questions × clients − received) + (client, question) pairs whose final count is wrong.
 Messages per second = frames received by all clients during the Q&A phase / its wall time.
@@ -416,11 +416,12 @@ class Client:
                 self.frames += 1
                 frame = json.loads(raw)
                 kind = frame.get("type")
-                if kind == "question.voted":
-                    data, event_id = frame["data"], frame["event_id"]
-                    newest = self.votes.get(data["id"])
-                    if newest is None or event_id > newest[0]:
-                        self.votes[data["id"]] = (event_id, data["votes"])
+                if kind == "questions.voted":
+                    event_id = frame["event_id"]
+                    for count in frame["data"]["counts"]:
+                        newest = self.votes.get(count["id"])
+                        if newest is None or event_id > newest[0]:
+                            self.votes[count["id"]] = (event_id, count["votes"])
                 elif kind == "question.created":
                     data = frame["data"]
                     qid = data["id"]

@@ -8,20 +8,26 @@ reconnects catches up from the database with `sync`.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from classrooms import selectors
+from classrooms.batching import WriteBatcher
 from classrooms.fanout import hub
 from classrooms.models import LiveSession, SessionState
 from classrooms.selectors import MODERATORS, Participant
 from classrooms.services import attendance, hands, polls, qa, sessions
 from lms.errors import CorridorError
+
+logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 16 * 1024
 # Close codes (4000-4999 are the application's): a client tells "go away" from "try again".
@@ -30,7 +36,10 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_SIGNED_OUT = 4408
 CLOSE_SILENT = 4000
-ROLE_RECHECK_SECONDS = 10.0
+# Role changes made through the services close sockets at once (the control group); this
+# re-read is a backstop for a change made behind their back (a raw SQL fix), and costs a
+# query per socket per interval: 2,000 sockets at 10 s were a fifth of the server's work.
+ROLE_RECHECK_SECONDS = 60.0
 MESSAGES_PER_SECOND = 20
 SYNC_LIMIT = 500
 
@@ -45,6 +54,7 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
 
     session: LiveSession | None = None
     participant: Participant | None = None
+    language = "en"
     session_id = 0
     user_id = 0
     is_moderator = False
@@ -57,6 +67,12 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         await self.accept()
         self.last_heard = time.monotonic()
         user = self.scope.get("user")
+        # Error messages speak the user's language (the page does; the socket has no URL prefix).
+        self.language = getattr(user, "preferred_language", "") or settings.LANGUAGE_CODE
+        with translation.override(self.language):
+            await self._connect(user)
+
+    async def _connect(self, user: Any) -> None:
         if user is None or not user.is_authenticated:
             await self._refuse(CLOSE_UNAUTHENTICATED, "unauthenticated", _("Sign in to join this session."))
             return
@@ -80,15 +96,17 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         # any it already has (event_id <= the snapshot's last_event_id).
         self.pending: list[str] | None = []
         live_hub = hub()
-        if live_hub.vote_publisher is None:
-            live_hub.vote_publisher, live_hub.presence_reporter = _announce_votes, _report_presence
+        if live_hub.presence_reporter is None:
+            live_hub.votes.publisher, live_hub.presence_reporter = _announce_votes, _report_presence
+            live_hub.attendance.publisher = _announce_attendance
         await live_hub.join(self)
         self.joined = True
         # Trainees' presence is their attendance; staff are there to teach and run the rooms.
         self.counts_attendance = self.participant == Participant.TRAINEE
-        if self.counts_attendance:
-            await database_sync_to_async(attendance.remote_presence_start)(session=self.session, user=user)
-        await self._send({"type": "welcome", "data": await self._snapshot()})
+        presence_changed, snapshot = await self._enter()
+        if presence_changed:
+            live_hub.attendance_changed(self.session_id)
+        await self._send({"type": "welcome", "data": snapshot})
         while self.pending:
             await self.send(text_data=self.pending.pop(0))
         self.pending = None
@@ -102,11 +120,19 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         self.joined = False
         await hub().leave(self)
         if self.counts_attendance:
-            await database_sync_to_async(attendance.remote_presence_end)(session=self.session, user=self.user)
+            changed = await database_sync_to_async(attendance.remote_presence_end)(
+                session=self.session, user=self.user, announce=False
+            )
+            if changed:
+                hub().attendance_changed(self.session_id)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.session is None or self.participant is None:
             return
+        with translation.override(self.language):
+            await self._receive(text_data, bytes_data)
+
+    async def _receive(self, text_data: str | None, bytes_data: bytes | None) -> None:
         self.last_heard = time.monotonic()
         ref: Any = None
         try:
@@ -119,7 +145,7 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
                 raise CorridorError("unknown_type", _("Unknown message type: %(type)s") % {"type": message["type"]})
             reply = await handler(self, message)
             if reply is not None:
-                await self._send({**reply, "ref": ref} if ref is not None else reply)
+                await self._send_reply({**reply, "ref": ref} if ref is not None else reply)
         except CorridorError as error:
             await self._send_error(error, ref)
             if error.code == "forbidden_now":
@@ -191,6 +217,14 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
     async def _send(self, frame: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(frame, ensure_ascii=False))
 
+    async def _send_reply(self, frame: dict[str, Any]) -> None:
+        try:
+            await self._send(frame)
+        except Exception:
+            # The client left while its request was being handled (the write is done): the server
+            # raises on a send to a closed socket, and there is nobody left to tell.
+            logger.info("reply to a closed socket dropped", exc_info=True)
+
     async def _send_error(self, error: CorridorError, ref: Any) -> None:
         frame: dict[str, Any] = {"type": "error", "code": error.code, "message": str(error.message)}
         if ref is not None:
@@ -209,6 +243,17 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         if session is None:
             return None, None
         return session, selectors.session_participant(session=session, user=user)
+
+    @database_sync_to_async
+    def _enter(self) -> tuple[bool, dict[str, Any]]:
+        """Presence and the welcome snapshot in one trip to the database thread: under a join
+        storm every trip queues behind everyone else's, so a join makes as few as it can."""
+        assert self.session is not None
+        assert self.participant is not None
+        changed = self.counts_attendance and attendance.remote_presence_start(
+            session=self.session, user=self.user, announce=False
+        )
+        return changed, selectors.session_snapshot(session=self.session, participant=self.participant, user=self.user)
 
     @database_sync_to_async
     def _snapshot(self) -> dict[str, Any]:
@@ -249,8 +294,12 @@ async def handle_question_ask(consumer: LiveSessionConsumer, message: dict[str, 
 
 
 async def handle_question_vote(consumer: LiveSessionConsumer, message: dict[str, Any]) -> dict[str, Any]:
-    outcome = await consumer.call(
-        qa.question_vote, question_id=message.get("question_id"), up=message.get("up", True), announce=False
+    question_id, up = qa.vote_valid(question_id=message.get("question_id"), up=message.get("up", True))
+    live_hub = hub()
+    if live_hub.vote_writer is None:
+        live_hub.vote_writer = WriteBatcher(_apply_votes)
+    outcome: qa.VoteOutcome = await live_hub.vote_writer.submit(
+        consumer.session_id, qa.VoteRequest(consumer.user_id, question_id, up)
     )
     if outcome.changed:
         hub().votes_changed(consumer.session_id, outcome.question.pk)
@@ -317,6 +366,15 @@ async def handle_session_state(consumer: LiveSessionConsumer, message: dict[str,
 
 async def _announce_votes(session_id: int, question_ids: list[int]) -> None:
     await database_sync_to_async(qa.question_votes_announce)(session_id=session_id, question_ids=question_ids)
+
+
+async def _apply_votes(session_id: int, votes: list[qa.VoteRequest]) -> list[qa.VoteOutcome | Exception]:
+    outcomes = await database_sync_to_async(qa.question_votes_apply)(session_id=session_id, votes=votes)
+    return list(outcomes)
+
+
+async def _announce_attendance(session_id: int, _items: list[int]) -> None:
+    await database_sync_to_async(attendance.presence_announce)(session_id=session_id)
 
 
 async def _report_presence(session_id: int, user_ids: list[int]) -> None:

@@ -24,6 +24,10 @@ class VotePayload(TypedDict):
     votes: int
 
 
+class VoteCountsPayload(TypedDict):
+    counts: list[VotePayload]
+
+
 class PollChoicePayload(TypedDict):
     id: int
     text: str
@@ -89,7 +93,7 @@ class AttendancePayload(TypedDict):
 EventKind = Literal[
     "question.created",
     "question.updated",
-    "question.voted",
+    "questions.voted",
     "poll.updated",
     "hands.updated",
     "question.hidden",

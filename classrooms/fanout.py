@@ -7,8 +7,11 @@ listens on the layer once per session and writes the event's JSON text, made
 once by the sender, straight to the sockets it holds. Closing a user's sockets
 (sign-out, lost role) goes through one control group the same way.
 
-Vote counts are coalesced: a burst of votes on a question becomes one
-`question.voted` event per `VOTE_FLUSH_SECONDS` per process.
+Vote counts and attendance are coalesced: a burst of votes on a question becomes
+one `question.voted` event per `VOTE_FLUSH_SECONDS` per process, and a burst of
+trainees joining (each of which changes who is here) one `attendance.updated` per
+`ATTENDANCE_FLUSH_SECONDS`: that payload lists everyone present, so sending it per
+join would make a class of N cost N² to fill.
 """
 
 from __future__ import annotations
@@ -24,10 +27,13 @@ from typing import Any, Protocol
 
 from channels.layers import BaseChannelLayer, get_channel_layer
 
+from classrooms.batching import WriteBatcher
+
 logger = logging.getLogger(__name__)
 
 CONTROL_GROUP = "live-control"
 VOTE_FLUSH_SECONDS = 0.25
+ATTENDANCE_FLUSH_SECONDS = 2.0
 SWEEP_SECONDS = 5.0
 # Trainees' remote presence is written in one batch per session this often
 # (heartbeats themselves never touch the database).
@@ -64,6 +70,41 @@ class _SessionFanout:
         self.ready = asyncio.Event()
 
 
+Publisher = Callable[[int, list[int]], Coroutine[Any, Any, None]]
+
+
+class Coalescer:
+    """Collects (session, item) marks and hands each session's items to `publisher` once per `delay`."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.publisher: Publisher | None = None
+        self.dirty: dict[int, set[int]] = defaultdict(set)
+        self.timer: asyncio.TimerHandle | None = None
+
+    def mark(self, session_id: int, item: int) -> None:
+        self.dirty[session_id].add(item)
+        if self.timer is None:
+            self.timer = asyncio.get_running_loop().call_later(self.delay, self._flush)
+
+    def _flush(self) -> None:
+        self.timer = None
+        dirty, self.dirty = self.dirty, defaultdict(set)
+        if self.publisher is None:
+            return
+        for session_id, items in dirty.items():
+            task = asyncio.create_task(self._publish(self.publisher, session_id, sorted(items)))
+            _background.add(task)
+            task.add_done_callback(_background.discard)
+
+    @staticmethod
+    async def _publish(publisher: Publisher, session_id: int, items: list[int]) -> None:
+        try:
+            await publisher(session_id, items)
+        except Exception:
+            logger.exception("coalesced publish failed for session %s", session_id)
+
+
 class LiveHub:
     def __init__(self, layer: BaseChannelLayer | None) -> None:
         self.layer = layer
@@ -71,10 +112,11 @@ class LiveHub:
         self.by_user: dict[int, set[LocalSocket]] = defaultdict(set)
         self.control_task: asyncio.Task[None] | None = None
         self.sweeper: asyncio.Task[None] | None = None
-        self.dirty_votes: dict[int, set[int]] = defaultdict(set)
-        self.vote_flush: asyncio.TimerHandle | None = None
-        self.vote_publisher: Callable[[int, list[int]], Coroutine[Any, Any, None]] | None = None
-        self.presence_reporter: Callable[[int, list[int]], Coroutine[Any, Any, None]] | None = None
+        self.votes = Coalescer(VOTE_FLUSH_SECONDS)
+        self.attendance = Coalescer(ATTENDANCE_FLUSH_SECONDS)
+        self.presence_reporter: Publisher | None = None
+        # Votes are written in batches (classrooms.batching); the consumer installs the writer.
+        self.vote_writer: WriteBatcher[Any, Any] | None = None
 
     # Membership ---------------------------------------------------------------------
 
@@ -206,23 +248,13 @@ class LiveHub:
                 except Exception:
                     logger.exception("presence report failed for session %s", session_id)
 
-    # Vote coalescing -----------------------------------------------------------------
+    # Coalescing --------------------------------------------------------------------
 
     def votes_changed(self, session_id: int, question_id: int) -> None:
-        self.dirty_votes[session_id].add(question_id)
-        if self.vote_flush is None:
-            loop = asyncio.get_running_loop()
-            self.vote_flush = loop.call_later(VOTE_FLUSH_SECONDS, self._start_vote_flush)
+        self.votes.mark(session_id, question_id)
 
-    def _start_vote_flush(self) -> None:
-        self.vote_flush = None
-        dirty, self.dirty_votes = self.dirty_votes, defaultdict(set)
-        if self.vote_publisher is None:
-            return
-        for session_id, question_ids in dirty.items():
-            task = asyncio.create_task(self.vote_publisher(session_id, sorted(question_ids)))
-            _background.add(task)
-            task.add_done_callback(_background.discard)
+    def attendance_changed(self, session_id: int) -> None:
+        self.attendance.mark(session_id, session_id)
 
 
 _background: set[asyncio.Task[None]] = set()

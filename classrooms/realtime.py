@@ -32,7 +32,13 @@ def broadcast_on_commit(
     If the transaction rolls back, neither the change nor the event exists and
     nothing is sent. `private` = (user id, kind, data): what one non-moderator
     receives of a moderators-only event (a trainee learns their hand was lowered).
+
+    Takes the session's row lock (held until commit) before the event gets its id, so a
+    session's events commit in id order: a client that resumes with `sync` after the last id
+    it saw, or drops what a snapshot already holds, can never skip an event that was still
+    being committed under a lower id.
     """
+    LiveSession.objects.select_for_update().filter(pk=session.pk).values_list("pk").first()
     event = LiveEvent.objects.create(session=session, kind=kind, payload=data, moderators_only=moderators_only)
     message: dict[str, Any] = {
         "type": "live.event",

@@ -1,17 +1,21 @@
 """Domain errors, and the one place they become an HTTP response."""
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 
+if TYPE_CHECKING:  # the stubs' name for a lazy translation; not importable at run time
+    from django.utils.functional import _StrPromise
+
 
 class CorridorError(Exception):
     """A refusal a user can understand: a stable `code` for machines, a `message` for people."""
 
-    def __init__(self, code: str, message: str, *, status: int = 400) -> None:
+    def __init__(self, code: str, message: "str | _StrPromise", *, status: int = 400) -> None:
         super().__init__(message)
         self.code = code
         self.message = message

@@ -71,11 +71,15 @@ def _lock_record(session: LiveSession, user: Any) -> AttendanceRecord:
 
 
 @transaction.atomic
-def remote_presence_start(*, session: LiveSession, user: Any, at: datetime | None = None) -> None:
+def remote_presence_start(
+    *, session: LiveSession, user: Any, at: datetime | None = None, announce: bool = True
+) -> bool:
     """A trainee's socket opened (the caller checks that the user is a trainee of the session).
 
     Opens a remote stay, or reopens the last one if it ended less than STAY_MERGE_GAP ago (a
     reconnect is one stay, not two), and counts the socket: a second tab joins the open stay.
+    Returns whether who-is-here changed; with `announce=False` the caller broadcasts that
+    itself (the socket hub coalesces a burst of joins with `presence_announce`).
     """
     at = _moment(at)
     record = _lock_record(session, user)
@@ -101,31 +105,44 @@ def remote_presence_start(*, session: LiveSession, user: Any, at: datetime | Non
     stay.open_sockets += 1
     stay.last_seen_at = max(stay.last_seen_at, at)
     stay.save()
-    if changed:
+    if changed and announce:
         _broadcast(session, at)
+    return changed
 
 
 @transaction.atomic
-def remote_presence_end(*, session: LiveSession, user: Any, at: datetime | None = None) -> None:
-    """A trainee's socket closed: uncount it, and end the stay when it was the last one."""
+def remote_presence_end(*, session: LiveSession, user: Any, at: datetime | None = None, announce: bool = True) -> bool:
+    """A trainee's socket closed: uncount it, and end the stay when it was the last one.
+
+    Returns whether who-is-here changed (see `remote_presence_start` for `announce`).
+    """
     at = _moment(at)
     record = AttendanceRecord.objects.select_for_update().filter(session=session, user=user).first()
     if record is None:
-        return
+        return False
     stay = (
         AttendanceStay.objects.filter(record=record, source=AttendanceSource.REMOTE, ended_at__isnull=True)
         .order_by("-started_at")
         .first()
     )
     if stay is None:  # already closed by the sweep
-        return
+        return False
     stay.open_sockets = max(0, stay.open_sockets - 1)
     stay.last_seen_at = max(stay.last_seen_at, at)
     if stay.open_sockets == 0:
         stay.ended_at = at
     stay.save(update_fields=["open_sockets", "last_seen_at", "ended_at"])
-    if stay.ended_at is not None:
+    if stay.ended_at is not None and announce:
         _broadcast(session, at)
+    return stay.ended_at is not None
+
+
+@transaction.atomic
+def presence_announce(*, session_id: int) -> None:
+    """Broadcast who is here now to the session's moderators (one event for a burst of changes)."""
+    session = LiveSession.objects.filter(pk=session_id).first()
+    if session is not None:
+        _broadcast(session, _moment(None))
 
 
 def remote_presence_seen(*, session_id: int, user_ids: Iterable[int], at: datetime | None = None) -> int:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Count, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from classrooms.models import LiveSession, Question, QuestionVote, SessionState
 from classrooms.realtime import broadcast_on_commit
@@ -72,6 +75,15 @@ class VoteOutcome:
     changed: bool
 
 
+def vote_valid(*, question_id: Any, up: Any) -> tuple[int, bool]:
+    """A vote's question id and direction as sent by a client, checked."""
+    if not isinstance(up, bool):
+        raise CorridorError("invalid_vote", _("A vote is up (true) or taken back (false)."))
+    if not isinstance(question_id, int) or isinstance(question_id, bool):
+        raise CorridorError("invalid_id", _("A question id is a number."))
+    return question_id, up
+
+
 @transaction.atomic
 def question_vote(*, session: LiveSession, user: Any, question_id: Any, up: Any, announce: bool = True) -> VoteOutcome:
     """Upvote once, or take the vote back (`up` false). Hidden questions take no votes.
@@ -79,34 +91,97 @@ def question_vote(*, session: LiveSession, user: Any, question_id: Any, up: Any,
     With `announce` false the caller coalesces the new count into a later
     `question_votes_announce` (the live socket does, so a burst of votes is one event).
     """
-    require_open(session)
-    if not isinstance(up, bool):
-        raise CorridorError("invalid_vote", _("A vote is up (true) or taken back (false)."))
-    question = question_get(session=session, question_id=question_id, include_hidden=True)
-    if question.hidden:
-        raise CorridorError("question_hidden", _("That question has been hidden by a moderator."))
-    if up:
-        _vote, changed = QuestionVote.objects.get_or_create(question=question, user=user)
-    else:
-        changed = QuestionVote.objects.filter(question=question, user=user).delete()[0] > 0
-    if changed:
-        Question.objects.filter(pk=question.pk).update(vote_count=F("vote_count") + (1 if up else -1))
-        question.refresh_from_db(fields=["vote_count"])
-        if announce:
-            broadcast_on_commit(session, "question.voted", {"id": question.pk, "votes": question.vote_count})
-    return VoteOutcome(question=question, changed=changed)
+    question_id, up = vote_valid(question_id=question_id, up=up)
+    outcome = question_votes_apply(session_id=session.pk, votes=[VoteRequest(user.pk, question_id, up)])[0]
+    if isinstance(outcome, CorridorError):
+        raise outcome
+    if outcome.changed and announce:
+        question_votes_announce(session_id=session.pk, question_ids=[outcome.question.pk])
+    return outcome
+
+
+@dataclass(frozen=True)
+class VoteRequest:
+    user_id: int
+    question_id: int
+    up: bool
+
+
+@transaction.atomic
+def question_votes_apply(*, session_id: int, votes: Sequence[VoteRequest]) -> list[VoteOutcome | CorridorError]:
+    """Apply many users' votes in one transaction; one outcome (or the error) per vote, in order.
+
+    The live socket batches the votes arriving within a few milliseconds into one call: a
+    class of 2,000 voting at once is a few dozen transactions, not 2,000. Votes apply in order
+    (a user's upvote then take-back in one batch nets to nothing). Counts are recounted from
+    the votes themselves, so a vote written concurrently by another process is never lost.
+    Arguments are validated by the caller (`vote_valid`). Error messages are lazy: each is
+    rendered in its own voter's language, not in that of whoever's vote started the batch.
+    """
+    session = LiveSession.objects.filter(pk=session_id).first()
+    if session is None or session.state == SessionState.ENDED:
+        ended = CorridorError("session_ended", gettext_lazy("This session has ended."))
+        return [ended for _vote in votes]
+    questions = {q.pk: q for q in Question.objects.filter(session=session, pk__in={v.question_id for v in votes})}
+    initial = set(
+        QuestionVote.objects.filter(question_id__in=questions, user_id__in={v.user_id for v in votes}).values_list(
+            "question_id", "user_id"
+        )
+    )
+    voted = set(initial)
+    results: list[tuple[Question, bool] | CorridorError] = []
+    for vote in votes:
+        question = questions.get(vote.question_id)
+        if question is None:
+            results.append(
+                CorridorError("question_not_found", gettext_lazy("That question does not exist."), status=404)
+            )
+            continue
+        if question.hidden:
+            results.append(
+                CorridorError("question_hidden", gettext_lazy("That question has been hidden by a moderator."))
+            )
+            continue
+        key = (question.pk, vote.user_id)
+        changed = (key in voted) != vote.up
+        if vote.up:
+            voted.add(key)
+        else:
+            voted.discard(key)
+        results.append((question, changed))
+    QuestionVote.objects.bulk_create(
+        [QuestionVote(question_id=q, user_id=u) for q, u in voted - initial], ignore_conflicts=True
+    )
+    gone: dict[int, set[int]] = {}
+    for question_id, user_id in initial - voted:
+        gone.setdefault(question_id, set()).add(user_id)
+    for question_id, user_ids in gone.items():
+        QuestionVote.objects.filter(question_id=question_id, user_id__in=user_ids).delete()
+    touched = {q for q, _u in voted ^ initial}
+    if touched:
+        count = QuestionVote.objects.filter(question=OuterRef("pk")).values("question").annotate(n=Count("pk"))
+        Question.objects.filter(pk__in=touched).update(vote_count=Coalesce(Subquery(count.values("n")), Value(0)))
+        for question_id, vote_count in Question.objects.filter(pk__in=touched).values_list("pk", "vote_count"):
+            questions[question_id].vote_count = vote_count
+    return [
+        result if isinstance(result, CorridorError) else VoteOutcome(question=result[0], changed=result[1])
+        for result in results
+    ]
 
 
 @transaction.atomic
 def question_votes_announce(*, session_id: int, question_ids: list[int]) -> int:
-    """Broadcast the current vote counts of these questions (one event each); returns how many."""
+    """Broadcast the current vote counts of these questions in one `questions.voted` event; returns how many."""
     session = LiveSession.objects.get(pk=session_id)
-    counts = Question.objects.filter(session=session, pk__in=question_ids, hidden=False).values_list("id", "vote_count")
-    announced = 0
-    for question_id, votes in counts:
-        broadcast_on_commit(session, "question.voted", {"id": question_id, "votes": votes})
-        announced += 1
-    return announced
+    counts = [
+        {"id": question_id, "votes": votes}
+        for question_id, votes in Question.objects.filter(session=session, pk__in=question_ids, hidden=False)
+        .order_by("pk")
+        .values_list("id", "vote_count")
+    ]
+    if counts:
+        broadcast_on_commit(session, "questions.voted", {"counts": counts})
+    return len(counts)
 
 
 @transaction.atomic

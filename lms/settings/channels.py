@@ -1,4 +1,6 @@
-from .env import REDIS_URL
+from urllib.parse import urlsplit
+
+from .env import REDIS_URL, env
 
 # Live sessions fan out through one hub per server process (classrooms/fanout.py),
 # which listens on the layer once per session. On Redis that is the pub/sub layer:
@@ -7,11 +9,19 @@ from .env import REDIS_URL
 # be a lost question. Pub/sub has no capacity to overflow, and a socket that
 # misses an event anyway (its process was cut off from Redis) catches up from the
 # database with `sync`.
+#
+# Group and channel names carry a per-deployment prefix: two deployments (or a test run
+# beside a benchmark) sharing one Redis must not hear each other's sessions, whose ids
+# overlap. By default the prefix names the database, which is what separates them anyway.
+CHANNEL_LAYER_PREFIX: str = env.str(
+    "CHANNEL_LAYER_PREFIX",
+    default="corridor-" + (urlsplit(env.str("DATABASE_URL", default="")).path.strip("/") or "embedded"),
+)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": CHANNEL_LAYER_PREFIX},
         }
     }
 else:

@@ -129,9 +129,9 @@ async def test_upvote_once_take_it_back_and_everyone_sees_the_count(connect: Any
     vote = {"type": "question.vote", "question_id": question.pk}
     assert (await trainee.request(vote))["votes"] == 1
     assert (await trainee.request(vote))["votes"] == 1  # a second upvote changes nothing
-    assert (await instructor.receive_type("question.voted"))["data"] == {"id": question.pk, "votes": 1}
+    assert (await instructor.receive_type("questions.voted"))["data"] == {"counts": [{"id": question.pk, "votes": 1}]}
     assert (await trainee.request({**vote, "up": False}))["votes"] == 0
-    assert (await instructor.receive_type("question.voted"))["data"] == {"id": question.pk, "votes": 0}
+    assert (await instructor.receive_type("questions.voted"))["data"] == {"counts": [{"id": question.pk, "votes": 0}]}
     assert await sync_to_async(QuestionVote.objects.count)() == 0
 
 
@@ -150,8 +150,8 @@ async def test_votes_in_a_burst_are_coalesced_into_few_events(connect: Any, live
     counts = []
     while not await watcher.communicator.receive_nothing(timeout=1):
         frame = await watcher.receive()
-        if frame["type"] == "question.voted":
-            counts.append(frame["data"]["votes"])
+        if frame["type"] == "questions.voted":
+            counts.extend(count["votes"] for count in frame["data"]["counts"])
     assert counts[-1] == 5
     assert len(counts) < 5
 
@@ -301,6 +301,18 @@ async def test_bad_frames_get_an_error_code_and_the_socket_keeps_serving(
     assert (await trainee.receive())["code"] == code
     assert (await trainee.request({"type": "heartbeat"}))["type"] == "pong"
     assert await sync_to_async(Question.objects.count)() == 0
+
+
+async def test_errors_speak_the_users_language(connect: Any, live: Any) -> None:
+    live.trainee.preferred_language = "zh-hans"
+    await sync_to_async(live.trainee.save)()
+    trainee = await joined(connect, live.trainee, live.session)
+    await trainee.send("{not json")
+    error = await trainee.receive()
+    assert error["code"] == "malformed_json"
+    assert error["message"] == "该消息不是有效的 JSON。"
+    await trainee.send('{"type": "question.vote", "question_id": 999999}')
+    assert (await trainee.receive_reply())["message"] == "该问题不存在。"
 
 
 async def test_binary_frames_are_refused(connect: Any, live: Any) -> None:

@@ -14,7 +14,9 @@ PROBE = (
     "print(json.dumps({'db': s.DATABASES['default']['ENGINE'], 'layer': s.CHANNEL_LAYERS['default']['BACKEND'], "
     "'eager': s.CELERY_TASK_ALWAYS_EAGER, 'broker': s.CELERY_BROKER_URL, 'storage': s.STORAGES['default']['BACKEND'], "
     "'cache': s.CACHES['default']['BACKEND'], 'region': s.CORRIDOR_REGION, 'hosts': s.ALLOWED_HOSTS, "
-    "'sig': s.STORAGES['default'].get('OPTIONS', {}).get('signature_version')}))"
+    "'sig': s.STORAGES['default'].get('OPTIONS', {}).get('signature_version'), "
+    "'prefix': s.CHANNEL_LAYERS['default'].get('CONFIG', {}).get('prefix'), "
+    "'pool': bool(s.DATABASES['default'].get('OPTIONS', {}).get('pool'))}))"
 )
 
 
@@ -55,6 +57,16 @@ def test_real_services_from_the_environment() -> None:
     assert config["cache"].endswith("RedisCache")
     assert config["region"] == "chongqing"
     assert config["hosts"] == ["corridor.example", "cq.corridor.example"]
+    assert config["pool"] is True
+
+
+def test_deployments_sharing_a_redis_do_not_share_channel_groups() -> None:
+    redis = {"REDIS_URL": "redis://127.0.0.1:6379/0"}
+    one = settings_under({**redis, "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/corridor"})
+    other = settings_under({**redis, "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/corridor_staging"})
+    named = settings_under({**redis, "CHANNEL_LAYER_PREFIX": "sg-prod"})
+    assert one["prefix"] != other["prefix"]
+    assert named["prefix"] == "sg-prod"
 
 
 def test_suite_uses_the_database_the_environment_names(db) -> None:

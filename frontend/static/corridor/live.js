@@ -25,7 +25,7 @@
   const IN_SNAPSHOT = new Set([
     "question.created",
     "question.updated",
-    "question.voted",
+    "questions.voted",
     "poll.updated",
     "hands.updated",
     "hand.lowered",
@@ -342,12 +342,16 @@
         else state.questions.set(data.id, data);
         renderQuestions();
         break;
-      case "question.voted": {
-        const question = state.questions.get(data.id);
-        if (question) {
-          question.votes = data.votes;
-          renderQuestions();
-        }
+      case "questions.voted": {
+        let changed = false;
+        data.counts.forEach(({ id: questionId, votes }) => {
+          const question = state.questions.get(questionId);
+          if (question) {
+            question.votes = votes;
+            changed = true;
+          }
+        });
+        if (changed) renderQuestions();
         break;
       }
       case "poll.updated":
