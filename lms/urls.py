@@ -30,6 +30,7 @@ urlpatterns += i18n_patterns(
     path("accounts/", include("lms.accounts.urls")),
     path("learning/", include("courses.urls")),
     path("live/", include("classrooms.urls")),
+    path("recordings/", include("streaming.urls")),
     path("", include(wagtail_urls)),
     prefix_default_language=True,
 )

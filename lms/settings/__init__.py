@@ -9,4 +9,5 @@ from .base import *  # noqa: F403
 from .celery import *  # noqa: F403
 from .channels import *  # noqa: F403
 from .storage import *  # noqa: F403
+from .streaming import *  # noqa: F403
 from .wagtail import *  # noqa: F403

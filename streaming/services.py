@@ -1,0 +1,327 @@
+"""Writes for session recordings: start, finish, and the upload to storage (S3 in production).
+
+The SFU records each publisher to local disk (`streaming.recording.WebmRecorder`);
+`recording_finish` queues the upload, and `recording_upload` (run by the Celery
+task `streaming.tasks.upload_recording`) copies the file to the default storage,
+verifies what was stored against the file's SHA-256, and only then removes the
+local file. Every step can run again after a crash: the object key is fixed per
+recording, so a retry overwrites (or recognises) the same object rather than
+leaving a second one.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import Storage, default_storage
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+from storages.backends.s3 import S3Storage
+from storages.utils import clean_name
+
+from classrooms.models import LiveSession
+from streaming.models import Recording, RecordingState, SessionRecordingPolicy
+from streaming.recording import RecordingFile, file_size_and_sha256
+
+logger = logging.getLogger(__name__)
+
+CONTENT_TYPE = "video/webm"
+
+
+class RecordingUploadError(Exception):
+    """An upload attempt failed; the local file is kept and the task retries."""
+
+
+@transaction.atomic
+def session_recording_set(*, session: LiveSession, record: bool) -> SessionRecordingPolicy:
+    """Whether the SFU records `session` (checked when each publisher joins)."""
+    policy, _created = SessionRecordingPolicy.objects.update_or_create(session=session, defaults={"record": record})
+    return policy
+
+
+def recording_local_path(*, recording: Recording) -> Path:
+    name = slugify(recording.publisher) or "publisher"
+    return Path(settings.RECORDINGS_DIR) / f"session-{recording.session_id}" / f"{recording.pk}-{name}.webm"
+
+
+def recording_storage_key(*, recording: Recording) -> str:
+    name = slugify(recording.publisher) or "publisher"
+    return f"{settings.RECORDINGS_STORAGE_PREFIX}/session-{recording.session_id}/{recording.pk}-{name}.webm"
+
+
+@transaction.atomic
+def recording_start(*, session: LiveSession, publisher: str, now: datetime | None = None) -> Recording:
+    """A new recording of `publisher` in `session`; the SFU writes to its `local_path`.
+
+    The caller (the SFU's recording hook) checks `selectors.session_is_recorded` first.
+    """
+    recording = Recording.objects.create(session=session, publisher=publisher, started_at=now or timezone.now())
+    recording.local_path = str(recording_local_path(recording=recording))
+    recording.storage_key = recording_storage_key(recording=recording)
+    recording.save(update_fields=["local_path", "storage_key"])
+    return recording
+
+
+@transaction.atomic
+def recording_finish(*, recording_id: int, file: RecordingFile, now: datetime | None = None) -> Recording:
+    """The SFU closed the recorder: note what was written and queue the upload (after commit).
+
+    Calling it again for a recording that is no longer `recording` changes nothing.
+    """
+    recording = Recording.objects.select_for_update().get(pk=recording_id)
+    if recording.state != RecordingState.RECORDING:
+        return recording
+    recording.ended_at = now or timezone.now()
+    recording.local_path = str(file.path)
+    recording.size, recording.sha256, recording.duration_s = file.size, file.sha256, file.duration_s
+    if file.size == 0:
+        recording.state = RecordingState.FAILED
+        recording.error = "Nothing was recorded (the publisher sent no media)."
+    else:
+        recording.state = RecordingState.UPLOADING
+        _enqueue_upload(recording.pk)
+    recording.save()
+    return recording
+
+
+@transaction.atomic
+def session_recordings_upload(*, session: LiveSession) -> list[int]:
+    """At the end of a session: queue the upload of every finished recording not yet stored.
+
+    Also re-queues failed uploads whose local file is still there. Recordings the SFU
+    is still writing are left alone: closing them (`recording_finish`) queues theirs.
+    Returns the ids queued.
+    """
+    queued = []
+    for recording in Recording.objects.select_for_update().filter(
+        session=session, state__in=[RecordingState.UPLOADING, RecordingState.FAILED]
+    ):
+        if recording.state == RecordingState.FAILED and not Path(recording.local_path).exists():
+            continue
+        _enqueue_upload(recording.pk)
+        queued.append(recording.pk)
+    return queued
+
+
+def _enqueue_upload(recording_id: int) -> None:
+    from streaming.tasks import upload_recording
+
+    # robust: with the embedded (eager) Celery a failing upload is logged, not raised into the caller.
+    transaction.on_commit(lambda: upload_recording.delay(recording_id), robust=True)
+
+
+def recording_upload(*, recording_id: int) -> Recording:
+    """Copy a finished recording to storage, verify it, then delete the local file. Idempotent.
+
+    Runs without holding a transaction or lock while bytes move (an upload takes
+    minutes). Raises RecordingUploadError, after marking the recording `failed`,
+    when this attempt did not store it; the local file is then untouched.
+    """
+    with transaction.atomic():
+        recording = Recording.objects.select_for_update().get(pk=recording_id)
+        if recording.state == RecordingState.STORED:
+            # A previous run stored it and may have died before removing the file.
+            _remove_local_file(recording.local_path)
+            return recording
+        if recording.state == RecordingState.RECORDING:
+            raise RecordingUploadError(f"recording {recording_id} is still being written")
+        recording.upload_attempts += 1
+        recording.save(update_fields=["upload_attempts"])
+
+    target = _upload_target(default_storage)
+    key = recording.storage_key or recording_storage_key(recording=recording)
+    try:
+        path = Path(recording.local_path)
+        if path.exists():
+            size, sha256 = file_size_and_sha256(path)
+            if recording.sha256 and sha256 != recording.sha256:
+                raise RecordingUploadError(
+                    f"the local file changed since recording (sha256 {sha256}, expected {recording.sha256})"
+                )
+            if not target.holds(key=key, path=path, size=size, sha256=sha256):
+                target.upload(key=key, path=path, size=size, sha256=sha256)
+                if not target.holds(key=key, path=path, size=size, sha256=sha256):
+                    raise RecordingUploadError("the stored object does not match the local file's checksum")
+        elif not (recording.sha256 and target.holds(key=key, path=None, size=recording.size, sha256=recording.sha256)):
+            raise RecordingUploadError(f"the local file {path} is missing and storage does not hold the recording")
+    except (RecordingUploadError, ClientError, BotoCoreError, OSError) as exc:
+        _recording_mark_failed(recording_id=recording_id, error=f"{type(exc).__name__}: {exc}")
+        raise RecordingUploadError(str(exc)) from exc
+
+    with transaction.atomic():
+        recording = Recording.objects.select_for_update().get(pk=recording_id)
+        recording.state = RecordingState.STORED
+        recording.storage_key = key
+        recording.stored_at = timezone.now()
+        recording.error = ""
+        recording.save(update_fields=["state", "storage_key", "stored_at", "error"])
+        local_path = recording.local_path
+        transaction.on_commit(lambda: _remove_local_file(local_path))
+    logger.info("recording %s stored as %s", recording_id, key)
+    return recording
+
+
+@transaction.atomic
+def _recording_mark_failed(*, recording_id: int, error: str) -> None:
+    recording = Recording.objects.select_for_update().get(pk=recording_id)
+    if recording.state == RecordingState.STORED:
+        return  # a concurrent attempt stored it meanwhile
+    recording.state = RecordingState.FAILED
+    recording.error = error[:2000]
+    recording.save(update_fields=["state", "error"])
+    logger.warning("recording %s upload failed (attempt %s): %s", recording_id, recording.upload_attempts, error)
+
+
+def _remove_local_file(local_path: str) -> None:
+    path = Path(local_path)
+    path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        path.parent.rmdir()  # the session's folder, once its last recording is gone
+
+
+# --- where the bytes go ------------------------------------------------------------------------------
+
+
+class UploadTarget(Protocol):
+    def holds(self, *, key: str, path: Path | None, size: int | None, sha256: str) -> bool:
+        """Whether storage holds exactly this file under `key` (`path` None: the local file is gone)."""
+
+    def upload(self, *, key: str, path: Path, size: int, sha256: str) -> None: ...
+
+
+def _upload_target(storage: Storage) -> UploadTarget:
+    if isinstance(storage, S3Storage):
+        return S3Target(storage=storage, part_size=settings.RECORDING_UPLOAD_PART_SIZE)
+    return StorageTarget(storage=storage)
+
+
+def _b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode("ascii")
+
+
+@dataclass(frozen=True)
+class S3Target:
+    """A multipart upload through the storage backend's own boto3 client, checksummed per part.
+
+    S3 checks each part against its SHA-256 as it arrives, and reports the object's
+    composite checksum (the SHA-256 of the parts' SHA-256s, "-<parts>"), which is
+    compared with the one computed here from the local file. The whole file's
+    SHA-256 also goes into the object's metadata.
+    """
+
+    storage: S3Storage
+    part_size: int
+
+    @property
+    def client(self) -> Any:
+        return self.storage.connection.meta.client
+
+    def object_key(self, key: str) -> str:
+        return str(self.storage._normalize_name(clean_name(key)))
+
+    def part_digests(self, path: Path) -> list[bytes]:
+        digests = []
+        with path.open("rb") as file:
+            while chunk := file.read(self.part_size):
+                digests.append(hashlib.sha256(chunk).digest())
+        return digests
+
+    def composite_checksum(self, path: Path) -> str:
+        digests = self.part_digests(path)
+        return f"{_b64(hashlib.sha256(b''.join(digests)).digest())}-{len(digests)}"
+
+    def holds(self, *, key: str, path: Path | None, size: int | None, sha256: str) -> bool:
+        try:
+            head = self.client.head_object(
+                Bucket=self.storage.bucket_name, Key=self.object_key(key), ChecksumMode="ENABLED"
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                return False
+            raise
+        if head.get("Metadata", {}).get("sha256") != sha256 or head.get("ContentLength") != size:
+            return False
+        if path is None:
+            return True
+        expected, parts = self.composite_checksum(path).rsplit("-", 1)
+        stored = str(head.get("ChecksumSHA256", ""))
+        # S3 reports a composite checksum as "<base64>-<parts>" (some S3-compatible servers leave the suffix off).
+        stored_value, _, stored_parts = stored.partition("-")
+        return stored_value == expected and stored_parts in {"", parts}
+
+    def upload(self, *, key: str, path: Path, size: int, sha256: str) -> None:
+        bucket, object_key = self.storage.bucket_name, self.object_key(key)
+        upload_id = self.client.create_multipart_upload(
+            Bucket=bucket,
+            Key=object_key,
+            ContentType=CONTENT_TYPE,
+            ChecksumAlgorithm="SHA256",
+            Metadata={"sha256": sha256},
+        )["UploadId"]
+        try:
+            parts = []
+            with path.open("rb") as file:
+                number = 0
+                while chunk := file.read(self.part_size):
+                    number += 1
+                    checksum = _b64(hashlib.sha256(chunk).digest())
+                    response = self.client.upload_part(
+                        Bucket=bucket,
+                        Key=object_key,
+                        UploadId=upload_id,
+                        PartNumber=number,
+                        Body=chunk,
+                        ChecksumSHA256=checksum,
+                    )
+                    parts.append({"PartNumber": number, "ETag": response["ETag"], "ChecksumSHA256": checksum})
+            self.client.complete_multipart_upload(
+                Bucket=bucket, Key=object_key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+            )
+        except BaseException:
+            # Parts of an unfinished upload are billed until aborted (a bucket lifecycle rule
+            # should abort incomplete uploads too, for workers killed right here).
+            try:
+                self.client.abort_multipart_upload(Bucket=bucket, Key=object_key, UploadId=upload_id)
+            except (ClientError, BotoCoreError):
+                logger.warning("could not abort multipart upload %s of %s", upload_id, object_key)
+            raise
+
+
+@dataclass(frozen=True)
+class StorageTarget:
+    """Any other Django storage (local files on the embedded default), through the Storage API."""
+
+    storage: Storage
+
+    def stored_sha256(self, key: str) -> tuple[int, str] | None:
+        if not self.storage.exists(key):
+            return None
+        digest, size = hashlib.sha256(), 0
+        with self.storage.open(key, "rb") as file:
+            while chunk := file.read(1024 * 1024):
+                digest.update(chunk)
+                size += len(chunk)
+        return size, digest.hexdigest()
+
+    def holds(self, *, key: str, path: Path | None, size: int | None, sha256: str) -> bool:
+        return self.stored_sha256(key) == (size, sha256)
+
+    def upload(self, *, key: str, path: Path, size: int, sha256: str) -> None:
+        if self.storage.exists(key):
+            self.storage.delete(key)  # an earlier, incomplete copy: replace it, not keep both
+        with path.open("rb") as file:
+            name = self.storage.save(key, File(file, name=path.name))
+        if name != key:
+            self.storage.delete(name)
+            raise RecordingUploadError(f"storage saved the recording as {name!r}, not {key!r}")

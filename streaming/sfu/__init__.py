@@ -1,0 +1,42 @@
+"""Corridor's selective forwarding unit: encoded media forwarded between aiortc peer connections, never decoded.
+
+Pure asyncio, no Django: the signaling layer calls `Sfu` with plain strings and turns `SfuError` and events into
+socket frames. aiortc internals are touched only in `seam`.
+"""
+
+from streaming.sfu.core import PeerRole, Sfu
+from streaming.sfu.frames import EncodedFrame, EncodedFrameSink, FrameAssembler
+from streaming.sfu.seam import AiortcSeamError
+from streaming.sfu.types import (
+    LegStats,
+    PublishAnswer,
+    PublisherLeftEvent,
+    SessionStats,
+    SfuError,
+    SfuEvent,
+    SubscribedTrack,
+    SubscribeOffer,
+    SubscriberLeftEvent,
+    TrackInfo,
+    TrackStats,
+)
+
+__all__ = [
+    "AiortcSeamError",
+    "EncodedFrame",
+    "EncodedFrameSink",
+    "FrameAssembler",
+    "LegStats",
+    "PeerRole",
+    "PublishAnswer",
+    "PublisherLeftEvent",
+    "SessionStats",
+    "Sfu",
+    "SfuError",
+    "SfuEvent",
+    "SubscribeOffer",
+    "SubscribedTrack",
+    "SubscriberLeftEvent",
+    "TrackInfo",
+    "TrackStats",
+]

@@ -1,0 +1,14 @@
+"""Recording links: `<id>/` checks the viewer, then redirects to a short-lived signed URL."""
+
+from typing import Any
+
+from django.urls import path
+
+from streaming import views
+
+app_name = "streaming"
+
+urlpatterns: list[Any] = [
+    path("<int:recording_id>/", views.recording_watch, name="recording-watch"),
+    path("file/<str:token>/", views.recording_file, name="recording-file"),
+]
