@@ -26,7 +26,7 @@ run: demo
 	@echo "Corridor on http://127.0.0.1:$(PORT)/  (admin: http://127.0.0.1:$(PORT)/admin/)"
 	@trap 'kill 0' INT TERM EXIT; \
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py run_scheduler & \
-	DEBUG=$${DEBUG:-true} $(BIN)/daphne -b 127.0.0.1 -p $(PORT) lms.asgi:application
+	DEBUG=$${DEBUG:-true} $(BIN)/uvicorn lms.asgi:application --host 127.0.0.1 --port $(PORT) --lifespan off
 
 lint: install
 	$(BIN)/ruff check .

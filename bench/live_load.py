@@ -1,22 +1,24 @@
 """Live-session load benchmark: N websocket clients in one session, on the Redis layer and PostgreSQL.
 
-    .venv/bin/python bench/live_load.py                      # 1,000 clients, one daphne process
+    .venv/bin/python bench/live_load.py                      # 1,000 clients, one server process
     .venv/bin/python bench/live_load.py --clients 2000       # the goal: fan-out p99 under 500 ms, nothing lost
-    .venv/bin/python bench/live_load.py --servers 2          # two daphne processes sharing Redis
+    .venv/bin/python bench/live_load.py --servers 2          # two server processes sharing Redis
 
 It reads DATABASE_URL and REDIS_URL like the app (PostgreSQL and Redis are required; without them it uses
 postgres://postgres@127.0.0.1:5432/corridor_bench_live and redis://127.0.0.1:6379/0), creates and migrates a
 throwaway database of its own (never the app's nor the test suite's: `<name>_bench_live_<pid>`), seeds a course,
-a live session, its instructor and N enrolled trainees with a signed-in session each, and starts daphne exactly
-as production does (`daphne -b 127.0.0.1 -p PORT lms.asgi:application`, DEBUG off) on free ports.
+a live session, its instructor and N enrolled trainees with a signed-in session each, and starts the ASGI server
+exactly as production does (uvicorn, lms/serve.py; DEBUG off) on free ports (`--asgi-server daphne` to compare).
 
 The clients live in this process (asyncio + websockets). They join (connect → welcome frame, at most
 --join-concurrency at a time), send a heartbeat every 10 s, and then:
 
 * baseline: the bench publishes --pings trivial frames straight onto the session's group on the channel layer;
   the hub fans them out to every socket with no database work. Latency = received − published.
-* Q&A: --questions clients ask one question each, spread over --ask-spread seconds; every client upvotes every
-  question it sees (one vote in flight per socket, at most --send-rate frames/s per socket: the server allows 20).
+* Q&A: --questions clients ask one question each, spread over --ask-spread seconds; every client upvotes
+  --votes-per-client of the questions it sees (5 by default, spread so each question gets its share; 50 upvotes
+  every question: 100,000 votes for 2,000 clients), one vote in flight per socket, at most --send-rate frames/s
+  per socket (the server allows 20).
   Fan-out latency = received − the question's `created_at` (the server's write time), per (question, client).
 
 It stops when every client has every question and its last `questions.voted` count for each equals the
@@ -264,10 +266,20 @@ class Server:
 
 
 ASGI_SERVERS = {
-    # What production runs (infra/systemd/corridor-web.service).
+    # What production runs (lms/serve.py, infra/systemd/corridor-web.service).
+    "uvicorn": [
+        "-m",
+        "uvicorn",
+        "lms.asgi:application",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "--lifespan",
+        "off",
+    ],
+    # For comparison: what Corridor ran before.
     "daphne": ["-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "lms.asgi:application"],
-    # For comparison only: not a dependency of the project (make it importable, e.g. through PYTHONPATH).
-    "uvicorn": ["-m", "uvicorn", "lms.asgi:application", "--host", "127.0.0.1", "--port", "{port}"],
 }
 
 
@@ -337,6 +349,8 @@ class Shared:
     clients: int
     send_gap: float
     cookie_name: str
+    question_count: int
+    votes_per_client: int
     fanout_ms: list[float] = field(default_factory=list)
     ping_ms: list[float] = field(default_factory=list)
     created_at: dict[int, float] = field(default_factory=dict)  # question id -> server write time (epoch s)
@@ -436,8 +450,11 @@ class Client:
                     shared.last_arrival[qid] = max(now, shared.last_arrival.get(qid, 0.0))
                     if qid not in self.votes:
                         self.votes[qid] = (frame["event_id"], data["votes"])
-                    self.voting += 1
-                    self.to_vote.put_nowait(qid)
+                    # Each client upvotes --votes-per-client of the questions, spread so that every
+                    # question gets its share (all of them with --votes-per-client ≥ --questions).
+                    if (self.index + len(self.seen) - 1) % shared.question_count < shared.votes_per_client:
+                        self.voting += 1
+                        self.to_vote.put_nowait(qid)
                 elif kind == "bench.ping":
                     shared.ping_ms.append((now - frame["data"]["sent_at"]) * 1000)
                 elif kind == "pong":
@@ -587,6 +604,8 @@ async def run_clients(
         clients=args.clients,
         send_gap=1.0 / args.send_rate,
         cookie_name=settings.SESSION_COOKIE_NAME,
+        question_count=args.questions,
+        votes_per_client=args.votes_per_client,
     )
     clients = [Client(i, cookie, servers[i % len(servers)].port, shared) for i, cookie in enumerate(seeded.cookies)]
     outcome = Outcome()
@@ -768,7 +787,7 @@ def run(args: argparse.Namespace, database: BenchDatabase, redis_url: str) -> di
         (shared.last_arrival[qid] - shared.created_at[qid]) * 1000 for qid in questions if qid in shared.last_arrival
     ]
     votes = sum(shared.accepted.values())
-    intended = len(questions) * args.clients
+    intended = min(len(questions), args.votes_per_client) * args.clients
 
     fan50, fan99 = percentile(shared.fanout_ms, 0.5), percentile(shared.fanout_ms, 0.99)
     base50, base99 = percentile(shared.ping_ms, 0.5), percentile(shared.ping_ms, 0.99)
@@ -839,6 +858,7 @@ def run(args: argparse.Namespace, database: BenchDatabase, redis_url: str) -> di
         "questions": len(questions),
         "votes": votes,
         "votes_intended": intended,
+        "votes_per_client": args.votes_per_client,
         "errors": sum(shared.errors.values()),
         "converged": outcome.converged,
         "broadcast_s": round(outcome.broadcast_s, 1),
@@ -860,9 +880,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=1000, help="websocket clients in the session (1,000)")
     parser.add_argument("--servers", type=int, default=1, help="server processes sharing Redis (1)")
     parser.add_argument(
-        "--asgi-server", choices=sorted(ASGI_SERVERS), default="daphne", help="daphne, as deployed (or uvicorn)"
+        "--asgi-server", choices=sorted(ASGI_SERVERS), default="uvicorn", help="uvicorn, as deployed (or daphne)"
     )
     parser.add_argument("--questions", type=int, default=50, help="clients that ask one question each (50)")
+    parser.add_argument(
+        "--votes-per-client", type=int, default=5, help="questions each client upvotes (5; 50 = every question)"
+    )
     parser.add_argument("--ask-spread", type=float, default=5.0, help="seconds the questions are spread over (5)")
     parser.add_argument("--join-concurrency", type=int, default=100, help="joins in flight at once (100)")
     parser.add_argument("--join-timeout", type=float, default=30.0, help="seconds to wait for a welcome (30)")

@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -29,6 +30,7 @@ from lms.errors import CorridorError
 
 logger = logging.getLogger(__name__)
 
+
 MAX_MESSAGE_BYTES = 16 * 1024
 # Close codes (4000-4999 are the application's): a client tells "go away" from "try again".
 CLOSE_UNAUTHENTICATED = 4401
@@ -36,10 +38,6 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_SIGNED_OUT = 4408
 CLOSE_SILENT = 4000
-# Role changes made through the services close sockets at once (the control group); this
-# re-read is a backstop for a change made behind their back (a raw SQL fix), and costs a
-# query per socket per interval: 2,000 sockets at 10 s were a fifth of the server's work.
-ROLE_RECHECK_SECONDS = 60.0
 MESSAGES_PER_SECOND = 20
 SYNC_LIMIT = 500
 
@@ -90,7 +88,6 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         self.user = user
         self.session_id, self.user_id = self.session.pk, user.pk
         self.is_moderator = self.participant in MODERATORS
-        self.role_checked_at = time.monotonic()
         self.bucket_started, self.bucket_count = time.monotonic(), 0
         # Events that arrive while the snapshot is read wait here; the client drops
         # any it already has (event_id <= the snapshot's last_event_id).
@@ -98,6 +95,7 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         live_hub = hub()
         if live_hub.presence_reporter is None:
             live_hub.votes.publisher, live_hub.presence_reporter = _announce_votes, _report_presence
+            live_hub.role_reader = _read_roles
             live_hub.attendance.publisher = _announce_attendance
         await live_hub.join(self)
         self.joined = True
@@ -110,6 +108,16 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         while self.pending:
             await self.send(text_data=self.pending.pop(0))
         self.pending = None
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels' own dispatch first closes stale database connections on the shared sync
+        # thread: a thread hop for every frame a client sends (a sixth of the server's time
+        # under bench/live_load.py). This consumer reaches the database only through
+        # database_sync_to_async, which does that around each call itself.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def disconnect(self, code: int) -> None:
         await self._leave()
@@ -139,7 +147,6 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
             message = self._parse(text_data, bytes_data)
             ref = message.get("ref")
             self._rate_limit()
-            await self._recheck_role_now_and_then()
             handler = HANDLERS.get(message["type"])
             if handler is None:
                 raise CorridorError("unknown_type", _("Unknown message type: %(type)s") % {"type": message["type"]})
@@ -148,8 +155,6 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
                 await self._send_reply({**reply, "ref": ref} if ref is not None else reply)
         except CorridorError as error:
             await self._send_error(error, ref)
-            if error.code == "forbidden_now":
-                await self.close(code=CLOSE_FORBIDDEN, reason="forbidden_now")
 
     # The hub's side (classrooms.fanout.LocalSocket) -----------------------------------
 
@@ -157,21 +162,28 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         if self.pending is not None:
             self.pending.append(text)
         elif self.joined:
-            await self.send(text_data=text)
+            await self.base_send({"type": "websocket.send", "text": text})
 
     async def force_close(self, code: str, message: str) -> None:
         if not self.joined:
             return
+        close_code = {"timeout": CLOSE_SILENT, "forbidden_now": CLOSE_FORBIDDEN}.get(code, CLOSE_SIGNED_OUT)
+        if not message:
+            with translation.override(self.language):
+                message = _("You are no longer a participant of this session.")
         await self._send({"type": "error", "code": code, "message": message})
-        await self.close(code=CLOSE_SILENT if code == "timeout" else CLOSE_SIGNED_OUT, reason=code)
+        await self.close(code=close_code, reason=code)
         # Leave now: the server's disconnect may come later, and nothing more may be sent.
         await self._leave()
+
+    def set_participant(self, participant: Any) -> None:
+        self.participant = participant
+        self.is_moderator = participant in MODERATORS
 
     async def recheck_role(self) -> bool:
         """Is the user still a participant? Updates their part in the session."""
         assert self.session is not None
         participant = await database_sync_to_async(selectors.session_participant)(session=self.session, user=self.user)
-        self.role_checked_at = time.monotonic()
         if participant is None:
             return False
         self.participant = participant
@@ -200,13 +212,6 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         self.bucket_count += 1
         if self.bucket_count > MESSAGES_PER_SECOND:
             raise CorridorError("rate_limited", _("Too many messages; slow down."))
-
-    async def _recheck_role_now_and_then(self) -> None:
-        """A role lost mid-session (unenrolled, removed as operator) ends the socket."""
-        if time.monotonic() - self.role_checked_at < ROLE_RECHECK_SECONDS:
-            return
-        if not await self.recheck_role():
-            raise CorridorError("forbidden_now", _("You are no longer a participant of this session."))
 
     def require_moderator(self) -> None:
         if self.participant not in MODERATORS:
@@ -375,6 +380,11 @@ async def _apply_votes(session_id: int, votes: list[qa.VoteRequest]) -> list[qa.
 
 async def _announce_attendance(session_id: int, _items: list[int]) -> None:
     await database_sync_to_async(attendance.presence_announce)(session_id=session_id)
+
+
+async def _read_roles(session_id: int, user_ids: list[int]) -> dict[int, Any]:
+    parts = await database_sync_to_async(selectors.session_participants)(session_id=session_id, user_ids=user_ids)
+    return dict(parts)
 
 
 async def _report_presence(session_id: int, user_ids: list[int]) -> None:

@@ -40,6 +40,10 @@ SWEEP_SECONDS = 5.0
 PRESENCE_REPORT_SECONDS = 10.0
 # A socket that has sent nothing (not even a heartbeat) for this long is dead.
 SILENCE_LIMIT_SECONDS = 30.0
+# Every socket's right to be there is re-read this often, one query batch per session: role
+# changes made through the app close sockets at once (the control group), this catches the
+# rest (a change made in another process without Redis, an account deactivated by SQL).
+ROLE_RECHECK_SECONDS = 15.0
 
 
 def session_group(session_id: int) -> str:
@@ -60,6 +64,8 @@ class LocalSocket(Protocol):
     async def force_close(self, code: str, message: str) -> None: ...
 
     async def recheck_role(self) -> bool: ...
+
+    def set_participant(self, participant: Any) -> None: ...
 
 
 class _SessionFanout:
@@ -115,6 +121,8 @@ class LiveHub:
         self.votes = Coalescer(VOTE_FLUSH_SECONDS)
         self.attendance = Coalescer(ATTENDANCE_FLUSH_SECONDS)
         self.presence_reporter: Publisher | None = None
+        # (session id, user ids) → {user id: their part}; users left out may no longer be there.
+        self.role_reader: Callable[[int, list[int]], Coroutine[Any, Any, dict[int, Any]]] | None = None
         # Votes are written in batches (classrooms.batching); the consumer installs the writer.
         self.vote_writer: WriteBatcher[Any, Any] | None = None
 
@@ -222,13 +230,34 @@ class LiveHub:
     async def _sweep(self) -> None:
         """Close sockets that went silent (a dead link is noticed within the silence limit)
         and report who is still here, so attendance knows the living from the dead."""
-        last_report = time.monotonic()
+        last_report = last_recheck = time.monotonic()
         while self.sessions:
             await asyncio.sleep(SWEEP_SECONDS)
             await self.close_silent()
             if time.monotonic() - last_report >= PRESENCE_REPORT_SECONDS:
                 last_report = time.monotonic()
                 await self.report_presence()
+            if time.monotonic() - last_recheck >= ROLE_RECHECK_SECONDS:
+                last_recheck = time.monotonic()
+                await self.recheck_roles()
+
+    async def recheck_roles(self) -> None:
+        """Close the sockets of users who lost their part in the session; update the others'."""
+        if self.role_reader is None:
+            return
+        for session_id, fanout in list(self.sessions.items()):
+            sockets = list(fanout.sockets)
+            try:
+                parts = await self.role_reader(session_id, sorted({s.user_id for s in sockets}))
+            except Exception:
+                logger.exception("role recheck failed for session %s", session_id)
+                continue
+            for socket in sockets:
+                part = parts.get(socket.user_id)
+                if part is None:
+                    await socket.force_close("forbidden_now", "")
+                else:
+                    socket.set_participant(part)
 
     async def close_silent(self) -> None:
         deadline = time.monotonic() - SILENCE_LIMIT_SECONDS

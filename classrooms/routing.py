@@ -1,5 +1,9 @@
 from django.urls import path
 
 from classrooms.consumers import LiveSessionConsumer
+from streaming.consumers import MediaConsumer
 
-websocket_urlpatterns = [path("ws/sessions/<int:session_id>/", LiveSessionConsumer.as_asgi())]
+websocket_urlpatterns = [
+    path("ws/sessions/<int:session_id>/", LiveSessionConsumer.as_asgi()),
+    path("ws/sessions/<int:session_id>/media/", MediaConsumer.as_asgi()),
+]

@@ -67,6 +67,35 @@ def session_participant(*, session: LiveSession, user: Any) -> Participant | Non
     return None
 
 
+def session_participants(*, session_id: int, user_ids: Iterable[int]) -> dict[int, Participant]:
+    """`session_participant` for many users at once (four queries, whatever their number): the
+    part each plays in the session; users who may no longer be there are left out."""
+    ids = set(user_ids)
+    session = LiveSession.objects.select_related("course").filter(pk=session_id).first()
+    if session is None or not ids:
+        return {}
+    enrolled = set(
+        Enrolment.objects.filter(user_id__in=ids, course_key=session.course.translation_key).values_list(
+            "user_id", flat=True
+        )
+    )
+    operating = set(session.rooms.filter(operators__in=ids).values_list("operators", flat=True))
+    names: dict[int, set[str]] = defaultdict(set)
+    for user_id, group in User.groups.through.objects.filter(user_id__in=ids).values_list("user_id", "group__name"):
+        names[user_id].add(group)
+    parts: dict[int, Participant] = {}
+    for user_id, is_superuser in User.objects.filter(pk__in=ids, is_active=True).values_list("pk", "is_superuser"):
+        if session.instructor_id == user_id:
+            parts[user_id] = Participant.INSTRUCTOR
+        elif is_superuser or Role.ADMINISTRATOR.value in names[user_id]:
+            parts[user_id] = Participant.ADMINISTRATOR
+        elif Role.OPERATOR.value in names[user_id] and user_id in operating:
+            parts[user_id] = Participant.OPERATOR
+        elif user_id in enrolled:
+            parts[user_id] = Participant.TRAINEE
+    return parts
+
+
 def question_payload(question: Question) -> QuestionPayload:
     author = question.author
     answered_by = question.answered_by

@@ -19,6 +19,9 @@ class FakeSocket:
     async def force_close(self, code: str, message: str) -> None:
         pass
 
+    def set_participant(self, participant: Any) -> None:
+        pass
+
     async def recheck_role(self) -> bool:
         return True
 

@@ -428,3 +428,26 @@ async def test_the_instructor_ends_the_session_and_new_activity_is_refused(conne
     assert (await trainee.request({"type": "question.ask", "text": "Too late?"}))["code"] == "session_ended"
     assert (await trainee.request({"type": "hand.raise"}))["code"] == "session_ended"
     assert (await instructor.request({"type": "session.state", "state": "live"}))["code"] == "invalid_state"
+
+
+async def test_the_periodic_role_check_closes_a_socket_whose_user_lost_the_right_behind_the_apps_back(
+    connect: Any, live: Any
+) -> None:
+    trainee = await joined(connect, live.trainee, live.session)
+    instructor = await joined(connect, live.instructor, live.session)
+    # No signal fires for a queryset update: only the periodic re-check can notice.
+    await sync_to_async(type(live.trainee).objects.filter(pk=live.trainee.pk).update)(is_active=False)
+    await hub().recheck_roles()
+    frame, code = await refused_with(trainee)
+    assert (frame["code"], code) == ("forbidden_now", 4403)
+    assert (await instructor.request({"type": "heartbeat"}))["type"] == "pong"
+
+
+def test_the_batched_role_check_agrees_with_the_single_one(live: Any) -> None:
+    from classrooms import selectors
+
+    users = [live.trainee, live.instructor, live.operator, live.admin, live.outsider]
+    parts = selectors.session_participants(session_id=live.session.pk, user_ids=[u.pk for u in users])
+    for user in users:
+        assert parts.get(user.pk) == selectors.session_participant(session=live.session, user=user), user
+    assert live.outsider.pk not in parts

@@ -5,7 +5,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import websockets
 from django.conf import settings
 from django.db import connection
 
+from lms.serve import asgi_server_command
 from tests.classrooms.conftest import session_cookie
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -43,7 +43,7 @@ def two_servers(redis_url: str, transactional_db: Any) -> Iterator[list[int]]:
     ports = [free_port(), free_port()]
     servers = [
         subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "lms.asgi:application"],
+            asgi_server_command(port=port),
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -69,7 +69,7 @@ def two_servers(redis_url: str, transactional_db: Any) -> Iterator[list[int]]:
         for server in servers:
             try:
                 server.wait(timeout=5)
-            except subprocess.TimeoutExpired:  # daphne waits for open sockets; don't leave it behind
+            except subprocess.TimeoutExpired:  # the server waits for open sockets; don't leave it behind
                 server.kill()
                 server.wait()
 

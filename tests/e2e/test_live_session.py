@@ -1,16 +1,15 @@
 """A live session in real browsers: questions, answers, votes, a poll, a raised hand and attendance.
 
 The page talks to the server over a websocket, which pytest-django's live server (WSGI) cannot
-serve, so these tests run the real ASGI server, daphne, in a process of its own on the test
+serve, so these tests run the real ASGI server (uvicorn, as deployed: lms/serve.py) in a process of its own on the test
 database (a file for SQLite: see lms/settings/test.py). The conftest's `sign_in` signs in to
-whatever `live_server` is; here that is daphne.
+whatever `live_server` is; here that is uvicorn.
 """
 
 import os
 import re
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -26,6 +25,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from classrooms.services import attendance, qa
 from courses.models import Enrolment
+from lms.serve import asgi_server_command
 from tests import factories
 from tests.classrooms.factories import LiveSessionFactory, RoomFactory, enrol
 
@@ -58,7 +58,7 @@ def database_url_for_server() -> str:
 
 
 class _NoSettingsChange:
-    """pytest-django enables this on whatever `live_server` a test uses; daphne needs no change here."""
+    """pytest-django enables this on whatever `live_server` a test uses; uvicorn needs no change here."""
 
     def enable(self) -> None:
         pass
@@ -68,7 +68,7 @@ class _NoSettingsChange:
 
 
 class AsgiServer:
-    """daphne serving lms.asgi (HTTP and websockets) on the test database, in a process of its own."""
+    """uvicorn serving lms.asgi (HTTP and websockets) on the test database, in a process of its own."""
 
     _live_server_modified_settings = _NoSettingsChange()
 
@@ -88,7 +88,7 @@ class AsgiServer:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "lms.asgi:application"],
+            asgi_server_command(port=self.port),
             cwd=ROOT,
             env=self.env,
             stdout=self.log,
@@ -97,14 +97,14 @@ class AsgiServer:
         deadline = time.monotonic() + STARTUP_SECONDS
         while True:
             if self.process.poll() is not None:
-                raise RuntimeError(f"daphne exited with {self.process.returncode}:\n{self.output()}")
+                raise RuntimeError(f"the server exited with {self.process.returncode}:\n{self.output()}")
             try:
                 with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as response:
                     if response.status == 200:
                         return
             except OSError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"daphne did not start in {STARTUP_SECONDS} s:\n{self.output()}") from None
+                    raise RuntimeError(f"the server did not start in {STARTUP_SECONDS} s:\n{self.output()}") from None
             time.sleep(0.2)
 
     def stop(self) -> None:
@@ -126,14 +126,14 @@ class AsgiServer:
 
 @pytest.fixture
 def live_server(e2e_db: None, tmp_path: Path) -> Iterator[AsgiServer]:
-    """daphne instead of pytest-django's WSGI server, so `sign_in` and the pages reach the websocket."""
-    server = AsgiServer(tmp_path / "daphne.log")
+    """The ASGI server instead of pytest-django's WSGI server, so `sign_in` and the pages reach the websocket."""
+    server = AsgiServer(tmp_path / "server.log")
     try:
         server.start()
         yield server
     finally:
         server.stop()
-        print(f"--- daphne's output ---\n{server.output()}")  # pytest shows it when the test fails
+        print(f"--- the server's output ---\n{server.output()}")  # pytest shows it when the test fails
         server.log.close()
 
 

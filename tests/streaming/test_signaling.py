@@ -1,0 +1,218 @@
+"""The media signaling socket `/ws/sessions/<id>/media/`, driven by real aiortc peers over loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+
+from lms.asgi import application
+from tests.classrooms.conftest import LiveClient, session_cookie
+from tests.classrooms.factories import LiveSessionFactory
+from tests.streaming.test_sfu import SyntheticVideo
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+CONFIG = RTCConfiguration(iceServers=[])
+
+
+@pytest.fixture
+async def media() -> AsyncIterator[Callable[..., Any]]:
+    opened: list[LiveClient] = []
+
+    async def open_socket(user: Any, session_id: int) -> tuple[bool, LiveClient]:
+        cookie = await sync_to_async(session_cookie)(user)
+        headers = [
+            (b"origin", b"http://testserver"),
+            (b"host", b"testserver"),
+            (b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()),
+        ]
+        communicator = WebsocketCommunicator(application, f"/ws/sessions/{session_id}/media/", headers=headers)
+        connected, _ = await communicator.connect()
+        client = LiveClient(communicator)
+        opened.append(client)
+        return connected, client
+
+    yield open_socket
+    for client in opened:
+        with contextlib.suppress(Exception):
+            await client.close()
+
+
+async def joined(media: Callable[..., Any], user: Any, session_id: int) -> tuple[LiveClient, dict[str, Any]]:
+    connected, client = await media(user, session_id)
+    assert connected
+    welcome = await client.receive()
+    assert welcome["type"] == "welcome", welcome
+    return client, welcome["data"]
+
+
+class Camera:
+    """A publishing peer: one synthetic video track, offered as a browser would."""
+
+    def __init__(self) -> None:
+        self.pc = RTCPeerConnection(CONFIG)
+        self.pc.addTransceiver(SyntheticVideo(), direction="sendonly")
+
+    async def offer(self) -> str:
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        return str(self.pc.localDescription.sdp)
+
+    async def publish(self, client: LiveClient) -> dict[str, Any]:
+        reply = await client.request({"type": "media.publish", "sdp": await self.offer()})
+        if reply["type"] == "media.answer":
+            await self.pc.setRemoteDescription(RTCSessionDescription(reply["sdp"], "answer"))
+        return reply
+
+
+class Viewer:
+    """A subscribing peer that decodes what arrives and counts video frames."""
+
+    def __init__(self) -> None:
+        self.pc = RTCPeerConnection(CONFIG)
+        self.frames = 0
+        self.tasks: list[asyncio.Task[None]] = []
+        self.pc.on("track", self.on_track)
+
+    def on_track(self, track: MediaStreamTrack) -> None:
+        async def consume() -> None:
+            with contextlib.suppress(MediaStreamError):
+                while True:
+                    await track.recv()
+                    if track.kind == "video":
+                        self.frames += 1
+
+        self.tasks.append(asyncio.ensure_future(consume()))
+
+    async def subscribe(self, client: LiveClient) -> dict[str, Any]:
+        offer = await client.request({"type": "media.subscribe"})
+        assert offer["type"] == "media.offer", offer
+        await self.pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        ack = await client.request({"type": "media.answer", "sdp": self.pc.localDescription.sdp})
+        assert ack["type"] == "ack", ack
+        return offer
+
+
+@pytest.fixture
+async def peers() -> AsyncIterator[list[Any]]:
+    made: list[Any] = []
+    yield made
+    for peer in made:
+        await peer.pc.close()
+        for task in getattr(peer, "tasks", []):
+            task.cancel()
+
+
+async def frames_arrive(viewer: Viewer, count: int, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while viewer.frames < count:
+        assert time.monotonic() < deadline, f"only {viewer.frames} video frames arrived"
+        await asyncio.sleep(0.05)
+
+
+async def test_instructor_publishes_and_a_trainee_sees_moving_video(live: Any, media: Any, peers: list[Any]) -> None:
+    teacher, welcome = await joined(media, live.instructor, live.session.pk)
+    assert welcome["can_publish"] is True
+    assert welcome["tracks"] == []
+    assert isinstance(welcome["ice_servers"], list)
+    trainee, trainee_welcome = await joined(media, live.trainee, live.session.pk)
+    assert trainee_welcome["can_publish"] is False
+
+    camera = Camera()
+    peers.append(camera)
+    answer = await camera.publish(teacher)
+    assert answer["type"] == "media.answer", answer
+    [track] = answer["tracks"]
+    assert track["kind"] == "video"
+
+    announced = await trainee.receive_type("media.tracks")
+    assert [(t["track_id"], t["user_id"], t["role"]) for t in announced["tracks"]] == [
+        (track["track_id"], live.instructor.pk, "instructor")
+    ]
+
+    viewer = Viewer()
+    peers.append(viewer)
+    offer = await viewer.subscribe(trainee)
+    assert [t["track_id"] for t in offer["tracks"]] == [track["track_id"]]
+    await frames_arrive(viewer, 20)
+
+    # A late joiner learns what is published in its welcome.
+    _, late = await joined(media, live.admin, live.session.pk)
+    assert [t["track_id"] for t in late["tracks"]] == [track["track_id"]]
+
+
+async def test_a_trainee_publishes_only_while_invited(live: Any, media: Any, peers: list[Any]) -> None:
+    teacher, _ = await joined(media, live.instructor, live.session.pk)
+    trainee, _ = await joined(media, live.trainee, live.session.pk)
+
+    refused = await Camera().publish(trainee)
+    assert refused["code"] == "forbidden"
+    # Inviting is a moderator's right.
+    assert (await trainee.request({"type": "media.invite", "user_id": live.trainee.pk}))["code"] == "forbidden"
+
+    assert (await teacher.request({"type": "media.invite", "user_id": live.trainee.pk}))["type"] == "ack"
+    assert (await trainee.receive_type("media.can_publish"))["can_publish"] is True
+    camera = Camera()
+    peers.append(camera)
+    answer = await camera.publish(trainee)
+    assert answer["type"] == "media.answer", answer
+    track_ids = [t["track_id"] for t in answer["tracks"]]
+    seen = await teacher.receive_type("media.tracks")
+    assert [t["track_id"] for t in seen["tracks"]] == track_ids
+
+    assert (await teacher.request({"type": "media.revoke", "user_id": live.trainee.pk}))["type"] == "ack"
+    left = await teacher.receive_type("media.publisher_left")
+    assert left["track_ids"] == track_ids
+    assert (await teacher.receive_type("media.tracks"))["tracks"] == []
+    assert (await trainee.receive_type("media.can_publish"))["can_publish"] is False
+    assert (await Camera().publish(trainee))["code"] == "forbidden"
+
+
+async def test_an_outsider_is_refused_at_connect(live: Any, media: Any) -> None:
+    connected, outsider = await media(live.outsider, live.session.pk)
+    assert connected  # accepted, so the refusal can say why
+    assert (await outsider.receive())["code"] == "forbidden"
+    assert (await outsider.communicator.receive_output(timeout=3))["code"] == 4403
+
+
+async def test_a_track_of_another_session_is_unknown(live: Any, media: Any, peers: list[Any]) -> None:
+    other = await sync_to_async(LiveSessionFactory)(course=live.course, instructor=live.instructor, rooms=[live.room])
+    teacher_elsewhere, _ = await joined(media, live.instructor, other.pk)
+    camera = Camera()
+    peers.append(camera)
+    answer = await camera.publish(teacher_elsewhere)
+    foreign = answer["tracks"][0]["track_id"]
+
+    trainee, _ = await joined(media, live.trainee, live.session.pk)
+    refused = await trainee.request({"type": "media.subscribe", "track_ids": [foreign]})
+    assert refused["type"] == "error"
+    assert refused["code"] == "unknown_track"
+
+
+async def test_bad_input_gets_an_error_and_the_socket_still_answers(live: Any, media: Any, peers: list[Any]) -> None:
+    teacher, _ = await joined(media, live.instructor, live.session.pk)
+
+    bad = await teacher.request({"type": "media.publish", "sdp": "hello"})
+    assert (bad["type"], bad["code"]) == ("error", "bad_sdp")
+    await teacher.send("{not json")
+    assert (await teacher.receive())["code"] == "malformed_json"
+    unknown = await teacher.request({"type": "media.candidate", "role": "publisher", "mid": "0", "candidate": ""})
+    assert unknown["code"] == "unknown_peer"
+
+    camera = Camera()
+    peers.append(camera)
+    assert (await camera.publish(teacher))["type"] == "media.answer"
+    stray = await teacher.request({"type": "media.candidate", "role": "publisher", "mid": "7", "candidate": ""})
+    assert stray["code"] == "unknown_mid"
+    assert json.loads(json.dumps(stray)) == stray
