@@ -1,11 +1,13 @@
 """With REDIS_URL set, the cache, the channel layer and Celery use the real Redis."""
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
@@ -30,14 +32,14 @@ def test_channel_layer_carries_a_group_message_through_redis(redis_url: str) -> 
     # The pub/sub layer: the default one drops group messages over its capacity.
     layer = get_channel_layer()
     assert isinstance(layer, RedisPubSubChannelLayer)
-    # A second, independent layer instance stands for another server process.
-    other = RedisPubSubChannelLayer(hosts=[redis_url])
+    # A second, independent layer instance stands for another server process (same deployment prefix).
+    other = RedisPubSubChannelLayer(**settings.CHANNEL_LAYERS["default"]["CONFIG"])
 
     async def roundtrip() -> dict[str, Any]:
         channel = await other.new_channel()
         await other.group_add("session-test", channel)
         await layer.group_send("session-test", {"type": "question.asked", "text": "你好?"})
-        message = await other.receive(channel)
+        message = await asyncio.wait_for(other.receive(channel), timeout=10)
         await other.group_discard("session-test", channel)
         return message
 
