@@ -204,3 +204,20 @@ def record_synthetic(
         else:
             recorder.write("audio", audio[index], (audio_ts_base + index * 960) % 2**32, 48_000, False)
     return recorder.close()
+
+
+@pytest.fixture
+def tasks_in_process() -> Iterator[None]:
+    """Run Celery tasks where they are sent, as the embedded default does, even with a broker.
+
+    These tests are about the upload itself (storage, checksums, retries), not about the queue:
+    a real worker on Redis is tested in tests/lms/test_redis_services.py.
+    """
+    from lms.celery import app
+
+    before = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager, app.conf.task_eager_propagates = before

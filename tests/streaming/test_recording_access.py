@@ -19,7 +19,7 @@ from tests import factories
 from tests.classrooms.factories import LiveSessionFactory, RoomFactory, enrol
 from tests.streaming.conftest import record_synthetic
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("tasks_in_process")]
 
 
 @pytest.fixture(autouse=True)

@@ -23,7 +23,7 @@ from tests.classrooms.factories import LiveSessionFactory, RoomFactory
 from tests.lms.test_storage_s3 import BUCKET
 from tests.streaming.conftest import record_synthetic
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("tasks_in_process")]
 
 
 @pytest.fixture(autouse=True)
