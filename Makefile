@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# `make run` starts one room agent per demo room (a synthetic picture and tone); ROOM_AGENTS=0 to leave them out.
+ROOM_AGENTS ?= 1
+ROOM_TOKENS := var/room-tokens.json
 STAMP := $(VENV)/.installed
 
 .PHONY: run test install lint typecheck bench migrate demo clean
@@ -20,12 +23,17 @@ migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
 demo: migrate
-	$(BIN)/python manage.py load_demo
+	$(BIN)/python manage.py load_demo --room-tokens $(ROOM_TOKENS)
 
 run: demo
 	@echo "Corridor on http://127.0.0.1:$(PORT)/  (admin: http://127.0.0.1:$(PORT)/admin/)"
-	@trap 'kill 0' INT TERM EXIT; \
+	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py run_scheduler & \
+	if [ "$(ROOM_AGENTS)" = 1 ]; then \
+	  for room in $$($(BIN)/python -c 'import json; print(*(r["slug"] for r in json.load(open("$(ROOM_TOKENS)"))["rooms"]))'); do \
+	    $(BIN)/python -m classrooms.agent --server http://127.0.0.1:$(PORT) --room $$room --token-file $(ROOM_TOKENS) & \
+	  done; \
+	fi; \
 	DEBUG=$${DEBUG:-true} $(BIN)/uvicorn lms.asgi:application --host 127.0.0.1 --port $(PORT) --lifespan off
 
 lint: install

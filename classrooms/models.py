@@ -268,3 +268,78 @@ class LiveEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.session_id}#{self.pk} {self.kind}"
+
+
+class DeviceKind(models.TextChoices):
+    CAMERA = "camera", _("Camera")
+    MICROPHONE = "microphone", _("Microphone")
+    DISPLAY = "display", _("Display")
+    ENCODER = "encoder", _("Encoder")
+    AGENT = "agent", _("Room agent")
+
+
+class Device(models.Model):
+    """A piece of a room's equipment, as its room agent last reported it (the agent is a device too).
+
+    `health` holds the figures of the last report (fps, bitrate, cpu, temperature, link RTT/loss, publishing);
+    `DeviceHealthSample` keeps the last minutes of them for the operator's charts.
+    """
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="devices", verbose_name=_("room"))
+    kind = models.CharField(_("kind"), max_length=16, choices=DeviceKind.choices)
+    name = models.CharField(_("name"), max_length=120)
+    last_seen = models.DateTimeField(_("last seen"), null=True, blank=True)
+    health = models.JSONField(_("health"), default=dict, blank=True)
+    publishing = models.BooleanField(_("publishing"), default=False)
+    # Room agents: whether an operator asked the room to stream (kept across restarts of either side), and the
+    # last command sent to the agent with its result ({"id", "command", "sent_at", "ok", "message", "done_at"}).
+    stream_requested = models.BooleanField(_("stream requested"), default=False)
+    last_command = models.JSONField(default=dict, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("device")
+        ordering = ["room", "kind", "name"]
+        constraints = [models.UniqueConstraint(fields=["room", "kind", "name"], name="one_device_per_room_kind_name")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()}, {self.room.name})"
+
+
+class DeviceToken(models.Model):
+    """A room agent's credential. Only the SHA-256 of the token is stored; the token is shown once, when issued."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="tokens")
+    token_hash = models.CharField(max_length=64, unique=True)
+    # The token's first characters, to tell tokens apart in lists (too short to help a guess).
+    prefix = models.CharField(max_length=12)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.device})"
+
+
+class DeviceHealthSample(models.Model):
+    """One health report's figures for one device; services keep only the last minutes."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="samples")
+    at = models.DateTimeField()
+    fps = models.FloatField(null=True, blank=True)
+    bitrate_kbps = models.FloatField(null=True, blank=True)
+    rtt_ms = models.FloatField(null=True, blank=True)
+    loss_pct = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["at"]
+        indexes = [models.Index(fields=["device", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.device_id} at {self.at:%H:%M:%S}"

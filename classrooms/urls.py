@@ -4,7 +4,7 @@ from typing import Any
 
 from django.urls import include, path
 
-from classrooms.views import attendance, calendar_feed, live, timetable
+from classrooms.views import attendance, calendar_feed, devices, live, timetable
 
 app_name = "classrooms"
 
@@ -12,6 +12,7 @@ urlpatterns: list[Any] = [
     path("", include(live.urlpatterns)),
     path("", include(attendance.urlpatterns)),
     path("", include(timetable.urlpatterns)),
+    path("", include(devices.urlpatterns)),
 ]
 
 feed_urlpatterns: list[Any] = [path("", include((calendar_feed.urlpatterns, "calendar"), namespace="calendar"))]

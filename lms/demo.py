@@ -4,7 +4,9 @@ Idempotent: everything is looked up by a natural key (email, course code and
 locale) before it is created, so loading twice duplicates nothing.
 """
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from django.contrib.auth.models import Group
@@ -422,6 +424,48 @@ def _ensure_live_session(users: dict[str, User]) -> None:
         session.state = SessionState.LIVE
         session.save()
     session.rooms.set(rooms)
+    _ensure_room_agents(rooms)
+
+
+def _ensure_room_agents(rooms: list[Any]) -> None:
+    """Each demo room has an agent that is asked to stream: started by `make run`, it publishes at once."""
+    from classrooms.services import devices
+
+    for room in rooms:
+        devices.agent_stream_request(room=room, requested=True)
+
+
+def write_room_tokens(path: Path) -> list[dict[str, Any]]:
+    """Give each demo room's agent a token and write them to `path` (var/room-tokens.json, for `make run`'s agents).
+
+    Tokens already in the file that are still valid are kept, so running the demo again does not disconnect
+    running agents. The file is readable by its owner only; tokens are stored nowhere else in clear.
+    """
+    from django.utils.text import slugify
+
+    from classrooms import device_selectors
+    from classrooms.models import Room
+    from classrooms.services import devices
+
+    known: dict[str, str] = {}
+    if path.exists():
+        try:
+            known = {str(entry["room"]): str(entry["token"]) for entry in json.loads(path.read_text())["rooms"]}
+        except (ValueError, KeyError, TypeError):
+            known = {}
+    entries = []
+    for name, *_ in DEMO_ROOMS:
+        room = Room.objects.get(name=name)
+        token = known.get(str(room.pk), "")
+        found = device_selectors.active_token(token=token) if token else None
+        if found is None or found.device.room_id != room.pk:
+            token = devices.device_token_issue(room=room).secret
+        entries.append({"room": room.pk, "slug": slugify(room.name), "name": room.name, "token": token})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(json.dumps({"rooms": entries}, indent=2) + "\n")
+    return entries
 
 
 def _enrol_demo_trainees(users: dict[str, User]) -> None:

@@ -50,7 +50,8 @@ def test_demo_has_two_rooms_and_a_session_live_now_in_both() -> None:
     call_command("load_demo")
     call_command("load_demo")
     assert sorted(Room.objects.values_list("city", flat=True)) == ["chongqing", "singapore"]
-    session = LiveSession.objects.get()
+    # One session live now (the certificate demo adds a finished one, its attendance counting towards CX-101).
+    session = LiveSession.objects.get(state=SessionState.LIVE)
     now = timezone.now()
     assert session.state == SessionState.LIVE and session.starts_at <= now < session.ends_at
     assert session.rooms.count() == 2
@@ -59,3 +60,27 @@ def test_demo_has_two_rooms_and_a_session_live_now_in_both() -> None:
     assert session_participant(session=session, user=User.objects.get(email="operator.cq@corridor.example")) == (
         Participant.OPERATOR
     )
+
+
+def test_demo_rooms_have_agents_asked_to_stream_and_tokens_written_once(tmp_path) -> None:
+    import json
+    import stat
+
+    from classrooms.models import Device, DeviceKind
+    from classrooms.services import devices
+
+    path = tmp_path / "room-tokens.json"
+    call_command("load_demo", "--room-tokens", str(path))
+    first = json.loads(path.read_text())["rooms"]
+    assert [entry["slug"] for entry in first] == ["marina-bay-studio", "jiefangbei-studio"]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    for entry in first:
+        agent = devices.agent_authenticate(token=entry["token"])
+        assert agent is not None and agent.room_id == entry["room"]
+    agents = Device.objects.filter(kind=DeviceKind.AGENT)
+    assert agents.count() == 2 and all(agent.stream_requested for agent in agents)
+    # Loading again keeps valid tokens (running agents stay connected); without the option no file is written.
+    call_command("load_demo", "--room-tokens", str(path))
+    assert json.loads(path.read_text())["rooms"] == first
+    call_command("load_demo")
+    assert not (tmp_path / "var").exists()

@@ -1,0 +1,164 @@
+"""The room agent process's own parts, without Django: its sources, how it authenticates, how it reconnects."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.asyncio.server import ServerConnection, serve
+
+from classrooms.agent.client import AgentRefused, RoomAgent, token_from
+from classrooms.agent.protocol import bearer_token
+from classrooms.agent.publisher import Endpoint
+from classrooms.agent.sources import Meter, MeteredTrack, SourceOptions, SyntheticCamera, ToneMicrophone, source_factory
+
+WELCOME = {
+    "type": "welcome",
+    "data": {
+        "room": {"id": 1, "name": "Marina Bay Studio", "city": "singapore"},
+        "device_id": 1,
+        "health_interval": 1,
+        "stream": {"requested": False, "session_id": None},
+    },
+}
+
+
+async def test_the_synthetic_picture_moves_and_the_tone_is_heard() -> None:
+    camera = SyntheticCamera()
+    first, later = camera.picture(0), camera.picture(15)
+    assert (first.width, first.height) == (640, 480)
+    assert bytes(first.planes[0]) != bytes(later.planes[0])
+
+    meter = Meter()
+    tone = MeteredTrack(ToneMicrophone(), meter)
+    for _ in range(3):
+        frame = await tone.recv()
+    assert (frame.sample_rate, frame.samples) == (48_000, 960)
+    assert meter.frames == 3 and meter.level_db is not None and -25 < meter.level_db < -10
+    tone.stop()
+
+    sources = source_factory(SourceOptions())(Meter(), Meter())
+    assert (sources.video is not None and sources.video.kind, sources.audio is not None and sources.audio.kind) == (
+        "video",
+        "audio",
+    )
+    sources.close()
+
+
+def test_the_token_comes_from_the_flag_a_file_or_the_environment(tmp_path: Path, monkeypatch: Any) -> None:
+    assert token_from(token="cra_flag", token_file=None, room="1") == "cra_flag"
+    demo = tmp_path / "room-tokens.json"
+    demo.write_text(json.dumps({"rooms": [{"room": 7, "slug": "jiefangbei-studio", "token": "cra_cq"}]}))
+    assert token_from(token=None, token_file=str(demo), room="jiefangbei-studio") == "cra_cq"
+    assert token_from(token=None, token_file=str(demo), room="7") == "cra_cq"
+    plain = tmp_path / "token"
+    plain.write_text("cra_plain\n")
+    assert token_from(token=None, token_file=str(plain), room="7") == "cra_plain"
+    monkeypatch.setenv("CORRIDOR_ROOM_TOKEN", "cra_env")
+    assert token_from(token=None, token_file=None, room="7") == "cra_env"
+    assert bearer_token([(b"authorization", b"Bearer cra_x")]) == "cra_x"
+    assert bearer_token([(b"authorization", b"Basic abc")]) is None
+
+
+Handler = Callable[[ServerConnection], Awaitable[None]]
+
+
+@pytest.fixture
+async def control_server() -> AsyncIterator[Callable[[Handler], Awaitable[str]]]:
+    servers: list[Any] = []
+
+    async def start(handler: Handler) -> str:
+        server = await serve(handler, "127.0.0.1", 0)
+        servers.append(server)
+        port = next(iter(server.sockets)).getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server in servers:
+        server.close()
+        await server.wait_closed()
+
+
+def agent_for(url: str) -> RoomAgent:
+    options = SourceOptions()
+    return RoomAgent(
+        endpoint=Endpoint(server=url, token="cra_secret"), room="1", options=options, sources=source_factory(options)
+    )
+
+
+async def test_the_agent_authenticates_in_a_header_reports_health_and_reconnects(control_server: Any) -> None:
+    seen: list[dict[str, Any]] = []
+
+    async def handler(connection: ServerConnection) -> None:
+        seen.append(
+            {
+                "path": connection.request.path,
+                "authorization": connection.request.headers.get("Authorization"),
+                "origin": connection.request.headers.get("Origin"),
+                "at": time.monotonic(),
+            }
+        )
+        await connection.send(json.dumps(WELCOME))
+        report = json.loads(await connection.recv())
+        seen[-1]["report"] = report
+        await connection.close(code=1011)  # the server goes away; the agent comes back
+
+    url = await control_server(handler)
+    agent = agent_for(url)
+    task = asyncio.ensure_future(agent.run())
+    try:
+        deadline = time.monotonic() + 10
+        while len(seen) < 2 or "report" not in seen[1]:
+            assert time.monotonic() < deadline, seen
+            await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert seen[0]["path"] == "/ws/rooms/1/agent/" and "cra_secret" not in seen[0]["path"]
+    assert (seen[0]["authorization"], seen[0]["origin"]) == ("Bearer cra_secret", url)
+    report = seen[0]["report"]
+    assert report["type"] == "health" and report["data"]["publishing"] is False
+    assert [device["kind"] for device in report["data"]["devices"]] == ["camera", "microphone"]
+    # Backoff: not at once, but within the first step (1 s, give or take a fifth).
+    assert 0.7 < seen[1]["at"] - seen[0]["at"] < 3
+
+
+async def test_a_refused_token_stops_the_agent(control_server: Any) -> None:
+    async def refuse(connection: ServerConnection) -> None:
+        await connection.send(json.dumps({"type": "error", "code": "invalid_token", "message": "no"}))
+        await connection.close(code=4401, reason="invalid_token")
+
+    agent = agent_for(await control_server(refuse))
+    with pytest.raises(AgentRefused):
+        await asyncio.wait_for(agent.run(), 10)
+
+
+async def test_a_server_that_is_not_there_is_retried_with_growing_waits(monkeypatch: Any) -> None:
+    waits: list[float] = []
+
+    async def no_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) >= 6:
+            raise asyncio.CancelledError
+
+    monkeypatch.setattr("classrooms.agent.client.asyncio.sleep", no_sleep)
+    agent = agent_for("http://127.0.0.1:9")  # nothing listens on the discard port
+    with pytest.raises(asyncio.CancelledError):
+        await agent.run()
+    assert waits[0] < 1.3 and waits[4] > 12 and all(w <= 36 for w in waits)
+    assert all(later > earlier for earlier, later in itertools.pairwise(waits))
+
+
+def test_the_agent_process_imports_no_django() -> None:
+    import subprocess
+    import sys
+
+    check = "import sys, classrooms.agent.__main__; print(sorted(m for m in sys.modules if m.startswith('django')))"
+    output = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True).stdout
+    assert output.strip() == "[]"
