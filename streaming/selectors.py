@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from storages.backends.s3 import S3Storage
 
+from classrooms.models import SessionState
 from courses.models import CoursePage
 from courses.selectors import enrolment_for, user_is_course_staff
 from streaming.models import Recording, RecordingState, SessionRecordingPolicy
@@ -36,8 +37,13 @@ def ice_servers_for_user(*, user: Any, now: float | None = None) -> list[IceServ
 
 
 def session_is_recorded(*, session_id: int) -> bool:
-    """Whether the SFU should record `session_id`'s publishers (see SessionRecordingPolicy)."""
-    return SessionRecordingPolicy.objects.filter(session_id=session_id, record=True).exists()
+    """Whether the SFU should record `session_id`'s publishers now (see SessionRecordingPolicy); never once the
+    session has ended."""
+    return (
+        SessionRecordingPolicy.objects.filter(session_id=session_id, record=True)
+        .exclude(session__state=SessionState.ENDED)
+        .exists()
+    )
 
 
 def recordings_for_course_page(*, user: Any, course: CoursePage) -> QuerySet[Recording]:

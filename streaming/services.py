@@ -20,7 +20,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from asgiref.sync import async_to_sync
 from botocore.exceptions import BotoCoreError, ClientError
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import Storage, default_storage
@@ -96,6 +98,54 @@ def recording_finish(*, recording_id: int, file: RecordingFile, now: datetime | 
 
 
 @transaction.atomic
+def recording_fail(*, recording_id: int, error: str, now: datetime | None = None) -> Recording:
+    """The recorder itself failed (a full disk, a muxer error): the recording ends `failed`, never uploaded.
+
+    Whatever was written stays on local disk for an operator to look at; the session-end sweep leaves it alone
+    (it has no checksum). Calling it for a recording that is no longer `recording` changes nothing.
+    """
+    recording = Recording.objects.select_for_update().get(pk=recording_id)
+    if recording.state != RecordingState.RECORDING:
+        return recording
+    recording.ended_at = now or timezone.now()
+    recording.state = RecordingState.FAILED
+    recording.error = f"The recorder failed: {error}"[:2000]
+    recording.save(update_fields=["ended_at", "state", "error"])
+    logger.warning("recording %s failed while recording: %s", recording_id, error)
+    return recording
+
+
+def session_recordings_close(*, session: LiveSession) -> None:
+    """The session is ending (call inside the transaction that ends it): once that commits, the media sockets
+    that record its publishers close their recorders (`recording_finish` then queues each upload), and the
+    upload of the recordings already closed (publishers who left earlier, failed uploads) is queued.
+    """
+    if not (
+        SessionRecordingPolicy.objects.filter(session=session).exists()
+        or Recording.objects.filter(session=session).exists()
+    ):
+        return
+    from streaming.tasks import upload_session_recordings
+
+    session_id = session.pk
+    transaction.on_commit(lambda: _tell_recorders_session_ended(session_id), robust=True)
+    transaction.on_commit(lambda: upload_session_recordings.delay(session_id), robust=True)
+
+
+def recording_group(session_id: int) -> str:
+    """The channel-layer group of the media sockets recording `session_id`'s publishers (streaming.consumers)."""
+    return f"media-recording-{session_id}"
+
+
+def _tell_recorders_session_ended(session_id: int) -> None:
+    layer = get_channel_layer()
+    if layer is not None:
+        async_to_sync(layer.group_send)(
+            recording_group(session_id), {"type": "media.session_ended", "session_id": session_id}
+        )
+
+
+@transaction.atomic
 def session_recordings_upload(*, session: LiveSession) -> list[int]:
     """At the end of a session: queue the upload of every finished recording not yet stored.
 
@@ -107,8 +157,8 @@ def session_recordings_upload(*, session: LiveSession) -> list[int]:
     for recording in Recording.objects.select_for_update().filter(
         session=session, state__in=[RecordingState.UPLOADING, RecordingState.FAILED]
     ):
-        if recording.state == RecordingState.FAILED and not Path(recording.local_path).exists():
-            continue
+        if recording.state == RecordingState.FAILED and not (recording.sha256 and Path(recording.local_path).exists()):
+            continue  # nothing left to upload, or the recorder failed (no finished file)
         _enqueue_upload(recording.pk)
         queued.append(recording.pk)
     return queued

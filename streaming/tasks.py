@@ -1,9 +1,10 @@
-"""Background work for recordings: the upload to storage after a recorder closes."""
+"""Background work for recordings: the upload to storage after a recorder closes, and the sweep at a session's end."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
+from classrooms.models import LiveSession
 from streaming import services
 from streaming.services import RecordingUploadError
 
@@ -23,3 +24,10 @@ def upload_recording(recording_id: int) -> str:
     retry (or `services.session_recordings_upload`) picks it up again.
     """
     return services.recording_upload(recording_id=recording_id).state
+
+
+@shared_task(name="streaming.tasks.upload_session_recordings")
+def upload_session_recordings(session_id: int) -> list[int]:
+    """At a session's end: queue the upload of its finished recordings not yet stored (see the service)."""
+    session = LiveSession.objects.filter(pk=session_id).first()
+    return services.session_recordings_upload(session=session) if session is not None else []

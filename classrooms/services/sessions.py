@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from classrooms.models import LiveSession, Room, SessionState
 from classrooms.realtime import broadcast_on_commit
 from lms.errors import CorridorError
+from streaming import services as streaming_services
 
 
 def _local(moment: datetime) -> str:
@@ -104,4 +105,7 @@ def session_set_state(*, session: LiveSession, state: SessionState) -> LiveSessi
     session.state = state
     session.save(update_fields=["state"])
     broadcast_on_commit(session, "session.state", {"state": state.value})
+    if state == SessionState.ENDED:
+        # After commit: the SFU closes the session's recorders, and their uploads to storage are queued.
+        streaming_services.session_recordings_close(session=session)
     return session

@@ -14,6 +14,8 @@ import av
 import pytest
 from django.core.files.storage import default_storage, storages
 
+from classrooms.models import SessionState
+from classrooms.services.sessions import session_set_state
 from streaming import selectors, services
 from streaming.models import Recording, RecordingState
 from streaming.recording import RecordingFile, WebmRecorder
@@ -224,3 +226,14 @@ def test_recording_policy(session: Any) -> None:
     assert selectors.session_is_recorded(session_id=session.pk)
     services.session_recording_set(session=session, record=False)
     assert not selectors.session_is_recorded(session_id=session.pk)
+
+
+def test_ending_a_session_that_was_never_recorded_queues_no_recording_work(
+    session: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks() as callbacks:
+        session_set_state(session=session, state=SessionState.ENDED)
+    assert len(callbacks) == 1  # the session.state broadcast, nothing for recordings
+
+    services.session_recording_set(session=session, record=True)
+    assert not selectors.session_is_recorded(session_id=session.pk)  # an ended session records no one

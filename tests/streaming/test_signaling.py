@@ -179,6 +179,14 @@ async def test_a_trainee_publishes_only_while_invited(live: Any, media: Any, pee
     assert (await Camera().publish(trainee))["code"] == "forbidden"
 
 
+async def test_the_welcome_says_whether_media_must_go_through_turn(live: Any, media: Any, settings: Any) -> None:
+    _, welcome = await joined(media, live.trainee, live.session.pk)
+    assert welcome["ice_transport_policy"] == "all"
+    settings.ICE_TRANSPORT_POLICY = "relay"  # where browsers must never reach the SFU directly
+    _, welcome = await joined(media, live.trainee, live.session.pk)
+    assert welcome["ice_transport_policy"] == "relay"
+
+
 async def test_an_outsider_is_refused_at_connect(live: Any, media: Any) -> None:
     connected, outsider = await media(live.outsider, live.session.pk)
     assert connected  # accepted, so the refusal can say why

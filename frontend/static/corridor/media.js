@@ -12,6 +12,9 @@
   if (!panel || !configNode || !window.RTCPeerConnection) return;
   const config = JSON.parse(configNode.textContent);
   const sessionId = config.sessionId;
+  // `?relay=1` sends all media through TURN (an operator checking the TURN path from this network); the server's
+  // welcome can demand the same for everyone (ICE_TRANSPORT_POLICY = relay).
+  const relayForced = new URLSearchParams(location.search).get("relay") === "1";
   const $ = (name) => panel.querySelector(`[data-${name}]`);
   const strings = {};
   for (const node of $("media-strings").querySelectorAll("[data-key]")) strings[node.dataset.key] = node.textContent;
@@ -36,6 +39,7 @@
   const state = {
     socket: null,
     iceServers: [],
+    iceTransportPolicy: relayForced ? "relay" : "all",
     canPublish: false,
     peerId: null,
     tracks: [], // the session's published tracks (media.tracks)
@@ -116,6 +120,7 @@
       case "welcome":
         state.retry = 0;
         state.iceServers = frame.data.ice_servers;
+        state.iceTransportPolicy = relayForced || frame.data.ice_transport_policy === "relay" ? "relay" : "all";
         state.peerId = frame.data.peer_id;
         setCanPublish(frame.data.can_publish);
         showConnection("connected");
@@ -127,6 +132,13 @@
         break;
       case "media.subscription_lost":
         resubscribe(true);
+        break;
+      case "media.node_lost":
+        // The SFU node serving the session is gone, and both peer connections with it. The server moves the
+        // session to a live node: publish again there; what is published there comes in a media.tracks.
+        state.tracks = [];
+        resubscribe(true);
+        if (state.publishing) startPublishing().catch(publishFailed);
         break;
       case "media.can_publish":
         setCanPublish(frame.can_publish);
@@ -146,7 +158,7 @@
   // -- peer connections -------------------------------------------------------------------------------------
 
   function newPeer(role) {
-    const pc = new RTCPeerConnection({ iceServers: state.iceServers });
+    const pc = new RTCPeerConnection({ iceServers: state.iceServers, iceTransportPolicy: state.iceTransportPolicy });
     const peer = { pc, queue: [], ready: false, role };
     pc.addEventListener("icecandidate", (event) => {
       const c = event.candidate;
@@ -216,8 +228,11 @@
     try {
       const offer = await request({ type: "media.subscribe", track_ids: wanted.map((t) => t.track_id) });
       if (state.sub !== peer) return;
-      const roles = new Map(state.tracks.map((t) => [t.publisher_id, t.role]));
-      for (const t of offer.tracks) byMid.set(t.mid, { ...t, role: roles.get(t.publisher_id) });
+      const published = new Map(state.tracks.map((t) => [t.publisher_id, t]));
+      for (const t of offer.tracks) {
+        const { role, room } = published.get(t.publisher_id) || {};
+        byMid.set(t.mid, { ...t, role, room });
+      }
       await peer.pc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
       await peer.pc.setLocalDescription(await peer.pc.createAnswer());
       await request({ type: "media.answer", sdp: peer.pc.localDescription.sdp });
@@ -230,7 +245,7 @@
   }
 
   function clearRemote() {
-    for (const node of panel.querySelectorAll("[data-remote]")) node.remove();
+    for (const node of panel.querySelectorAll("[data-remote], [data-remote-tile]")) node.remove();
     ui.empty.hidden = false;
     ui.enableSound.hidden = true;
   }
@@ -254,18 +269,33 @@
     video.autoplay = true;
     video.playsInline = true;
     video.srcObject = new MediaStream([track]);
+    // A room agent's camera is labelled with its room and city ("Marina Bay Studio · Singapore").
+    const tile = document.createElement("figure");
+    tile.className = "media-tile";
+    tile.dataset.remoteTile = info.track_id;
+    tile.append(video);
+    if (info.room) {
+      const label = `${info.room.name} · ${strings[`city-${info.room.city}`] || info.room.city}`;
+      const caption = document.createElement("figcaption");
+      caption.className = "media-label";
+      caption.textContent = label;
+      video.setAttribute("aria-label", label);
+      tile.append(caption);
+    }
     placeVideos(video);
     video.play().catch(() => {});
   }
 
   function placeVideos(added) {
-    // The main picture is the instructor's (or a room's); without one, the first camera.
+    // The main picture is the instructor's, else a room's; without either, the first camera.
     const videos = [...panel.querySelectorAll("video[data-remote]")];
     if (added) videos.push(added);
-    const main = videos.find((v) => v.dataset.role === "instructor") || videos[0];
+    const main =
+      videos.find((v) => v.dataset.role === "instructor") || videos.find((v) => v.dataset.role === "room") || videos[0];
     for (const video of videos) {
       const target = video === main ? ui.main : ui.side;
-      if (video.parentNode !== target) target.append(video);
+      const tile = video.closest("[data-remote-tile]") || video;
+      if (tile.parentNode !== target) target.append(tile);
     }
     ui.empty.hidden = videos.length > 0;
   }

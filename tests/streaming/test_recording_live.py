@@ -1,0 +1,245 @@
+"""A recorded session end to end: a real aiortc publisher through the media socket, the SFU's recorder, the
+session ended through its service, the upload task to S3 (moto's server), and the file played back from there."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiortc import AudioStreamTrack, RTCPeerConnection, RTCSessionDescription
+from asgiref.sync import sync_to_async
+from django.test import Client
+from django.urls import reverse
+
+from classrooms.models import LiveSession, SessionState
+from classrooms.services.sessions import session_set_state
+from streaming import services
+from streaming.live_recordings import RecordingSink
+from streaming.models import Recording, RecordingState
+from streaming.recording import RecordingError, RecordingFile, WebmRecorder
+from streaming.signaling import media_hub, session_key
+from streaming.tasks import upload_session_recordings
+from tests.classrooms.conftest import LiveClient
+from tests.lms.test_storage_s3 import BUCKET
+from tests.streaming import test_signaling
+from tests.streaming.test_recording import probe
+from tests.streaming.test_sfu import SyntheticVideo
+from tests.streaming.test_signaling import CONFIG, joined
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.usefixtures("tasks_in_process"),
+]
+
+media = test_signaling.media  # the media socket fixture
+
+RECORD_SECONDS = 3.0
+FPS = 30  # SyntheticVideo's rate
+
+
+@pytest.fixture(autouse=True)
+def recordings_dir(tmp_path: Path, settings: Any) -> Path:
+    settings.RECORDINGS_DIR = tmp_path / "recordings"
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.RECORDINGS_DIR
+
+
+class CameraAndMicrophone:
+    """A publisher as a browser or room agent offers it: synthetic VP8 video and Opus audio, send only."""
+
+    def __init__(self) -> None:
+        self.pc = RTCPeerConnection(CONFIG)
+        self.pc.addTransceiver(SyntheticVideo(), direction="sendonly")
+        self.pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
+
+    async def publish(self, client: LiveClient) -> dict[str, Any]:
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        reply = await client.request({"type": "media.publish", "sdp": self.pc.localDescription.sdp})
+        assert reply["type"] == "media.answer", reply
+        await self.pc.setRemoteDescription(RTCSessionDescription(reply["sdp"], "answer"))
+        return reply
+
+
+@pytest.fixture
+async def cameras() -> AsyncIterator[list[CameraAndMicrophone]]:
+    made: list[CameraAndMicrophone] = []
+    yield made
+    for camera in made:
+        await camera.pc.close()
+
+
+async def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (found := await sync_to_async(predicate)()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.1)
+    return found
+
+
+async def recorded_session(live: Any, media: Any, cameras: list[CameraAndMicrophone]) -> tuple[LiveClient, str]:
+    """The instructor publishes into a live, recorded session; returns once media reaches the SFU."""
+    await sync_to_async(services.session_recording_set)(session=live.session, record=True)
+    assert live.session.state == SessionState.LIVE
+    teacher, welcome = await joined(media, live.instructor, live.session.pk)
+    camera = CameraAndMicrophone()
+    cameras.append(camera)
+    answer = await camera.publish(teacher)
+    assert sorted(track["kind"] for track in answer["tracks"]) == ["audio", "video"]
+    # The recording exists from the publish on; the file fills once media flows.
+    [recording] = [found async for found in Recording.objects.filter(session=live.session)]
+    assert (recording.state, recording.publisher) == (RecordingState.RECORDING, "instructor")
+
+    stats = media_hub().sfu.stats
+    key, peer = session_key(live.session.pk), welcome["peer_id"]
+
+    def video_flows() -> bool:
+        tracks = stats(key)["publishers"].get(peer, [])
+        return any(track["kind"] == "video" and track["frames"] > 0 for track in tracks)
+
+    await wait_for(video_flows, "video at the SFU", timeout=15)
+    return teacher, peer
+
+
+async def end_session(live: Any) -> None:
+    session = await sync_to_async(LiveSession.objects.get)(pk=live.session.pk)
+    await sync_to_async(session_set_state)(session=session, state=SessionState.ENDED)
+
+
+def settled(session: Any) -> Recording | None:
+    recording = Recording.objects.filter(session=session).first()
+    return recording if recording and recording.state in (RecordingState.STORED, RecordingState.FAILED) else None
+
+
+def played_back(data: bytes, path: Path) -> dict[str, Any]:
+    """What PyAV finds in the stored file: duration, streams, decoded frames (tests/streaming/test_recording.py)."""
+    path.write_bytes(data)
+    return probe(path)
+
+
+def assert_plays_like(played: dict[str, Any], seconds: float) -> None:
+    """Both streams, as long as the class was recorded, about FPS frames a second (a busy machine drops some)."""
+    assert played["kinds"] == ["audio", "video"], played["kinds"]
+    assert played["codecs"] == ["opus", "vp8"]
+    assert played["sizes"] == {(160, 120)}
+    assert played["duration"] == pytest.approx(seconds, abs=1.0)
+    assert played["audio_s"] == pytest.approx(seconds, abs=1.0)
+    assert FPS * played["duration"] / 3 <= played["video_frames"] <= FPS * played["duration"] + 5
+
+
+def course_page_links(live: Any, user: Any) -> tuple[str, str]:
+    """What `user` finds on the course page, and where its recording link leads."""
+    client = Client()
+    client.force_login(user)
+    html = client.get(live.course.url).content.decode()
+    recording = Recording.objects.get(session=live.session)
+    watch = reverse("streaming:recording-watch", kwargs={"recording_id": recording.pk})
+    assert f'href="{watch}"' in html, "the course page does not list the recording"
+    redirect = client.get(watch)
+    assert redirect.status_code == 302
+    return html, redirect["Location"]
+
+
+async def test_a_recorded_session_is_stored_on_s3_when_it_ends_and_plays_back(
+    live: Any, media: Any, cameras: list[CameraAndMicrophone], s3_storage: Any, tmp_path: Path
+) -> None:
+    await recorded_session(live, media, cameras)
+    started = time.monotonic()
+    await asyncio.sleep(RECORD_SECONDS)
+    await end_session(live)
+    seconds = time.monotonic() - started
+
+    recording = await wait_for(lambda: settled(live.session), "the upload")
+    assert recording.state == RecordingState.STORED, recording.error
+    assert not Path(recording.local_path).exists()  # removed once the upload was confirmed
+    assert [item["Key"] for item in s3_storage.list_objects_v2(Bucket=BUCKET)["Contents"]] == [recording.storage_key]
+    head = s3_storage.head_object(Bucket=BUCKET, Key=recording.storage_key, ChecksumMode="ENABLED")
+    assert head["Metadata"]["sha256"] == recording.sha256 and head["ChecksumSHA256"]
+
+    # An enrolled trainee finds it on the course page; its signed link serves the file.
+    html, url = await sync_to_async(course_page_links)(live, live.trainee)
+    assert live.session.title in html
+    with urllib.request.urlopen(url) as response:
+        data = response.read()
+    assert hashlib.sha256(data).hexdigest() == recording.sha256
+    played = played_back(data, tmp_path / "downloaded.webm")
+    assert_plays_like(played, seconds)
+    assert recording.duration_s == pytest.approx(played["duration"], abs=0.2)
+
+    # The publisher is still connected; the session's end stopped only the recording.
+    assert media_hub().tracks(live.session.pk)
+
+
+async def test_a_publisher_who_leaves_mid_session_closes_its_file(
+    live: Any, media: Any, cameras: list[CameraAndMicrophone], s3_storage: Any, tmp_path: Path
+) -> None:
+    teacher, _ = await recorded_session(live, media, cameras)
+    started = time.monotonic()
+    await asyncio.sleep(2.0)
+    seconds = time.monotonic() - started
+    # The instructor's page goes away. (Leaving closes the file, which in process also runs the upload: wait.)
+    await teacher.communicator.disconnect(timeout=60)
+
+    recording = await wait_for(lambda: settled(live.session), "the upload")
+    assert recording.state == RecordingState.STORED, recording.error
+    assert not Path(recording.local_path).exists()
+    data = s3_storage.get_object(Bucket=BUCKET, Key=recording.storage_key)["Body"].read()
+    assert_plays_like(played_back(data, tmp_path / "left.webm"), seconds)
+
+    # Ending the session afterwards finds nothing more to do.
+    await end_session(live)
+    assert await sync_to_async(upload_session_recordings)(live.session.pk) == []
+    assert len(s3_storage.list_objects_v2(Bucket=BUCKET)["Contents"]) == 1
+
+
+async def test_a_failed_upload_keeps_the_local_file_and_can_be_retried(
+    live: Any, media: Any, cameras: list[CameraAndMicrophone], s3_storage: Any, settings: Any
+) -> None:
+    good = settings.STORAGES
+    settings.STORAGES = {
+        **good,
+        "default": {**good["default"], "OPTIONS": {**good["default"]["OPTIONS"], "bucket_name": "no-such-bucket"}},
+    }
+    await recorded_session(live, media, cameras)
+    await asyncio.sleep(1.5)
+    await end_session(live)
+
+    recording = await wait_for(lambda: settled(live.session), "the upload attempt")
+    assert recording.state == RecordingState.FAILED
+    assert "NoSuchBucket" in recording.error
+    assert recording.upload_attempts >= 1
+    local = Path(recording.local_path)
+    assert hashlib.sha256(local.read_bytes()).hexdigest() == recording.sha256  # kept, whole
+    assert "Contents" not in s3_storage.list_objects_v2(Bucket=BUCKET)
+
+    # The bucket is back: the session's sweep (the task the session's end queued) stores it.
+    settings.STORAGES = good
+    assert await sync_to_async(upload_session_recordings)(live.session.pk) == [recording.pk]
+    await sync_to_async(recording.refresh_from_db)()
+    assert recording.state == RecordingState.STORED and recording.error == ""
+    assert not local.exists()
+
+
+def test_a_recorder_that_fails_leaves_its_recording_failed_and_not_uploaded(live: Any, s3_storage: Any) -> None:
+    class FullDisk(WebmRecorder):
+        def close(self) -> RecordingFile:
+            super().close()
+            raise RecordingError("No space left on device")
+
+    services.session_recording_set(session=live.session, record=True)
+    recording = services.recording_start(session=live.session, publisher="instructor")
+    sink = RecordingSink(recording_id=recording.pk, recorder=FullDisk(recording.local_path))
+    with ThreadPoolExecutor(1) as worker:  # as the Sfu closes sinks: in a worker thread
+        worker.submit(sink.close).result()
+
+    recording.refresh_from_db()
+    assert recording.state == RecordingState.FAILED
+    assert recording.error == "The recorder failed: No space left on device"
+    assert services.session_recordings_upload(session=live.session) == []  # no finished file to retry
+    assert "Contents" not in s3_storage.list_objects_v2(Bucket=BUCKET)
