@@ -280,3 +280,72 @@ def my_learning(*, user: Any, locale: Locale) -> list[LearningEntry]:
         for e in enrolments
         if e.course_key in courses
     ]
+
+
+@dataclass(frozen=True)
+class FinalAssessment:
+    """The course's final assessment: its last quiz, in the order the course is taught."""
+
+    lesson_key: UUID
+    quiz_block_id: str
+    lesson_title: str
+    pass_mark: int
+
+
+@dataclass(frozen=True)
+class CourseAchievement:
+    """What each trainee has achieved in a course, for certificate rules."""
+
+    modules_total: int
+    modules_completed: dict[int, int]
+    final_assessment: FinalAssessment | None
+    # Best score on the final assessment, in percent; absent when never attempted.
+    final_best_percent: dict[int, float]
+
+
+def course_final_assessment(*, course: CoursePage) -> FinalAssessment | None:
+    for lesson in reversed(list(course_lessons(course).defer(None))):
+        quizzes = lesson.quiz_blocks()
+        if quizzes:
+            block_id, quiz = list(quizzes.items())[-1]
+            return FinalAssessment(
+                lesson_key=lesson.translation_key,
+                quiz_block_id=block_id,
+                lesson_title=lesson.title,
+                pass_mark=int(quiz["pass_mark"]),
+            )
+    return None
+
+
+def course_achievement(*, course: CoursePage, user_ids: Iterable[int]) -> CourseAchievement:
+    """Modules completed (every live lesson done) and best final-assessment score per user, in a few queries."""
+    user_ids = list(user_ids)
+    modules = list(ModulePage.objects.child_of(course).live().values_list("path", flat=True))
+    lessons = list(course_lessons(course).values_list("path", "translation_key"))
+    lesson_keys_by_module: dict[str, set[UUID]] = defaultdict(set)
+    for path, lesson_key in lessons:
+        for module_path in modules:
+            if path.startswith(module_path):
+                lesson_keys_by_module[module_path].add(lesson_key)
+    done: dict[int, set[UUID]] = defaultdict(set)
+    for user_id, lesson_key in LessonCompletion.objects.filter(
+        user_id__in=user_ids, course_key=course.translation_key
+    ).values_list("user_id", "lesson_key"):
+        done[user_id].add(lesson_key)
+    # A module with no lessons yet is not something a trainee can complete, so it does not count.
+    countable = [keys for keys in lesson_keys_by_module.values() if keys]
+    completed = {user_id: sum(1 for keys in countable if keys <= done[user_id]) for user_id in user_ids}
+    assessment = course_final_assessment(course=course)
+    best: dict[int, float] = {}
+    if assessment is not None:
+        for user_id, score, max_score in QuizAttempt.objects.filter(
+            user_id__in=user_ids, lesson_key=assessment.lesson_key, quiz_block_id=assessment.quiz_block_id
+        ).values_list("user_id", "score", "max_score"):
+            percent = round(100 * score / max_score, 1) if max_score else 0.0
+            best[user_id] = max(best.get(user_id, 0.0), percent)
+    return CourseAchievement(
+        modules_total=len(countable),
+        modules_completed=completed,
+        final_assessment=assessment,
+        final_best_percent=best,
+    )

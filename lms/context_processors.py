@@ -13,4 +13,5 @@ def corridor(request: HttpRequest) -> dict[str, Any]:
         "corridor_region": settings.CORRIDOR_REGION,
         "user_roles": roles,
         "user_can_edit_content": bool(roles & {Role.INSTRUCTOR, Role.ADMINISTRATOR}),
+        "user_is_administrator": Role.ADMINISTRATOR in roles,
     }

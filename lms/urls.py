@@ -8,6 +8,7 @@ from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
 from classrooms.urls import feed_urlpatterns
+from lms.certificates.urls import public_urlpatterns as certificate_public_urlpatterns
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -20,6 +21,7 @@ urlpatterns = [
     path("documents/", include(wagtaildocs_urls)),
     path("i18n/", include("django.conf.urls.i18n")),
     path("calendar/", include(feed_urlpatterns)),
+    path("certificates/", include(certificate_public_urlpatterns)),
 ]
 
 if settings.STORAGES["default"]["BACKEND"] == "django.core.files.storage.FileSystemStorage":
@@ -31,6 +33,7 @@ urlpatterns += i18n_patterns(
     path("learning/", include("courses.urls")),
     path("live/", include("classrooms.urls")),
     path("recordings/", include("streaming.urls")),
+    path("certificates/", include("lms.certificates.urls")),
     path("", include(wagtail_urls)),
     prefix_default_language=True,
 )

@@ -1,4 +1,5 @@
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -35,3 +36,20 @@ def _close_connection_pool(django_db_setup: Any) -> Any:
         close_pool = getattr(connection, "close_pool", None)
         if close_pool is not None:
             close_pool()
+
+
+@pytest.fixture
+def tasks_in_process() -> Iterator[None]:
+    """Run Celery tasks where they are sent, as the embedded default does, even with a broker.
+
+    For tests about what a task does (uploads, certificates), not about the queue: real workers on
+    Redis are tested in tests/lms/test_redis_services.py and tests/lms/certificates/test_worker_crash.py.
+    """
+    from lms.celery import app
+
+    before = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager, app.conf.task_eager_propagates = before

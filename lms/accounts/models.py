@@ -44,6 +44,8 @@ class User(AbstractUser):
 
     username = None  # type: ignore[assignment]
     email = models.EmailField(_("email address"), unique=True)
+    # The name in Chinese characters, where the person has one: certificates print both scripts.
+    name_zh = models.CharField(_("name in Chinese"), max_length=120, blank=True)
     home_region = models.CharField(_("home region"), max_length=16, choices=Region.choices, default=Region.SINGAPORE)
     preferred_language = models.CharField(
         _("preferred language"), max_length=16, choices=settings.LANGUAGES, default="en"

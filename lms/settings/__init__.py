@@ -7,6 +7,7 @@ REDIS_URL and AWS_STORAGE_BUCKET_NAME switches each part to the real service.
 
 from .base import *  # noqa: F403
 from .celery import *  # noqa: F403
+from .certificates import *  # noqa: F403
 from .channels import *  # noqa: F403
 from .storage import *  # noqa: F403
 from .streaming import *  # noqa: F403

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from django.utils.translation import gettext_lazy as _
 
 from .env import BASE_DIR, REDIS_URL, VAR_DIR, env
@@ -14,6 +16,7 @@ INSTALLED_APPS = [
     "daphne",
     "lms.accounts",
     "lms",
+    "lms.certificates",
     "courses",
     "classrooms",
     "streaming",
@@ -127,7 +130,7 @@ CORRIDOR_LOCAL_TIME_ZONE = "Asia/Singapore"
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 MEDIA_URL = "/media/"
-MEDIA_ROOT = VAR_DIR / "media"
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 # Serve static files from the finders, so neither `make run` nor the tests need collectstatic.
 WHITENOISE_USE_FINDERS = True
 

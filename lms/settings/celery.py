@@ -1,6 +1,6 @@
 from datetime import timedelta
 
-from .env import REDIS_URL
+from .env import REDIS_URL, env
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or None
@@ -10,7 +10,12 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A task whose worker died (acks_late: never acknowledged) goes back to the queue after this long.
+# Tasks are idempotent (certificates: one per trainee, course and rule version), so a redelivery is safe.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 CELERY_TIMEZONE = "UTC"
+# Deployments (and test runs) sharing one Redis keep their tasks apart by queue name.
+CELERY_TASK_DEFAULT_QUEUE: str = env.str("CELERY_QUEUE", default="celery")
 CELERY_BEAT_SCHEDULE = {
     # Wagtail publishes scheduled pages only when `publish_scheduled` runs; beat runs it.
     "publish-scheduled-pages": {

@@ -4,117 +4,19 @@ from __future__ import annotations
 
 import array
 import math
-import os
-import secrets
-import shutil
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import NamedTuple
-
-import pytest
-from aioice import stun
 
 from streaming.recording import RecordingFile
 
 # A live session with its instructor, trainee and outsider, for the media signaling socket.
 from tests.classrooms.conftest import live  # noqa: F401
 
+# A real coturn (tests/coturn.py; the browser tests use it too).
+from tests.coturn import CoturnServer, coturn  # noqa: F401
+
 # The S3 endpoint (moto's server over HTTP) and bucket-backed storage of tests/lms, for recording uploads.
 from tests.lms.test_storage_s3 import s3_endpoint, s3_storage  # noqa: F401
-
-TURNSERVER = "/usr/bin/turnserver"
-
-
-class CoturnServer(NamedTuple):
-    """What a test needs to hand out credentials: unpacks as `urls, secret = coturn`."""
-
-    urls: list[str]
-    secret: str
-
-
-def free_udp_and_tcp_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1 (coturn listens on both)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = int(udp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no free port")
-
-
-def stun_answers(port: int, *, timeout: float = 0.2) -> bool:
-    """Whether a STUN Binding request to 127.0.0.1:`port` gets a response (coturn is up)."""
-    request = stun.Message(message_method=stun.Method.BINDING, message_class=stun.Class.REQUEST)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(timeout)
-        sock.sendto(bytes(request), ("127.0.0.1", port))
-        try:
-            data, _ = sock.recvfrom(2048)
-        except OSError:
-            return False
-    return stun.parse_message(data).transaction_id == request.transaction_id
-
-
-@pytest.fixture(scope="session")
-def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CoturnServer]:
-    """A coturn on 127.0.0.1 with `use-auth-secret`, relaying between loopback peers; stopped afterwards.
-
-    Yields (urls, secret): mint credentials with `streaming.turn.turn_credentials(secret=secret, ...)`.
-    Relay-only browsers can use it too (loopback peers are allowed, which production must not do).
-    """
-    turnserver = TURNSERVER if Path(TURNSERVER).exists() else shutil.which("turnserver")
-    if turnserver is None:
-        pytest.skip("coturn is not installed (/usr/bin/turnserver): apt-get install coturn")
-    workdir = tmp_path_factory.mktemp("coturn")
-    port = free_udp_and_tcp_port()
-    secret = secrets.token_urlsafe(24)
-    log_path = workdir / "turnserver.log"
-    command = [
-        turnserver,
-        "-n",  # no configuration file: everything is on the command line
-        "--listening-ip=127.0.0.1",
-        "--relay-ip=127.0.0.1",
-        f"--listening-port={port}",
-        "--use-auth-secret",
-        f"--static-auth-secret={secret}",
-        "--realm=corridor",
-        "--fingerprint",
-        "--no-cli",
-        "--no-tls",
-        "--no-dtls",
-        "--no-tcp-relay",
-        "--allow-loopback-peers",
-        f"--userdb={workdir / 'turndb'}",
-        f"--pidfile={workdir / 'turnserver.pid'}",
-        "--log-file=stdout",
-        "--simple-log",
-        "--verbose",
-    ]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=dict(os.environ))
-    try:
-        deadline = time.monotonic() + 10
-        while not stun_answers(port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"coturn did not start:\n{log_path.read_text(errors='replace')}")
-        yield CoturnServer(urls=[f"turn:127.0.0.1:{port}?transport=udp"], secret=secret)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
 
 # --- synthetic encoded media, as the SFU would hand it to a recorder -------------------------------
 
@@ -204,20 +106,3 @@ def record_synthetic(
         else:
             recorder.write("audio", audio[index], (audio_ts_base + index * 960) % 2**32, 48_000, False)
     return recorder.close()
-
-
-@pytest.fixture
-def tasks_in_process() -> Iterator[None]:
-    """Run Celery tasks where they are sent, as the embedded default does, even with a broker.
-
-    These tests are about the upload itself (storage, checksums, retries), not about the queue:
-    a real worker on Redis is tested in tests/lms/test_redis_services.py.
-    """
-    from lms.celery import app
-
-    before = app.conf.task_always_eager, app.conf.task_eager_propagates
-    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
-    try:
-        yield
-    finally:
-        app.conf.task_always_eager, app.conf.task_eager_propagates = before

@@ -1,15 +1,31 @@
+from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
-from lms.demo import DEMO_PASSWORD, DEMO_USERS, load_demo
+from lms.certificates.demo import load_certificate_demo
+from lms.demo import DEMO_PASSWORD, DEMO_USERS, load_demo, write_room_tokens
 
 
 class Command(BaseCommand):
     help = "Load the bilingual demo (idempotent): users of every role and a catalogue in English and Chinese."
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--room-tokens",
+            metavar="PATH",
+            help="issue the demo rooms' agent tokens and write them to PATH (make run: var/room-tokens.json)",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
-        load_demo()
+        users = load_demo()
+        load_certificate_demo(
+            administrator=users["admin@corridor.example"], instructor=users["instructor@corridor.example"]
+        )
         self.stdout.write(self.style.SUCCESS("Demo loaded. Sign in at /en/accounts/login/ with any of:"))
         for spec in DEMO_USERS:
             self.stdout.write(f"  {spec.role.name.lower():<14} {spec.email:<32} password: {DEMO_PASSWORD}")
+        if options["room_tokens"]:
+            path = Path(options["room_tokens"])
+            rooms = write_room_tokens(path)
+            self.stdout.write(f"Room agent tokens for {', '.join(r['name'] for r in rooms)} are in {path}.")

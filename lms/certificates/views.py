@@ -1,0 +1,339 @@
+"""Certificate pages. Administrators: courses, eligibility report, rule, issuing, batches, revoking.
+Trainees: their certificates and files. Anyone: verification (page and JSON), the issuer's key, status lists.
+
+Every view checks who asks before reading anything; services check again before writing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.files.storage import default_storage
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseRedirect,
+    JsonResponse,
+)
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, register_converter, reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST, require_safe
+
+from courses.models import CoursePage
+from lms.accounts.models import Cohort, User
+from lms.certificates import documents, selectors, services, verification
+from lms.certificates.models import Certificate, CertificateState, IssueBatch
+from lms.errors import CorridorError
+
+MAX_CREDENTIAL_BYTES = 256 * 1024
+
+
+class CertificateCodeConverter:
+    """Letters, digits and dashes: never swallows a `.json` suffix, so the JSON and page routes stay apart."""
+
+    regex = "[A-Za-z0-9-]{1,40}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(CertificateCodeConverter, "code")
+
+
+def _require_administrator(request: HttpRequest) -> None:
+    if not selectors.may_issue(request.user):
+        raise PermissionDenied
+
+
+def _course(course_id: int) -> CoursePage:
+    return get_object_or_404(CoursePage, pk=course_id)
+
+
+# Administrators -------------------------------------------------------------------------------------------------
+
+
+@require_safe
+@login_required
+def course_list(request: HttpRequest) -> HttpResponse:
+    _require_administrator(request)
+    return render(request, "certificates/course_list.html", {"courses": selectors.courses_for_issuers(request=request)})
+
+
+@require_safe
+@login_required
+def course_eligibility(request: HttpRequest, course_id: int) -> HttpResponse:
+    _require_administrator(request)
+    course = _course(course_id)
+    rule = selectors.rule_in_force(course_key=course.translation_key)
+    cohorts = Cohort.objects.all()
+    cohort = None
+    if request.GET.get("cohort"):
+        cohort = get_object_or_404(Cohort, pk=_int(request.GET["cohort"]))
+    report = selectors.course_eligibility(course=course, rule=rule, cohort=cohort) if rule else None
+    return render(
+        request,
+        "certificates/eligibility.html",
+        {
+            "course": course,
+            "rule": rule,
+            "report": report,
+            "cohorts": cohorts,
+            "cohort": cohort,
+            "batches": IssueBatch.objects.filter(course_key=course.translation_key)[:5],
+            "default_pass_mark": selectors.default_pass_mark(course=course),
+        },
+    )
+
+
+def _int(value: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise CorridorError("bad_request", _("That is not a number.")) from None
+
+
+@require_POST
+@login_required
+def rule_save(request: HttpRequest, course_id: int) -> HttpResponse:
+    _require_administrator(request)
+    course = _course(course_id)
+    pass_mark = request.POST.get("final_pass_mark", "").strip()
+    rule = services.certificate_rule_set(
+        course=course,
+        by=request.user,
+        min_attendance_percent=_int(request.POST.get("min_attendance_percent", "0") or "0"),
+        require_all_modules=request.POST.get("require_all_modules") == "on",
+        final_pass_mark=_int(pass_mark) if pass_mark else None,
+        signatory_en=request.POST.get("signatory_en", "").strip()[:120],
+        signatory_zh=request.POST.get("signatory_zh", "").strip()[:120],
+    )
+    messages.success(request, _("Rule version %(version)s saved.") % {"version": rule.version})
+    return redirect("certificates:eligibility", course_id=course.pk)
+
+
+@require_POST
+@login_required
+def issue_one(request: HttpRequest, course_id: int) -> HttpResponse:
+    _require_administrator(request)
+    course = _course(course_id)
+    trainee = get_object_or_404(User, pk=_int(request.POST.get("user", "")))
+    if not selectors.course_trainees(course_key=course.translation_key).filter(pk=trainee.pk).exists():
+        raise Http404
+    certificate = services.certificate_issue(
+        user=trainee, course=course, by=request.user, override_justification=request.POST.get("justification", "")
+    )
+    messages.success(
+        request, _("Certificate %(code)s issued to %(name)s.") % {"code": certificate.code, "name": trainee}
+    )
+    return redirect("certificates:eligibility", course_id=course.pk)
+
+
+@require_POST
+@login_required
+def batch_start(request: HttpRequest, course_id: int) -> HttpResponse:
+    _require_administrator(request)
+    course = _course(course_id)
+    cohort = get_object_or_404(Cohort, pk=_int(request.POST["cohort"])) if request.POST.get("cohort") else None
+    picked = request.POST.getlist("users")
+    batch = services.certificate_batch_start(
+        course=course, by=request.user, cohort=cohort, user_ids=[_int(value) for value in picked] if picked else None
+    )
+    return redirect("certificates:batch", batch_id=batch.pk)
+
+
+def _batch(request: HttpRequest, batch_id: int) -> IssueBatch:
+    _require_administrator(request)
+    return get_object_or_404(IssueBatch.objects.select_related("rule", "cohort"), pk=batch_id)
+
+
+@require_safe
+@login_required
+def batch_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
+    batch = _batch(request, batch_id)
+    course = CoursePage.objects.filter(translation_key=batch.course_key).first()
+    progress = selectors.batch_progress(batch=batch)
+    return render(
+        request,
+        "certificates/batch.html",
+        {"batch": batch, "course": course, "progress": progress, "progress_json": progress.as_json()},
+    )
+
+
+@require_safe
+@never_cache
+@login_required
+def batch_progress(request: HttpRequest, batch_id: int) -> JsonResponse:
+    batch = _batch(request, batch_id)
+    return JsonResponse(selectors.batch_progress(batch=batch).as_json())
+
+
+@require_POST
+@login_required
+def batch_retry(request: HttpRequest, batch_id: int) -> HttpResponse:
+    batch = _batch(request, batch_id)
+    count = services.certificate_batch_retry(batch=batch, by=request.user)
+    messages.info(request, _("%(count)s certificates queued again.") % {"count": count})
+    return redirect("certificates:batch", batch_id=batch.pk)
+
+
+@require_POST
+@login_required
+def revoke(request: HttpRequest, code: str) -> HttpResponse:
+    _require_administrator(request)
+    certificate = get_object_or_404(Certificate, code=code)
+    services.certificate_revoke(certificate=certificate, by=request.user, reason=request.POST.get("reason", ""))
+    messages.success(request, _("Certificate %(code)s revoked.") % {"code": certificate.code})
+    return redirect("certificates:verify", code=certificate.code)
+
+
+# Trainees ------------------------------------------------------------------------------------------------------
+
+
+@require_safe
+@login_required
+def mine(request: HttpRequest) -> HttpResponse:
+    return render(request, "certificates/mine.html", {"certificates": selectors.certificates_of(user=request.user)})
+
+
+@require_safe
+@never_cache
+@login_required
+def certificate_file(request: HttpRequest, code: str, kind: str) -> HttpResponse:
+    """The owner (or an administrator) gets a fresh short-lived link; anyone else a 404 that reveals nothing."""
+    certificate = selectors.certificate_for_download(code=code, user=request.user)
+    if certificate is None or kind not in documents.FILE_KINDS:
+        raise Http404
+    return HttpResponseRedirect(documents.file_signed_url(certificate=certificate, kind=kind, user=request.user))
+
+
+@require_safe
+@never_cache
+@login_required
+def signed_file(request: HttpRequest, token: str) -> HttpResponseBase:
+    """Local storage (the embedded default): serve a file for a valid, unexpired link made for this user."""
+    found = documents.file_from_token(token=token, user=request.user)
+    if found is None:
+        raise Http404
+    certificate, kind = found
+    key, content_type, filename = documents.file_details(certificate=certificate, kind=kind)
+    response = FileResponse(
+        default_storage.open(key, "rb"), content_type=content_type, filename=filename, as_attachment=True
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+# Anyone -------------------------------------------------------------------------------------------------------
+
+
+@require_safe
+def verify_redirect(request: HttpRequest, code: str) -> HttpResponse:
+    """The QR code's URL, without a language: on to the page in the visitor's language."""
+    language = translation.get_language_from_request(request)
+    with translation.override(language):
+        return redirect("certificates:verify", code=code)
+
+
+@require_safe
+def verify_form(request: HttpRequest) -> HttpResponse:
+    code = request.GET.get("code", "").strip()
+    if code:
+        return redirect("certificates:verify", code=code.upper())
+    return render(request, "certificates/verify_form.html", {})
+
+
+@require_safe
+def verify_page(request: HttpRequest, code: str) -> HttpResponse:
+    certificate = selectors.certificate_by_code(code=code)
+    if certificate is None:
+        return render(request, "certificates/verify_unknown.html", {"code": code[:40]}, status=404)
+    outcome = verification.certificate_verify(certificate=certificate)
+    return render(
+        request,
+        "certificates/verify.html",
+        {
+            "certificate": certificate,
+            "outcome": outcome,
+            "may_revoke": selectors.may_issue(request.user) and certificate.state == CertificateState.ISSUED,
+            "json_url": reverse("verify:json", kwargs={"code": certificate.code}),
+            "key_url": reverse("verify:issuer-key"),
+        },
+    )
+
+
+@require_safe
+def verify_json(request: HttpRequest, code: str) -> JsonResponse:
+    certificate = selectors.certificate_by_code(code=code)
+    if certificate is None:
+        return JsonResponse(
+            {"status": "unknown", "error": {"code": "not_found", "message": _("No certificate has that code.")}},
+            status=404,
+        )
+    return JsonResponse(verification.certificate_verify(certificate=certificate).as_json())
+
+
+@csrf_exempt  # a public, read-only check: it changes nothing, so a cross-site post gains nothing
+@require_POST
+def verify_credential(request: HttpRequest) -> JsonResponse:
+    """Check a credential someone holds (JSON body): signature, and whether it was revoked."""
+    if len(request.body) > MAX_CREDENTIAL_BYTES:
+        return JsonResponse(
+            {"status": "invalid", "reason": "too_large", "message": _("That is too large.")}, status=413
+        )
+    try:
+        document: Any = json.loads(request.body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return JsonResponse({"status": "invalid", "reason": "malformed", "message": _("That is not JSON.")}, status=400)
+    return JsonResponse(verification.credential_document_verify(document=document).as_json())
+
+
+@require_safe
+def issuer_key(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(documents.issuer_key_document(), json_dumps_params={"indent": 2})
+
+
+@require_safe
+def status_list(request: HttpRequest, number: int) -> JsonResponse:
+    return JsonResponse(documents.status_list_credential(number=number))
+
+
+i18n_urlpatterns: list[Any] = [
+    path("", course_list, name="courses"),
+    path("mine/", mine, name="mine"),
+    path("courses/<int:course_id>/", course_eligibility, name="eligibility"),
+    path("courses/<int:course_id>/rule/", rule_save, name="rule-save"),
+    path("courses/<int:course_id>/issue/", issue_one, name="issue-one"),
+    path("courses/<int:course_id>/batches/", batch_start, name="batch-start"),
+    path("batches/<int:batch_id>/", batch_detail, name="batch"),
+    path("batches/<int:batch_id>/progress.json", batch_progress, name="batch-progress"),
+    path("batches/<int:batch_id>/retry/", batch_retry, name="batch-retry"),
+    path("<code:code>/revoke/", revoke, name="revoke"),
+    path("<code:code>/files/<str:kind>/", certificate_file, name="file"),
+    path("files/<str:token>/", signed_file, name="signed-file"),
+    path("verify/", verify_form, name="verify-form"),
+    path("verify/<code:code>/", verify_page, name="verify"),
+]
+
+# Outside the language prefix: the QR code's URL must never change (it redirects to the visitor's language),
+# and machines read JSON in no language.
+public_urlpatterns: list[Any] = [
+    path("verify/<code:code>/", verify_redirect, name="page"),
+    path("verify/<code:code>.json", verify_json, name="json"),
+    path("verify.json", verify_credential, name="credential"),
+    path("issuer/key.json", issuer_key, name="issuer-key"),
+    path("status/<int:number>.json", status_list, name="status-list"),
+]

@@ -1,0 +1,220 @@
+"""Certificate pages: who may see and do what, downloads by short-lived links, public verification."""
+
+import json
+from typing import Any
+
+import pytest
+from django.core.files.storage import default_storage
+from django.test import Client
+from django.urls import reverse
+
+from lms.certificates import services
+from lms.certificates.models import Certificate, CertificateState
+from tests import factories
+from tests.factories import PASSWORD
+from tests.lms.certificates.setup import course_with_rule
+
+pytestmark = pytest.mark.django_db
+
+
+def _client(user: Any) -> Client:
+    client = Client()
+    assert client.login(email=user.email, password=PASSWORD)
+    return client
+
+
+def _issued(setup: Any, **kwargs: Any) -> Certificate:
+    return services.certificate_issue(user=setup.qualifying_trainee(**kwargs), course=setup.course, by=setup.admin)
+
+
+def test_the_eligibility_report_shows_who_qualifies_and_why_not() -> None:
+    setup = course_with_rule()
+    ready = setup.qualifying_trainee(first_name="Ready")
+    short = setup.add_trainee(first_name="Short")
+    setup.attend(short, 30)
+    page = _client(setup.admin).get(reverse("certificates:eligibility", args=[setup.course.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert f'data-user="{ready.email}"' in html
+    assert "Attended 50 % of live minutes; needs 80 % (30 points short)." in html
+    assert 'data-count="qualifying">1<' in html
+
+
+@pytest.mark.parametrize("role", ["trainee", "instructor", "operator"])
+def test_only_administrators_reach_the_issuing_pages(role: str) -> None:
+    setup = course_with_rule()
+    user = setup.qualifying_trainee()
+    client = _client(getattr(factories, role)())
+    assert client.get(reverse("certificates:courses")).status_code == 403
+    assert client.get(reverse("certificates:eligibility", args=[setup.course.pk])).status_code == 403
+    response = client.post(reverse("certificates:issue-one", args=[setup.course.pk]), {"user": user.pk})
+    assert response.status_code == 403
+    assert client.post(reverse("certificates:batch-start", args=[setup.course.pk])).status_code == 403
+    assert not Certificate.objects.exists()
+
+
+def test_an_administrator_issues_in_bulk_and_the_progress_survives_a_reload(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    setup = course_with_rule()
+    for _ in range(2):
+        setup.qualifying_trainee()
+    client = _client(setup.admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("certificates:batch-start", args=[setup.course.pk]))
+    assert response.status_code == 302
+    batch_url = response["Location"]
+    progress = client.get(batch_url.rstrip("/") + "/progress.json").json()
+    assert progress | {"failures": []} == {
+        "batch": progress["batch"],
+        "total": 2,
+        "done": 2,
+        "failed": 0,
+        "remaining": 0,
+        "percent": 100,
+        "finished": True,
+        "failures": [],
+    }
+    assert "progressbar" in client.get(batch_url).content.decode()
+
+
+def test_a_trainee_downloads_their_own_files_by_a_short_lived_link_and_nobody_elses() -> None:
+    setup = course_with_rule()
+    mine, theirs = _issued(setup), _issued(setup)
+    client = _client(mine.user)
+    page = client.get(reverse("certificates:mine")).content.decode()
+    assert mine.code in page and theirs.code not in page
+
+    redirect = client.get(reverse("certificates:file", args=[mine.code, "pdf"]))
+    assert redirect.status_code == 302
+    download = client.get(redirect["Location"])
+    assert download.status_code == 200
+    assert b"".join(download.streaming_content).startswith(b"%PDF-")
+    assert client.get(reverse("certificates:file", args=[theirs.code, "pdf"])).status_code == 404
+    assert client.get(reverse("certificates:file", args=[theirs.code, "credential"])).status_code == 404
+    # A link made for one trainee does not work for another.
+    assert _client(theirs.user).get(redirect["Location"]).status_code == 404
+
+
+def test_an_expired_link_no_longer_serves(settings: Any) -> None:
+    setup = course_with_rule()
+    certificate = _issued(setup)
+    client = _client(certificate.user)
+    location = client.get(reverse("certificates:file", args=[certificate.code, "credential"]))["Location"]
+    settings.CERTIFICATE_URL_MAX_AGE = -1
+    assert client.get(location).status_code == 404
+
+
+def test_verification_by_code_says_who_what_and_when() -> None:
+    setup = course_with_rule()
+    certificate = _issued(setup, first_name="Wei Ming", last_name="Tan", name_zh="陈伟明")
+    page = Client().get(reverse("certificates:verify", args=[certificate.code]))
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert 'data-status="valid"' in html and "Wei Ming Tan" in html and "陈伟明" in html
+    assert "Cross-border Safety" in html
+    body = Client().get(reverse("verify:json", args=[certificate.code])).json()
+    assert body["status"] == "valid" and body["signature_valid"] is True
+    assert body["certificate"]["name"] == "Wei Ming Tan"
+
+
+def test_the_qr_codes_url_opens_the_page_in_the_visitors_language() -> None:
+    setup = course_with_rule()
+    certificate = _issued(setup)
+    qr_url = reverse("verify:page", args=[certificate.code])
+    assert qr_url == f"/certificates/verify/{certificate.code}/"
+    response = Client().get(qr_url, headers={"accept-language": "zh-hans"})
+    assert response.status_code == 302
+    assert response["Location"] == f"/zh-hans/certificates/verify/{certificate.code}/"
+    assert "有效证书" in Client().get(response["Location"]).content.decode()
+
+
+def test_an_unknown_code_says_so_and_nothing_more() -> None:
+    response = Client().get(reverse("certificates:verify", args=["CRD-0000-0000"]))
+    assert response.status_code == 404
+    assert "No certificate has this code" in response.content.decode()
+    body = Client().get(reverse("verify:json", args=["CRD-0000-0000"])).json()
+    assert body == {"status": "unknown", "error": {"code": "not_found", "message": "No certificate has that code."}}
+
+
+def test_a_credential_altered_after_signing_verifies_as_invalid() -> None:
+    setup = course_with_rule()
+    certificate = _issued(setup)
+    credential = certificate.credential
+    url = reverse("verify:credential")
+    assert Client().post(url, json.dumps(credential), content_type="application/json").json()["status"] == "valid"
+    credential["credentialSubject"]["name"] = "Somebody Else"
+    result = Client().post(url, json.dumps(credential), content_type="application/json").json()
+    assert result["status"] == "invalid" and result["reason"] == "bad_signature"
+    assert "altered" in result["message"]
+    bad = Client().post(url, "{not json", content_type="application/json")
+    assert bad.status_code == 400 and bad.json()["reason"] == "malformed"
+
+
+def test_a_stored_credential_changed_in_storage_verifies_as_invalid() -> None:
+    setup = course_with_rule()
+    certificate = _issued(setup)
+    default_storage.delete(certificate.credential_key)
+    default_storage.save(certificate.credential_key, __import__("io").BytesIO(b'{"tampered": true}'))
+    body = Client().get(reverse("verify:json", args=[certificate.code])).json()
+    assert body["status"] == "invalid" and body["reason"] == "altered"
+
+
+def test_a_revoked_certificate_verifies_as_revoked_with_date_and_reason() -> None:
+    setup = course_with_rule()
+    certificate = _issued(setup)
+    client = _client(setup.admin)
+    response = client.post(reverse("certificates:revoke", args=[certificate.code]), {"reason": "Exam misconduct."})
+    assert response.status_code == 302
+    certificate.refresh_from_db()
+    assert certificate.state == CertificateState.REVOKED
+    html = Client().get(reverse("certificates:verify", args=[certificate.code])).content.decode()
+    assert 'data-status="revoked"' in html and "Exam misconduct." in html
+    body = (
+        Client()
+        .post(reverse("verify:credential"), json.dumps(certificate.credential), content_type="application/json")
+        .json()
+    )
+    assert body["status"] == "revoked"
+    assert body["certificate"]["revoked_reason"] == "Exam misconduct."
+
+
+def test_a_trainee_cannot_revoke() -> None:
+    setup = course_with_rule()
+    certificate = _issued(setup)
+    response = _client(certificate.user).post(reverse("certificates:revoke", args=[certificate.code]), {"reason": "x"})
+    assert response.status_code == 403
+    certificate.refresh_from_db()
+    assert certificate.state == CertificateState.ISSUED
+
+
+def test_the_readmes_offline_check_works_with_what_the_site_publishes(tmp_path: Any) -> None:
+    """As the README shows: the published key and status list, and the holder's credential, checked offline."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    setup = course_with_rule()
+    certificate = _issued(setup)
+    client = _client(certificate.user)
+    download = client.get(client.get(reverse("certificates:file", args=[certificate.code, "credential"]))["Location"])
+    credential_file = tmp_path / f"{certificate.code}.credential.json"
+    credential_file.write_bytes(b"".join(download.streaming_content))
+    (tmp_path / "key.json").write_bytes(Client().get(reverse("verify:issuer-key")).content)
+
+    def offline_check() -> subprocess.CompletedProcess[str]:
+        status = Client().get(reverse("verify:status-list", args=[0]))
+        (tmp_path / "status.json").write_bytes(status.content)
+        script = Path(__file__).resolve().parents[3] / "lms" / "certificates" / "offline.py"
+        arguments = [str(credential_file), "--key-file", str(tmp_path / "key.json")]
+        arguments += ["--status-list", str(tmp_path / "status.json")]
+        return subprocess.run([sys.executable, str(script), *arguments], capture_output=True, text=True, check=False)
+
+    assert offline_check().returncode == 0
+    services.certificate_revoke(certificate=certificate, by=setup.admin, reason="Exam misconduct.")
+    assert offline_check().returncode == 2
+    altered = json.loads(credential_file.read_text())
+    altered["validFrom"] = "2020-01-01T00:00:00Z"
+    credential_file.write_text(json.dumps(altered))
+    result = offline_check()
+    assert result.returncode == 1, result.stdout
