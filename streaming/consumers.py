@@ -1,7 +1,9 @@
 """The media signaling socket: `/ws/sessions/<id>/media/`. Protocol: docs/live-protocol.md ("Media signaling").
 
 Thin: it admits and authorises (like the session socket, with the same close codes), then hands SDP and ICE to
-the process's Sfu through `streaming.signaling.media_hub()`. SfuError and CorridorError become error frames in
+the media plane: the process's Sfu through `streaming.signaling.media_hub()` (SFU_MODE "local"), or the session's
+SFU node through `streaming.node.client.remote_media_hub()` (SFU_MODE "nodes"; the node's frames for this socket
+arrive on its channel as `media.frame`). SfuError and CorridorError become error frames in
 `_receive`, the one place; the socket stays open after an error.
 """
 
@@ -12,6 +14,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from types import SimpleNamespace
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -22,22 +25,31 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from classrooms import device_selectors
 from classrooms import selectors as classroom_selectors
+from classrooms.agent.protocol import bearer_token
 from classrooms.models import LiveSession
 from classrooms.selectors import MODERATORS, Participant
+from classrooms.services import devices as device_services
+from classrooms.services.devices import AgentIdentity
 from lms.errors import CorridorError
+from streaming.live_recordings import LiveRecordings
+from streaming.node.client import remote_media_hub
 from streaming.selectors import ice_servers_for_user
+from streaming.services import recording_group
 from streaming.sfu import SfuError
-from streaming.signaling import MediaHub, media_hub, session_key
+from streaming.signaling import MediaPlane, media_hub, session_key
 
 logger = logging.getLogger(__name__)
+
+RECORDINGS = LiveRecordings()  # stateless: the recording services, for the media hub
 
 MAX_MESSAGE_BYTES = 64 * 1024  # a browser's offer with several m-lines and candidates
 MESSAGES_PER_SECOND = 50  # trickled ICE candidates come in bursts
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
-# Who may publish without an invitation (room agents will join them).
+# Who may publish without an invitation (and room agents, authenticated by their room's device token).
 PUBLISHERS = frozenset({Participant.INSTRUCTOR, Participant.ADMINISTRATOR})
 
 # The Sfu speaks English without Django; its codes get the user's language here.
@@ -50,6 +62,7 @@ SFU_MESSAGES = {
     "unknown_peer": gettext_lazy("You have nothing to do that with: publish or subscribe first."),
     "no_tracks": gettext_lazy("Nothing is published in this session yet."),
     "closed": gettext_lazy("The media server is shutting down; reconnect in a moment."),
+    "sfu_unavailable": gettext_lazy("The media server is not answering; try again in a moment."),
 }
 
 Handler = Callable[["MediaConsumer", dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -64,6 +77,10 @@ class MediaConsumer(AsyncWebsocketConsumer):
     peer_id = ""
     role = ""
     joined = False
+    # A room agent's socket (Authorization: Bearer <device token>, no user): its room, for labelling its tracks.
+    agent: AgentIdentity | None = None
+    room: dict[str, Any] | None = None
+    groups_joined: tuple[str, ...] = ()
 
     async def connect(self) -> None:
         # Accept first, as the session socket does: the client gets a close code, not a bare HTTP 403.
@@ -74,6 +91,10 @@ class MediaConsumer(AsyncWebsocketConsumer):
             await self._connect(user)
 
     async def _connect(self, user: Any) -> None:
+        token = bearer_token(self.scope.get("headers", []))
+        if token is not None and (user is None or not user.is_authenticated):
+            await self._connect_room_agent(token)
+            return
         if user is None or not user.is_authenticated:
             await self._refuse(CLOSE_UNAUTHENTICATED, "unauthenticated", _("Sign in to join this session."))
             return
@@ -97,29 +118,110 @@ class MediaConsumer(AsyncWebsocketConsumer):
         self.joined = True
         welcome = {
             "ice_servers": ice_servers,
+            "ice_transport_policy": settings.ICE_TRANSPORT_POLICY,
             "peer_id": self.peer_id,
-            "can_publish": self.can_publish(),
-            "tracks": self.hub.tracks(self.session_id),
+            "can_publish": await self.can_publish(),
+            "tracks": await self.hub.published(self.session_id),
         }
         await self._send({"type": "welcome", "data": welcome})
 
+    async def _connect_room_agent(self, token: str) -> None:
+        """A room agent publishes its room's camera and microphone, only into a live session held in its room."""
+        try:
+            session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
+        except (KeyError, ValueError):
+            session_id = 0
+        agent = await database_sync_to_async(device_services.agent_authenticate)(token=token)
+        if agent is None:
+            await self._refuse(CLOSE_UNAUTHENTICATED, "invalid_token", _("That device token is unknown or revoked."))
+            return
+        self.session, allowed = await self._load_for_agent(session_id, agent)
+        if self.session is None:
+            await self._refuse(CLOSE_NOT_FOUND, "session_not_found", _("That session does not exist."))
+            return
+        if not allowed:
+            await self._refuse(CLOSE_FORBIDDEN, "forbidden", _("This room is not part of that live session."))
+            return
+        self.agent = agent
+        self.room = {"id": agent.room_id, "name": agent.room_name, "city": agent.city}
+        self.session_id, self.user_id, self.role = self.session.pk, 0, "room"
+        self.peer_id = f"room{agent.room_id}-{secrets.token_hex(4)}"
+        self.bucket_started, self.bucket_count = time.monotonic(), 0
+        # Revoking the token closes this socket too (services.devices.device_token_revoke).
+        self.groups_joined = (device_services.token_group(agent.token_id),)
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.hub.join(self)
+        self.joined = True
+        # The TURN username names the room, never a person.
+        ice_servers = list(ice_servers_for_user(user=SimpleNamespace(pk=f"room-{agent.room_id}")))
+        welcome = {
+            "ice_servers": ice_servers,
+            "ice_transport_policy": settings.ICE_TRANSPORT_POLICY,
+            "peer_id": self.peer_id,
+            "can_publish": True,
+            "tracks": await self.hub.published(self.session_id),
+        }
+        await self._send({"type": "welcome", "data": welcome})
+
+    async def hear_session_end(self) -> None:
+        """A publisher's socket hears of the session's end, to close the recordings of what it publishes."""
+        group = recording_group(self.session_id)
+        if self.channel_layer is not None and group not in self.groups:
+            # Channels leaves `self.groups` when the socket disconnects.
+            self.groups.append(group)
+            await self.channel_layer.group_add(group, self.channel_name)
+
+    async def media_session_ended(self, message: dict[str, Any]) -> None:
+        """The session ended (streaming.services.session_recordings_close): close this process's recorders of it."""
+        try:
+            await self.hub.stop_recording(self.session_id)
+        except SfuError as error:
+            logger.warning("could not stop recording session %s: %s", self.session_id, error.message)
+
+    async def media_frame(self, message: dict[str, Any]) -> None:
+        """A frame for this socket from its session's SFU node (SFU_MODE "nodes")."""
+        frame = message.get("frame")
+        if isinstance(frame, dict) and isinstance(frame.get("type"), str):
+            await self.deliver(frame)
+
+    async def device_token_revoked(self, message: dict[str, Any]) -> None:
+        """The channel layer's word that this socket's device token was revoked."""
+        if self.agent is not None and message.get("token_id") == self.agent.token_id and self.joined:
+            await self._refuse(CLOSE_UNAUTHENTICATED, "token_revoked", _("This device token has been revoked."))
+            self.joined = False
+            await self.hub.leave(self)
+
     async def disconnect(self, code: int) -> None:
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.groups_joined = ()
         if self.joined:
             self.joined = False
             await self.hub.leave(self)
 
     @property
-    def hub(self) -> MediaHub:
+    def hub(self) -> MediaPlane:
+        if settings.SFU_MODE == "nodes":
+            return remote_media_hub(
+                layer=self.channel_layer,
+                redis_url=settings.REDIS_URL,
+                prefix=settings.SFU_REDIS_PREFIX,
+                timeout=settings.SFU_REQUEST_TIMEOUT,
+                check_interval=settings.SFU_NODE_CHECK_INTERVAL,
+            )
         stun = [{"urls": list(settings.STUN_URLS)}] if settings.STUN_URLS else []
-        return media_hub(ice_servers=stun)
+        return media_hub(ice_servers=stun, recordings=RECORDINGS)
 
     @property
     def key(self) -> str:
         return session_key(self.session_id)
 
-    def can_publish(self) -> bool:
-        return self.participant in PUBLISHERS or (
-            self.participant == Participant.TRAINEE and self.hub.is_invited(self.session_id, self.user_id)
+    async def can_publish(self) -> bool:
+        return (
+            self.agent is not None
+            or self.participant in PUBLISHERS
+            or (self.participant == Participant.TRAINEE and await self.hub.may_speak(self.session_id, self.user_id))
         )
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -176,6 +278,10 @@ class MediaConsumer(AsyncWebsocketConsumer):
     async def recheck_role(self) -> None:
         """Per-message authorisation for what changes rights: the user's part in the session, read again."""
         assert self.session is not None
+        if self.agent is not None:
+            if not await database_sync_to_async(_agent_still_allowed)(self.agent, self.session.pk):
+                raise CorridorError("forbidden", _("This room may no longer publish into this session."), status=403)
+            return
         self.participant = await database_sync_to_async(classroom_selectors.session_participant)(
             session=self.session, user=self.user
         )
@@ -212,6 +318,21 @@ class MediaConsumer(AsyncWebsocketConsumer):
         participant = classroom_selectors.session_participant(session=session, user=user)
         return session, participant, list(ice_servers_for_user(user=user)) if participant else []
 
+    @database_sync_to_async
+    def _load_for_agent(self, session_id: int, agent: AgentIdentity) -> tuple[LiveSession | None, bool]:
+        session = LiveSession.objects.filter(pk=session_id).first()
+        if session is None:
+            return None, False
+        return session, device_selectors.agent_may_publish(room_id=agent.room_id, session=session)
+
+
+def _agent_still_allowed(agent: AgentIdentity, session_id: int) -> bool:
+    """The agent's token is still valid and its room still holds the session, live."""
+    if not device_selectors.token_is_active(token_id=agent.token_id):
+        return False
+    session = LiveSession.objects.filter(pk=session_id).first()
+    return session is not None and device_selectors.agent_may_publish(room_id=agent.room_id, session=session)
+
 
 # Message handlers: one per type, each authorising its own message. ------------------------------
 
@@ -226,27 +347,34 @@ def _sdp(message: dict[str, Any]) -> str:
 async def handle_publish(consumer: MediaConsumer, message: dict[str, Any]) -> dict[str, Any]:
     sdp = _sdp(message)
     await consumer.recheck_role()
-    if not consumer.can_publish():
+    if not await consumer.can_publish():
         raise CorridorError("forbidden", _("Only the instructor, or a trainee invited to speak, can publish."))
-    answer = await consumer.hub.sfu.publish(session_key=consumer.key, publisher_id=consumer.peer_id, offer_sdp=sdp)
-    await consumer.hub.announce_tracks(consumer.session_id)
+    await consumer.hear_session_end()
+    answer = await consumer.hub.publish(consumer, sdp=sdp, label=_recording_label(consumer))
     return {"type": "media.answer", "sdp": answer["sdp"], "tracks": answer["tracks"]}
+
+
+def _recording_label(consumer: MediaConsumer) -> str:
+    """How a recording names its publisher on the course page: the room, "instructor", or the person."""
+    room = getattr(consumer, "room", None)
+    if room:
+        return str(room["name"])
+    if consumer.participant == Participant.INSTRUCTOR:
+        return "instructor"
+    user = getattr(consumer, "user", None)
+    return (user.get_full_name() if user is not None else "") or consumer.role
 
 
 async def handle_subscribe(consumer: MediaConsumer, message: dict[str, Any]) -> dict[str, Any]:
     track_ids = message.get("track_ids")
     if track_ids is not None and (not isinstance(track_ids, list) or not all(isinstance(t, str) for t in track_ids)):
         raise CorridorError("invalid_message", _("`track_ids` is a list of track ids."))
-    offer = await consumer.hub.sfu.subscribe(
-        session_key=consumer.key, subscriber_id=consumer.peer_id, track_ids=track_ids
-    )
+    offer = await consumer.hub.subscribe(consumer, track_ids=track_ids)
     return {"type": "media.offer", "sdp": offer["sdp"], "tracks": offer["tracks"]}
 
 
 async def handle_answer(consumer: MediaConsumer, message: dict[str, Any]) -> dict[str, Any]:
-    await consumer.hub.sfu.subscriber_answer(
-        session_key=consumer.key, subscriber_id=consumer.peer_id, answer_sdp=_sdp(message)
-    )
+    await consumer.hub.subscriber_answer(consumer, sdp=_sdp(message))
     return {"type": "ack"}
 
 
@@ -263,9 +391,8 @@ async def handle_candidate(consumer: MediaConsumer, message: dict[str, Any]) -> 
             "invalid_message",
             _("A candidate has a string `candidate`, a `mid` and a `role` (publisher or subscriber)."),
         )
-    await consumer.hub.sfu.add_ice_candidate(
-        session_key=consumer.key,
-        peer_id=consumer.peer_id,
+    await consumer.hub.add_ice_candidate(
+        consumer,
         role="publisher" if role == "publisher" else "subscriber",
         candidate=candidate,
         sdp_mid=mid,
@@ -276,7 +403,7 @@ async def handle_candidate(consumer: MediaConsumer, message: dict[str, Any]) -> 
 
 async def handle_unpublish(consumer: MediaConsumer, message: dict[str, Any]) -> dict[str, Any]:
     # The Sfu's publisher_left event announces the change to everyone.
-    await consumer.hub.sfu.unpublish(session_key=consumer.key, publisher_id=consumer.peer_id)
+    await consumer.hub.unpublish(consumer)
     return {"type": "ack"}
 
 
@@ -302,21 +429,13 @@ def _part_of(session: LiveSession, user_id: int) -> Participant | None:
 
 async def handle_invite(consumer: MediaConsumer, message: dict[str, Any]) -> dict[str, Any]:
     user_id = await _speaker(consumer, message)
-    consumer.hub.invite(consumer.session_id, user_id)
-    for socket in consumer.hub.sockets_of(consumer.session_id, user_id):
-        await socket.deliver({"type": "media.can_publish", "can_publish": True})
+    await consumer.hub.speaker_invite(consumer.session_id, user_id)
     return {"type": "ack", "user_id": user_id}
 
 
 async def handle_revoke(consumer: MediaConsumer, message: dict[str, Any]) -> dict[str, Any]:
     user_id = await _speaker(consumer, message)
-    hub = consumer.hub
-    hub.revoke(consumer.session_id, user_id)
-    published = {track["publisher_id"] for track in hub.tracks(consumer.session_id) if track["user_id"] == user_id}
-    for socket in hub.sockets_of(consumer.session_id, user_id):
-        await socket.deliver({"type": "media.can_publish", "can_publish": False})
-        if socket.peer_id in published:
-            await hub.sfu.unpublish(session_key=consumer.key, publisher_id=socket.peer_id)
+    await consumer.hub.speaker_revoke(consumer.session_id, user_id)
     return {"type": "ack", "user_id": user_id}
 
 

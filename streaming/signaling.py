@@ -2,7 +2,12 @@
 
 One `MediaHub` per event loop (`media_hub()`, like `classrooms.fanout.hub()`). It creates the Sfu when the first
 media socket joins and closes it when the last one leaves, so every peer connection has an owner and an end.
-The Sfu is per process, so a session's media sockets must share a process (one SFU node per city, later).
+The Sfu is per process, so a session's media sockets must share a process. With SFU_MODE "nodes" a `MediaHub`
+runs inside each SFU node (`python -m streaming.node`) and the app's sockets reach it through
+`streaming.node.client.RemoteMediaHub`; both are a `MediaPlane`, all the media socket sees.
+
+Recording goes through `SessionRecordings`, the hub's one window on the recording services (the Django side is
+`streaming.live_recordings`): asked for a sink when someone publishes, the sinks closed when the session ends.
 """
 
 from __future__ import annotations
@@ -10,11 +15,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Collection, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
-from streaming.sfu import Sfu, SfuEvent, TrackInfo
+from streaming.sfu import (
+    EncodedFrameSink,
+    PeerRole,
+    PublishAnswer,
+    Sfu,
+    SfuError,
+    SfuEvent,
+    SubscribeOffer,
+    TrackInfo,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +48,64 @@ class MediaSocket(Protocol):
     async def deliver(self, frame: dict[str, Any]) -> None: ...
 
 
+class SessionRecordings(Protocol):
+    """What the hub needs to record publishers (streaming.live_recordings.LiveRecordings on the Django side)."""
+
+    async def sink_for(
+        self, *, session_id: int, publisher_id: str, label: str, kinds: Collection[Literal["audio", "video"]]
+    ) -> EncodedFrameSink | None:
+        """A sink to write this publisher's frames to, or None when the session is not recorded. `label` names the
+        publisher to viewers of the recording (a room's name, "instructor").
+
+        The Sfu closes the sink (in a worker thread) when the publisher leaves, fails or is replaced, when recording
+        stops at the session's end, and when the Sfu closes: closing finishes the file and hands it to the upload.
+        """
+        ...
+
+
+class MediaPlane(Protocol):
+    """What the media socket needs of the media plane, whichever process runs the Sfu: `MediaHub` here (SFU_MODE
+    "local"), or `streaming.node.client.RemoteMediaHub` in front of SFU node processes (SFU_MODE "nodes").
+
+    Refusals are `SfuError` (a node that does not answer: code `sfu_unavailable`). `join` never fails: a socket
+    whose media plane is unreachable is still welcome, and its next request says what is wrong.
+    """
+
+    async def join(self, socket: MediaSocket) -> None: ...
+
+    async def leave(self, socket: MediaSocket) -> None: ...
+
+    async def published(self, session_id: int) -> list[dict[str, Any]]:
+        """The session's tracks as `media.tracks` lists them."""
+        ...
+
+    async def may_speak(self, session_id: int, user_id: int) -> bool:
+        """Whether a moderator invited this trainee to speak."""
+        ...
+
+    async def speaker_invite(self, session_id: int, user_id: int) -> None: ...
+
+    async def speaker_revoke(self, session_id: int, user_id: int) -> None:
+        """Withdraw the invitation and stop what the trainee publishes."""
+        ...
+
+    async def publish(self, socket: MediaSocket, *, sdp: str, label: str) -> PublishAnswer:
+        """Publish, record if the session is recorded (`label` names the publisher), announce the tracks."""
+        ...
+
+    async def subscribe(self, socket: MediaSocket, *, track_ids: list[str] | None) -> SubscribeOffer: ...
+
+    async def subscriber_answer(self, socket: MediaSocket, *, sdp: str) -> None: ...
+
+    async def add_ice_candidate(
+        self, socket: MediaSocket, *, role: PeerRole, candidate: str, sdp_mid: str | None, sdp_mline_index: int | None
+    ) -> None: ...
+
+    async def unpublish(self, socket: MediaSocket) -> None: ...
+
+    async def stop_recording(self, session_id: int) -> None: ...
+
+
 @dataclass(eq=False)
 class _SessionMedia:
     sockets: set[MediaSocket] = field(default_factory=set)
@@ -43,8 +115,11 @@ class _SessionMedia:
 class MediaHub:
     """This process's media sockets per session, their speaking rights, and the Sfu they share."""
 
-    def __init__(self, *, ice_servers: Sequence[Mapping[str, Any]] = ()) -> None:
+    def __init__(
+        self, *, ice_servers: Sequence[Mapping[str, Any]] = (), recordings: SessionRecordings | None = None
+    ) -> None:
         self._ice_servers = list(ice_servers)
+        self._recordings = recordings
         self._sessions: dict[int, _SessionMedia] = {}
         self._sfu: Sfu | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -101,6 +176,118 @@ class MediaHub:
         media = self._sessions.get(session_id)
         return [s for s in media.sockets if s.user_id == user_id] if media else []
 
+    def load(self) -> dict[str, int]:
+        """What an SFU node advertises: sessions, sockets, and the Sfu's publishers, subscribers and tracks."""
+        publishers, subscribers, tracks = self._sfu.peer_counts() if self._sfu is not None else (0, 0, 0)
+        return {
+            "sessions": len(self._sessions),
+            "sockets": sum(len(media.sockets) for media in self._sessions.values()),
+            "peers": publishers + subscribers,
+            "publishers": publishers,
+            "subscribers": subscribers,
+            "tracks": tracks,
+        }
+
+    # -- the MediaPlane operations (streaming.consumers calls these, in this process or on an SFU node) --------
+
+    async def published(self, session_id: int) -> list[dict[str, Any]]:
+        return self.tracks(session_id)
+
+    async def may_speak(self, session_id: int, user_id: int) -> bool:
+        return self.is_invited(session_id, user_id)
+
+    async def speaker_invite(self, session_id: int, user_id: int) -> None:
+        self.invite(session_id, user_id)
+        for socket in self.sockets_of(session_id, user_id):
+            await socket.deliver({"type": "media.can_publish", "can_publish": True})
+
+    async def speaker_revoke(self, session_id: int, user_id: int) -> None:
+        self.revoke(session_id, user_id)
+        published = {track["publisher_id"] for track in self.tracks(session_id) if track["user_id"] == user_id}
+        for socket in self.sockets_of(session_id, user_id):
+            await socket.deliver({"type": "media.can_publish", "can_publish": False})
+            if socket.peer_id in published:
+                await self.sfu.unpublish(session_key=session_key(session_id), publisher_id=socket.peer_id)
+
+    async def publish(self, socket: MediaSocket, *, sdp: str, label: str) -> PublishAnswer:
+        answer = await self.sfu.publish(
+            session_key=session_key(socket.session_id), publisher_id=socket.peer_id, offer_sdp=sdp
+        )
+        await self.record(socket, answer["tracks"], label=label)
+        await self.announce_tracks(socket.session_id)
+        return answer
+
+    async def subscribe(self, socket: MediaSocket, *, track_ids: list[str] | None) -> SubscribeOffer:
+        return await self.sfu.subscribe(
+            session_key=session_key(socket.session_id), subscriber_id=socket.peer_id, track_ids=track_ids
+        )
+
+    async def subscriber_answer(self, socket: MediaSocket, *, sdp: str) -> None:
+        await self.sfu.subscriber_answer(
+            session_key=session_key(socket.session_id), subscriber_id=socket.peer_id, answer_sdp=sdp
+        )
+
+    async def add_ice_candidate(
+        self, socket: MediaSocket, *, role: PeerRole, candidate: str, sdp_mid: str | None, sdp_mline_index: int | None
+    ) -> None:
+        await self.sfu.add_ice_candidate(
+            session_key=session_key(socket.session_id),
+            peer_id=socket.peer_id,
+            role=role,
+            candidate=candidate,
+            sdp_mid=sdp_mid,
+            sdp_mline_index=sdp_mline_index,
+        )
+
+    async def unpublish(self, socket: MediaSocket) -> None:
+        # The Sfu's publisher_left event announces the change to everyone.
+        await self.sfu.unpublish(session_key=session_key(socket.session_id), publisher_id=socket.peer_id)
+
+    # -- recording ---------------------------------------------------------------------------------------------
+
+    async def record(self, socket: MediaSocket, tracks: Sequence[TrackInfo], *, label: str) -> bool:
+        """Record what `socket` has just published, if its session is recorded; whether a recording started."""
+        if self._recordings is None or self._sfu is None or not tracks:
+            return False
+        try:
+            sink = await self._recordings.sink_for(
+                session_id=socket.session_id,
+                publisher_id=socket.peer_id,
+                label=label,
+                kinds=sorted({track["kind"] for track in tracks}),
+            )
+        except Exception:  # the class goes on unrecorded rather than not at all
+            logger.exception("could not start recording %s in session %s", socket.peer_id, socket.session_id)
+            return False
+        if sink is None:
+            return False
+        try:
+            await self.sfu.set_recording_sink(
+                session_key=session_key(socket.session_id), publisher_id=socket.peer_id, sink=sink
+            )
+        except (SfuError, RuntimeError):
+            # Gone while the recording was being set up: finish the (empty) file all the same.
+            await asyncio.get_running_loop().run_in_executor(None, sink.close)
+            return False
+        return True
+
+    async def stop_recording(self, session_id: int) -> None:
+        """The session ended: close this process's recorders of its publishers (each then queues its upload).
+
+        Idempotent; the publishers keep publishing.
+        """
+        if self._sfu is None:
+            return
+        sfu, key = self._sfu, session_key(session_id)
+        publisher_ids = sorted({track["publisher_id"] for track in sfu.tracks(key)})
+        results = await asyncio.gather(
+            *(sfu.set_recording_sink(session_key=key, publisher_id=pid, sink=None) for pid in publisher_ids),
+            return_exceptions=True,
+        )
+        for publisher_id, result in zip(publisher_ids, results, strict=True):
+            if isinstance(result, BaseException) and not isinstance(result, SfuError):  # SfuError: it just left
+                logger.error("stopping the recording of %s failed", publisher_id, exc_info=result)
+
     # -- what is published -------------------------------------------------------------------------------------
 
     def tracks(self, session_id: int) -> list[dict[str, Any]]:
@@ -153,16 +340,21 @@ class MediaHub:
 
 def _described(track: TrackInfo, peers: Mapping[str, MediaSocket]) -> dict[str, Any]:
     socket = peers.get(track["publisher_id"])
-    return {**track, "user_id": socket.user_id if socket else None, "role": socket.role if socket else None}
+    if socket is None:
+        return {**track, "user_id": None, "role": None, "room": None}
+    # A room agent's socket has no user (user_id 0) and names its room ({id, name, city}): the page labels it.
+    return {**track, "user_id": socket.user_id or None, "role": socket.role, "room": getattr(socket, "room", None)}
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, MediaHub] = weakref.WeakKeyDictionary()
 
 
-def media_hub(*, ice_servers: Sequence[Mapping[str, Any]] = ()) -> MediaHub:
-    """This process's media hub (one per event loop: each test gets its own loop)."""
+def media_hub(
+    *, ice_servers: Sequence[Mapping[str, Any]] = (), recordings: SessionRecordings | None = None
+) -> MediaHub:
+    """This process's media hub (one per event loop: each test gets its own loop); the first call configures it."""
     loop = asyncio.get_running_loop()
     found = _hubs.get(loop)
     if found is None:
-        found = _hubs[loop] = MediaHub(ice_servers=ice_servers)
+        found = _hubs[loop] = MediaHub(ice_servers=ice_servers, recordings=recordings)
     return found

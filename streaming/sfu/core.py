@@ -363,6 +363,15 @@ class Sfu:
             return []
         return [track.info for p in session.publishers.values() for track in p.tracks.values()]
 
+    def peer_counts(self) -> tuple[int, int, int]:
+        """(publishers, subscribers, tracks) over every session: the load an SFU node advertises."""
+        sessions = self._sessions.values()
+        return (
+            sum(len(session.publishers) for session in sessions),
+            sum(len(session.subscribers) for session in sessions),
+            sum(len(publisher.tracks) for session in sessions for publisher in session.publishers.values()),
+        )
+
     def stats(self, session_key: str) -> SessionStats:
         """Per publisher track and per subscriber leg: packets, bytes, bitrate, keyframe requests."""
         session = self._sessions.get(session_key)
