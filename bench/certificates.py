@@ -17,8 +17,8 @@ one task per trainee) and ends when no item is pending. Reported:
 * p50_ms / p95_ms: per certificate, from its task starting to its certificate being stored and recorded;
 * duplicates: trainees holding more than one certificate; missing: qualifying trainees holding none.
 
-Baseline, in the same run: --baseline-sample more trainees are certified first, one after another in the bench's
-own process through the same service (`certificate_issue`: eligibility, PDF, signature, upload, database), with no
+Baseline, in the same run: --baseline-sample more trainees are certified first by the same batch and the same
+tasks, run one after another in the bench's own process (Celery eager: PDF, signature, upload, database), with no
 queue and no parallelism; ratio = the run's certificates per second ÷ the baseline's.
 
 Human-readable lines first; the last line of stdout is one JSON object.
@@ -132,39 +132,71 @@ def seed(count: int) -> tuple[Any, Any, list[Any]]:
 
 
 def baseline(*, course: Any, admin: Any, users: list[Any], profile: bool) -> float:
-    """Seconds per certificate issued one after another in this process: the same service end to end
-    (eligibility, PDF, signature, upload, database), no queue and no parallelism."""
+    """Seconds per certificate when this process runs the same issuing tasks one after another (Celery eager):
+    the same code path as the workers (batch start, then each item: PDF, signature, upload, database), no queue,
+    no parallelism."""
+    from lms.celery import app
     from lms.certificates import documents, services
 
     documents.warm_up()  # as the workers do at start
-    started = time.perf_counter()
+    app.conf.task_always_eager = True
     profiler = None
     if profile:
         import cProfile
 
         profiler = cProfile.Profile()
-        profiler.enable()
-    for user in users:
-        services.certificate_issue(user=user, course=course, by=admin)
+    started = time.perf_counter()
+    try:
+        if profiler is not None:
+            profiler.enable()
+        services.certificate_batch_start(course=course, by=admin, user_ids=[user.pk for user in users])
+    finally:
+        if profiler is not None:
+            profiler.disable()
+        app.conf.task_always_eager = False
+    elapsed = time.perf_counter() - started
     if profiler is not None:
         import pstats
 
-        profiler.disable()
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
-    return (time.perf_counter() - started) / len(users)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(40)
+    return elapsed / len(users)
 
 
-def start_workers(count: int, concurrency: int, env: dict[str, str], log_dir: Path) -> list[subprocess.Popen[bytes]]:
+def start_workers(
+    count: int, concurrency: int, prefetch: int, env: dict[str, str], log_dir: Path
+) -> list[subprocess.Popen[bytes]]:
     workers = []
     for index in range(count):
         log = open(log_dir / f"worker-{index}.log", "wb")  # noqa: SIM115 (closed with the process)
         command = [sys.executable, "-m", "celery", "-A", "lms", "worker", "-Q", env["CELERY_QUEUE"]]
-        command += [f"--concurrency={concurrency}", "-n", f"bench{index}-{os.getpid()}@%h", "-l", "warning"]
+        command += [
+            f"--concurrency={concurrency}",
+            f"--prefetch-multiplier={prefetch}",
+            "-n",
+            f"bench{index}-{os.getpid()}@%h",
+            "-l",
+            "warning",
+        ]
         command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
         workers.append(
             subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         )
     return workers
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds used so far by a process and its children (a prefork worker's pool)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        total = 0.0
+        for process in [root, *root.children(recursive=True)]:
+            times = process.cpu_times()
+            total += times.user + times.system
+        return total
+    except psutil.Error:
+        return 0.0
 
 
 def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
@@ -191,7 +223,9 @@ def wait_for_workers(redis_url: str, queue: str, timeout: float) -> None:
     raise SystemExit("the Celery workers did not start")
 
 
-def run(args: argparse.Namespace, database: BenchDatabase, redis_url: str, s3_endpoint: str) -> dict[str, Any]:
+def run(
+    args: argparse.Namespace, database: BenchDatabase, redis_url: str, s3_endpoint: str, s3_pid: int
+) -> dict[str, Any]:
     from django.db import connections
     from django.db.models import Count
 
@@ -203,21 +237,22 @@ def run(args: argparse.Namespace, database: BenchDatabase, redis_url: str, s3_en
     say(f"seeded a course, its rule and {len(users):,} qualifying trainees in {time.perf_counter() - started:.1f} s")
     per_baseline = baseline(course=course, admin=admin, users=users[: args.baseline_sample], profile=args.profile)
     say(
-        f"baseline: {args.baseline_sample} certificates issued one by one in this process (same service, no queue): "
-        f"{per_baseline * 1000:.1f} ms each, {1 / per_baseline:.1f}/s"
+        f"baseline: {args.baseline_sample} certificates issued by the same tasks run one after another in this "
+        f"process (no queue, no parallelism): {per_baseline * 1000:.1f} ms each, {1 / per_baseline:.1f}/s"
     )
     connections.close_all()
 
     queue = f"corridor-bench-certificates-{os.getpid()}"
     env = {**os.environ, "CELERY_QUEUE": queue}
     log_dir = Path(tempfile.mkdtemp(prefix="corridor-bench-certificates-"))
-    workers = start_workers(args.workers, args.concurrency, env, log_dir)
+    workers = start_workers(args.workers, args.concurrency, args.prefetch, env, log_dir)
     try:
         wait_for_workers(redis_url, queue, timeout=120)
         say(f"{args.workers} workers × concurrency {args.concurrency} on {queue} (logs in {log_dir})")
         from lms.celery import app
 
         app.conf.task_default_queue = queue  # before the first send: Celery caches its routing
+        cpu_before = {"workers": sum(tree_cpu_seconds(w.pid) for w in workers), "s3": tree_cpu_seconds(s3_pid)}
         run_started = time.perf_counter()
         batch = services.certificate_batch_start(course=course, by=admin)
         last_report = 0.0
@@ -233,6 +268,10 @@ def run(args: argparse.Namespace, database: BenchDatabase, redis_url: str, s3_en
                 break
             time.sleep(0.2)
         wall = time.perf_counter() - run_started
+        cpu = {
+            "workers": sum(tree_cpu_seconds(w.pid) for w in workers) - cpu_before["workers"],
+            "s3": tree_cpu_seconds(s3_pid) - cpu_before["s3"],
+        }
     finally:
         stop_workers(workers)
 
@@ -254,6 +293,10 @@ def run(args: argparse.Namespace, database: BenchDatabase, redis_url: str, s3_en
         f"p95 {percentile(per_certificate_ms, 0.95):.1f} ms"
     )
     say(f"duplicates {duplicates}, missing {missing}; S3 endpoint {s3_endpoint} bucket {BUCKET}")
+    say(
+        f"CPU per certificate: workers {cpu['workers'] / max(len(done), 1) * 1000:.1f} ms, "
+        f"S3 server {cpu['s3'] / max(len(done), 1) * 1000:.1f} ms (the rest: PostgreSQL, Redis, this process)"
+    )
     return {
         "certificates": len(done),
         "per_second": round(per_second, 1),
@@ -264,9 +307,12 @@ def run(args: argparse.Namespace, database: BenchDatabase, redis_url: str, s3_en
         "failed": failed,
         "workers": args.workers,
         "concurrency": args.concurrency,
+        "prefetch": args.prefetch,
         "baseline_ms": round(per_baseline * 1000, 1),
         "baseline_per_second": round(1 / per_baseline, 1),
         "ratio": round(per_second * per_baseline, 1),
+        "worker_cpu_ms_per_certificate": round(cpu["workers"] / max(len(done), 1) * 1000, 1),
+        "s3_cpu_ms_per_certificate": round(cpu["s3"] / max(len(done), 1) * 1000, 1),
         "load_avg_1m": round(os.getloadavg()[0], 1),
     }
 
@@ -280,6 +326,9 @@ def main() -> None:
     parser.add_argument("--certificates", type=int, default=2000, help="qualifying trainees to certify (2,000)")
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes (2)")
     parser.add_argument("--concurrency", type=int, default=2, help="prefork children per worker (2)")
+    parser.add_argument(
+        "--prefetch", type=int, default=1, help="tasks a worker child reserves ahead (1, the project's setting)"
+    )
     parser.add_argument(
         "--baseline-sample", type=int, default=50, help="certificates issued one by one for the baseline (50)"
     )
@@ -361,7 +410,7 @@ def main() -> None:
         get_hashers.cache_clear()
         call_command("migrate", interactive=False, verbosity=0)
         say(f"created and migrated {database.name} in {time.perf_counter() - started:.1f} s")
-        summary = run(args, database, redis_url, s3_endpoint)
+        summary = run(args, database, redis_url, s3_endpoint, s3.pid)
     finally:
         from django.db import connections
 

@@ -258,10 +258,11 @@ def certificate_batch_start(
 
 
 def _enqueue(item_ids: list[int]) -> None:
-    from lms.certificates.tasks import issue_batch_item
+    from lms.certificates.tasks import issue_batch_items
 
-    for item_id in item_ids:
-        issue_batch_item.delay(item_id)
+    chunk = max(1, settings.CERTIFICATE_TASK_ITEMS)
+    for start in range(0, len(item_ids), chunk):
+        issue_batch_items.delay(item_ids[start : start + chunk])
 
 
 def certificate_batch_item_run(*, item_id: int) -> None:

@@ -21,3 +21,5 @@ CERTIFICATE_ISSUER_NAME_ZH: str = env.str("CERTIFICATE_ISSUER_NAME_ZH", default=
 CERTIFICATE_URL_MAX_AGE: int = env.int("CERTIFICATE_URL_MAX_AGE", default=300)
 # Storage key prefix of certificate PDFs and credentials.
 CERTIFICATES_STORAGE_PREFIX: str = env.str("CERTIFICATES_STORAGE_PREFIX", default="certificates")
+# Certificates per Celery task in a bulk run (progress still moves one certificate at a time).
+CERTIFICATE_TASK_ITEMS: int = env.int("CERTIFICATE_TASK_ITEMS", default=8)

@@ -27,7 +27,7 @@ from tests.classrooms.factories import LiveSessionFactory
 from tests.streaming import test_signaling
 from tests.streaming.test_signaling import Camera, Viewer, frames_arrive, joined
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 media = test_signaling.media  # the media socket fixture
 peers = test_signaling.peers  # aiortc peers, closed after each test
