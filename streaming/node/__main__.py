@@ -24,7 +24,13 @@ def _recordings() -> SessionRecordings:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lms.settings")
     import django
 
+    # django.setup() applies the settings' LOGGING, which replaces the root logger's handler and level: the
+    # node's own (--log-level, its format) would be lost, and with them its INFO lines. Keep them.
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
     django.setup()
+    root.handlers[:] = handlers
+    root.setLevel(level)
     from streaming.live_recordings import LiveRecordings
 
     return LiveRecordings()

@@ -74,7 +74,8 @@ class RemoteMediaHub:
         workers, self._workers = self._workers, []
         for task in workers:
             task.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
+        # A cancelled receive unsubscribes from Redis on its way out; never let that hold up shutting down.
+        await asyncio.wait(workers, timeout=CLOSE_TIMEOUT_SECONDS) if workers else None
         for future in self._pending.values():
             future.cancel()
         self._pending.clear()
@@ -245,7 +246,15 @@ class RemoteMediaHub:
         await self._request("stop_recording", session_id)
 
 
+CLOSE_TIMEOUT_SECONDS = 2.0
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RemoteMediaHub] = weakref.WeakKeyDictionary()
+
+
+async def remote_media_hub_close() -> None:
+    """Close this event loop's remote media hub, if it has one (at shutdown, and after each test)."""
+    found = _hubs.pop(asyncio.get_running_loop(), None)
+    if found is not None:
+        await found.close()
 
 
 def remote_media_hub(

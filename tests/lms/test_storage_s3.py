@@ -33,18 +33,25 @@ def s3_endpoint() -> Iterator[str]:
     server.stop()
 
 
-@pytest.fixture
-def s3_storage(s3_endpoint: str, settings: Any) -> Iterator[Any]:
-    credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="ap-southeast-1", **credentials)
-    client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "ap-southeast-1"})
+def s3_client(endpoint: str) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="ap-southeast-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def use_s3_storage(settings: Any, *, endpoint: str, bucket: str) -> None:
+    """The default storage on `bucket` at the local endpoint, configured as lms/settings/storage.py does."""
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
             "BACKEND": "storages.backends.s3.S3Storage",
             "OPTIONS": {
-                "bucket_name": BUCKET,
-                "endpoint_url": s3_endpoint,
+                "bucket_name": bucket,
+                "endpoint_url": endpoint,
                 "region_name": "ap-southeast-1",
                 "access_key": "testing",
                 "secret_key": "testing",
@@ -57,6 +64,13 @@ def s3_storage(s3_endpoint: str, settings: Any) -> Iterator[Any]:
             },
         },
     }
+
+
+@pytest.fixture
+def s3_storage(s3_endpoint: str, settings: Any) -> Iterator[Any]:
+    client = s3_client(s3_endpoint)
+    client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "ap-southeast-1"})
+    use_s3_storage(settings, endpoint=s3_endpoint, bucket=BUCKET)
     settings.WAGTAILDOCS_SERVE_METHOD = "redirect"
     yield client
     for item in client.list_objects_v2(Bucket=BUCKET).get("Contents", []):

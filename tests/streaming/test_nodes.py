@@ -11,7 +11,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,8 +65,11 @@ class Nodes:
         return found
 
 
-def start_node(*, node_id: str, prefix: str, layer_prefix: str, redis_url: str, log: Path) -> Node:
-    env = {
+def start_node(
+    *, node_id: str, prefix: str, layer_prefix: str, redis_url: str, log: Path, env: Mapping[str, str] | None = None
+) -> Node:
+    """A node process; `env` adds to (or overrides) its environment."""
+    environment = {
         **os.environ,
         "REDIS_URL": redis_url,
         "CHANNEL_LAYER_PREFIX": layer_prefix,
@@ -74,17 +78,20 @@ def start_node(*, node_id: str, prefix: str, layer_prefix: str, redis_url: str, 
         "SFU_NODE_HEARTBEAT": str(HEARTBEAT),
         "SFU_NODE_TTL": str(NODE_TTL),
         "SFU_NODE_RECORDINGS": "0",
+        **(env or {}),
     }
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "streaming.node"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "streaming.node"], cwd=ROOT, env=environment, stdout=out, stderr=subprocess.STDOUT
         )
     return Node(node_id=node_id, process=process, log=log)
 
 
-@pytest.fixture
-def sfu_nodes(redis_url: str, settings: Any, tmp_path: Path) -> Iterator[Nodes]:
-    """Two node processes under a Redis prefix of this run's own; the app in SFU_MODE "nodes"."""
+@contextmanager
+def nodes_running(
+    *, names: tuple[str, ...], redis_url: str, settings: Any, tmp_path: Path, env: Mapping[str, str] | None = None
+) -> Iterator[Nodes]:
+    """Node processes under a Redis prefix of this run's own, once registered; the app in SFU_MODE "nodes"."""
     run = uuid.uuid4().hex[:10]
     prefix = f"{settings.CHANNEL_LAYER_PREFIX}:sfu-test-{run}"
     settings.SFU_MODE = "nodes"
@@ -94,7 +101,7 @@ def sfu_nodes(redis_url: str, settings: Any, tmp_path: Path) -> Iterator[Nodes]:
     client = redis.Redis.from_url(redis_url)
     nodes = Nodes(prefix=prefix, redis=client, nodes=[])
     try:
-        for name in ("a", "b"):
+        for name in names:
             node_id = f"node-{name}-{run}"
             nodes.nodes.append(
                 start_node(
@@ -103,6 +110,7 @@ def sfu_nodes(redis_url: str, settings: Any, tmp_path: Path) -> Iterator[Nodes]:
                     layer_prefix=settings.CHANNEL_LAYER_PREFIX,
                     redis_url=redis_url,
                     log=tmp_path / f"{node_id}.log",
+                    env=env,
                 )
             )
         deadline = time.monotonic() + 30
@@ -125,6 +133,13 @@ def sfu_nodes(redis_url: str, settings: Any, tmp_path: Path) -> Iterator[Nodes]:
         for key in client.scan_iter(match=f"{prefix}:*"):
             client.delete(key)
         client.close()
+
+
+@pytest.fixture
+def sfu_nodes(redis_url: str, settings: Any, tmp_path: Path) -> Iterator[Nodes]:
+    """Two node processes (not recording)."""
+    with nodes_running(names=("a", "b"), redis_url=redis_url, settings=settings, tmp_path=tmp_path) as nodes:
+        yield nodes
 
 
 def no_sfu_here() -> bool:
@@ -260,3 +275,13 @@ async def test_a_node_that_does_not_answer_gives_sfu_unavailable(
     # The socket still answers.
     await teacher.send("{not json")
     assert (await teacher.receive())["code"] == "malformed_json"
+
+
+@pytest.fixture(autouse=True)
+async def close_remote_media_hub() -> AsyncIterator[None]:
+    """SFU_MODE "nodes": close the test loop's remote hub while the loop and its Redis connections still run
+    (cancelled by the loop's own shutdown, its channel-layer receive could wait forever to unsubscribe)."""
+    yield
+    from streaming.node.client import remote_media_hub_close
+
+    await remote_media_hub_close()

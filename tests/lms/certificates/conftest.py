@@ -4,10 +4,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from tests.lms.test_storage_s3 import s3_endpoint, s3_storage  # noqa: F401
+from tests.lms.test_storage_s3 import s3_client, s3_endpoint, s3_storage, use_s3_storage  # noqa: F401
 
 MISSING_BUCKET = "corridor-test-certificates"
 
@@ -47,30 +46,8 @@ class BucketLater:
 
 @pytest.fixture
 def s3_without_bucket(s3_endpoint: str, settings: Any) -> Iterator[BucketLater]:  # noqa: F811
-    client = boto3.client(
-        "s3",
-        endpoint_url=s3_endpoint,
-        region_name="ap-southeast-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "storages.backends.s3.S3Storage",
-            "OPTIONS": {
-                "bucket_name": MISSING_BUCKET,
-                "endpoint_url": s3_endpoint,
-                "region_name": "ap-southeast-1",
-                "access_key": "testing",
-                "secret_key": "testing",
-                "signature_version": "s3v4",
-                "addressing_style": "path",
-                "default_acl": None,
-                "file_overwrite": False,
-            },
-        },
-    }
+    client = s3_client(s3_endpoint)
+    use_s3_storage(settings, endpoint=s3_endpoint, bucket=MISSING_BUCKET)
     yield BucketLater(client)
     existing = {bucket["Name"] for bucket in client.list_buckets().get("Buckets", [])}
     if MISSING_BUCKET in existing:
