@@ -10,7 +10,9 @@ throwaway database of its own (never the app's nor the test suite's: `<name>_ben
 a live session, its instructor and N enrolled trainees with a signed-in session each, and starts the ASGI server
 exactly as production does (uvicorn, lms/serve.py; DEBUG off) on free ports (`--asgi-server daphne` to compare).
 
-The clients live in this process (asyncio + websockets). They join (connect → welcome frame, at most
+The clients live in this process (uvloop + picows, whose framing is compiled: a client per socket in pure
+Python took most of a core at 2,000 sockets and its own backlog showed up as fan-out latency; the run reports
+this process's event-loop lag so that a reader can tell). They join (connect → welcome frame, at most
 --join-concurrency at a time), send a heartbeat every 10 s, and then:
 
 * baseline: the bench publishes --pings trivial frames straight onto the session's group on the channel layer;
@@ -60,9 +62,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import psutil
-import websockets
-from websockets.asyncio.client import ClientConnection
-from websockets.exceptions import ConnectionClosed, WebSocketException
+import uvloop
+from picows import WSError, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -362,12 +363,50 @@ class Shared:
     votes_not_cast: int = 0  # left queued when the phase ended without converging
     duplicates: int = 0
     pongs: int = 0
+    loop_lag_ms: list[float] = field(default_factory=list)  # this process's event-loop lag during Q&A
+
+
+async def probe_loop_lag(shared: Shared, every: float = 0.01) -> None:
+    """How late this process's event loop wakes a 10 ms sleep: frames wait at least that long to be read."""
+    while True:
+        started = time.perf_counter()
+        await asyncio.sleep(every)
+        shared.loop_lag_ms.append((time.perf_counter() - started - every) * 1000)
+
+
+class ClientListener(WSListener):
+    """picows calls this for every frame, synchronously: no task wake-up or queue per frame."""
+
+    def __init__(self, client: Client) -> None:
+        super().__init__()
+        self.client = client
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        if frame.msg_type == WSMsgType.TEXT:
+            if not frame.fin:  # the server sends each event as one frame
+                self.client.shared.errors["fragmented frame"] += 1
+                return
+            self.client.on_text(frame.get_payload_as_utf8_text())
+        elif frame.msg_type == WSMsgType.CLOSE:
+            self.client.close_code = frame.get_close_code()
+            transport.send_close(frame.get_close_code())
+            transport.disconnect()
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self.client.on_disconnected()
 
 
 class Client:
+    """One participant. The load generator must not be the bottleneck it measures: 2,000 of these share one
+    process, so frames are handled in picows's callback (Cython framing, on uvloop) rather than by a task per
+    socket reading from a queue, which cost about 40 µs a frame and made this process, not the server, the
+    slowest part at 2,000 clients."""
+
     def __init__(self, index: int, cookie: str, port: int, shared: Shared) -> None:
         self.index, self.cookie, self.port, self.shared = index, cookie, port, shared
-        self.ws: ClientConnection | None = None
+        self.transport: WSTransport | None = None
+        self.welcome: asyncio.Future[dict[str, Any]] | None = None
+        self.close_code: int | None = None
         self.join_ms = math.nan
         self.frames = 0
         self.seen: set[int] = set()
@@ -387,101 +426,104 @@ class Client:
         The join time runs from the first attempt to the welcome: what the person waits.
         """
         started = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        headers = {
+            "Origin": f"http://127.0.0.1:{self.port}",
+            "Cookie": f"{self.shared.cookie_name}={self.cookie}",
+        }
         for attempt in range(1, attempts + 1):
-            ws: ClientConnection | None = None
+            self.welcome = loop.create_future()
+            self.close_code = None
             try:
-                ws = await websockets.connect(
-                    f"ws://127.0.0.1:{self.port}/ws/sessions/{self.shared.session_id}/",
-                    origin=f"http://127.0.0.1:{self.port}",  # type: ignore[arg-type]
-                    additional_headers={"Cookie": f"{self.shared.cookie_name}={self.cookie}"},
-                    compression=None,
-                    ping_interval=None,  # the protocol's heartbeat keeps the socket alive, as the browser's does
-                    open_timeout=timeout,
-                    max_queue=256,
-                    close_timeout=2,
+                self.transport, _listener = await asyncio.wait_for(
+                    ws_connect(
+                        lambda: ClientListener(self),
+                        f"ws://127.0.0.1:{self.port}/ws/sessions/{self.shared.session_id}/",
+                        extra_headers=headers,
+                        websocket_handshake_timeout=timeout,
+                    ),
+                    timeout,
                 )
-                welcome = json.loads(await asyncio.wait_for(ws.recv(), timeout))
-            except (OSError, TimeoutError, WebSocketException) as error:
+                welcome = await asyncio.wait_for(self.welcome, timeout)
+            except (OSError, TimeoutError, WSError) as error:
                 self.shared.join_retries[type(error).__name__] += 1
-                if ws is not None:
-                    with contextlib.suppress(Exception):
-                        await asyncio.wait_for(ws.close(), 2)
+                if self.transport is not None:
+                    self.transport.disconnect()
+                    self.transport = None
                 if attempt == attempts:
                     raise
                 await asyncio.sleep(random.uniform(0.5, 1.5) * attempt)
                 continue
             if welcome.get("type") != "welcome":
                 raise RuntimeError(f"client {self.index}: expected welcome, got {welcome}")
-            self.ws = ws
             break
         self.join_ms = (time.perf_counter() - started) * 1000
-        self.tasks = [
-            asyncio.create_task(self._read()),
-            asyncio.create_task(self._heartbeat()),
-            asyncio.create_task(self._vote()),
-        ]
+        self.tasks = [asyncio.create_task(self._heartbeat()), asyncio.create_task(self._vote())]
 
-    async def _read(self) -> None:
-        assert self.ws is not None
+    def on_text(self, raw: str) -> None:
+        now = time.time()
+        if self.welcome is not None and not self.welcome.done():
+            self.welcome.set_result(json.loads(raw))
+            return
         shared = self.shared
-        try:
-            async for raw in self.ws:
-                now = time.time()
-                self.frames += 1
-                frame = json.loads(raw)
-                kind = frame.get("type")
-                if kind == "questions.voted":
-                    event_id = frame["event_id"]
-                    for count in frame["data"]["counts"]:
-                        newest = self.votes.get(count["id"])
-                        if newest is None or event_id > newest[0]:
-                            self.votes[count["id"]] = (event_id, count["votes"])
-                elif kind == "question.created":
-                    data = frame["data"]
-                    qid = data["id"]
-                    if qid in self.seen:
-                        shared.duplicates += 1
-                        continue
-                    self.seen.add(qid)
-                    written = shared.created_at.get(qid)
-                    if written is None:
-                        written = shared.created_at[qid] = datetime.fromisoformat(data["created_at"]).timestamp()
-                    shared.fanout_ms.append((now - written) * 1000)
-                    shared.last_arrival[qid] = max(now, shared.last_arrival.get(qid, 0.0))
-                    if qid not in self.votes:
-                        self.votes[qid] = (frame["event_id"], data["votes"])
-                    # Each client upvotes --votes-per-client of the questions, spread so that every
-                    # question gets its share (all of them with --votes-per-client ≥ --questions).
-                    if (self.index + len(self.seen) - 1) % shared.question_count < shared.votes_per_client:
-                        self.voting += 1
-                        self.to_vote.put_nowait(qid)
-                elif kind == "bench.ping":
-                    shared.ping_ms.append((now - frame["data"]["sent_at"]) * 1000)
-                elif kind == "pong":
-                    shared.pongs += 1
-                elif "ref" in frame:
-                    waiter = self.waiting.pop(frame["ref"], None)
-                    if waiter is not None and not waiter.done():
-                        waiter.set_result(frame)
-                elif kind == "error":
-                    shared.errors[f"unsolicited {frame.get('code')}"] += 1
-        except ConnectionClosed as closed:
-            self.closed = f"{closed.rcvd.code if closed.rcvd else 'no close frame'}"
-        finally:
-            if self.closed is None:
-                self.closed = "ended"
-            for waiter in self.waiting.values():
-                if not waiter.done():
-                    waiter.set_result({"type": "error", "code": "connection_closed"})
+        self.frames += 1
+        frame = json.loads(raw)
+        kind = frame.get("type")
+        if kind == "questions.voted":
+            event_id = frame["event_id"]
+            for count in frame["data"]["counts"]:
+                newest = self.votes.get(count["id"])
+                if newest is None or event_id > newest[0]:
+                    self.votes[count["id"]] = (event_id, count["votes"])
+        elif kind == "question.created":
+            data = frame["data"]
+            qid = data["id"]
+            if qid in self.seen:
+                shared.duplicates += 1
+                return
+            self.seen.add(qid)
+            written = shared.created_at.get(qid)
+            if written is None:
+                written = shared.created_at[qid] = datetime.fromisoformat(data["created_at"]).timestamp()
+            shared.fanout_ms.append((now - written) * 1000)
+            shared.last_arrival[qid] = max(now, shared.last_arrival.get(qid, 0.0))
+            if qid not in self.votes:
+                self.votes[qid] = (frame["event_id"], data["votes"])
+            # Each client upvotes --votes-per-client of the questions, spread so that every
+            # question gets its share (all of them with --votes-per-client ≥ --questions).
+            if (self.index + len(self.seen) - 1) % shared.question_count < shared.votes_per_client:
+                self.voting += 1
+                self.to_vote.put_nowait(qid)
+        elif kind == "bench.ping":
+            shared.ping_ms.append((now - frame["data"]["sent_at"]) * 1000)
+        elif kind == "pong":
+            shared.pongs += 1
+        elif "ref" in frame:
+            waiter = self.waiting.pop(frame["ref"], None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(frame)
+        elif kind == "error":
+            shared.errors[f"unsolicited {frame.get('code')}"] += 1
+
+    def on_disconnected(self) -> None:
+        if self.welcome is not None and not self.welcome.done():
+            self.welcome.set_exception(ConnectionResetError(f"closed before the welcome ({self.close_code})"))
+            return
+        if self.closed is None:
+            self.closed = "ended" if self.close_code is None else str(self.close_code)
+        for waiter in self.waiting.values():
+            if not waiter.done():
+                waiter.set_result({"type": "error", "code": "connection_closed"})
 
     async def send(self, frame: dict[str, Any]) -> None:
         """Send, pacing this socket under the server's per-socket rate limit."""
-        assert self.ws is not None
         now = time.monotonic()
         if self.next_send > now:
             await asyncio.sleep(self.next_send - now)
         self.next_send = max(now, self.next_send) + self.shared.send_gap
-        await self.ws.send(json.dumps(frame))
+        if self.transport is None or self.closed is not None:
+            raise ConnectionResetError("socket closed")
+        self.transport.send(WSMsgType.TEXT, json.dumps(frame).encode())
 
     async def request(self, frame: dict[str, Any], timeout: float = 300) -> dict[str, Any]:
         ref = next(self.refs)
@@ -490,14 +532,14 @@ class Client:
         try:
             await self.send({**frame, "ref": ref})
             return await asyncio.wait_for(waiter, timeout)
-        except (TimeoutError, ConnectionClosed):
+        except (TimeoutError, ConnectionResetError):
             return {"type": "error", "code": "no_reply"}
         finally:
             self.waiting.pop(ref, None)
 
     async def _heartbeat(self) -> None:
         await asyncio.sleep(random.uniform(0, HEARTBEAT_SECONDS))
-        with contextlib.suppress(ConnectionClosed):
+        with contextlib.suppress(ConnectionResetError):
             while True:
                 await self.send({"type": "heartbeat"})
                 await asyncio.sleep(HEARTBEAT_SECONDS)
@@ -528,9 +570,11 @@ class Client:
     async def close(self) -> None:
         for task in self.tasks:
             task.cancel()
-        if self.ws is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.ws.close(), 5)
+        if self.transport is not None and self.closed is None:
+            self.closed = "ended"
+            self.transport.send_close()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.transport.wait_disconnected(), 5)
 
 
 # The run -------------------------------------------------------------------------------------------------------
@@ -619,7 +663,7 @@ async def run_clients(
         async with gate:
             try:
                 await client.join(args.join_timeout, args.join_attempts)
-            except (OSError, TimeoutError, WebSocketException, RuntimeError) as error:
+            except (OSError, TimeoutError, WSError, RuntimeError) as error:
                 client.closed = "join failed"
                 outcome.join_errors[type(error).__name__] += 1
 
@@ -647,6 +691,7 @@ async def run_clients(
     frames_before = sum(c.frames for c in clients)
     cpu_before = [s.cpu_seconds() for s in servers]
     me_before = me.cpu_times()
+    lag_probe = asyncio.create_task(probe_loop_lag(shared))
     started = time.perf_counter()
     askers = [live[(k * len(live)) // args.questions] for k in range(args.questions)] if live else []
 
@@ -692,6 +737,7 @@ async def run_clients(
                 f"{votes:,} votes accepted, {frames - frames_before:,} frames"
             )
     outcome.broadcast_s = time.perf_counter() - started
+    lag_probe.cancel()
     outcome.frames = sum(c.frames for c in clients) - frames_before
     outcome.server_cpu_pct = sum(
         (s.cpu_seconds() - before) / outcome.broadcast_s * 100 for s, before in zip(servers, cpu_before, strict=True)
@@ -763,7 +809,9 @@ def run(args: argparse.Namespace, database: BenchDatabase, redis_url: str) -> di
         f"CONN_MAX_AGE={server_db.get('CONN_MAX_AGE', 0)}"
     )
     try:
-        clients, shared, outcome = asyncio.run(run_clients(args, seeded, servers))
+        # uvloop, as the server runs: the clients' own event loop must not be the bottleneck.
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            clients, shared, outcome = runner.run(run_clients(args, seeded, servers))
     finally:
         hung = stop_servers(servers)
     connections.close_all()
@@ -819,7 +867,8 @@ def run(args: argparse.Namespace, database: BenchDatabase, redis_url: str) -> di
     )
     say(
         f"server CPU {outcome.server_cpu_pct:.0f}% (sum over {len(servers)} process(es); 100% = one core), "
-        f"peak RSS {rss_mb:.0f} MB; client process CPU {outcome.client_cpu_pct:.0f}%; "
+        f"peak RSS {rss_mb:.0f} MB; client process CPU {outcome.client_cpu_pct:.0f}%, its event loop late by "
+        f"p50 {percentile(shared.loop_lag_ms, 0.5):.1f} / p99 {percentile(shared.loop_lag_ms, 0.99):.1f} ms; "
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
     say(
@@ -864,6 +913,7 @@ def run(args: argparse.Namespace, database: BenchDatabase, redis_url: str) -> di
         "broadcast_s": round(outcome.broadcast_s, 1),
         "fanout_max_ms": ms(max(shared.fanout_ms, default=math.nan)),
         "client_cpu_pct": round(outcome.client_cpu_pct, 1),
+        "client_loop_lag_p99_ms": ms(percentile(shared.loop_lag_ms, 0.99)),
         "server_errors": len(problems),
         "servers_killed_after_sigterm": len(hung),
         "conn_max_age": server_db.get("CONN_MAX_AGE", 0),
