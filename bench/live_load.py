@@ -307,8 +307,8 @@ def start_servers(kind: str, count: int, env: dict[str, str], log_dir: Path) -> 
             except OSError:
                 if server.process.poll() is not None or time.monotonic() > deadline:
                     stop_servers(servers)
-                    log = server.log.read_text()[-3000:]
-                    raise SystemExit(f"{kind} on :{server.port} did not start:\n{log}") from None
+                    log_tail = server.log.read_text()[-3000:]
+                    raise SystemExit(f"{kind} on :{server.port} did not start:\n{log_tail}") from None
                 time.sleep(0.2)
     return servers
 
@@ -388,8 +388,9 @@ class ClientListener(WSListener):
                 return
             self.client.on_text(frame.get_payload_as_utf8_text())
         elif frame.msg_type == WSMsgType.CLOSE:
-            self.client.close_code = frame.get_close_code()
-            transport.send_close(frame.get_close_code())
+            close_code = frame.get_close_code()
+            self.client.close_code = close_code.value
+            transport.send_close(close_code)
             transport.disconnect()
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
@@ -985,7 +986,7 @@ def main() -> None:
 
         # Seeding hashes one password; a benchmark has no reason to wait for PBKDF2.
         settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-        get_hashers.cache_clear()
+        get_hashers.cache_clear()  # type: ignore[attr-defined]
         call_command("migrate", interactive=False, verbosity=0)
         say(f"created and migrated {database.name} in {time.perf_counter() - started:.1f} s")
         summary = run(args, database, redis_url)
