@@ -27,6 +27,7 @@ from classrooms.models import LiveSession, SessionState
 from classrooms.selectors import MODERATORS, Participant
 from classrooms.services import attendance, hands, polls, qa, sessions
 from lms.errors import CorridorError
+from lms.socket_frames import FrameRateLimit, parse_json_frame
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         self.user = user
         self.session_id, self.user_id = self.session.pk, user.pk
         self.is_moderator = self.participant in MODERATORS
-        self.bucket_started, self.bucket_count = time.monotonic(), 0
+        self.rate_limit = FrameRateLimit(MESSAGES_PER_SECOND)
         # Events that arrive while the snapshot is read wait here; the client drops
         # any it already has (event_id <= the snapshot's last_event_id).
         self.pending: list[str] | None = []
@@ -144,9 +145,11 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         self.last_heard = time.monotonic()
         ref: Any = None
         try:
-            message = self._parse(text_data, bytes_data)
+            message = parse_json_frame(
+                text_data, max_bytes=MAX_MESSAGE_BYTES, too_large=_("A message is limited to 16 KB.")
+            )
             ref = message.get("ref")
-            self._rate_limit()
+            self.rate_limit.spend()
             handler = HANDLERS.get(message["type"])
             if handler is None:
                 raise CorridorError("unknown_type", _("Unknown message type: %(type)s") % {"type": message["type"]})
@@ -191,27 +194,6 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         return True
 
     # Parsing and guards --------------------------------------------------------------
-
-    def _parse(self, text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:
-        if text_data is None:
-            raise CorridorError("invalid_message", _("Messages are JSON text frames."))
-        if len(text_data.encode()) > MAX_MESSAGE_BYTES:
-            raise CorridorError("too_large", _("A message is limited to 16 KB."))
-        try:
-            message = json.loads(text_data)
-        except ValueError:
-            raise CorridorError("malformed_json", _("That message is not valid JSON.")) from None
-        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-            raise CorridorError("invalid_message", _("A message is a JSON object with a string `type`."))
-        return message
-
-    def _rate_limit(self) -> None:
-        now = time.monotonic()
-        if now - self.bucket_started >= 1.0:
-            self.bucket_started, self.bucket_count = now, 0
-        self.bucket_count += 1
-        if self.bucket_count > MESSAGES_PER_SECOND:
-            raise CorridorError("rate_limited", _("Too many messages; slow down."))
 
     def require_moderator(self) -> None:
         if self.participant not in MODERATORS:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import time
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -31,6 +30,7 @@ from classrooms.agent.protocol import (
 from classrooms.services import devices
 from classrooms.services.devices import AgentIdentity
 from lms.errors import CorridorError
+from lms.socket_frames import FrameRateLimit, parse_json_frame
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class RoomAgentConsumer(AsyncWebsocketConsumer):
             await self._refuse(CLOSE_FORBIDDEN, "wrong_room", "That token belongs to another room.")
             return
         self.agent = agent
-        self.bucket_started, self.bucket_count = time.monotonic(), 0
+        self.rate_limit = FrameRateLimit(MESSAGES_PER_SECOND)
         self.groups_joined = (devices.agent_group(agent.room_id), devices.token_group(agent.token_id))
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
@@ -95,9 +95,11 @@ class RoomAgentConsumer(AsyncWebsocketConsumer):
             return
         ref: Any = None
         try:
-            message = _parse(text_data)
+            message = parse_json_frame(
+                text_data, max_bytes=MAX_MESSAGE_BYTES, too_large="A message is limited to 16 KB."
+            )
             ref = message.get("ref")
-            self._rate_limit()
+            self.rate_limit.spend()
             if message["type"] == "health":
                 reply = await self._health(message)
             elif message["type"] == "command.result":
@@ -141,14 +143,6 @@ class RoomAgentConsumer(AsyncWebsocketConsumer):
 
     # Helpers -------------------------------------------------------------------------------
 
-    def _rate_limit(self) -> None:
-        now = time.monotonic()
-        if now - self.bucket_started >= 1.0:
-            self.bucket_started, self.bucket_count = now, 0
-        self.bucket_count += 1
-        if self.bucket_count > MESSAGES_PER_SECOND:
-            raise CorridorError("rate_limited", "Too many messages; slow down.")
-
     async def _send(self, frame: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(frame, ensure_ascii=False))
 
@@ -158,20 +152,6 @@ class RoomAgentConsumer(AsyncWebsocketConsumer):
 
 
 # Validation at the edge: frames become typed reports, or a CorridorError. -----------------------
-
-
-def _parse(text_data: str | None) -> dict[str, Any]:
-    if text_data is None:
-        raise CorridorError("invalid_message", "Messages are JSON text frames.")
-    if len(text_data.encode()) > MAX_MESSAGE_BYTES:
-        raise CorridorError("too_large", "A message is limited to 16 KB.")
-    try:
-        message = json.loads(text_data)
-    except ValueError:
-        raise CorridorError("malformed_json", "That message is not valid JSON.") from None
-    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-        raise CorridorError("invalid_message", "A message is a JSON object with a string `type`.")
-    return message
 
 
 def _invalid(what: str) -> CorridorError:

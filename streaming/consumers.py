@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import time
 from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 from typing import Any
@@ -33,6 +32,7 @@ from classrooms.selectors import MODERATORS, Participant
 from classrooms.services import devices as device_services
 from classrooms.services.devices import AgentIdentity
 from lms.errors import CorridorError
+from lms.socket_frames import FrameRateLimit, parse_json_frame
 from streaming.live_recordings import LiveRecordings
 from streaming.node.client import remote_media_hub
 from streaming.selectors import ice_servers_for_user
@@ -113,7 +113,7 @@ class MediaConsumer(AsyncWebsocketConsumer):
         self.session_id, self.user_id, self.role = self.session.pk, user.pk, str(self.participant)
         # One peer per socket: a second tab of the same user is a second peer, not a replacement.
         self.peer_id = f"{user.pk}-{secrets.token_hex(4)}"
-        self.bucket_started, self.bucket_count = time.monotonic(), 0
+        self.rate_limit = FrameRateLimit(MESSAGES_PER_SECOND)
         await self.hub.join(self)
         self.joined = True
         welcome = {
@@ -146,7 +146,7 @@ class MediaConsumer(AsyncWebsocketConsumer):
         self.room = {"id": agent.room_id, "name": agent.room_name, "city": agent.city}
         self.session_id, self.user_id, self.role = self.session.pk, 0, "room"
         self.peer_id = f"room{agent.room_id}-{secrets.token_hex(4)}"
-        self.bucket_started, self.bucket_count = time.monotonic(), 0
+        self.rate_limit = FrameRateLimit(MESSAGES_PER_SECOND)
         # Revoking the token closes this socket too (services.devices.device_token_revoke).
         self.groups_joined = (device_services.token_group(agent.token_id),)
         for group in self.groups_joined:
@@ -233,9 +233,11 @@ class MediaConsumer(AsyncWebsocketConsumer):
     async def _receive(self, text_data: str | None) -> None:
         ref: Any = None
         try:
-            message = self._parse(text_data)
+            message = parse_json_frame(
+                text_data, max_bytes=MAX_MESSAGE_BYTES, too_large=_("A media message is limited to 64 KB.")
+            )
             ref = message.get("ref")
-            self._rate_limit()
+            self.rate_limit.spend()
             handler = HANDLERS.get(message["type"])
             if handler is None:
                 raise CorridorError("unknown_type", _("Unknown message type: %(type)s") % {"type": message["type"]})
@@ -253,27 +255,6 @@ class MediaConsumer(AsyncWebsocketConsumer):
             await self._send_quietly(frame)
 
     # Guards --------------------------------------------------------------------------------
-
-    def _parse(self, text_data: str | None) -> dict[str, Any]:
-        if text_data is None:
-            raise CorridorError("invalid_message", _("Messages are JSON text frames."))
-        if len(text_data.encode()) > MAX_MESSAGE_BYTES:
-            raise CorridorError("too_large", _("A media message is limited to 64 KB."))
-        try:
-            message = json.loads(text_data)
-        except ValueError:
-            raise CorridorError("malformed_json", _("That message is not valid JSON.")) from None
-        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-            raise CorridorError("invalid_message", _("A message is a JSON object with a string `type`."))
-        return message
-
-    def _rate_limit(self) -> None:
-        now = time.monotonic()
-        if now - self.bucket_started >= 1.0:
-            self.bucket_started, self.bucket_count = now, 0
-        self.bucket_count += 1
-        if self.bucket_count > MESSAGES_PER_SECOND:
-            raise CorridorError("rate_limited", _("Too many messages; slow down."))
 
     async def recheck_role(self) -> None:
         """Per-message authorisation for what changes rights: the user's part in the session, read again."""
