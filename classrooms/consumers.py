@@ -27,7 +27,7 @@ from classrooms.models import LiveSession, SessionState
 from classrooms.selectors import MODERATORS, Participant
 from classrooms.services import attendance, hands, polls, qa, sessions
 from lms.errors import CorridorError
-from lms.socket_frames import FrameRateLimit, parse_json_frame
+from lms.socket_frames import FrameRateLimit, error_frame, handler_for, parse_json_frame, with_ref
 
 logger = logging.getLogger(__name__)
 
@@ -150,12 +150,9 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
             )
             ref = message.get("ref")
             self.rate_limit.spend()
-            handler = HANDLERS.get(message["type"])
-            if handler is None:
-                raise CorridorError("unknown_type", _("Unknown message type: %(type)s") % {"type": message["type"]})
-            reply = await handler(self, message)
+            reply = await handler_for(HANDLERS, message)(self, message)
             if reply is not None:
-                await self._send_reply({**reply, "ref": ref} if ref is not None else reply)
+                await self._send_reply(with_ref(reply, ref))
         except CorridorError as error:
             await self._send_error(error, ref)
 
@@ -213,10 +210,7 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
             logger.info("reply to a closed socket dropped", exc_info=True)
 
     async def _send_error(self, error: CorridorError, ref: Any) -> None:
-        frame: dict[str, Any] = {"type": "error", "code": error.code, "message": str(error.message)}
-        if ref is not None:
-            frame["ref"] = ref
-        await self._send(frame)
+        await self._send(error_frame(error.code, str(error.message), ref))
 
     async def _refuse(self, code: int, error_code: str, message: str) -> None:
         await self._send({"type": "error", "code": error_code, "message": message})

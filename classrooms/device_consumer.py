@@ -30,7 +30,7 @@ from classrooms.agent.protocol import (
 from classrooms.services import devices
 from classrooms.services.devices import AgentIdentity
 from lms.errors import CorridorError
-from lms.socket_frames import FrameRateLimit, parse_json_frame
+from lms.socket_frames import FrameRateLimit, error_frame, parse_json_frame, with_ref
 
 logger = logging.getLogger(__name__)
 
@@ -106,10 +106,9 @@ class RoomAgentConsumer(AsyncWebsocketConsumer):
                 reply = await self._command_result(message)
             else:
                 raise CorridorError("unknown_type", f"Unknown message type: {message['type']}")
-            await self._send({**reply, "ref": ref} if ref is not None else reply)
+            await self._send(with_ref(reply, ref))
         except CorridorError as error:
-            frame = {"type": "error", "code": error.code, "message": str(error.message)}
-            await self._send({**frame, "ref": ref} if ref is not None else frame)
+            await self._send(error_frame(error.code, str(error.message), ref))
 
     async def _health(self, message: dict[str, Any]) -> dict[str, Any]:
         assert self.agent is not None

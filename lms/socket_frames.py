@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.utils.translation import gettext as _
 
@@ -18,6 +19,8 @@ from lms.errors import CorridorError
 
 if TYPE_CHECKING:
     from django.utils.functional import _StrPromise
+
+Handler = TypeVar("Handler")
 
 
 def parse_json_frame(text_data: str | None, *, max_bytes: int, too_large: str | _StrPromise) -> dict[str, Any]:
@@ -34,6 +37,23 @@ def parse_json_frame(text_data: str | None, *, max_bytes: int, too_large: str | 
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         raise CorridorError("invalid_message", _("A message is a JSON object with a string `type`."))
     return message
+
+
+def handler_for(handlers: Mapping[str, Handler], message: dict[str, Any]) -> Handler:
+    """The consumer's handler for the message's `type`, or an `unknown_type` error."""
+    handler = handlers.get(message["type"])
+    if handler is None:
+        raise CorridorError("unknown_type", _("Unknown message type: %(type)s") % {"type": message["type"]})
+    return handler
+
+
+def with_ref(frame: dict[str, Any], ref: Any) -> dict[str, Any]:
+    """A reply or error carries the `ref` of the message it answers, when the client gave one."""
+    return {**frame, "ref": ref} if ref is not None else frame
+
+
+def error_frame(code: str, message: str, ref: Any) -> dict[str, Any]:
+    return with_ref({"type": "error", "code": code, "message": message}, ref)
 
 
 class FrameRateLimit:

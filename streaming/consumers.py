@@ -32,7 +32,7 @@ from classrooms.selectors import MODERATORS, Participant
 from classrooms.services import devices as device_services
 from classrooms.services.devices import AgentIdentity
 from lms.errors import CorridorError
-from lms.socket_frames import FrameRateLimit, parse_json_frame
+from lms.socket_frames import FrameRateLimit, error_frame, handler_for, parse_json_frame, with_ref
 from streaming.live_recordings import LiveRecordings
 from streaming.node.client import remote_media_hub
 from streaming.selectors import ice_servers_for_user
@@ -238,11 +238,8 @@ class MediaConsumer(AsyncWebsocketConsumer):
             )
             ref = message.get("ref")
             self.rate_limit.spend()
-            handler = HANDLERS.get(message["type"])
-            if handler is None:
-                raise CorridorError("unknown_type", _("Unknown message type: %(type)s") % {"type": message["type"]})
-            reply = await handler(self, message)
-            await self._send_quietly({**reply, "ref": ref} if ref is not None else reply)
+            reply = await handler_for(HANDLERS, message)(self, message)
+            await self._send_quietly(with_ref(reply, ref))
         except CorridorError as error:
             await self._send_error(error.code, str(error.message), ref)
         except SfuError as error:
@@ -282,10 +279,7 @@ class MediaConsumer(AsyncWebsocketConsumer):
             logger.info("media frame to a closed socket dropped", exc_info=True)
 
     async def _send_error(self, code: str, message: str, ref: Any) -> None:
-        frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
-        if ref is not None:
-            frame["ref"] = ref
-        await self._send_quietly(frame)
+        await self._send_quietly(error_frame(code, message, ref))
 
     async def _refuse(self, code: int, error_code: str, message: str) -> None:
         await self._send({"type": "error", "code": error_code, "message": message})
