@@ -213,7 +213,7 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         await self._send(error_frame(error.code, str(error.message), ref))
 
     async def _refuse(self, code: int, error_code: str, message: str) -> None:
-        await self._send({"type": "error", "code": error_code, "message": message})
+        await self._send(error_frame(error_code, message, None))
         await self.close(code=code, reason=error_code)
 
     # Database helpers ----------------------------------------------------------------

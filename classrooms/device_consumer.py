@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -30,7 +31,7 @@ from classrooms.agent.protocol import (
 from classrooms.services import devices
 from classrooms.services.devices import AgentIdentity
 from lms.errors import CorridorError
-from lms.socket_frames import FrameRateLimit, error_frame, parse_json_frame, with_ref
+from lms.socket_frames import FrameRateLimit, error_frame, handler_for, parse_json_frame, with_ref
 
 logger = logging.getLogger(__name__)
 
@@ -100,12 +101,7 @@ class RoomAgentConsumer(AsyncWebsocketConsumer):
             )
             ref = message.get("ref")
             self.rate_limit.spend()
-            if message["type"] == "health":
-                reply = await self._health(message)
-            elif message["type"] == "command.result":
-                reply = await self._command_result(message)
-            else:
-                raise CorridorError("unknown_type", f"Unknown message type: {message['type']}")
+            reply = await handler_for(HANDLERS, message)(self, message)
             await self._send(with_ref(reply, ref))
         except CorridorError as error:
             await self._send(error_frame(error.code, str(error.message), ref))
@@ -146,8 +142,14 @@ class RoomAgentConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(frame, ensure_ascii=False))
 
     async def _refuse(self, code: int, error_code: str, message: str) -> None:
-        await self._send({"type": "error", "code": error_code, "message": message})
+        await self._send(error_frame(error_code, message, None))
         await self.close(code=code, reason=error_code)
+
+
+HANDLERS: dict[str, Callable[[RoomAgentConsumer, dict[str, Any]], Awaitable[dict[str, Any]]]] = {
+    "health": RoomAgentConsumer._health,
+    "command.result": RoomAgentConsumer._command_result,
+}
 
 
 # Validation at the edge: frames become typed reports, or a CorridorError. -----------------------

@@ -282,7 +282,7 @@ class MediaConsumer(AsyncWebsocketConsumer):
         await self._send_quietly(error_frame(code, message, ref))
 
     async def _refuse(self, code: int, error_code: str, message: str) -> None:
-        await self._send({"type": "error", "code": error_code, "message": message})
+        await self._send(error_frame(error_code, message, None))
         await self.close(code=code, reason=error_code)
 
     @database_sync_to_async
