@@ -61,11 +61,11 @@ def seed(count: int) -> tuple[Any, Any, list[Any]]:
     from django.contrib.auth.models import Group
     from django.utils import timezone
 
+    from certificates import services
     from classrooms.models import AttendanceRecord, AttendanceSource, AttendanceStay, LiveSession, SessionState
     from courses.models import Enrolment, LessonCompletion, LessonPage
     from lms.accounts.models import User
     from lms.accounts.roles import Role
-    from lms.certificates import services
     from lms.demo import ensure_catalogue, ensure_locales
     from tests import factories
 
@@ -135,8 +135,8 @@ def baseline(*, course: Any, admin: Any, users: list[Any], profile: bool) -> flo
     """Seconds per certificate when this process runs the same issuing tasks one after another (Celery eager):
     the same code path as the workers (batch start, then each item: PDF, signature, upload, database), no queue,
     no parallelism."""
+    from certificates import documents, services
     from lms.celery import app
-    from lms.certificates import documents, services
 
     documents.warm_up()  # as the workers do at start
     app.conf.task_always_eager = True
@@ -229,8 +229,8 @@ def run(
     from django.db import connections
     from django.db.models import Count
 
-    from lms.certificates import selectors, services
-    from lms.certificates.models import Certificate, IssueBatchItem, ItemState
+    from certificates import selectors, services
+    from certificates.models import Certificate, IssueBatchItem, ItemState
 
     started = time.perf_counter()
     course, admin, users = seed(args.certificates + args.baseline_sample)
@@ -378,7 +378,7 @@ def main() -> None:
         aws_secret_access_key="bench",
     ).create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "ap-southeast-1"})
 
-    from lms.certificates.credentials import generate_secret
+    from certificates.credentials import generate_secret
 
     os.environ.update(
         {

@@ -7,8 +7,8 @@ from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
+from certificates.urls import public_urlpatterns as certificate_public_urlpatterns
 from classrooms.urls import feed_urlpatterns
-from lms.certificates.urls import public_urlpatterns as certificate_public_urlpatterns
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -33,7 +33,7 @@ urlpatterns += i18n_patterns(
     path("learning/", include("courses.urls")),
     path("live/", include("classrooms.urls")),
     path("recordings/", include("streaming.urls")),
-    path("certificates/", include("lms.certificates.urls")),
+    path("certificates/", include("certificates.urls")),
     path("", include(wagtail_urls)),
     prefix_default_language=True,
 )

@@ -54,7 +54,7 @@ def tasks_in_process() -> Iterator[None]:
     """Run Celery tasks where they are sent, as the embedded default does, even with a broker.
 
     For tests about what a task does (uploads, certificates), not about the queue: real workers on
-    Redis are tested in tests/lms/test_redis_services.py and tests/lms/certificates/test_worker_crash.py.
+    Redis are tested in tests/lms/test_redis_services.py and tests/certificates/test_worker_crash.py.
     """
     from lms.celery import app
 

@@ -16,7 +16,7 @@ INSTALLED_APPS = [
     "daphne",
     "lms.accounts",
     "lms",
-    "lms.certificates",
+    "certificates",
     "courses",
     "classrooms",
     "streaming",

@@ -24,6 +24,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 # A fresh issuer key per test run, in the environment so that the server and worker processes the
 # tests start sign with the same key (never a key from the repository).
-from lms.certificates.credentials import generate_secret  # noqa: E402
+from certificates.credentials import generate_secret  # noqa: E402
 
 CERTIFICATE_SIGNING_KEY = os.environ.setdefault("CERTIFICATE_SIGNING_KEY", generate_secret())

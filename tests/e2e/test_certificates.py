@@ -12,10 +12,10 @@ from django.urls import reverse
 from PIL import Image
 from playwright.sync_api import expect
 
-from lms.certificates import pdf
-from lms.certificates.models import Certificate
+from certificates import pdf
+from certificates.models import Certificate
+from tests.certificates.setup import course_with_rule
 from tests.e2e.conftest import SignIn
-from tests.lms.certificates.setup import course_with_rule
 
 pytestmark = [pytest.mark.e2e, pytest.mark.real_worker]
 

@@ -3,7 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from lms.certificates.demo import load_certificate_demo
+from certificates.demo import load_certificate_demo
 from lms.demo import DEMO_PASSWORD, DEMO_USERS, load_demo, write_room_tokens
 
 

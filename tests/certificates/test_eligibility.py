@@ -4,10 +4,10 @@ from typing import Any
 
 import pytest
 
-from lms.certificates import selectors, services
+from certificates import selectors, services
 from lms.errors import CorridorError
 from tests import factories
-from tests.lms.certificates.setup import course_with_rule
+from tests.certificates.setup import course_with_rule
 
 pytestmark = pytest.mark.django_db
 

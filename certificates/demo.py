@@ -13,13 +13,13 @@ from django.db import transaction
 from django.utils import timezone
 from wagtail.models import Locale
 
+from certificates import credentials, selectors, services
 from classrooms.models import AttendanceRecord, AttendanceSource, AttendanceStay, LiveSession, SessionState
 from courses import services as course_services
 from courses.models import CoursePage, LessonCompletion, LessonPage, QuizAttempt
 from courses.selectors import course_final_assessment
 from lms.accounts.models import Region, User
 from lms.accounts.roles import Role
-from lms.certificates import credentials, selectors, services
 
 PAST_SESSION_TITLE = "CX-101 kick-off (both rooms)"
 SESSION_MINUTES = 90

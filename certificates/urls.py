@@ -4,7 +4,7 @@ from typing import Any
 
 from django.urls import include, path
 
-from lms.certificates import views
+from certificates import views
 
 app_name = "certificates"
 

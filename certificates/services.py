@@ -27,11 +27,9 @@ from django.utils.translation import gettext as _
 from storages.backends.s3 import S3Storage
 from storages.utils import clean_name
 
-from courses.models import CoursePage
-from lms.accounts.models import Cohort, User
-from lms.certificates import documents as documents
-from lms.certificates import selectors
-from lms.certificates.models import (
+from certificates import documents as documents
+from certificates import selectors
+from certificates.models import (
     BatchState,
     Certificate,
     CertificateRule,
@@ -40,6 +38,8 @@ from lms.certificates.models import (
     IssueBatchItem,
     ItemState,
 )
+from courses.models import CoursePage
+from lms.accounts.models import Cohort, User
 from lms.errors import CorridorError
 
 logger = logging.getLogger(__name__)
@@ -258,7 +258,7 @@ def certificate_batch_start(
 
 
 def _enqueue(item_ids: list[int]) -> None:
-    from lms.certificates.tasks import issue_batch_items
+    from certificates.tasks import issue_batch_items
 
     chunk = max(1, settings.CERTIFICATE_TASK_ITEMS)
     for start in range(0, len(item_ids), chunk):

@@ -20,8 +20,8 @@ from django.urls import reverse
 from django.utils import timezone
 from storages.backends.s3 import S3Storage
 
-from lms.certificates import credentials, pdf, status_list
-from lms.certificates.models import Certificate, CertificateRule
+from certificates import credentials, pdf, status_list
+from certificates.models import Certificate, CertificateRule
 
 FILE_KINDS = ("pdf", "credential")
 FILE_SALT = "corridor.certificates.file"
@@ -133,7 +133,7 @@ def rule_criteria_text(rule: CertificateRule) -> str:
 
 
 def status_list_credential(*, number: int) -> dict[str, Any]:
-    from lms.certificates.selectors import revoked_indexes
+    from certificates.selectors import revoked_indexes
 
     list_url = settings.CORRIDOR_PUBLIC_URL + reverse("verify:status-list", kwargs={"number": number})
     unsigned = status_list.status_list_credential_build(

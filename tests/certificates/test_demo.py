@@ -4,8 +4,8 @@ import pytest
 from django.core.management import call_command
 from wagtail.models import Locale
 
+from certificates import selectors
 from courses.models import CoursePage
-from lms.certificates import selectors
 
 pytestmark = pytest.mark.django_db
 

@@ -3,6 +3,6 @@ from django.utils.translation import gettext_lazy as _
 
 
 class CertificatesConfig(AppConfig):
-    name = "lms.certificates"
+    name = "certificates"
     label = "certificates"
     verbose_name = _("Certificates")

@@ -1,10 +1,10 @@
 """Check a certificate credential offline, with the issuer's published key.
 
-    python -m lms.certificates.offline credential.json --key z6Mk...
-    python -m lms.certificates.offline credential.json --key-file issuer-key.json --status-list status.json
+    python -m certificates.offline credential.json --key z6Mk...
+    python -m certificates.offline credential.json --key-file issuer-key.json --status-list status.json
 
 It also runs as a plain file, which imports nothing of the `lms` package (so neither Django
-nor Celery): `python lms/certificates/offline.py credential.json --key-file issuer-key.json`.
+nor Celery): `python certificates/offline.py credential.json --key-file issuer-key.json`.
 Either way it needs only Python 3.11 with `cryptography` and `rfc8785`, and fetches nothing.
 
 Exit status: 0 valid, 1 invalid (or its revocation status could not be established from the
@@ -66,7 +66,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> _Parser:
     parser = _Parser(
-        prog="python -m lms.certificates.offline",
+        prog="python -m certificates.offline",
         description="Check a certificate credential's signature (eddsa-jcs-2022) and, given its status list, "
         "whether it was revoked. Nothing is fetched.",
         epilog="Exit status: 0 valid, 1 invalid, 2 revoked, 3 usage error.",

@@ -14,8 +14,8 @@ from typing import Any
 from django.core.files.storage import default_storage
 from django.utils.translation import gettext as _
 
-from lms.certificates import credentials, documents
-from lms.certificates.models import Certificate, CertificateState
+from certificates import credentials, documents
+from certificates.models import Certificate, CertificateState
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,11 @@ from django.core.files.storage import default_storage
 from django.test import Client
 from django.urls import reverse
 
-from lms.certificates import credentials, documents, selectors, services, status_list
-from lms.certificates.models import Certificate, CertificateState, IssueBatchItem, ItemState
+from certificates import credentials, documents, selectors, services, status_list
+from certificates.models import Certificate, CertificateState, IssueBatchItem, ItemState
 from lms.errors import CorridorError
 from tests import factories
-from tests.lms.certificates.setup import course_with_rule
+from tests.certificates.setup import course_with_rule
 
 pytestmark = pytest.mark.django_db
 

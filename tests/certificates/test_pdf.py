@@ -15,8 +15,8 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from lms.certificates import pdf
-from lms.certificates.pdf import (
+from certificates import pdf
+from certificates.pdf import (
     CertificateFields,
     CertificateTemplate,
     CertificateTextError,

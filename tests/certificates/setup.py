@@ -6,10 +6,10 @@ from typing import Any
 
 from django.utils import timezone
 
+from certificates import services
 from classrooms.models import AttendanceRecord, AttendanceSource, AttendanceStay, SessionState
 from courses.models import LessonCompletion, LessonPage, QuizAttempt
 from courses.selectors import course_final_assessment
-from lms.certificates import services
 from tests import factories
 from tests.classrooms.factories import LiveSessionFactory, enrol
 

@@ -8,11 +8,11 @@ from django.core.files.storage import default_storage
 from django.test import Client
 from django.urls import reverse
 
-from lms.certificates import services
-from lms.certificates.models import Certificate, CertificateState
+from certificates import services
+from certificates.models import Certificate, CertificateState
 from tests import factories
+from tests.certificates.setup import course_with_rule
 from tests.factories import PASSWORD
-from tests.lms.certificates.setup import course_with_rule
 
 pytestmark = pytest.mark.django_db
 
@@ -205,7 +205,7 @@ def test_the_readmes_offline_check_works_with_what_the_site_publishes(tmp_path: 
     def offline_check() -> subprocess.CompletedProcess[str]:
         status = Client().get(reverse("verify:status-list", args=[0]))
         (tmp_path / "status.json").write_bytes(status.content)
-        script = Path(__file__).resolve().parents[3] / "lms" / "certificates" / "offline.py"
+        script = Path(__file__).resolve().parents[2] / "certificates" / "offline.py"
         arguments = [str(credential_file), "--key-file", str(tmp_path / "key.json")]
         arguments += ["--status-list", str(tmp_path / "status.json")]
         return subprocess.run([sys.executable, str(script), *arguments], capture_output=True, text=True, check=False)

@@ -12,18 +12,18 @@ from uuid import UUID
 from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
 
-from classrooms.selectors import course_live_minutes
-from courses.models import CoursePage, Enrolment
-from courses.selectors import course_achievement
-from lms.accounts.models import Cohort, User
-from lms.accounts.roles import Role, user_has_role
-from lms.certificates.models import (
+from certificates.models import (
     Certificate,
     CertificateRule,
     CertificateState,
     IssueBatch,
     ItemState,
 )
+from classrooms.selectors import course_live_minutes
+from courses.models import CoursePage, Enrolment
+from courses.selectors import course_achievement
+from lms.accounts.models import Cohort, User
+from lms.accounts.roles import Role, user_has_role
 
 
 def may_issue(user: Any) -> bool:

@@ -3,7 +3,7 @@ from typing import Any
 from celery import shared_task
 from celery.signals import worker_init
 
-from lms.certificates import documents, services
+from certificates import documents, services
 
 
 # acks_late (the project default) with reject_on_worker_lost: a task whose worker is killed goes back

@@ -13,10 +13,10 @@ import pytest
 from django.db import connection
 from django.db.models import Count
 
+from certificates import selectors, services
+from certificates.models import Certificate, CertificateState, IssueBatchItem, ItemState
 from lms.celery import app
-from lms.certificates import selectors, services
-from lms.certificates.models import Certificate, CertificateState, IssueBatchItem, ItemState
-from tests.lms.certificates.setup import course_with_rule
+from tests.certificates.setup import course_with_rule
 
 TRAINEES = 40
 

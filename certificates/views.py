@@ -30,10 +30,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
+from certificates import documents, selectors, services, verification
+from certificates.models import Certificate, CertificateState, IssueBatch
 from courses.models import CoursePage
 from lms.accounts.models import Cohort, User
-from lms.certificates import documents, selectors, services, verification
-from lms.certificates.models import Certificate, CertificateState, IssueBatch
 from lms.errors import CorridorError
 
 MAX_CREDENTIAL_BYTES = 256 * 1024

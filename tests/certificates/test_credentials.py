@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from lms.certificates import contexts, credentials, multibase, status_list
+from certificates import contexts, credentials, multibase, status_list
 
 VECTORS = Path(__file__).parent / "vectors"
-REPO = Path(__file__).resolve().parents[3]
-OFFLINE_FILE = REPO / "lms" / "certificates" / "offline.py"
+REPO = Path(__file__).resolve().parents[2]
+OFFLINE_FILE = REPO / "certificates" / "offline.py"
 
 ISSUER_ID = "https://corridor.example/verify/issuer/"
 METHOD = ISSUER_ID + "#key-1"
@@ -620,7 +620,7 @@ def files(tmp_path: Path, key: Any, public_key: str, signed: dict[str, Any]) -> 
 
 
 def _offline(*args: str | Path, as_file: bool = False) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, str(OFFLINE_FILE)] if as_file else [sys.executable, "-m", "lms.certificates.offline"]
+    command = [sys.executable, str(OFFLINE_FILE)] if as_file else [sys.executable, "-m", "certificates.offline"]
     return subprocess.run(
         [*command, *map(str, args)], cwd=REPO, capture_output=True, text=True, timeout=60, check=False
     )
@@ -718,7 +718,7 @@ def test_offline_runs_as_a_plain_file_without_django(files: dict[str, Path], pub
 
 
 def test_offline_main_in_process_for_a_proofless_credential(tmp_path: Path, public_key: str) -> None:
-    from lms.certificates import offline
+    from certificates import offline
 
     unsigned = tmp_path / "unsigned.json"
     unsigned.write_text(json.dumps(_unsigned()))
