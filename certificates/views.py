@@ -23,7 +23,7 @@ from django.http import (
     JsonResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path, register_converter, reverse
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -37,21 +37,6 @@ from lms.accounts.models import Cohort, User
 from lms.errors import CorridorError
 
 MAX_CREDENTIAL_BYTES = 256 * 1024
-
-
-class CertificateCodeConverter:
-    """Letters, digits and dashes: never swallows a `.json` suffix, so the JSON and page routes stay apart."""
-
-    regex = "[A-Za-z0-9-]{1,40}"
-
-    def to_python(self, value: str) -> str:
-        return value
-
-    def to_url(self, value: str) -> str:
-        return value
-
-
-register_converter(CertificateCodeConverter, "code")
 
 
 def _require_administrator(request: HttpRequest) -> None:
@@ -309,31 +294,3 @@ def issuer_key(request: HttpRequest) -> JsonResponse:
 @require_safe
 def status_list(request: HttpRequest, number: int) -> JsonResponse:
     return JsonResponse(documents.status_list_credential(number=number))
-
-
-i18n_urlpatterns: list[Any] = [
-    path("", course_list, name="courses"),
-    path("mine/", mine, name="mine"),
-    path("courses/<int:course_id>/", course_eligibility, name="eligibility"),
-    path("courses/<int:course_id>/rule/", rule_save, name="rule-save"),
-    path("courses/<int:course_id>/issue/", issue_one, name="issue-one"),
-    path("courses/<int:course_id>/batches/", batch_start, name="batch-start"),
-    path("batches/<int:batch_id>/", batch_detail, name="batch"),
-    path("batches/<int:batch_id>/progress.json", batch_progress, name="batch-progress"),
-    path("batches/<int:batch_id>/retry/", batch_retry, name="batch-retry"),
-    path("<code:code>/revoke/", revoke, name="revoke"),
-    path("<code:code>/files/<str:kind>/", certificate_file, name="file"),
-    path("files/<str:token>/", signed_file, name="signed-file"),
-    path("verify/", verify_form, name="verify-form"),
-    path("verify/<code:code>/", verify_page, name="verify"),
-]
-
-# Outside the language prefix: the QR code's URL must never change (it redirects to the visitor's language),
-# and machines read JSON in no language.
-public_urlpatterns: list[Any] = [
-    path("verify/<code:code>/", verify_redirect, name="page"),
-    path("verify/<code:code>.json", verify_json, name="json"),
-    path("verify.json", verify_credential, name="credential"),
-    path("issuer/key.json", issuer_key, name="issuer-key"),
-    path("status/<int:number>.json", status_list, name="status-list"),
-]

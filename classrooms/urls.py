@@ -1,18 +1,39 @@
-"""Live-session pages (under the locale prefix) and the calendar feed (without it)."""
+"""Every HTTP route of live sessions: the pages under the language prefix (`urlpatterns`, mounted at /<lang>/live/)
+and the calendar feed without it (`feed_urlpatterns`, mounted at /calendar/)."""
 
-from typing import Any
-
-from django.urls import include, path
+from django.urls import path
 
 from classrooms.views import attendance, calendar_feed, devices, live, timetable
 
 app_name = "classrooms"
 
-urlpatterns: list[Any] = [
-    path("", include(live.urlpatterns)),
-    path("", include(attendance.urlpatterns)),
-    path("", include(timetable.urlpatterns)),
-    path("", include(devices.urlpatterns)),
+urlpatterns = [
+    # The live session page (Q&A, attendance, video).
+    path("sessions/<int:session_id>/", live.live_session, name="live-session"),
+    # Attendance: the room display's rotating check-in code, the roster, reports.
+    path("sessions/<int:session_id>/rooms/<int:room_id>/display/", attendance.room_display, name="attendance-display"),
+    path(
+        "sessions/<int:session_id>/rooms/<int:room_id>/display/code/",
+        attendance.room_display_code,
+        name="attendance-display-code",
+    ),
+    path("sessions/<int:session_id>/rooms/<int:room_id>/roster/", attendance.roster, name="attendance-roster"),
+    path("sessions/<int:session_id>/attendance/", attendance.report, name="attendance-report"),
+    path("sessions/<int:session_id>/attendance/now/", attendance.presence, name="attendance-now"),
+    path("sessions/<int:session_id>/attendance.csv", attendance.report_csv, name="attendance-csv"),
+    path("checkin/<int:session_id>/<int:room_id>/", attendance.checked_in, name="attendance-checked-in"),
+    path("checkin/<int:session_id>/<int:room_id>/<str:code>/", attendance.checkin, name="attendance-checkin"),
+    # The trainee's timetable and the secret link of its calendar feed.
+    path("timetable/", timetable.timetable, name="timetable"),
+    path("timetable/calendar-link/reset/", timetable.calendar_link_reset, name="calendar-link-reset"),
+    # The operator console: rooms, devices, the room's stream, agent tokens.
+    path("rooms/", devices.room_index, name="room-index"),
+    path("rooms/<int:room_id>/devices/", devices.room_devices, name="room-devices"),
+    path("rooms/<int:room_id>/devices/panel/", devices.room_devices_panel, name="room-devices-panel"),
+    path("rooms/<int:room_id>/stream/", devices.room_stream, name="room-stream"),
+    path("rooms/<int:room_id>/tokens/", devices.room_token_issue, name="room-token-issue"),
+    path("rooms/<int:room_id>/tokens/<int:token_id>/revoke/", devices.room_token_revoke, name="room-token-revoke"),
 ]
 
-feed_urlpatterns: list[Any] = [path("", include((calendar_feed.urlpatterns, "calendar"), namespace="calendar"))]
+# Calendar apps fetch the feed without a language prefix or a session cookie (the token is the key).
+feed_urlpatterns = [path("<str:token>.ics", calendar_feed.calendar_feed, name="feed")]

@@ -1,5 +1,18 @@
-from typing import Any
+"""Every websocket route of the site (lms/asgi.py wraps them in origin checks and session auth).
 
-from classrooms.routing import websocket_urlpatterns as classroom_sockets
+- the live session: Q&A, polls, hands, attendance presence (classrooms/consumers.py, docs/live-protocol.md);
+- its media signaling: publish, subscribe, trickle ICE, invite to speak (streaming/consumers.py);
+- a room agent's control socket: health reports and operator commands (classrooms/device_consumer.py).
+"""
 
-websocket_urlpatterns: list[Any] = [*classroom_sockets]
+from django.urls import URLPattern, path
+
+from classrooms.consumers import LiveSessionConsumer
+from classrooms.device_consumer import RoomAgentConsumer
+from streaming.consumers import MediaConsumer
+
+websocket_urlpatterns: list[URLPattern] = [
+    path("ws/sessions/<int:session_id>/", LiveSessionConsumer.as_asgi()),
+    path("ws/sessions/<int:session_id>/media/", MediaConsumer.as_asgi()),
+    path("ws/rooms/<str:room>/agent/", RoomAgentConsumer.as_asgi()),
+]

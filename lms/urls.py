@@ -1,3 +1,8 @@
+"""The site's HTTP routes: each app's own `urls.py`, mounted here; nothing else is routed anywhere else.
+
+Pages a person reads are under the language prefix (/en/, /zh-hans/). Links that must never change or that
+machines read (the calendar feed, certificate verification and its JSON, the health check) are not."""
+
 from django.conf import settings
 from django.conf.urls.i18n import i18n_patterns
 from django.http import HttpRequest, HttpResponse
@@ -7,8 +12,8 @@ from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
-from certificates.urls import public_urlpatterns as certificate_public_urlpatterns
-from classrooms.urls import feed_urlpatterns
+from certificates import urls as certificate_urls
+from classrooms import urls as classroom_urls
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -20,8 +25,8 @@ urlpatterns = [
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("calendar/", include(feed_urlpatterns)),
-    path("certificates/", include(certificate_public_urlpatterns)),
+    path("calendar/", include((classroom_urls.feed_urlpatterns, "calendar"), namespace="calendar")),
+    path("certificates/", include((certificate_urls.public_urlpatterns, "verify"), namespace="verify")),
 ]
 
 if settings.STORAGES["default"]["BACKEND"] == "django.core.files.storage.FileSystemStorage":

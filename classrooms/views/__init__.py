@@ -1,1 +1,1 @@
-"""HTTP views of live sessions, one module per area (each with its own `urlpatterns`)."""
+"""HTTP views of live sessions, one module per area; their routes are all in classrooms/urls.py."""

@@ -16,7 +16,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -344,19 +344,3 @@ def report_csv(request: HttpRequest, session_id: int) -> HttpResponse:
             ]
         )
     return response
-
-
-urlpatterns: list[Any] = [
-    path("sessions/<int:session_id>/rooms/<int:room_id>/display/", room_display, name="attendance-display"),
-    path(
-        "sessions/<int:session_id>/rooms/<int:room_id>/display/code/",
-        room_display_code,
-        name="attendance-display-code",
-    ),
-    path("sessions/<int:session_id>/rooms/<int:room_id>/roster/", roster, name="attendance-roster"),
-    path("sessions/<int:session_id>/attendance/", report, name="attendance-report"),
-    path("sessions/<int:session_id>/attendance/now/", presence, name="attendance-now"),
-    path("sessions/<int:session_id>/attendance.csv", report_csv, name="attendance-csv"),
-    path("checkin/<int:session_id>/<int:room_id>/", checked_in, name="attendance-checked-in"),
-    path("checkin/<int:session_id>/<int:room_id>/<str:code>/", checkin, name="attendance-checkin"),
-]

@@ -1,9 +1,6 @@
 """Not locale-prefixed: calendar apps fetch these URLs without a language."""
 
-from typing import Any
-
 from django.http import Http404, HttpRequest, HttpResponse
-from django.urls import path
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
@@ -31,6 +28,3 @@ def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
     response["X-Robots-Tag"] = "noindex, nofollow"
     response["Referrer-Policy"] = "no-referrer"
     return response
-
-
-urlpatterns: list[Any] = [path("<str:token>.ics", calendar_feed, name="feed")]

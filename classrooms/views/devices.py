@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
@@ -216,13 +216,3 @@ def room_token_revoke(request: HttpRequest, room_id: int, token_id: int) -> Http
         request, _("Token %(prefix)s… is revoked; an agent using it is disconnected.") % {"prefix": token.prefix}
     )
     return _back(room)
-
-
-urlpatterns: list[Any] = [
-    path("rooms/", room_index, name="room-index"),
-    path("rooms/<int:room_id>/devices/", room_devices, name="room-devices"),
-    path("rooms/<int:room_id>/devices/panel/", room_devices_panel, name="room-devices-panel"),
-    path("rooms/<int:room_id>/stream/", room_stream, name="room-stream"),
-    path("rooms/<int:room_id>/tokens/", room_token_issue, name="room-token-issue"),
-    path("rooms/<int:room_id>/tokens/<int:token_id>/revoke/", room_token_revoke, name="room-token-revoke"),
-]

@@ -12,7 +12,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -206,6 +206,3 @@ def live_session(request: HttpRequest, session_id: int) -> HttpResponse:
             "live_config": config,
         },
     )
-
-
-urlpatterns: list[Any] = [path("sessions/<int:session_id>/", live_session, name="live-session")]

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -41,9 +41,3 @@ def calendar_link_reset(request: HttpRequest) -> HttpResponse:
         _("Your calendar link has been reset: the old link no longer works. Subscribe again with the new one."),
     )
     return redirect("classrooms:timetable")
-
-
-urlpatterns: list[Any] = [
-    path("timetable/", timetable, name="timetable"),
-    path("timetable/calendar-link/reset/", calendar_link_reset, name="calendar-link-reset"),
-]
