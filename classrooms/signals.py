@@ -1,4 +1,5 @@
-"""Signing out closes that user's open live-session sockets (Channels does not do this by itself)."""
+"""The signals classrooms sends to the apps above it, and its own receivers: signing out closes that user's open
+live-session sockets (Channels does not do this by itself)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,17 @@ from typing import Any
 
 from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import m2m_changed, post_delete
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 
 from classrooms.models import Room
 from classrooms.realtime import close_user_sockets
 from courses.models import Enrolment
 from lms.accounts.models import User
+
+# Sent inside the transaction that ends a live session (argument: `session`). Receivers in higher layers
+# (streaming closes the session's recorders) must defer their effects with `transaction.on_commit`.
+# A signal, because classrooms must not import the apps built on it (docs/architecture.md).
+session_ended = Signal()
 
 
 @receiver(user_logged_out)

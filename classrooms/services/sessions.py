@@ -10,8 +10,8 @@ from django.utils.translation import gettext as _
 
 from classrooms.models import LiveSession, Room, SessionState
 from classrooms.realtime import broadcast_on_commit
+from classrooms.signals import session_ended
 from lms.errors import CorridorError
-from streaming import services as streaming_services
 
 
 def _local(moment: datetime) -> str:
@@ -106,6 +106,6 @@ def session_set_state(*, session: LiveSession, state: SessionState) -> LiveSessi
     session.save(update_fields=["state"])
     broadcast_on_commit(session, "session.state", {"state": state.value})
     if state == SessionState.ENDED:
-        # After commit: the SFU closes the session's recorders, and their uploads to storage are queued.
-        streaming_services.session_recordings_close(session=session)
+        # Streaming closes the session's recorders after commit and queues their uploads to storage.
+        session_ended.send(sender=LiveSession, session=session)
     return session
