@@ -1,6 +1,8 @@
 """Test settings: the same environment-driven settings, with a fast password hasher."""
 
+import base64
 import os
+import secrets
 import tempfile
 from pathlib import Path
 
@@ -22,8 +24,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["OPTIONS"]["init_command"] = "PRAGMA synchronous=OFF"
 
-# A fresh issuer key per test run, in the environment so that the server and worker processes the
-# tests start sign with the same key (never a key from the repository).
-from certificates.credentials import generate_secret  # noqa: E402
-
-CERTIFICATE_SIGNING_KEY = os.environ.setdefault("CERTIFICATE_SIGNING_KEY", generate_secret())
+# A fresh issuer key per test run (a base64 Ed25519 seed), in the environment so that the server and worker
+# processes the tests start sign with the same key (never a key from the repository).
+CERTIFICATE_SIGNING_KEY = os.environ.setdefault(
+    "CERTIFICATE_SIGNING_KEY", base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+)

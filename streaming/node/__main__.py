@@ -1,6 +1,6 @@
 """`python -m streaming.node`: one SFU node (settings from the environment: streaming/node/config.py).
 
-It sets up Django only to record (streaming.live_recordings, behind the MediaHub's SessionRecordings), unless
+It sets up Django only to record (streaming/node_recordings.py, behind the MediaHub's SessionRecordings), unless
 SFU_NODE_RECORDINGS=0; the media path stays Django-free. SIGTERM or SIGINT stops it cleanly: out of Redis first,
 then every peer connection closed.
 """
@@ -21,19 +21,9 @@ from streaming.signaling import SessionRecordings
 
 
 def _recordings() -> SessionRecordings:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lms.settings")
-    import django
+    from streaming.node_recordings import node_recordings  # Django, only when this node records
 
-    # django.setup() applies the settings' LOGGING, which replaces the root logger's handler and level: the
-    # node's own (--log-level, its format) would be lost, and with them its INFO lines. Keep them.
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    django.setup()
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    from streaming.live_recordings import LiveRecordings
-
-    return LiveRecordings()
+    return node_recordings()
 
 
 async def serve(config: NodeConfig) -> None:
