@@ -6,8 +6,24 @@ import secrets
 import tempfile
 from pathlib import Path
 
-from lms.settings import *  # noqa: F403
-from lms.settings import DATABASES
+# Under pytest-xdist each worker has its own test database (Django adds the worker's suffix); on a shared Redis
+# it also needs its own channel-layer prefix, Celery queue and cache keys, or one worker's session 1 would hear
+# another's. Set in the environment before the settings read it, so the servers and workers a test starts
+# (they copy the environment) share them.
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _XDIST_WORKER:
+    os.environ.setdefault("CHANNEL_LAYER_PREFIX", f"corridor-test-{_XDIST_WORKER}")
+    os.environ.setdefault("CELERY_QUEUE", f"corridor-test-{_XDIST_WORKER}")
+    # Files are named by ids, which the workers' databases repeat: each worker keeps its own.
+    _WORKER_FILES = Path(tempfile.gettempdir()) / f"corridor-test-{_XDIST_WORKER}"
+    os.environ.setdefault("MEDIA_ROOT", str(_WORKER_FILES / "media"))
+    os.environ.setdefault("RECORDINGS_DIR", str(_WORKER_FILES / "recordings"))
+
+from lms.settings import *  # noqa: E402, F403
+from lms.settings import CACHES, DATABASES  # noqa: E402
+
+if _XDIST_WORKER:
+    CACHES["default"]["KEY_PREFIX"] = _XDIST_WORKER
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Wagtail's background tasks (search index, reference index) run at once in tests.

@@ -21,7 +21,15 @@ PROBE = (
 
 
 def settings_under(env: dict[str, str]) -> dict:
-    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "AWS_STORAGE_BUCKET_NAME"}}
+    # The suite's own service choices (and, under pytest-xdist, its per-worker prefixes) stay out of the probe.
+    chosen_by_the_suite = {
+        "DATABASE_URL",
+        "REDIS_URL",
+        "AWS_STORAGE_BUCKET_NAME",
+        "CHANNEL_LAYER_PREFIX",
+        "CELERY_QUEUE",
+    }
+    clean = {k: v for k, v in os.environ.items() if k not in chosen_by_the_suite}
     clean.update(env, DJANGO_SETTINGS_MODULE="lms.settings")
     out = subprocess.run(
         [sys.executable, "-c", PROBE], cwd=ROOT, env=clean, capture_output=True, text=True, check=True
