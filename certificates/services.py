@@ -54,7 +54,7 @@ def certificate_code_new() -> str:
     return f"CRD-{chars[:4]}-{chars[4:]}"
 
 
-def _require_issuer(user: Any) -> None:
+def _require_issuer(user: User) -> None:
     if not selectors.may_issue(user):
         raise CorridorError("forbidden", _("Only administrators issue and revoke certificates."), status=403)
 
@@ -208,7 +208,7 @@ def certificate_email_send(*, certificate: Certificate) -> bool:
     return True
 
 
-def certificate_issue(*, user: User, course: CoursePage, by: Any, override_justification: str = "") -> Certificate:
+def certificate_issue(*, user: User, course: CoursePage, by: User, override_justification: str = "") -> Certificate:
     """Issue one trainee's certificate now, under the rule in force.
 
     An ineligible trainee is refused with the reasons, unless the administrator gives a justification
@@ -292,7 +292,7 @@ def _batch_finish_if_done(batch_id: int) -> None:
         IssueBatch.objects.filter(pk=batch_id, state=BatchState.RUNNING).update(state=BatchState.FINISHED)
 
 
-def certificate_batch_retry(*, batch: IssueBatch, by: Any) -> int:
+def certificate_batch_retry(*, batch: IssueBatch, by: User) -> int:
     """Put the failed items back in the queue; returns how many."""
     _require_issuer(by)
     with transaction.atomic():
@@ -304,7 +304,7 @@ def certificate_batch_retry(*, batch: IssueBatch, by: Any) -> int:
     return len(item_ids)
 
 
-def certificate_revoke(*, certificate: Certificate, by: Any, reason: str) -> Certificate:
+def certificate_revoke(*, certificate: Certificate, by: User, reason: str) -> Certificate:
     _require_issuer(by)
     reason = reason.strip()
     if not reason:

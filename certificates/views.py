@@ -34,6 +34,7 @@ from certificates import documents, selectors, services, verification
 from certificates.models import Certificate, CertificateState, IssueBatch
 from courses.models import CoursePage
 from lms.accounts.models import Cohort, User
+from lms.accounts.requests import AuthenticatedHttpRequest
 from lms.errors import CorridorError
 
 MAX_CREDENTIAL_BYTES = 256 * 1024
@@ -112,7 +113,7 @@ def rule_save(request: HttpRequest, course_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def issue_one(request: HttpRequest, course_id: int) -> HttpResponse:
+def issue_one(request: AuthenticatedHttpRequest, course_id: int) -> HttpResponse:
     _require_administrator(request)
     course = _course(course_id)
     trainee = get_object_or_404(User, pk=_int(request.POST.get("user", "")))
@@ -168,7 +169,7 @@ def batch_progress(request: HttpRequest, batch_id: int) -> JsonResponse:
 
 @require_POST
 @login_required
-def batch_retry(request: HttpRequest, batch_id: int) -> HttpResponse:
+def batch_retry(request: AuthenticatedHttpRequest, batch_id: int) -> HttpResponse:
     batch = _batch(request, batch_id)
     count = services.certificate_batch_retry(batch=batch, by=request.user)
     messages.info(request, _("%(count)s certificates queued again.") % {"count": count})
@@ -177,7 +178,7 @@ def batch_retry(request: HttpRequest, batch_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def revoke(request: HttpRequest, code: str) -> HttpResponse:
+def revoke(request: AuthenticatedHttpRequest, code: str) -> HttpResponse:
     _require_administrator(request)
     certificate = get_object_or_404(Certificate, code=code)
     services.certificate_revoke(certificate=certificate, by=request.user, reason=request.POST.get("reason", ""))

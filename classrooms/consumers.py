@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from channels.consumer import get_handler_name
@@ -20,14 +20,14 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from classrooms import selectors
+from classrooms import messages, selectors
 from classrooms.batching import WriteBatcher
 from classrooms.fanout import hub
-from classrooms.models import LiveSession, SessionState
+from classrooms.models import LiveSession
 from classrooms.selectors import MODERATORS, Participant
 from classrooms.services import attendance, hands, polls, qa, sessions
 from lms.errors import CorridorError
-from lms.socket_frames import FrameRateLimit, error_frame, handler_for, parse_json_frame, with_ref
+from lms.socket_frames import FrameRateLimit, NoFields, Route, error_frame, handler_for, parse_json_frame, with_ref
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +41,6 @@ CLOSE_SIGNED_OUT = 4408
 CLOSE_SILENT = 4000
 MESSAGES_PER_SECOND = 20
 SYNC_LIMIT = 500
-
-
-Handler = Callable[["LiveSessionConsumer", dict[str, Any]], Awaitable[dict[str, Any] | None]]
 
 
 class LiveSessionConsumer(AsyncWebsocketConsumer):
@@ -246,16 +243,13 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         return await database_sync_to_async(service)(session=self.session, user=self.user, **kwargs)
 
 
-# Message handlers: one per type, each authorising its own message. ------------------------
+# Message handlers: one per type, each authorising its own message, which its schema has checked. ------------
 
 
-async def handle_sync(consumer: LiveSessionConsumer, message: dict[str, Any]) -> dict[str, Any]:
-    after = message.get("after", 0)
-    if not isinstance(after, int) or isinstance(after, bool) or after < 0:
-        raise CorridorError("invalid_id", _("`after` is the last event id you saw."))
+async def handle_sync(consumer: LiveSessionConsumer, message: messages.Sync) -> dict[str, Any]:
     is_moderator = consumer.participant in MODERATORS
     events = await database_sync_to_async(selectors.events_since)(
-        session=consumer.session, after_id=after, include_moderator_events=is_moderator, limit=SYNC_LIMIT + 1
+        session=consumer.session, after_id=message.after, include_moderator_events=is_moderator, limit=SYNC_LIMIT + 1
     )
     if len(events) > SYNC_LIMIT:  # too far behind: start again from a fresh snapshot
         return {"type": "welcome", "data": await consumer._snapshot()}
@@ -265,82 +259,75 @@ async def handle_sync(consumer: LiveSessionConsumer, message: dict[str, Any]) ->
     }
 
 
-async def handle_heartbeat(consumer: LiveSessionConsumer, message: dict[str, Any]) -> dict[str, Any]:
+async def handle_heartbeat(consumer: LiveSessionConsumer, message: NoFields) -> dict[str, Any]:
     return {"type": "pong"}
 
 
-async def handle_question_ask(consumer: LiveSessionConsumer, message: dict[str, Any]) -> dict[str, Any]:
-    question = await consumer.call(qa.question_ask, text=message.get("text"))
+async def handle_question_ask(consumer: LiveSessionConsumer, message: messages.QuestionAsk) -> dict[str, Any]:
+    question = await consumer.call(qa.question_ask, text=message.text)
     return {"type": "ack", "id": question.pk}
 
 
-async def handle_question_vote(consumer: LiveSessionConsumer, message: dict[str, Any]) -> dict[str, Any]:
-    question_id, up = qa.vote_valid(question_id=message.get("question_id"), up=message.get("up", True))
+async def handle_question_vote(consumer: LiveSessionConsumer, message: messages.QuestionVote) -> dict[str, Any]:
     live_hub = hub()
     if live_hub.vote_writer is None:
         live_hub.vote_writer = WriteBatcher(_apply_votes)
     outcome: qa.VoteOutcome = await live_hub.vote_writer.submit(
-        consumer.session_id, qa.VoteRequest(consumer.user_id, question_id, up)
+        consumer.session_id, qa.VoteRequest(consumer.user_id, message.question_id, message.up)
     )
     if outcome.changed:
         hub().votes_changed(consumer.session_id, outcome.question.pk)
     return {"type": "ack", "id": outcome.question.pk, "votes": outcome.question.vote_count}
 
 
-async def handle_question_answer(consumer: LiveSessionConsumer, message: dict[str, Any]) -> dict[str, Any]:
+async def handle_question_answer(consumer: LiveSessionConsumer, message: messages.QuestionAnswer) -> dict[str, Any]:
     consumer.require_moderator()
-    question = await consumer.call(qa.question_answer, question_id=message.get("question_id"), text=message.get("text"))
+    question = await consumer.call(qa.question_answer, question_id=message.question_id, text=message.text)
     return {"type": "ack", "id": question.pk}
 
 
-async def handle_question_moderate(consumer: LiveSessionConsumer, message: dict[str, Any]) -> dict[str, Any]:
+async def handle_question_moderate(consumer: LiveSessionConsumer, message: messages.QuestionModerate) -> dict[str, Any]:
     consumer.require_moderator()
-    question = await consumer.call(
-        qa.question_moderate, question_id=message.get("question_id"), action=message.get("action")
-    )
+    question = await consumer.call(qa.question_moderate, question_id=message.question_id, action=message.action)
     return {"type": "ack", "id": question.pk}
 
 
-async def handle_poll_open(consumer: LiveSessionConsumer, message: dict[str, Any]) -> dict[str, Any]:
+async def handle_poll_open(consumer: LiveSessionConsumer, message: messages.PollOpen) -> dict[str, Any]:
     consumer.require_moderator()
-    poll = await consumer.call(polls.poll_open, prompt=message.get("prompt"), choices=message.get("choices"))
+    poll = await consumer.call(polls.poll_open, prompt=message.prompt, choices=message.choices)
     return {"type": "ack", "id": poll.pk}
 
 
-async def handle_poll_vote(consumer: LiveSessionConsumer, message: dict[str, Any]) -> dict[str, Any]:
-    poll = await consumer.call(polls.poll_vote, poll_id=message.get("poll_id"), choice_id=message.get("choice_id"))
+async def handle_poll_vote(consumer: LiveSessionConsumer, message: messages.PollVote) -> dict[str, Any]:
+    poll = await consumer.call(polls.poll_vote, poll_id=message.poll_id, choice_id=message.choice_id)
     return {"type": "ack", "id": poll.pk}
 
 
-async def handle_poll_close(consumer: LiveSessionConsumer, message: dict[str, Any]) -> dict[str, Any]:
+async def handle_poll_close(consumer: LiveSessionConsumer, message: messages.PollClose) -> dict[str, Any]:
     consumer.require_moderator()
-    poll = await consumer.call(polls.poll_close, poll_id=message.get("poll_id"))
+    poll = await consumer.call(polls.poll_close, poll_id=message.poll_id)
     return {"type": "ack", "id": poll.pk}
 
 
-async def handle_hand_raise(consumer: LiveSessionConsumer, message: dict[str, Any]) -> dict[str, Any]:
+async def handle_hand_raise(consumer: LiveSessionConsumer, message: NoFields) -> dict[str, Any]:
     if consumer.participant != Participant.TRAINEE:
         raise CorridorError("forbidden", _("Only trainees raise hands."), status=403)
     await consumer.call(hands.hand_raise)
     return {"type": "ack"}
 
 
-async def handle_hand_lower(consumer: LiveSessionConsumer, message: dict[str, Any]) -> dict[str, Any]:
-    user_id = message.get("user_id", consumer.user.pk)
+async def handle_hand_lower(consumer: LiveSessionConsumer, message: messages.HandLower) -> dict[str, Any]:
+    user_id = consumer.user.pk if message.user_id is None else message.user_id
     if user_id != consumer.user.pk:
         consumer.require_moderator()
     await consumer.call(hands.hand_lower, user_id=user_id)
     return {"type": "ack"}
 
 
-async def handle_session_state(consumer: LiveSessionConsumer, message: dict[str, Any]) -> dict[str, Any]:
+async def handle_session_state(consumer: LiveSessionConsumer, message: messages.SessionStateChange) -> dict[str, Any]:
     """The instructor (or an administrator) starts and ends the session."""
     consumer.require_moderator()
-    try:
-        state = SessionState(str(message.get("state")))
-    except ValueError:
-        raise CorridorError("invalid_state", _("A session is scheduled, live or ended.")) from None
-    session = await database_sync_to_async(sessions.session_set_state)(session=consumer.session, state=state)
+    session = await database_sync_to_async(sessions.session_set_state)(session=consumer.session, state=message.state)
     consumer.session = session
     return {"type": "ack", "id": session.pk}
 
@@ -367,17 +354,18 @@ async def _report_presence(session_id: int, user_ids: list[int]) -> None:
     await database_sync_to_async(attendance.remote_presence_seen)(session_id=session_id, user_ids=user_ids)
 
 
-HANDLERS: dict[str, Handler] = {
-    "sync": handle_sync,
-    "heartbeat": handle_heartbeat,
-    "question.ask": handle_question_ask,
-    "question.vote": handle_question_vote,
-    "question.answer": handle_question_answer,
-    "question.moderate": handle_question_moderate,
-    "poll.open": handle_poll_open,
-    "poll.vote": handle_poll_vote,
-    "poll.close": handle_poll_close,
-    "hand.raise": handle_hand_raise,
-    "hand.lower": handle_hand_lower,
-    "session.state": handle_session_state,
+# Each message type: the schema its fields are checked against (classrooms.messages), and its handler.
+HANDLERS: dict[str, Route[LiveSessionConsumer, Any, dict[str, Any] | None]] = {
+    "sync": Route(messages.Sync, handle_sync),
+    "heartbeat": Route(NoFields, handle_heartbeat),
+    "question.ask": Route(messages.QuestionAsk, handle_question_ask),
+    "question.vote": Route(messages.QuestionVote, handle_question_vote),
+    "question.answer": Route(messages.QuestionAnswer, handle_question_answer),
+    "question.moderate": Route(messages.QuestionModerate, handle_question_moderate),
+    "poll.open": Route(messages.PollOpen, handle_poll_open),
+    "poll.vote": Route(messages.PollVote, handle_poll_vote),
+    "poll.close": Route(messages.PollClose, handle_poll_close),
+    "hand.raise": Route(NoFields, handle_hand_raise),
+    "hand.lower": Route(messages.HandLower, handle_hand_lower),
+    "session.state": Route(messages.SessionStateChange, handle_session_state),
 }

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils.text import slugify
+from pydantic import BaseModel, Field, StringConstraints
 
 from classrooms.agent.protocol import (
     COMMANDS,
@@ -31,7 +30,7 @@ from classrooms.agent.protocol import (
 from classrooms.services import devices
 from classrooms.services.devices import AgentIdentity
 from lms.errors import CorridorError
-from lms.socket_frames import FrameRateLimit, error_frame, handler_for, parse_json_frame, with_ref
+from lms.socket_frames import FrameRateLimit, MessageSchema, Route, error_frame, handler_for, parse_json_frame, with_ref
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +39,6 @@ MESSAGES_PER_SECOND = 10
 MAX_DEVICES = 16
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
-DEVICE_KINDS = frozenset({"camera", "microphone", "display", "encoder"})
 
 
 class RoomAgentConsumer(AsyncWebsocketConsumer):
@@ -106,17 +104,17 @@ class RoomAgentConsumer(AsyncWebsocketConsumer):
         except CorridorError as error:
             await self._send(error_frame(error.code, str(error.message), ref))
 
-    async def _health(self, message: dict[str, Any]) -> dict[str, Any]:
+    async def _health(self, message: Health) -> dict[str, Any]:
         assert self.agent is not None
-        report = _health_report(message.get("data"))
+        report = message.report()
         await database_sync_to_async(devices.agent_health_record)(agent_id=self.agent.device_id, report=report)
         # The answer carries what operators want now, so an agent that missed a command catches up.
         stream = await database_sync_to_async(devices.agent_stream_state)(agent_id=self.agent.device_id)
         return {"type": "ack", "stream": stream}
 
-    async def _command_result(self, message: dict[str, Any]) -> dict[str, Any]:
+    async def _command_result(self, message: CommandResult) -> dict[str, Any]:
         assert self.agent is not None
-        result = _command_result(message)
+        result = message.result()
         await database_sync_to_async(devices.agent_command_result)(agent_id=self.agent.device_id, result=result)
         return {"type": "ack"}
 
@@ -146,103 +144,90 @@ class RoomAgentConsumer(AsyncWebsocketConsumer):
         await self.close(code=code, reason=error_code)
 
 
-HANDLERS: dict[str, Callable[[RoomAgentConsumer, dict[str, Any]], Awaitable[dict[str, Any]]]] = {
-    "health": RoomAgentConsumer._health,
-    "command.result": RoomAgentConsumer._command_result,
+# Validation at the edge: a schema per message type; the handler turns the checked frame into the typed report. ----
+
+
+class LinkIn(BaseModel):
+    model_config = MessageSchema.model_config
+    rtt_ms: float | None = None
+    loss_pct: float | None = None
+    jitter_ms: float | None = None
+
+
+class DeviceIn(BaseModel):
+    model_config = MessageSchema.model_config
+    kind: Literal["camera", "microphone", "display", "encoder"]
+    name: Annotated[str, StringConstraints(max_length=120, pattern=r"\S")]  # not blank
+    ok: bool = True
+    error: Annotated[str, StringConstraints(max_length=300)] = ""
+    fps: float | None = None
+    bitrate_kbps: float | None = None
+    frames_sent: Annotated[int, Field(ge=0)] | None = None
+    level_db: float | None = None
+
+
+class HealthIn(BaseModel):
+    model_config = MessageSchema.model_config
+    publishing: bool
+    session_id: Annotated[int, Field(gt=0)] | None = None
+    cpu_pct: float | None = None
+    temperature_c: float | None = None
+    link: LinkIn | None = None
+    devices: Annotated[list[DeviceIn], Field(max_length=MAX_DEVICES)] | None = None
+
+
+class Health(MessageSchema):
+    """`health`: the agent's report, in `data`. Any fault in it is `invalid_health`."""
+
+    error_codes = {"data": "invalid_health"}
+    data: HealthIn
+
+    def report(self) -> HealthReport:
+        data, link = self.data, self.data.link or LinkIn()
+        return {
+            "publishing": data.publishing,
+            "session_id": data.session_id,
+            "cpu_pct": data.cpu_pct,
+            "temperature_c": data.temperature_c,
+            "link": LinkHealth(rtt_ms=link.rtt_ms, loss_pct=link.loss_pct, jitter_ms=link.jitter_ms),
+            "devices": [
+                DeviceHealth(
+                    kind=device.kind,
+                    name=device.name,
+                    ok=device.ok,
+                    error=device.error,
+                    fps=device.fps,
+                    bitrate_kbps=device.bitrate_kbps,
+                    frames_sent=device.frames_sent,
+                    level_db=device.level_db,
+                )
+                for device in data.devices or []
+            ],
+        }
+
+
+class CommandResult(MessageSchema):
+    """`command.result`: how the agent carried out an operator's command (`id` is the command's)."""
+
+    id: str
+    ok: bool
+    message: str = ""
+    publishing: bool = False
+    session_id: int | None = None
+
+    def result(self) -> CommandResultFrame:
+        return {
+            "type": "command.result",
+            "id": self.id[:40],
+            "ok": self.ok,
+            "message": self.message[:500],
+            "publishing": self.publishing,
+            "session_id": self.session_id,
+        }
+
+
+# Each message type: the schema its fields are checked against, and its handler.
+HANDLERS: dict[str, Route[RoomAgentConsumer, Any, dict[str, Any]]] = {
+    "health": Route(Health, RoomAgentConsumer._health),
+    "command.result": Route(CommandResult, RoomAgentConsumer._command_result),
 }
-
-
-# Validation at the edge: frames become typed reports, or a CorridorError. -----------------------
-
-
-def _invalid(what: str) -> CorridorError:
-    return CorridorError("invalid_health", f"Invalid health report: {what}.")
-
-
-def _number(value: Any, what: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise _invalid(f"`{what}` is a finite number or null")
-    return float(value)
-
-
-def _count(value: Any, what: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _invalid(f"`{what}` is a whole number or null")
-    return value
-
-
-def _text(value: Any, what: str, limit: int, *, required: bool = False) -> str:
-    if not isinstance(value, str) or len(value) > limit or (required and not value.strip()):
-        raise _invalid(f"`{what}` is text of at most {limit} characters")
-    return value
-
-
-def _session_id(value: Any) -> int | None:
-    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
-        return value
-    raise _invalid("`session_id` is a session's id or null")
-
-
-def _health_report(data: Any) -> HealthReport:
-    if not isinstance(data, dict):
-        raise _invalid("`data` is an object")
-    if not isinstance(data.get("publishing"), bool):
-        raise _invalid("`publishing` is true or false")
-    link = data.get("link") or {}
-    if not isinstance(link, dict):
-        raise _invalid("`link` is an object")
-    reported = data.get("devices") or []
-    if not isinstance(reported, list) or len(reported) > MAX_DEVICES:
-        raise _invalid(f"`devices` is a list of at most {MAX_DEVICES}")
-    checked_link: LinkHealth = {
-        "rtt_ms": _number(link.get("rtt_ms"), "link.rtt_ms"),
-        "loss_pct": _number(link.get("loss_pct"), "link.loss_pct"),
-        "jitter_ms": _number(link.get("jitter_ms"), "link.jitter_ms"),
-    }
-    return {
-        "publishing": data["publishing"],
-        "session_id": _session_id(data.get("session_id")),
-        "cpu_pct": _number(data.get("cpu_pct"), "cpu_pct"),
-        "temperature_c": _number(data.get("temperature_c"), "temperature_c"),
-        "link": checked_link,
-        "devices": [_device_health(item) for item in reported],
-    }
-
-
-def _device_health(item: Any) -> DeviceHealth:
-    if not isinstance(item, dict) or item.get("kind") not in DEVICE_KINDS:
-        raise _invalid("each device has a `kind`: camera, microphone, display or encoder")
-    ok = item.get("ok", True)
-    if not isinstance(ok, bool):
-        raise _invalid("a device's `ok` is true or false")
-    return {
-        "kind": item["kind"],
-        "name": _text(item.get("name"), "name", 120, required=True),
-        "ok": ok,
-        "error": _text(item.get("error", ""), "error", 300),
-        "fps": _number(item.get("fps"), "fps"),
-        "bitrate_kbps": _number(item.get("bitrate_kbps"), "bitrate_kbps"),
-        "frames_sent": _count(item.get("frames_sent"), "frames_sent"),
-        "level_db": _number(item.get("level_db"), "level_db"),
-    }
-
-
-def _command_result(message: dict[str, Any]) -> CommandResultFrame:
-    if not isinstance(message.get("id"), str) or not isinstance(message.get("ok"), bool):
-        raise CorridorError("invalid_message", "A command result has the command's `id` and `ok` (true or false).")
-    publishing = message.get("publishing", False)
-    if not isinstance(publishing, bool):
-        raise CorridorError("invalid_message", "`publishing` is true or false.")
-    text = message.get("message", "")
-    return {
-        "type": "command.result",
-        "id": message["id"][:40],
-        "ok": message["ok"],
-        "message": text[:500] if isinstance(text, str) else "",
-        "publishing": publishing,
-        "session_id": message["session_id"] if isinstance(message.get("session_id"), int) else None,
-    }

@@ -1,24 +1,24 @@
 """Writes for enrolment and learning. Each checks everything before it writes anything."""
 
 from collections.abc import Mapping
-from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from courses import selectors
 from courses.models import CoursePage, Enrolment, LessonCompletion, LessonPage, QuizAttempt
+from lms.accounts.models import User
 from lms.errors import CorridorError
 
 
-def _require_visible_course(*, course: CoursePage, user: Any) -> None:
+def _require_visible_course(*, course: CoursePage, user: User) -> None:
     if not course.live or not selectors.course_is_visible_to(course=course, user=user):
         # Not found, rather than forbidden: a restricted course's existence is not revealed.
         raise CorridorError("course_not_found", _("That course does not exist."), status=404)
 
 
 @transaction.atomic
-def enrolment_create(*, user: Any, course: CoursePage) -> Enrolment:
+def enrolment_create(*, user: User, course: CoursePage) -> Enrolment:
     """Enrol `user` in `course` (any of its translations); enrolling again returns the same enrolment."""
     _require_visible_course(course=course, user=user)
     existing = selectors.enrolment_for(user=user, course=course)
@@ -48,7 +48,7 @@ def enrolment_create(*, user: Any, course: CoursePage) -> Enrolment:
         return Enrolment.objects.get(user=user, course_key=course.translation_key)
 
 
-def _require_enrolled_course(*, user: Any, lesson: LessonPage) -> CoursePage:
+def _require_enrolled_course(*, user: User, lesson: LessonPage) -> CoursePage:
     course = selectors.course_of_page(page=lesson)
     if course is None or not lesson.live:
         raise CorridorError("lesson_not_found", _("That lesson does not exist."), status=404)
@@ -59,7 +59,7 @@ def _require_enrolled_course(*, user: Any, lesson: LessonPage) -> CoursePage:
 
 
 @transaction.atomic
-def lesson_complete(*, user: Any, lesson: LessonPage) -> LessonCompletion:
+def lesson_complete(*, user: User, lesson: LessonPage) -> LessonCompletion:
     course = _require_enrolled_course(user=user, lesson=lesson)
     completion, _created = LessonCompletion.objects.get_or_create(
         user=user, lesson_key=lesson.translation_key, defaults={"course_key": course.translation_key}
@@ -68,7 +68,7 @@ def lesson_complete(*, user: Any, lesson: LessonPage) -> LessonCompletion:
 
 
 @transaction.atomic
-def quiz_submit(*, user: Any, lesson: LessonPage, quiz_block_id: str, answers: Mapping[str, str]) -> QuizAttempt:
+def quiz_submit(*, user: User, lesson: LessonPage, quiz_block_id: str, answers: Mapping[str, str]) -> QuizAttempt:
     """Grade one quiz submission on the server and record the attempt.
 
     `answers` maps question ids to choice ids, as the quiz form posts them. An id

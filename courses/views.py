@@ -8,11 +8,12 @@ from wagtail.models import Locale
 
 from courses import selectors, services
 from courses.models import CoursePage, LessonPage
+from lms.accounts.requests import AuthenticatedHttpRequest
 
 
 @require_POST
 @login_required
-def course_enrol(request: HttpRequest, page_id: int) -> HttpResponse:
+def course_enrol(request: AuthenticatedHttpRequest, page_id: int) -> HttpResponse:
     course = get_object_or_404(CoursePage, pk=page_id)
     services.enrolment_create(user=request.user, course=course)
     messages.success(request, _("You are enrolled in %(course)s.") % {"course": course.title})
@@ -21,7 +22,7 @@ def course_enrol(request: HttpRequest, page_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def lesson_complete(request: HttpRequest, page_id: int) -> HttpResponse:
+def lesson_complete(request: AuthenticatedHttpRequest, page_id: int) -> HttpResponse:
     lesson = get_object_or_404(LessonPage, pk=page_id)
     services.lesson_complete(user=request.user, lesson=lesson)
     messages.success(request, _("Lesson completed."))
@@ -30,7 +31,7 @@ def lesson_complete(request: HttpRequest, page_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def quiz_submit(request: HttpRequest, page_id: int, block_id: str) -> HttpResponse:
+def quiz_submit(request: AuthenticatedHttpRequest, page_id: int, block_id: str) -> HttpResponse:
     lesson = get_object_or_404(LessonPage, pk=page_id)
     answers = {
         key.removeprefix("question-"): str(value) for key, value in request.POST.items() if key.startswith("question-")

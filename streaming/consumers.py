@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -32,7 +31,8 @@ from classrooms.selectors import MODERATORS, Participant
 from classrooms.services import devices as device_services
 from classrooms.services.devices import AgentIdentity
 from lms.errors import CorridorError
-from lms.socket_frames import FrameRateLimit, error_frame, handler_for, parse_json_frame, with_ref
+from lms.socket_frames import FrameRateLimit, NoFields, Route, error_frame, handler_for, parse_json_frame, with_ref
+from streaming import messages
 from streaming.live_recordings import LiveRecordings
 from streaming.node.client import remote_media_hub
 from streaming.selectors import ice_servers_for_user
@@ -64,8 +64,6 @@ SFU_MESSAGES = {
     "closed": gettext_lazy("The media server is shutting down; reconnect in a moment."),
     "sfu_unavailable": gettext_lazy("The media server is not answering; try again in a moment."),
 }
-
-Handler = Callable[["MediaConsumer", dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 class MediaConsumer(AsyncWebsocketConsumer):
@@ -312,20 +310,12 @@ def _agent_still_allowed(agent: AgentIdentity, session_id: int) -> bool:
 # Message handlers: one per type, each authorising its own message. ------------------------------
 
 
-def _sdp(message: dict[str, Any]) -> str:
-    sdp = message.get("sdp")
-    if not isinstance(sdp, str):
-        raise CorridorError("bad_sdp", _("`sdp` is the session description text."))
-    return sdp
-
-
-async def handle_publish(consumer: MediaConsumer, message: dict[str, Any]) -> dict[str, Any]:
-    sdp = _sdp(message)
+async def handle_publish(consumer: MediaConsumer, message: messages.Publish) -> dict[str, Any]:
     await consumer.recheck_role()
     if not await consumer.can_publish():
         raise CorridorError("forbidden", _("Only the instructor, or a trainee invited to speak, can publish."))
     await consumer.hear_session_end()
-    answer = await consumer.hub.publish(consumer, sdp=sdp, label=_recording_label(consumer))
+    answer = await consumer.hub.publish(consumer, sdp=message.sdp, label=_recording_label(consumer))
     return {"type": "media.answer", "sdp": answer["sdp"], "tracks": answer["tracks"]}
 
 
@@ -340,56 +330,39 @@ def _recording_label(consumer: MediaConsumer) -> str:
     return (user.get_full_name() if user is not None else "") or consumer.role
 
 
-async def handle_subscribe(consumer: MediaConsumer, message: dict[str, Any]) -> dict[str, Any]:
-    track_ids = message.get("track_ids")
-    if track_ids is not None and (not isinstance(track_ids, list) or not all(isinstance(t, str) for t in track_ids)):
-        raise CorridorError("invalid_message", _("`track_ids` is a list of track ids."))
-    offer = await consumer.hub.subscribe(consumer, track_ids=track_ids)
+async def handle_subscribe(consumer: MediaConsumer, message: messages.Subscribe) -> dict[str, Any]:
+    offer = await consumer.hub.subscribe(consumer, track_ids=message.track_ids)
     return {"type": "media.offer", "sdp": offer["sdp"], "tracks": offer["tracks"]}
 
 
-async def handle_answer(consumer: MediaConsumer, message: dict[str, Any]) -> dict[str, Any]:
-    await consumer.hub.subscriber_answer(consumer, sdp=_sdp(message))
+async def handle_answer(consumer: MediaConsumer, message: messages.Answer) -> dict[str, Any]:
+    await consumer.hub.subscriber_answer(consumer, sdp=message.sdp)
     return {"type": "ack"}
 
 
-async def handle_candidate(consumer: MediaConsumer, message: dict[str, Any]) -> dict[str, Any]:
-    candidate, mid, index = message.get("candidate", ""), message.get("mid"), message.get("mline_index")
-    role = message.get("role", "publisher")
-    if (
-        not isinstance(candidate, str)
-        or not (mid is None or isinstance(mid, str))
-        or not (index is None or (isinstance(index, int) and not isinstance(index, bool)))
-        or role not in ("publisher", "subscriber")
-    ):
-        raise CorridorError(
-            "invalid_message",
-            _("A candidate has a string `candidate`, a `mid` and a `role` (publisher or subscriber)."),
-        )
+async def handle_candidate(consumer: MediaConsumer, message: messages.Candidate) -> dict[str, Any]:
     await consumer.hub.add_ice_candidate(
         consumer,
-        role="publisher" if role == "publisher" else "subscriber",
-        candidate=candidate,
-        sdp_mid=mid,
-        sdp_mline_index=index,
+        role=message.role,
+        candidate=message.candidate,
+        sdp_mid=message.mid,
+        sdp_mline_index=message.mline_index,
     )
     return {"type": "ack"}
 
 
-async def handle_unpublish(consumer: MediaConsumer, message: dict[str, Any]) -> dict[str, Any]:
+async def handle_unpublish(consumer: MediaConsumer, message: NoFields) -> dict[str, Any]:
     # The Sfu's publisher_left event announces the change to everyone.
     await consumer.hub.unpublish(consumer)
     return {"type": "ack"}
 
 
-async def _speaker(consumer: MediaConsumer, message: dict[str, Any]) -> int:
+async def _speaker(consumer: MediaConsumer, message: messages.Speaker) -> int:
     """The trainee named by a moderator's invite or revoke."""
     await consumer.recheck_role()
     if consumer.participant not in MODERATORS:
         raise CorridorError("forbidden", _("Only the instructor or a moderator can do that."), status=403)
-    user_id = message.get("user_id")
-    if not isinstance(user_id, int) or isinstance(user_id, bool):
-        raise CorridorError("invalid_id", _("`user_id` is a user's id."))
+    user_id = message.user_id
     assert consumer.session is not None
     if await _part_of(consumer.session, user_id) != Participant.TRAINEE:
         raise CorridorError("not_a_trainee", _("Only a trainee of this session can be invited to speak."))
@@ -402,24 +375,25 @@ def _part_of(session: LiveSession, user_id: int) -> Participant | None:
     return classroom_selectors.session_participant(session=session, user=user) if user else None
 
 
-async def handle_invite(consumer: MediaConsumer, message: dict[str, Any]) -> dict[str, Any]:
+async def handle_invite(consumer: MediaConsumer, message: messages.Speaker) -> dict[str, Any]:
     user_id = await _speaker(consumer, message)
     await consumer.hub.speaker_invite(consumer.session_id, user_id)
     return {"type": "ack", "user_id": user_id}
 
 
-async def handle_revoke(consumer: MediaConsumer, message: dict[str, Any]) -> dict[str, Any]:
+async def handle_revoke(consumer: MediaConsumer, message: messages.Speaker) -> dict[str, Any]:
     user_id = await _speaker(consumer, message)
     await consumer.hub.speaker_revoke(consumer.session_id, user_id)
     return {"type": "ack", "user_id": user_id}
 
 
-HANDLERS: dict[str, Handler] = {
-    "media.publish": handle_publish,
-    "media.subscribe": handle_subscribe,
-    "media.answer": handle_answer,
-    "media.candidate": handle_candidate,
-    "media.unpublish": handle_unpublish,
-    "media.invite": handle_invite,
-    "media.revoke": handle_revoke,
+# Each message type: the schema its fields are checked against (streaming.messages), and its handler.
+HANDLERS: dict[str, Route[MediaConsumer, Any, dict[str, Any]]] = {
+    "media.publish": Route(messages.Publish, handle_publish),
+    "media.subscribe": Route(messages.Subscribe, handle_subscribe),
+    "media.answer": Route(messages.Answer, handle_answer),
+    "media.candidate": Route(messages.Candidate, handle_candidate),
+    "media.unpublish": Route(NoFields, handle_unpublish),
+    "media.invite": Route(messages.Speaker, handle_invite),
+    "media.revoke": Route(messages.Speaker, handle_revoke),
 }

@@ -43,6 +43,7 @@ from classrooms.selectors import (
     presence_now,
     session_participant,
 )
+from lms.accounts.models import User
 from lms.errors import CorridorError
 
 # The room display shows a new code every CHECKIN_WINDOW_SECONDS. A code is accepted during its
@@ -61,7 +62,7 @@ def _broadcast(session: LiveSession, at: datetime) -> None:
     broadcast_on_commit(session, "attendance.updated", presence_now(session=session, now=at), moderators_only=True)
 
 
-def _lock_record(session: LiveSession, user: Any) -> AttendanceRecord:
+def _lock_record(session: LiveSession, user: User) -> AttendanceRecord:
     """The trainee's record, created if need be, locked until the transaction ends."""
     record, _created = AttendanceRecord.objects.select_for_update().get_or_create(session=session, user=user)
     return record
@@ -111,7 +112,7 @@ def remote_presence_start(
 
 
 @transaction.atomic
-def remote_presence_end(*, session: LiveSession, user: Any, at: datetime | None = None, announce: bool = True) -> bool:
+def remote_presence_end(*, session: LiveSession, user: User, at: datetime | None = None, announce: bool = True) -> bool:
     """A trainee's socket closed: uncount it, and end the stay when it was the last one.
 
     Returns whether who-is-here changed (see `remote_presence_start` for `announce`).

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -21,6 +22,7 @@ from classrooms.agent.protocol import TOKEN_PREFIX, Command, CommandResultFrame,
 from classrooms.device_selectors import KEEP_SAMPLES, active_token, room_live_session, token_hash
 from classrooms.models import Device, DeviceHealthSample, DeviceKind, DeviceToken, Room
 from classrooms.realtime import group_send
+from lms.accounts.models import User
 from lms.errors import CorridorError
 
 AGENT_NAME = "Room agent"
@@ -68,7 +70,7 @@ def _close_token_sockets_on_commit(token_ids: list[int]) -> None:
 
 
 @transaction.atomic
-def device_token_issue(*, room: Room, by: Any = None, revoke_others: bool = True) -> IssuedToken:
+def device_token_issue(*, room: Room, by: User | None = None, revoke_others: bool = True) -> IssuedToken:
     """A new token for `room`'s agent. With `revoke_others` (the default) it replaces the room's earlier tokens,
     and agents still connected with them are disconnected."""
     agent = room_agent_ensure(room=room)
@@ -84,7 +86,7 @@ def device_token_issue(*, room: Room, by: Any = None, revoke_others: bool = True
     return IssuedToken(token=token, secret=secret)
 
 
-def _revoke(tokens: Any) -> list[int]:
+def _revoke(tokens: QuerySet[DeviceToken]) -> list[int]:
     ids = list(tokens.select_for_update().values_list("pk", flat=True))
     DeviceToken.objects.filter(pk__in=ids).update(revoked_at=timezone.now())
     _close_token_sockets_on_commit(ids)
@@ -182,7 +184,7 @@ def agent_stream_request(*, room: Room, requested: bool) -> Device:
 
 
 @transaction.atomic
-def agent_command_send(*, room: Room, command: Command, by: Any = None) -> dict[str, Any]:
+def agent_command_send(*, room: Room, command: Command, by: User | None = None) -> dict[str, Any]:
     """An operator starts or stops the room's stream (authorised by the caller: see device_selectors).
 
     The wish is kept on the agent's Device; the command reaches the agent's control socket after commit, and the

@@ -1,20 +1,17 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from classrooms.models import LiveSession, RaisedHand
 from classrooms.realtime import broadcast_on_commit
 from classrooms.selectors import hands_queue
 from classrooms.services.qa import require_open
-from lms.errors import CorridorError
+from lms.accounts.models import User
 
 
 @transaction.atomic
-def hand_raise(*, session: LiveSession, user: Any) -> None:
+def hand_raise(*, session: LiveSession, user: User) -> None:
     require_open(session)
     try:
         with transaction.atomic():
@@ -25,10 +22,8 @@ def hand_raise(*, session: LiveSession, user: Any) -> None:
 
 
 @transaction.atomic
-def hand_lower(*, session: LiveSession, user: Any, user_id: Any) -> None:
+def hand_lower(*, session: LiveSession, user: User, user_id: int) -> None:
     """Lower a hand: a trainee their own, a moderator anyone's (`user_id`)."""
-    if not isinstance(user_id, int) or isinstance(user_id, bool):
-        raise CorridorError("invalid_id", _("A user id is a number."))
     lowered = RaisedHand.objects.filter(session=session, user_id=user_id, lowered_at__isnull=True).update(
         lowered_at=timezone.now()
     )

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -10,14 +10,13 @@ from classrooms.models import LiveSession, Poll, PollChoice, PollVote
 from classrooms.realtime import broadcast_on_commit
 from classrooms.selectors import poll_payload
 from classrooms.services.qa import require_open
+from lms.accounts.models import User
 from lms.errors import CorridorError
 
 MAX_CHOICES = 8
 
 
-def _poll_get(*, session: LiveSession, poll_id: Any) -> Poll:
-    if not isinstance(poll_id, int) or isinstance(poll_id, bool):
-        raise CorridorError("invalid_id", _("A poll id is a number."))
+def _poll_get(*, session: LiveSession, poll_id: int) -> Poll:
     poll = Poll.objects.filter(session=session, pk=poll_id).first()
     if poll is None:
         raise CorridorError("poll_not_found", _("That poll does not exist."), status=404)
@@ -25,15 +24,11 @@ def _poll_get(*, session: LiveSession, poll_id: Any) -> Poll:
 
 
 @transaction.atomic
-def poll_open(*, session: LiveSession, user: Any, prompt: Any, choices: Any) -> Poll:
+def poll_open(*, session: LiveSession, user: User, prompt: str, choices: Sequence[str]) -> Poll:
     require_open(session)
-    if not isinstance(prompt, str) or not prompt.strip() or len(prompt) > 300:
+    if not prompt.strip() or len(prompt) > 300:
         raise CorridorError("invalid_poll", _("A poll needs a question of up to 300 characters."))
-    if (
-        not isinstance(choices, list)
-        or not 2 <= len(choices) <= MAX_CHOICES
-        or not all(isinstance(c, str) and c.strip() and len(c) <= 200 for c in choices)
-    ):
+    if not 2 <= len(choices) <= MAX_CHOICES or not all(c.strip() and len(c) <= 200 for c in choices):
         raise CorridorError("invalid_poll", _("A poll needs 2 to %(n)d choices.") % {"n": MAX_CHOICES})
     poll = Poll.objects.create(session=session, prompt=prompt.strip())
     PollChoice.objects.bulk_create(
@@ -44,12 +39,12 @@ def poll_open(*, session: LiveSession, user: Any, prompt: Any, choices: Any) -> 
 
 
 @transaction.atomic
-def poll_vote(*, session: LiveSession, user: Any, poll_id: Any, choice_id: Any) -> Poll:
+def poll_vote(*, session: LiveSession, user: User, poll_id: int, choice_id: int) -> Poll:
     require_open(session)
     poll = _poll_get(session=session, poll_id=poll_id)
     if not poll.is_open:
         raise CorridorError("poll_closed", _("This poll is closed."))
-    choice = poll.choices.filter(pk=choice_id).first() if isinstance(choice_id, int) else None
+    choice = poll.choices.filter(pk=choice_id).first()
     if choice is None:
         raise CorridorError("invalid_choice", _("That is not one of the poll's choices."))
     try:
@@ -62,7 +57,7 @@ def poll_vote(*, session: LiveSession, user: Any, poll_id: Any, choice_id: Any) 
 
 
 @transaction.atomic
-def poll_close(*, session: LiveSession, user: Any, poll_id: Any) -> Poll:
+def poll_close(*, session: LiveSession, user: User, poll_id: int) -> Poll:
     poll = _poll_get(session=session, poll_id=poll_id)
     if poll.is_open:
         poll.is_open = False

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Literal
 
 from django.db import transaction
 from django.db.models import Count, OuterRef, Subquery, Value
@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 from classrooms.models import LiveSession, Question, QuestionVote, SessionState
 from classrooms.realtime import broadcast_on_commit
 from classrooms.selectors import question_payload
+from lms.accounts.models import User
 from lms.errors import CorridorError
 
 QUESTION_MAX_LENGTH = 500
@@ -24,10 +25,10 @@ ANSWER_MAX_LENGTH = 2000
 QUESTIONS_PER_MINUTE = 5
 
 
-def _clean_text(text: Any, *, limit: int, field: str) -> str:
-    if not isinstance(text, str) or not text.strip():
+def _clean_text(text: str, *, limit: int, field: str) -> str:
+    cleaned = text.strip()
+    if not cleaned:
         raise CorridorError("invalid_text", _("Write something first."))
-    cleaned: str = text.strip()
     if len(cleaned) > limit:
         raise CorridorError(
             "text_too_long", _("%(field)s is limited to %(limit)d characters.") % {"field": field, "limit": limit}
@@ -41,10 +42,8 @@ def require_open(session: LiveSession) -> None:
         raise CorridorError("session_ended", _("This session has ended."))
 
 
-def question_get(*, session: LiveSession, question_id: Any, include_hidden: bool = True) -> Question:
+def question_get(*, session: LiveSession, question_id: int, include_hidden: bool = True) -> Question:
     """The session's own question by id; an id from another session is as good as none."""
-    if not isinstance(question_id, int) or isinstance(question_id, bool):
-        raise CorridorError("invalid_id", _("A question id is a number."))
     question = Question.objects.select_related("author", "answered_by").filter(session=session, pk=question_id).first()
     if question is None or (question.hidden and not include_hidden):
         raise CorridorError("question_not_found", _("That question does not exist."), status=404)
@@ -52,7 +51,7 @@ def question_get(*, session: LiveSession, question_id: Any, include_hidden: bool
 
 
 @transaction.atomic
-def question_ask(*, session: LiveSession, user: Any, text: Any) -> Question:
+def question_ask(*, session: LiveSession, user: User, text: str) -> Question:
     require_open(session)
     text = _clean_text(text, limit=QUESTION_MAX_LENGTH, field=_("A question"))
     recent = Question.objects.filter(
@@ -75,23 +74,15 @@ class VoteOutcome:
     changed: bool
 
 
-def vote_valid(*, question_id: Any, up: Any) -> tuple[int, bool]:
-    """A vote's question id and direction as sent by a client, checked."""
-    if not isinstance(up, bool):
-        raise CorridorError("invalid_vote", _("A vote is up (true) or taken back (false)."))
-    if not isinstance(question_id, int) or isinstance(question_id, bool):
-        raise CorridorError("invalid_id", _("A question id is a number."))
-    return question_id, up
-
-
 @transaction.atomic
-def question_vote(*, session: LiveSession, user: Any, question_id: Any, up: Any, announce: bool = True) -> VoteOutcome:
+def question_vote(
+    *, session: LiveSession, user: User, question_id: int, up: bool, announce: bool = True
+) -> VoteOutcome:
     """Upvote once, or take the vote back (`up` false). Hidden questions take no votes.
 
     With `announce` false the caller coalesces the new count into a later
     `question_votes_announce` (the live socket does, so a burst of votes is one event).
     """
-    question_id, up = vote_valid(question_id=question_id, up=up)
     outcome = question_votes_apply(session_id=session.pk, votes=[VoteRequest(user.pk, question_id, up)])[0]
     if isinstance(outcome, CorridorError):
         raise outcome
@@ -115,7 +106,7 @@ def question_votes_apply(*, session_id: int, votes: Sequence[VoteRequest]) -> li
     class of 2,000 voting at once is a few dozen transactions, not 2,000. Votes apply in order
     (a user's upvote then take-back in one batch nets to nothing). Counts are recounted from
     the votes themselves, so a vote written concurrently by another process is never lost.
-    Arguments are validated by the caller (`vote_valid`). Error messages are lazy: each is
+    Arguments are typed at the edge (`classrooms.messages.QuestionVote`). Error messages are lazy: each is
     rendered in its own voter's language, not in that of whoever's vote started the batch.
     """
     session = LiveSession.objects.filter(pk=session_id).first()
@@ -185,7 +176,7 @@ def question_votes_announce(*, session_id: int, question_ids: list[int]) -> int:
 
 
 @transaction.atomic
-def question_answer(*, session: LiveSession, user: Any, question_id: Any, text: Any) -> Question:
+def question_answer(*, session: LiveSession, user: User, question_id: int, text: str) -> Question:
     question = question_get(session=session, question_id=question_id)
     if question.hidden:
         raise CorridorError("question_hidden", _("Unhide the question before answering it."))
@@ -198,7 +189,8 @@ def question_answer(*, session: LiveSession, user: Any, question_id: Any, text: 
     return question
 
 
-MODERATION_ACTIONS = {
+ModerationAction = Literal["pin", "unpin", "hide", "unhide", "mark_answered", "mark_unanswered"]
+MODERATION_ACTIONS: dict[ModerationAction, tuple[str, bool]] = {
     "pin": ("pinned", True),
     "unpin": ("pinned", False),
     "hide": ("hidden", True),
@@ -209,9 +201,7 @@ MODERATION_ACTIONS = {
 
 
 @transaction.atomic
-def question_moderate(*, session: LiveSession, user: Any, question_id: Any, action: Any) -> Question:
-    if action not in MODERATION_ACTIONS:
-        raise CorridorError("invalid_action", _("Unknown moderation action."))
+def question_moderate(*, session: LiveSession, user: User, question_id: int, action: ModerationAction) -> Question:
     question = question_get(session=session, question_id=question_id)
     field, value = MODERATION_ACTIONS[action]
     setattr(question, field, value)

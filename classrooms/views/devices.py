@@ -27,6 +27,7 @@ from classrooms.device_selectors import HISTORY, DeviceView, Series
 from classrooms.localtime import city_label, city_time_zone
 from classrooms.models import DeviceKind, DeviceToken, Room
 from classrooms.services import devices
+from lms.accounts.requests import AuthenticatedHttpRequest
 from lms.accounts.roles import Role, user_roles
 from lms.errors import CorridorError
 
@@ -179,7 +180,7 @@ def _back(room: Room) -> HttpResponseRedirect:
 
 @login_required
 @require_POST
-def room_stream(request: HttpRequest, room_id: int) -> HttpResponse:
+def room_stream(request: AuthenticatedHttpRequest, room_id: int) -> HttpResponse:
     """Start or stop the room's stream: the command goes to the agent; its answer shows in the panel."""
     room = _room(request, room_id)
     command = request.POST.get("command")
@@ -196,7 +197,7 @@ def room_stream(request: HttpRequest, room_id: int) -> HttpResponse:
 @never_cache
 @login_required
 @require_POST
-def room_token_issue(request: HttpRequest, room_id: int) -> HttpResponse:
+def room_token_issue(request: AuthenticatedHttpRequest, room_id: int) -> HttpResponse:
     """A new token for the room's agent, shown on this response only (it replaces the room's earlier tokens)."""
     room = _room(request, room_id)
     issued = devices.device_token_issue(room=room, by=request.user)

@@ -177,6 +177,24 @@ async def test_health_reports_are_stored_and_answered_with_what_operators_want(s
     assert camera.publishing is False
 
 
+async def test_a_wrong_typed_health_field_gets_one_error_naming_it_and_the_socket_keeps_serving(
+    sockets: Any, live: Any
+) -> None:
+    agent, _ = await agent_joined(sockets, live.room, await issue(live.room))
+    assert (await agent.request({"type": "health", "data": HEALTH, "ref": 1}))["type"] == "ack"
+    error = await agent.request({"type": "health", "data": {**HEALTH, "cpu_pct": "12%"}, "ref": "bad"})
+    assert (error["type"], error["code"], error["ref"]) == ("error", "invalid_health", "bad")
+    assert "`data.cpu_pct`" in error["message"]
+    camera = {**HEALTH["devices"][0], "fps": "30"}  # type: ignore[dict-item]
+    device = await agent.request({"type": "health", "data": {**HEALTH, "devices": [camera]}})
+    assert (device["code"], "`data.devices.0.fps`" in device["message"]) == ("invalid_health", True)
+    result = await agent.request({"type": "command.result", "id": "c1", "ok": True, "session_id": "12"})
+    assert (result["code"], "`session_id`" in result["message"]) == ("invalid_message", True)
+    # The first report stands, and the socket still serves.
+    assert await sync_to_async(Device.objects.filter(kind=DeviceKind.CAMERA).count)() == 1
+    assert (await agent.request({"type": "health", "data": HEALTH}))["type"] == "ack"
+
+
 async def test_malformed_frames_get_an_error_and_the_socket_keeps_serving(sockets: Any, live: Any) -> None:
     agent, _ = await agent_joined(sockets, live.room, await issue(live.room))
     await agent.send("{not json")

@@ -303,6 +303,41 @@ async def test_bad_frames_get_an_error_code_and_the_socket_keeps_serving(
     assert await sync_to_async(Question.objects.count)() == 0
 
 
+@pytest.mark.parametrize(
+    ("frame", "code", "field"),
+    [
+        ({"type": "question.ask", "text": 5}, "invalid_text", "text"),
+        ({"type": "question.ask"}, "invalid_text", "text"),
+        ({"type": "question.vote", "question_id": "16"}, "invalid_id", "question_id"),
+        ({"type": "question.vote", "question_id": 16, "up": 1}, "invalid_vote", "up"),
+        ({"type": "poll.vote", "poll_id": 1, "choice_id": True}, "invalid_choice", "choice_id"),
+        ({"type": "sync", "after": 1.5}, "invalid_id", "after"),
+        ({"type": "hand.lower", "user_id": [1]}, "invalid_id", "user_id"),
+    ],
+    ids=[
+        "text-a-number",
+        "text-missing",
+        "id-a-string",
+        "up-a-number",
+        "choice-a-bool",
+        "after-a-float",
+        "user-a-list",
+    ],
+)
+async def test_a_wrong_typed_field_gets_one_error_naming_it_and_the_socket_keeps_its_state(
+    connect: Any, live: Any, frame: dict[str, Any], code: str, field: str
+) -> None:
+    trainee = await joined(connect, live.trainee, live.session)
+    asked = await trainee.request({"type": "question.ask", "text": "Before", "ref": 1})
+    error = await trainee.request({**frame, "ref": "bad"})
+    assert (error["type"], error["code"], error["ref"]) == ("error", code, "bad")
+    assert f"`{field}`" in error["message"]
+    # Still the same socket, with what it had: the question asked before, and asking again works.
+    synced = await trainee.request({"type": "sync", "after": 0})
+    assert [e["data"]["id"] for e in synced["events"] if e["type"] == "question.created"] == [asked["id"]]
+    assert (await trainee.request({"type": "question.ask", "text": "After"}))["type"] == "ack"
+
+
 async def test_errors_speak_the_users_language(connect: Any, live: Any) -> None:
     live.trainee.preferred_language = "zh-hans"
     await sync_to_async(live.trainee.save)()

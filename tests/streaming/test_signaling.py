@@ -224,3 +224,31 @@ async def test_bad_input_gets_an_error_and_the_socket_still_answers(live: Any, m
     stray = await teacher.request({"type": "media.candidate", "role": "publisher", "mid": "7", "candidate": ""})
     assert stray["code"] == "unknown_mid"
     assert json.loads(json.dumps(stray)) == stray
+
+
+@pytest.mark.parametrize(
+    ("frame", "code", "field"),
+    [
+        ({"type": "media.publish", "sdp": 5}, "bad_sdp", "sdp"),
+        ({"type": "media.answer"}, "bad_sdp", "sdp"),
+        ({"type": "media.subscribe", "track_ids": "all"}, "invalid_message", "track_ids"),
+        ({"type": "media.candidate", "candidate": "", "role": "viewer"}, "invalid_message", "role"),
+        ({"type": "media.candidate", "candidate": "", "mline_index": "0"}, "invalid_message", "mline_index"),
+        ({"type": "media.invite", "user_id": "31"}, "invalid_id", "user_id"),
+    ],
+    ids=["sdp-a-number", "sdp-missing", "track-ids-a-string", "role-unknown", "index-a-string", "user-a-string"],
+)
+async def test_a_wrong_typed_field_gets_one_error_naming_it_and_the_socket_keeps_publishing(
+    live: Any, media: Any, peers: list[Any], frame: dict[str, Any], code: str, field: str
+) -> None:
+    teacher, _ = await joined(media, live.instructor, live.session.pk)
+    camera = Camera()
+    peers.append(camera)
+    answer = await camera.publish(teacher)
+    error = await teacher.request({**frame, "ref": "bad"})
+    assert (error["type"], error["code"], error["ref"]) == ("error", code, "bad")
+    assert f"`{field}`" in error["message"]
+    # Still publishing, and still answering.
+    _trainee, welcome = await joined(media, live.trainee, live.session.pk)
+    assert [t["track_id"] for t in welcome["tracks"]] == [t["track_id"] for t in answer["tracks"]]
+    assert (await teacher.request({"type": "media.subscribe", "track_ids": ["nope"]}))["code"] == "unknown_track"
