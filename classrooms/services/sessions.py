@@ -11,11 +11,12 @@ from django.utils.translation import gettext as _
 from classrooms.models import LiveSession, Room, SessionState
 from classrooms.realtime import broadcast_on_commit
 from lms.errors import CorridorError
+from lms.timezones import SCHEDULING_TIME_ZONE
 from streaming import services as streaming_services
 
 
 def _local(moment: datetime) -> str:
-    return timezone.localtime(moment, timezone.get_fixed_timezone(8 * 60)).strftime("%Y-%m-%d %H:%M")
+    return timezone.localtime(moment, SCHEDULING_TIME_ZONE).strftime("%Y-%m-%d %H:%M")
 
 
 def session_clashes(

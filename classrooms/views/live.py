@@ -19,11 +19,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from classrooms import selectors
-from classrooms.localtime import city_time_zone
 from classrooms.models import LiveSession
 from classrooms.selectors import MODERATORS, Participant
 from classrooms.services.polls import MAX_CHOICES
 from classrooms.services.qa import ANSWER_MAX_LENGTH, QUESTION_MAX_LENGTH
+from lms.timezones import city_time_zone
 
 HEARTBEAT_SECONDS = 10
 # The limits services.polls.poll_open enforces (it names no constants for them).
