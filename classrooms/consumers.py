@@ -26,6 +26,7 @@ from classrooms.fanout import hub
 from classrooms.models import LiveSession, SessionState
 from classrooms.selectors import MODERATORS, Participant
 from classrooms.services import attendance, hands, polls, qa, sessions
+from lms.close_codes import CloseCode
 from lms.errors import CorridorError
 from lms.socket_frames import FrameRateLimit, error_frame, handler_for, parse_json_frame, with_ref
 
@@ -33,12 +34,6 @@ logger = logging.getLogger(__name__)
 
 
 MAX_MESSAGE_BYTES = 16 * 1024
-# Close codes (4000-4999 are the application's): a client tells "go away" from "try again".
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_FORBIDDEN = 4403
-CLOSE_NOT_FOUND = 4404
-CLOSE_SIGNED_OUT = 4408
-CLOSE_SILENT = 4000
 MESSAGES_PER_SECOND = 20
 SYNC_LIMIT = 500
 
@@ -73,7 +68,7 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
 
     async def _connect(self, user: Any) -> None:
         if user is None or not user.is_authenticated:
-            await self._refuse(CLOSE_UNAUTHENTICATED, "unauthenticated", _("Sign in to join this session."))
+            await self._refuse(CloseCode.UNAUTHENTICATED, "unauthenticated", _("Sign in to join this session."))
             return
         try:
             session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
@@ -81,10 +76,10 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
             session_id = 0
         self.session, self.participant = await self._load(session_id, user)
         if self.session is None:
-            await self._refuse(CLOSE_NOT_FOUND, "session_not_found", _("That session does not exist."))
+            await self._refuse(CloseCode.NOT_FOUND, "session_not_found", _("That session does not exist."))
             return
         if self.participant is None:
-            await self._refuse(CLOSE_FORBIDDEN, "forbidden", _("You are not a participant of this session."))
+            await self._refuse(CloseCode.FORBIDDEN, "forbidden", _("You are not a participant of this session."))
             return
         self.user = user
         self.session_id, self.user_id = self.session.pk, user.pk
@@ -167,7 +162,7 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
     async def force_close(self, code: str, message: str) -> None:
         if not self.joined:
             return
-        close_code = {"timeout": CLOSE_SILENT, "forbidden_now": CLOSE_FORBIDDEN}.get(code, CLOSE_SIGNED_OUT)
+        close_code = {"timeout": CloseCode.SILENT, "forbidden_now": CloseCode.FORBIDDEN}.get(code, CloseCode.SIGNED_OUT)
         if not message:
             with translation.override(self.language):
                 message = _("You are no longer a participant of this session.")
