@@ -21,8 +21,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from classrooms import selectors
-from classrooms.batching import WriteBatcher
-from classrooms.fanout import hub
+from classrooms.live_hubs import hub
 from classrooms.models import LiveSession, SessionState
 from classrooms.selectors import MODERATORS, Participant
 from classrooms.services import attendance, hands, polls, qa, sessions
@@ -89,10 +88,6 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         # any it already has (event_id <= the snapshot's last_event_id).
         self.pending: list[str] | None = []
         live_hub = hub()
-        if live_hub.presence_reporter is None:
-            live_hub.votes.publisher, live_hub.presence_reporter = _announce_votes, _report_presence
-            live_hub.role_reader = _read_roles
-            live_hub.attendance.publisher = _announce_attendance
         await live_hub.join(self)
         self.joined = True
         # Trainees' presence is their attendance; staff are there to teach and run the rooms.
@@ -271,10 +266,9 @@ async def handle_question_ask(consumer: LiveSessionConsumer, message: dict[str, 
 
 async def handle_question_vote(consumer: LiveSessionConsumer, message: dict[str, Any]) -> dict[str, Any]:
     question_id, up = qa.vote_valid(question_id=message.get("question_id"), up=message.get("up", True))
-    live_hub = hub()
-    if live_hub.vote_writer is None:
-        live_hub.vote_writer = WriteBatcher(_apply_votes)
-    outcome: qa.VoteOutcome = await live_hub.vote_writer.submit(
+    vote_writer = hub().vote_writer
+    assert vote_writer is not None  # the application's hub is built with its hooks (classrooms.live_hubs)
+    outcome: qa.VoteOutcome = await vote_writer.submit(
         consumer.session_id, qa.VoteRequest(consumer.user_id, question_id, up)
     )
     if outcome.changed:
@@ -338,28 +332,6 @@ async def handle_session_state(consumer: LiveSessionConsumer, message: dict[str,
     session = await database_sync_to_async(sessions.session_set_state)(session=consumer.session, state=state)
     consumer.session = session
     return {"type": "ack", "id": session.pk}
-
-
-async def _announce_votes(session_id: int, question_ids: list[int]) -> None:
-    await database_sync_to_async(qa.question_votes_announce)(session_id=session_id, question_ids=question_ids)
-
-
-async def _apply_votes(session_id: int, votes: list[qa.VoteRequest]) -> list[qa.VoteOutcome | Exception]:
-    outcomes = await database_sync_to_async(qa.question_votes_apply)(session_id=session_id, votes=votes)
-    return list(outcomes)
-
-
-async def _announce_attendance(session_id: int, _items: list[int]) -> None:
-    await database_sync_to_async(attendance.presence_announce)(session_id=session_id)
-
-
-async def _read_roles(session_id: int, user_ids: list[int]) -> dict[int, Any]:
-    parts = await database_sync_to_async(selectors.session_participants)(session_id=session_id, user_ids=user_ids)
-    return dict(parts)
-
-
-async def _report_presence(session_id: int, user_ids: list[int]) -> None:
-    await database_sync_to_async(attendance.remote_presence_seen)(session_id=session_id, user_ids=user_ids)
 
 
 HANDLERS: dict[str, Handler] = {

@@ -8,7 +8,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.test import Client
 
-from classrooms.fanout import hub
+from classrooms.live_hubs import hub
 from classrooms.models import LiveEvent, Poll, PollVote, Question, QuestionVote
 from classrooms.services import qa
 from courses.models import Enrolment
