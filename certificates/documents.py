@@ -13,18 +13,18 @@ import threading
 from typing import Any
 
 from django.conf import settings
-from django.core import signing
 from django.core.exceptions import ImproperlyConfigured
-from django.core.files.storage import default_storage
 from django.urls import reverse
 from django.utils import timezone
-from storages.backends.s3 import S3Storage
 
 from certificates import credentials, pdf, status_list
 from certificates.models import Certificate, CertificateRule
+from lms.files import SignedFileLinks, StoredFile
 
 FILE_KINDS = ("pdf", "credential")
-FILE_SALT = "corridor.certificates.file"
+FILE_LINKS = SignedFileLinks(
+    salt="corridor.certificates.file", view="certificates:signed-file", max_age_setting="CERTIFICATE_URL_MAX_AGE"
+)
 STATUS_LIST_LENGTH = status_list.STATUS_LIST_MIN_BITS
 
 
@@ -201,40 +201,29 @@ def certificate_pdf(*, certificate: Certificate) -> bytes:
 # Files for their holder ----------------------------------------------------------------------------------------
 
 
-def file_details(*, certificate: Certificate, kind: str) -> tuple[str, str, str]:
-    """Storage key, content type and download name of one of the certificate's files."""
+def certificate_file(*, certificate: Certificate, kind: str) -> StoredFile:
+    """One of the certificate's files: its storage key, content type and download name."""
     if kind == "pdf":
-        return certificate.pdf_key, "application/pdf", f"{certificate.code}.pdf"
-    return certificate.credential_key, "application/json", f"{certificate.code}.credential.json"
+        return StoredFile(certificate.pdf_key, "application/pdf", f"{certificate.code}.pdf", attachment=True)
+    return StoredFile(
+        certificate.credential_key, "application/json", f"{certificate.code}.credential.json", attachment=True
+    )
 
 
 def file_signed_url(*, certificate: Certificate, kind: str, user: Any) -> str:
     """A short-lived URL: S3 presigned on S3, else a signed local link that works only for `user`."""
-    key, content_type, filename = file_details(certificate=certificate, kind=kind)
-    max_age = settings.CERTIFICATE_URL_MAX_AGE
-    if isinstance(default_storage, S3Storage):
-        return str(
-            default_storage.url(
-                key,
-                parameters={
-                    "ResponseContentType": content_type,
-                    "ResponseContentDisposition": f'attachment; filename="{filename}"',
-                },
-                expire=max_age,
-            )
-        )
-    token = signing.dumps({"certificate": certificate.pk, "kind": kind, "user": user.pk}, salt=FILE_SALT)
-    return reverse("certificates:signed-file", kwargs={"token": token})
+    return FILE_LINKS.url(
+        file=certificate_file(certificate=certificate, kind=kind),
+        user=user,
+        claims={"certificate": certificate.pk, "kind": kind},
+    )
 
 
 def file_from_token(*, token: str, user: Any) -> tuple[Certificate, str] | None:
-    try:
-        claims = signing.loads(token, salt=FILE_SALT, max_age=settings.CERTIFICATE_URL_MAX_AGE)
-    except signing.BadSignature:  # also SignatureExpired
+    claims = FILE_LINKS.claims(token=token, user=user)
+    if claims is None or claims.get("kind") not in FILE_KINDS:
         return None
-    if claims.get("user") != user.pk or claims.get("kind") not in FILE_KINDS:
-        return None
-    certificate = Certificate.objects.filter(pk=claims.get("certificate")).first()
+    certificate = Certificate.objects.filter(pk=claims["certificate"]).first()
     return (certificate, claims["kind"]) if certificate is not None else None
 
 

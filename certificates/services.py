@@ -8,24 +8,18 @@ files and finishes the same row; it can never make a second certificate.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
 import secrets
 from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from storages.backends.s3 import S3Storage
-from storages.utils import clean_name
 
 from certificates import documents as documents
 from certificates import selectors
@@ -41,6 +35,7 @@ from certificates.models import (
 from courses.models import CoursePage
 from lms.accounts.models import Cohort, User
 from lms.errors import CorridorError
+from lms.files import checksummed_writer
 
 logger = logging.getLogger(__name__)
 
@@ -129,29 +124,6 @@ def certificate_reserve(
         )
 
 
-def _store(name: str, content: bytes, *, content_type: str) -> str:
-    """Write `content` under exactly `name`, replacing what a dead worker may have left; return its SHA-256.
-
-    On S3 one PUT that overwrites, with the SHA-256 for S3 to check on arrival (a corrupted upload is refused).
-    """
-    digest = hashlib.sha256(content)
-    if isinstance(default_storage, S3Storage):
-        key = default_storage._normalize_name(clean_name(name))
-        default_storage.bucket.Object(key).put(
-            Body=content,
-            ContentType=content_type,
-            ChecksumAlgorithm="SHA256",
-            ChecksumSHA256=base64.b64encode(digest.digest()).decode(),
-        )
-        return digest.hexdigest()
-    if default_storage.exists(name):
-        default_storage.delete(name)
-    stored = default_storage.save(name, ContentFile(content))
-    if stored != name:
-        raise CorridorError("storage_conflict", f"storage kept {stored!r} instead of {name!r}")
-    return digest.hexdigest()
-
-
 def certificate_files_make(*, certificate: Certificate) -> Certificate:
     """Render, sign and store a reserved certificate's PDF and credential, then mark it issued.
 
@@ -164,8 +136,11 @@ def certificate_files_make(*, certificate: Certificate) -> Certificate:
     credential_bytes = documents.credential_bytes(credential)
     pdf_bytes = documents.certificate_pdf(certificate=certificate)
     pdf_key, credential_key = f"{prefix}/certificate.pdf", f"{prefix}/credential.json"
-    pdf_sha256 = _store(pdf_key, pdf_bytes, content_type="application/pdf")
-    credential_sha256 = _store(credential_key, credential_bytes, content_type="application/json")
+    # Under exactly these names, replacing what a dead worker may have left; on S3 one PUT each that S3
+    # checks against the SHA-256 on arrival (a corrupted upload is refused).
+    writer = checksummed_writer()
+    pdf_sha256 = writer.write(key=pdf_key, content=pdf_bytes, content_type="application/pdf")
+    credential_sha256 = writer.write(key=credential_key, content=credential_bytes, content_type="application/json")
     # One conditional UPDATE: of two runs racing here, only the first marks it issued (and emails).
     fields = {
         "pdf_key": pdf_key,

@@ -12,9 +12,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.files.storage import default_storage
 from django.http import (
-    FileResponse,
     Http404,
     HttpRequest,
     HttpResponse,
@@ -36,6 +34,7 @@ from courses.models import CoursePage
 from lms.accounts.models import Cohort, User
 from lms.accounts.requests import AuthenticatedHttpRequest
 from lms.errors import CorridorError
+from lms.files import stored_file_response
 
 MAX_CREDENTIAL_BYTES = 256 * 1024
 
@@ -215,12 +214,7 @@ def signed_file(request: HttpRequest, token: str) -> HttpResponseBase:
     if found is None:
         raise Http404
     certificate, kind = found
-    key, content_type, filename = documents.file_details(certificate=certificate, kind=kind)
-    response = FileResponse(
-        default_storage.open(key, "rb"), content_type=content_type, filename=filename, as_attachment=True
-    )
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return stored_file_response(documents.certificate_file(certificate=certificate, kind=kind))
 
 
 # Anyone -------------------------------------------------------------------------------------------------------

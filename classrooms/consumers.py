@@ -21,11 +21,11 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from classrooms import messages, selectors
-from classrooms.batching import WriteBatcher
-from classrooms.fanout import hub
+from classrooms.live_hubs import hub
 from classrooms.models import LiveSession
 from classrooms.selectors import MODERATORS, Participant
 from classrooms.services import attendance, hands, polls, qa, sessions
+from lms.close_codes import CloseCode
 from lms.errors import CorridorError
 from lms.socket_frames import FrameRateLimit, NoFields, Route, error_frame, handler_for, parse_json_frame, with_ref
 
@@ -33,12 +33,6 @@ logger = logging.getLogger(__name__)
 
 
 MAX_MESSAGE_BYTES = 16 * 1024
-# Close codes (4000-4999 are the application's): a client tells "go away" from "try again".
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_FORBIDDEN = 4403
-CLOSE_NOT_FOUND = 4404
-CLOSE_SIGNED_OUT = 4408
-CLOSE_SILENT = 4000
 MESSAGES_PER_SECOND = 20
 SYNC_LIMIT = 500
 
@@ -70,7 +64,7 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
 
     async def _connect(self, user: Any) -> None:
         if user is None or not user.is_authenticated:
-            await self._refuse(CLOSE_UNAUTHENTICATED, "unauthenticated", _("Sign in to join this session."))
+            await self._refuse(CloseCode.UNAUTHENTICATED, "unauthenticated", _("Sign in to join this session."))
             return
         try:
             session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
@@ -78,10 +72,10 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
             session_id = 0
         self.session, self.participant = await self._load(session_id, user)
         if self.session is None:
-            await self._refuse(CLOSE_NOT_FOUND, "session_not_found", _("That session does not exist."))
+            await self._refuse(CloseCode.NOT_FOUND, "session_not_found", _("That session does not exist."))
             return
         if self.participant is None:
-            await self._refuse(CLOSE_FORBIDDEN, "forbidden", _("You are not a participant of this session."))
+            await self._refuse(CloseCode.FORBIDDEN, "forbidden", _("You are not a participant of this session."))
             return
         self.user = user
         self.session_id, self.user_id = self.session.pk, user.pk
@@ -91,10 +85,6 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         # any it already has (event_id <= the snapshot's last_event_id).
         self.pending: list[str] | None = []
         live_hub = hub()
-        if live_hub.presence_reporter is None:
-            live_hub.votes.publisher, live_hub.presence_reporter = _announce_votes, _report_presence
-            live_hub.role_reader = _read_roles
-            live_hub.attendance.publisher = _announce_attendance
         await live_hub.join(self)
         self.joined = True
         # Trainees' presence is their attendance; staff are there to teach and run the rooms.
@@ -164,7 +154,7 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
     async def force_close(self, code: str, message: str) -> None:
         if not self.joined:
             return
-        close_code = {"timeout": CLOSE_SILENT, "forbidden_now": CLOSE_FORBIDDEN}.get(code, CLOSE_SIGNED_OUT)
+        close_code = {"timeout": CloseCode.SILENT, "forbidden_now": CloseCode.FORBIDDEN}.get(code, CloseCode.SIGNED_OUT)
         if not message:
             with translation.override(self.language):
                 message = _("You are no longer a participant of this session.")
@@ -269,10 +259,9 @@ async def handle_question_ask(consumer: LiveSessionConsumer, message: messages.Q
 
 
 async def handle_question_vote(consumer: LiveSessionConsumer, message: messages.QuestionVote) -> dict[str, Any]:
-    live_hub = hub()
-    if live_hub.vote_writer is None:
-        live_hub.vote_writer = WriteBatcher(_apply_votes)
-    outcome: qa.VoteOutcome = await live_hub.vote_writer.submit(
+    vote_writer = hub().vote_writer
+    assert vote_writer is not None  # the application's hub is built with its hooks (classrooms.live_hubs)
+    outcome: qa.VoteOutcome = await vote_writer.submit(
         consumer.session_id, qa.VoteRequest(consumer.user_id, message.question_id, message.up)
     )
     if outcome.changed:
@@ -330,28 +319,6 @@ async def handle_session_state(consumer: LiveSessionConsumer, message: messages.
     session = await database_sync_to_async(sessions.session_set_state)(session=consumer.session, state=message.state)
     consumer.session = session
     return {"type": "ack", "id": session.pk}
-
-
-async def _announce_votes(session_id: int, question_ids: list[int]) -> None:
-    await database_sync_to_async(qa.question_votes_announce)(session_id=session_id, question_ids=question_ids)
-
-
-async def _apply_votes(session_id: int, votes: list[qa.VoteRequest]) -> list[qa.VoteOutcome | Exception]:
-    outcomes = await database_sync_to_async(qa.question_votes_apply)(session_id=session_id, votes=votes)
-    return list(outcomes)
-
-
-async def _announce_attendance(session_id: int, _items: list[int]) -> None:
-    await database_sync_to_async(attendance.presence_announce)(session_id=session_id)
-
-
-async def _read_roles(session_id: int, user_ids: list[int]) -> dict[int, Any]:
-    parts = await database_sync_to_async(selectors.session_participants)(session_id=session_id, user_ids=user_ids)
-    return dict(parts)
-
-
-async def _report_presence(session_id: int, user_ids: list[int]) -> None:
-    await database_sync_to_async(attendance.remote_presence_seen)(session_id=session_id, user_ids=user_ids)
 
 
 # Each message type: the schema its fields are checked against (classrooms.messages), and its handler.

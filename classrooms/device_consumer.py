@@ -29,6 +29,7 @@ from classrooms.agent.protocol import (
 )
 from classrooms.services import devices
 from classrooms.services.devices import AgentIdentity
+from lms.close_codes import CloseCode
 from lms.errors import CorridorError
 from lms.socket_frames import FrameRateLimit, MessageSchema, Route, error_frame, handler_for, parse_json_frame, with_ref
 
@@ -37,8 +38,6 @@ logger = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 16 * 1024
 MESSAGES_PER_SECOND = 10
 MAX_DEVICES = 16
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_FORBIDDEN = 4403
 
 
 class RoomAgentConsumer(AsyncWebsocketConsumer):
@@ -51,16 +50,16 @@ class RoomAgentConsumer(AsyncWebsocketConsumer):
         token = bearer_token(self.scope.get("headers", []))
         if token is None:
             await self._refuse(
-                CLOSE_UNAUTHENTICATED, "unauthenticated", "Send the room's token (Authorization: Bearer)."
+                CloseCode.UNAUTHENTICATED, "unauthenticated", "Send the room's token (Authorization: Bearer)."
             )
             return
         agent = await database_sync_to_async(devices.agent_authenticate)(token=token)
         if agent is None:
-            await self._refuse(CLOSE_UNAUTHENTICATED, "invalid_token", "That device token is unknown or revoked.")
+            await self._refuse(CloseCode.UNAUTHENTICATED, "invalid_token", "That device token is unknown or revoked.")
             return
         ref = str(self.scope["url_route"]["kwargs"].get("room", ""))
         if ref not in (str(agent.room_id), slugify(agent.room_name)):
-            await self._refuse(CLOSE_FORBIDDEN, "wrong_room", "That token belongs to another room.")
+            await self._refuse(CloseCode.FORBIDDEN, "wrong_room", "That token belongs to another room.")
             return
         self.agent = agent
         self.rate_limit = FrameRateLimit(MESSAGES_PER_SECOND)
@@ -132,7 +131,7 @@ class RoomAgentConsumer(AsyncWebsocketConsumer):
 
     async def device_token_revoked(self, message: dict[str, Any]) -> None:
         if self.agent is not None and message.get("token_id") == self.agent.token_id:
-            await self._refuse(CLOSE_UNAUTHENTICATED, "token_revoked", "This device token has been revoked.")
+            await self._refuse(CloseCode.UNAUTHENTICATED, "token_revoked", "This device token has been revoked.")
 
     # Helpers -------------------------------------------------------------------------------
 

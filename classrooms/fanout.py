@@ -20,12 +20,12 @@ import asyncio
 import contextlib
 import logging
 import time
-import weakref
 from collections import defaultdict
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from channels.layers import BaseChannelLayer, get_channel_layer
+from channels.layers import BaseChannelLayer
 
 from classrooms.batching import WriteBatcher
 
@@ -77,14 +77,27 @@ class _SessionFanout:
 
 
 Publisher = Callable[[int, list[int]], Coroutine[Any, Any, None]]
+# (session id, user ids) → {user id: their part}; users left out may no longer be there.
+RoleReader = Callable[[int, list[int]], Coroutine[Any, Any, dict[int, Any]]]
+
+
+@dataclass(frozen=True)
+class LiveHubHooks:
+    """The hub's Django side, handed to it when it is built (`classrooms.live_hubs`), never installed later."""
+
+    announce_votes: Publisher  # a question's coalesced vote counts
+    announce_attendance: Publisher  # who is here, coalesced
+    report_presence: Publisher  # the trainees this process holds, every PRESENCE_REPORT_SECONDS
+    read_roles: RoleReader
+    apply_votes: Callable[[int, list[Any]], Awaitable[list[Any]]]  # a batch of votes (classrooms.batching)
 
 
 class Coalescer:
     """Collects (session, item) marks and hands each session's items to `publisher` once per `delay`."""
 
-    def __init__(self, delay: float) -> None:
+    def __init__(self, delay: float, publisher: Publisher | None) -> None:
         self.delay = delay
-        self.publisher: Publisher | None = None
+        self.publisher = publisher
         self.dirty: dict[int, set[int]] = defaultdict(set)
         self.timer: asyncio.TimerHandle | None = None
 
@@ -112,19 +125,19 @@ class Coalescer:
 
 
 class LiveHub:
-    def __init__(self, layer: BaseChannelLayer | None) -> None:
+    def __init__(self, layer: BaseChannelLayer | None, hooks: LiveHubHooks | None = None) -> None:
+        """`hooks` None: a hub with no Django side (it fans out, and publishes, reports and re-checks nothing)."""
         self.layer = layer
         self.sessions: dict[int, _SessionFanout] = {}
         self.by_user: dict[int, set[LocalSocket]] = defaultdict(set)
         self.control_task: asyncio.Task[None] | None = None
         self.sweeper: asyncio.Task[None] | None = None
-        self.votes = Coalescer(VOTE_FLUSH_SECONDS)
-        self.attendance = Coalescer(ATTENDANCE_FLUSH_SECONDS)
-        self.presence_reporter: Publisher | None = None
-        # (session id, user ids) → {user id: their part}; users left out may no longer be there.
-        self.role_reader: Callable[[int, list[int]], Coroutine[Any, Any, dict[int, Any]]] | None = None
-        # Votes are written in batches (classrooms.batching); the consumer installs the writer.
-        self.vote_writer: WriteBatcher[Any, Any] | None = None
+        self.votes = Coalescer(VOTE_FLUSH_SECONDS, hooks.announce_votes if hooks else None)
+        self.attendance = Coalescer(ATTENDANCE_FLUSH_SECONDS, hooks.announce_attendance if hooks else None)
+        self.presence_reporter: Publisher | None = hooks.report_presence if hooks else None
+        self.role_reader: RoleReader | None = hooks.read_roles if hooks else None
+        # Votes are written in batches (classrooms.batching).
+        self.vote_writer: WriteBatcher[Any, Any] | None = WriteBatcher(hooks.apply_votes) if hooks else None
 
     # Membership ---------------------------------------------------------------------
 
@@ -287,13 +300,3 @@ class LiveHub:
 
 
 _background: set[asyncio.Task[None]] = set()
-_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LiveHub] = weakref.WeakKeyDictionary()
-
-
-def hub() -> LiveHub:
-    """This process's hub (one per event loop: each test gets its own loop)."""
-    loop = asyncio.get_running_loop()
-    found = _hubs.get(loop)
-    if found is None:
-        found = _hubs[loop] = LiveHub(get_channel_layer())
-    return found

@@ -7,7 +7,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django import forms
-from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -18,6 +17,7 @@ from classrooms.services.sessions import session_clashes
 from courses.models import CoursePage
 from lms.accounts.models import User
 from lms.accounts.roles import Role, user_roles
+from lms.timezones import SCHEDULING_TIME_ZONE
 
 LOCAL_TIME_HELP = _("Singapore and Chongqing time (UTC+8).")
 
@@ -32,7 +32,7 @@ class CityDateTimeField(forms.DateTimeField):
 
     @property
     def zone(self) -> ZoneInfo:
-        return ZoneInfo(settings.CORRIDOR_LOCAL_TIME_ZONE)
+        return SCHEDULING_TIME_ZONE
 
     def prepare_value(self, value: Any) -> Any:
         with timezone.override(self.zone):

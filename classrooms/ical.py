@@ -8,9 +8,9 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from icalendar import Calendar, Event
 
-from classrooms.localtime import CityTime
 from classrooms.models import Room
 from classrooms.selectors import ScheduledSession
+from lms.timezones import CityTime
 
 PRODID = "-//Corridor//Live sessions//EN"
 # Calendar apps poll a subscribed feed; ask for hourly (RFC 7986) so a rescheduled class shows up the same day.

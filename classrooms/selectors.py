@@ -24,7 +24,6 @@ from classrooms.events import (
     PollPayload,
     QuestionPayload,
 )
-from classrooms.localtime import CityTime, city_label, city_time, other_city
 from classrooms.models import (
     AttendanceSource,
     AttendanceStay,
@@ -39,6 +38,7 @@ from classrooms.models import (
 from courses.models import CoursePage, Enrolment, ModulePage
 from lms.accounts.models import User
 from lms.accounts.roles import Role, user_roles
+from lms.timezones import CityTime, city_label, city_time, other_city
 
 
 class Participant(StrEnum):

@@ -18,10 +18,11 @@ from classrooms.forms import LiveSessionAdminForm, RoomAdminForm
 from classrooms.models import LiveSession, Room
 from lms.accounts.models import Region, User
 from lms.accounts.roles import Role
+from lms.timezones import SCHEDULING_TIME_ZONE
 
 
 def _local_times(session: LiveSession) -> str:
-    zone = timezone.get_fixed_timezone(8 * 60)
+    zone = SCHEDULING_TIME_ZONE
     starts, ends = timezone.localtime(session.starts_at, zone), timezone.localtime(session.ends_at, zone)
     return f"{starts:%Y-%m-%d %H:%M}–{ends:%H:%M}"
 

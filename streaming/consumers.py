@@ -30,6 +30,7 @@ from classrooms.models import LiveSession
 from classrooms.selectors import MODERATORS, Participant
 from classrooms.services import devices as device_services
 from classrooms.services.devices import AgentIdentity
+from lms.close_codes import CloseCode
 from lms.errors import CorridorError
 from lms.socket_frames import FrameRateLimit, NoFields, Route, error_frame, handler_for, parse_json_frame, with_ref
 from streaming import messages
@@ -46,9 +47,6 @@ RECORDINGS = LiveRecordings()  # stateless: the recording services, for the medi
 
 MAX_MESSAGE_BYTES = 64 * 1024  # a browser's offer with several m-lines and candidates
 MESSAGES_PER_SECOND = 50  # trickled ICE candidates come in bursts
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_FORBIDDEN = 4403
-CLOSE_NOT_FOUND = 4404
 # Who may publish without an invitation (and room agents, authenticated by their room's device token).
 PUBLISHERS = frozenset({Participant.INSTRUCTOR, Participant.ADMINISTRATOR})
 
@@ -94,7 +92,7 @@ class MediaConsumer(AsyncWebsocketConsumer):
             await self._connect_room_agent(token)
             return
         if user is None or not user.is_authenticated:
-            await self._refuse(CLOSE_UNAUTHENTICATED, "unauthenticated", _("Sign in to join this session."))
+            await self._refuse(CloseCode.UNAUTHENTICATED, "unauthenticated", _("Sign in to join this session."))
             return
         try:
             session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
@@ -102,10 +100,10 @@ class MediaConsumer(AsyncWebsocketConsumer):
             session_id = 0
         self.session, self.participant, ice_servers = await self._load(session_id, user)
         if self.session is None:
-            await self._refuse(CLOSE_NOT_FOUND, "session_not_found", _("That session does not exist."))
+            await self._refuse(CloseCode.NOT_FOUND, "session_not_found", _("That session does not exist."))
             return
         if self.participant is None:
-            await self._refuse(CLOSE_FORBIDDEN, "forbidden", _("You are not a participant of this session."))
+            await self._refuse(CloseCode.FORBIDDEN, "forbidden", _("You are not a participant of this session."))
             return
         self.user = user
         self.session_id, self.user_id, self.role = self.session.pk, user.pk, str(self.participant)
@@ -131,14 +129,16 @@ class MediaConsumer(AsyncWebsocketConsumer):
             session_id = 0
         agent = await database_sync_to_async(device_services.agent_authenticate)(token=token)
         if agent is None:
-            await self._refuse(CLOSE_UNAUTHENTICATED, "invalid_token", _("That device token is unknown or revoked."))
+            await self._refuse(
+                CloseCode.UNAUTHENTICATED, "invalid_token", _("That device token is unknown or revoked.")
+            )
             return
         self.session, allowed = await self._load_for_agent(session_id, agent)
         if self.session is None:
-            await self._refuse(CLOSE_NOT_FOUND, "session_not_found", _("That session does not exist."))
+            await self._refuse(CloseCode.NOT_FOUND, "session_not_found", _("That session does not exist."))
             return
         if not allowed:
-            await self._refuse(CLOSE_FORBIDDEN, "forbidden", _("This room is not part of that live session."))
+            await self._refuse(CloseCode.FORBIDDEN, "forbidden", _("This room is not part of that live session."))
             return
         self.agent = agent
         self.room = {"id": agent.room_id, "name": agent.room_name, "city": agent.city}
@@ -186,7 +186,7 @@ class MediaConsumer(AsyncWebsocketConsumer):
     async def device_token_revoked(self, message: dict[str, Any]) -> None:
         """The channel layer's word that this socket's device token was revoked."""
         if self.agent is not None and message.get("token_id") == self.agent.token_id and self.joined:
-            await self._refuse(CLOSE_UNAUTHENTICATED, "token_revoked", _("This device token has been revoked."))
+            await self._refuse(CloseCode.UNAUTHENTICATED, "token_revoked", _("This device token has been revoked."))
             self.joined = False
             await self.hub.leave(self)
 

@@ -6,15 +6,12 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.core import signing
-from django.core.files.storage import default_storage
 from django.db.models import QuerySet
-from django.urls import reverse
-from storages.backends.s3 import S3Storage
 
 from classrooms.models import SessionState
 from courses.models import CoursePage
 from courses.selectors import enrolment_for, user_is_course_staff
+from lms.files import SignedFileLinks, StoredFile
 from streaming.models import Recording, RecordingState, SessionRecordingPolicy
 from streaming.turn import IceServer, ice_servers, turn_credentials
 
@@ -80,7 +77,14 @@ def may_watch_course_recordings(*, user: Any, course: CoursePage) -> bool:
     return user_is_course_staff(user) or enrolment_for(user=user, course=course) is not None
 
 
-RECORDING_FILE_SALT = "streaming.recording-file"
+RECORDING_LINKS = SignedFileLinks(
+    salt="streaming.recording-file", view="streaming:recording-file", max_age_setting="RECORDING_URL_MAX_AGE"
+)
+
+
+def recording_file(*, recording: Recording) -> StoredFile:
+    """A stored recording's file, as its viewer gets it (shown in the browser, not saved)."""
+    return StoredFile(recording.storage_key, "video/webm", recording.storage_key.rsplit("/", 1)[-1])
 
 
 def recording_signed_url(*, recording: Recording, user: Any) -> str:
@@ -90,25 +94,12 @@ def recording_signed_url(*, recording: Recording, user: Any) -> str:
     a signed link to `streaming:recording-file` that expires as fast and only works
     for `user`.
     """
-    max_age = settings.RECORDING_URL_MAX_AGE
-    if isinstance(default_storage, S3Storage):
-        return str(
-            default_storage.url(
-                recording.storage_key,
-                parameters={"ResponseContentType": "video/webm"},
-                expire=max_age,
-            )
-        )
-    token = signing.dumps({"recording": recording.pk, "user": user.pk}, salt=RECORDING_FILE_SALT, compress=True)
-    return reverse("streaming:recording-file", kwargs={"token": token})
+    return RECORDING_LINKS.url(file=recording_file(recording=recording), user=user, claims={"recording": recording.pk})
 
 
 def recording_from_token(*, token: str, user: Any) -> Recording | None:
     """The recording a `recording_signed_url` token names, if it has not expired and was issued to `user`."""
-    try:
-        claims = signing.loads(token, salt=RECORDING_FILE_SALT, max_age=settings.RECORDING_URL_MAX_AGE)
-    except signing.BadSignature:  # also SignatureExpired
-        return None
-    if not isinstance(claims, dict) or claims.get("user") != user.pk:
+    claims = RECORDING_LINKS.claims(token=token, user=user)
+    if claims is None:
         return None
     return recording_for_viewer(user=user, recording_id=int(claims["recording"]))

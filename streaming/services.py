@@ -11,28 +11,22 @@ leaving a second one.
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
 
 from asgiref.sync import async_to_sync
 from botocore.exceptions import BotoCoreError, ClientError
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.core.files import File
-from django.core.files.storage import Storage, default_storage
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
-from storages.backends.s3 import S3Storage
-from storages.utils import clean_name
 
 from classrooms.models import LiveSession
+from lms.files import StorageKeyConflict, checksummed_writer
 from streaming.models import Recording, RecordingState, SessionRecordingPolicy
 from streaming.recording import RecordingFile, file_size_and_sha256
 
@@ -189,7 +183,7 @@ def recording_upload(*, recording_id: int) -> Recording:
         recording.upload_attempts += 1
         recording.save(update_fields=["upload_attempts"])
 
-    target = _upload_target(default_storage)
+    target = checksummed_writer(default_storage, part_size=settings.RECORDING_UPLOAD_PART_SIZE)
     key = recording.storage_key or recording_storage_key(recording=recording)
     try:
         path = Path(recording.local_path)
@@ -200,12 +194,12 @@ def recording_upload(*, recording_id: int) -> Recording:
                     f"the local file changed since recording (sha256 {sha256}, expected {recording.sha256})"
                 )
             if not target.holds(key=key, path=path, size=size, sha256=sha256):
-                target.upload(key=key, path=path, size=size, sha256=sha256)
+                target.upload(key=key, path=path, size=size, sha256=sha256, content_type=CONTENT_TYPE)
                 if not target.holds(key=key, path=path, size=size, sha256=sha256):
                     raise RecordingUploadError("the stored object does not match the local file's checksum")
         elif not (recording.sha256 and target.holds(key=key, path=None, size=recording.size, sha256=recording.sha256)):
             raise RecordingUploadError(f"the local file {path} is missing and storage does not hold the recording")
-    except (RecordingUploadError, ClientError, BotoCoreError, OSError) as exc:
+    except (RecordingUploadError, StorageKeyConflict, ClientError, BotoCoreError, OSError) as exc:
         _recording_mark_failed(recording_id=recording_id, error=f"{type(exc).__name__}: {exc}")
         raise RecordingUploadError(str(exc)) from exc
 
@@ -238,140 +232,3 @@ def _remove_local_file(local_path: str) -> None:
     path.unlink(missing_ok=True)
     with contextlib.suppress(OSError):
         path.parent.rmdir()  # the session's folder, once its last recording is gone
-
-
-# --- where the bytes go ------------------------------------------------------------------------------
-
-
-class UploadTarget(Protocol):
-    def holds(self, *, key: str, path: Path | None, size: int | None, sha256: str) -> bool:
-        """Whether storage holds exactly this file under `key` (`path` None: the local file is gone)."""
-
-    def upload(self, *, key: str, path: Path, size: int, sha256: str) -> None: ...
-
-
-def _upload_target(storage: Storage) -> UploadTarget:
-    if isinstance(storage, S3Storage):
-        return S3Target(storage=storage, part_size=settings.RECORDING_UPLOAD_PART_SIZE)
-    return StorageTarget(storage=storage)
-
-
-def _b64(digest: bytes) -> str:
-    return base64.b64encode(digest).decode("ascii")
-
-
-@dataclass(frozen=True)
-class S3Target:
-    """A multipart upload through the storage backend's own boto3 client, checksummed per part.
-
-    S3 checks each part against its SHA-256 as it arrives, and reports the object's
-    composite checksum (the SHA-256 of the parts' SHA-256s, "-<parts>"), which is
-    compared with the one computed here from the local file. The whole file's
-    SHA-256 also goes into the object's metadata.
-    """
-
-    storage: S3Storage
-    part_size: int
-
-    @property
-    def client(self) -> Any:
-        return self.storage.connection.meta.client
-
-    def object_key(self, key: str) -> str:
-        return str(self.storage._normalize_name(clean_name(key)))
-
-    def part_digests(self, path: Path) -> list[bytes]:
-        digests = []
-        with path.open("rb") as file:
-            while chunk := file.read(self.part_size):
-                digests.append(hashlib.sha256(chunk).digest())
-        return digests
-
-    def composite_checksum(self, path: Path) -> str:
-        digests = self.part_digests(path)
-        return f"{_b64(hashlib.sha256(b''.join(digests)).digest())}-{len(digests)}"
-
-    def holds(self, *, key: str, path: Path | None, size: int | None, sha256: str) -> bool:
-        try:
-            head = self.client.head_object(
-                Bucket=self.storage.bucket_name, Key=self.object_key(key), ChecksumMode="ENABLED"
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
-                return False
-            raise
-        if head.get("Metadata", {}).get("sha256") != sha256 or head.get("ContentLength") != size:
-            return False
-        if path is None:
-            return True
-        expected, parts = self.composite_checksum(path).rsplit("-", 1)
-        stored = str(head.get("ChecksumSHA256", ""))
-        # S3 reports a composite checksum as "<base64>-<parts>" (some S3-compatible servers leave the suffix off).
-        stored_value, _, stored_parts = stored.partition("-")
-        return stored_value == expected and stored_parts in {"", parts}
-
-    def upload(self, *, key: str, path: Path, size: int, sha256: str) -> None:
-        bucket, object_key = self.storage.bucket_name, self.object_key(key)
-        upload_id = self.client.create_multipart_upload(
-            Bucket=bucket,
-            Key=object_key,
-            ContentType=CONTENT_TYPE,
-            ChecksumAlgorithm="SHA256",
-            Metadata={"sha256": sha256},
-        )["UploadId"]
-        try:
-            parts = []
-            with path.open("rb") as file:
-                number = 0
-                while chunk := file.read(self.part_size):
-                    number += 1
-                    checksum = _b64(hashlib.sha256(chunk).digest())
-                    response = self.client.upload_part(
-                        Bucket=bucket,
-                        Key=object_key,
-                        UploadId=upload_id,
-                        PartNumber=number,
-                        Body=chunk,
-                        ChecksumSHA256=checksum,
-                    )
-                    parts.append({"PartNumber": number, "ETag": response["ETag"], "ChecksumSHA256": checksum})
-            self.client.complete_multipart_upload(
-                Bucket=bucket, Key=object_key, UploadId=upload_id, MultipartUpload={"Parts": parts}
-            )
-        except BaseException:
-            # Parts of an unfinished upload are billed until aborted (a bucket lifecycle rule
-            # should abort incomplete uploads too, for workers killed right here).
-            try:
-                self.client.abort_multipart_upload(Bucket=bucket, Key=object_key, UploadId=upload_id)
-            except (ClientError, BotoCoreError):
-                logger.warning("could not abort multipart upload %s of %s", upload_id, object_key)
-            raise
-
-
-@dataclass(frozen=True)
-class StorageTarget:
-    """Any other Django storage (local files on the embedded default), through the Storage API."""
-
-    storage: Storage
-
-    def stored_sha256(self, key: str) -> tuple[int, str] | None:
-        if not self.storage.exists(key):
-            return None
-        digest, size = hashlib.sha256(), 0
-        with self.storage.open(key, "rb") as file:
-            while chunk := file.read(1024 * 1024):
-                digest.update(chunk)
-                size += len(chunk)
-        return size, digest.hexdigest()
-
-    def holds(self, *, key: str, path: Path | None, size: int | None, sha256: str) -> bool:
-        return self.stored_sha256(key) == (size, sha256)
-
-    def upload(self, *, key: str, path: Path, size: int, sha256: str) -> None:
-        if self.storage.exists(key):
-            self.storage.delete(key)  # an earlier, incomplete copy: replace it, not keep both
-        with path.open("rb") as file:
-            name = self.storage.save(key, File(file, name=path.name))
-        if name != key:
-            self.storage.delete(name)
-            raise RecordingUploadError(f"storage saved the recording as {name!r}, not {key!r}")

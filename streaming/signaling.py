@@ -1,6 +1,6 @@
 """The media sockets of this process and their one Sfu: who is connected, who may speak, what is published.
 
-One `MediaHub` per event loop (`media_hub()`, like `classrooms.fanout.hub()`). It creates the Sfu when the first
+One `MediaHub` per event loop (`media_hub()`, like `classrooms.live_hubs.hub()`). It creates the Sfu when the first
 media socket joins and closes it when the last one leaves, so every peer connection has an owner and an end.
 The Sfu is per process, so a session's media sockets must share a process. With SFU_MODE "nodes" a `MediaHub`
 runs inside each SFU node (`python -m streaming.node`) and the app's sockets reach it through

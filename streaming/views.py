@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from lms.files import stored_file_response
 from streaming import selectors
 
 
@@ -33,7 +33,4 @@ def recording_file(request: HttpRequest, token: str) -> HttpResponseBase:
     recording = selectors.recording_from_token(token=token, user=request.user)
     if recording is None:
         raise Http404
-    name = recording.storage_key.rsplit("/", 1)[-1]
-    response = FileResponse(default_storage.open(recording.storage_key, "rb"), content_type="video/webm", filename=name)
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return stored_file_response(selectors.recording_file(recording=recording))

@@ -36,7 +36,9 @@ from classrooms.agent.sources import Meter, SourceFactory, SourceOptions
 logger = logging.getLogger("classrooms.agent")
 
 BACKOFF_FIRST, BACKOFF_MAX = 1.0, 30.0
-REFUSED = {4401, 4403, 4404}
+# lms.close_codes.CloseCode's UNAUTHENTICATED, FORBIDDEN and NOT_FOUND, written out: the agent runs without Django,
+# and importing `lms` would load it (through Celery). tests/classrooms/test_agent_client.py checks them against it.
+REFUSED = frozenset({4401, 4403, 4404})
 THERMAL_ZONE = Path("/sys/class/thermal/thermal_zone0/temp")
 
 

@@ -95,7 +95,7 @@ def _revoke(tokens: QuerySet[DeviceToken]) -> list[int]:
 
 @transaction.atomic
 def device_token_revoke(*, token: DeviceToken) -> None:
-    """Revoke `token` (idempotent); sockets opened with it close with 4401 once this commits."""
+    """Revoke `token` (idempotent); sockets opened with it close (CloseCode.UNAUTHENTICATED) once this commits."""
     _revoke(DeviceToken.objects.filter(pk=token.pk, revoked_at__isnull=True))
 
 

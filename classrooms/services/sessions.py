@@ -12,10 +12,11 @@ from classrooms.models import LiveSession, Room, SessionState
 from classrooms.realtime import broadcast_on_commit
 from classrooms.signals import session_ended
 from lms.errors import CorridorError
+from lms.timezones import SCHEDULING_TIME_ZONE
 
 
 def _local(moment: datetime) -> str:
-    return timezone.localtime(moment, timezone.get_fixed_timezone(8 * 60)).strftime("%Y-%m-%d %H:%M")
+    return timezone.localtime(moment, SCHEDULING_TIME_ZONE).strftime("%Y-%m-%d %H:%M")
 
 
 def session_clashes(

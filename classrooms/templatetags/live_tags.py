@@ -10,8 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from classrooms import selectors
-from classrooms.localtime import CityTime, city_time
 from classrooms.models import LiveSession, SessionState
+from lms.timezones import CityTime, city_time
 
 register = template.Library()
 

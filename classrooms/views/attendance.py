@@ -25,12 +25,12 @@ from django.views.decorators.http import require_GET, require_http_methods
 from classrooms import selectors
 from classrooms.charts import stacked_area_chart
 from classrooms.events import AttendancePayload
-from classrooms.localtime import city_label, city_time_zone
 from classrooms.models import LiveSession, Room, SessionState
 from classrooms.selectors import AttendanceTimeline
 from classrooms.services import attendance
 from lms.accounts.models import User
 from lms.errors import CorridorError
+from lms.timezones import city_label, city_time_zone
 
 DISPLAY_REFRESH_SECONDS = 5
 

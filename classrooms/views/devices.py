@@ -24,12 +24,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from classrooms import device_selectors
 from classrooms.device_selectors import HISTORY, DeviceView, Series
-from classrooms.localtime import city_label, city_time_zone
 from classrooms.models import DeviceKind, DeviceToken, Room
 from classrooms.services import devices
 from lms.accounts.requests import AuthenticatedHttpRequest
 from lms.accounts.roles import Role, user_roles
 from lms.errors import CorridorError
+from lms.timezones import city_label, city_time_zone
 
 PANEL_REFRESH_SECONDS = 3
 SPARK_WIDTH, SPARK_HEIGHT = 160, 32

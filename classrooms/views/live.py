@@ -19,11 +19,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from classrooms import selectors
-from classrooms.localtime import city_time_zone
 from classrooms.models import LiveSession
 from classrooms.selectors import MODERATORS, Participant
 from classrooms.services.polls import MAX_CHOICES
 from classrooms.services.qa import ANSWER_MAX_LENGTH, QUESTION_MAX_LENGTH
+from lms.accounts.models import Region
+from lms.timezones import city_time_zone
 
 HEARTBEAT_SECONDS = 10
 # The limits services.polls.poll_open enforces (it names no constants for them).
@@ -148,6 +149,32 @@ def live_strings() -> dict[str, Any]:
     }
 
 
+def media_strings() -> dict[str, Any]:
+    """Every word media.js shows, in the active language."""
+    return {
+        "connecting": _("Connecting to video…"),
+        "connected": _("Video connected"),
+        "reconnecting": _("Video connection lost. Reconnecting…"),
+        "closed": _("Video unavailable"),
+        "publish": _("Publish my camera"),
+        "stopPublishing": _("Stop publishing"),
+        "mute": _("Mute"),
+        "unmute": _("Unmute"),
+        "cameraOff": _("Camera off"),
+        "cameraOn": _("Camera on"),
+        "noCamera": _("Your camera or microphone could not be opened."),
+        "revoked": _("The instructor stopped your camera."),
+        "error": _("The video connection reported a problem. Please try again."),
+        "bitrate": _("Bitrate"),
+        "rtt": _("Round trip"),
+        "loss": _("Packet loss"),
+        "fps": _("Frames per second"),
+        "sending": _("Sending"),
+        "receiving": _("Receiving"),
+        "cities": {region.value: str(region.label) for region in Region},
+    }
+
+
 @never_cache
 @login_required
 @require_safe
@@ -188,7 +215,6 @@ def live_session(request: HttpRequest, session_id: int) -> HttpResponse:
         "pollChoiceMaxLength": POLL_CHOICE_MAX_LENGTH,
         # Who is here when the page opens (moderators only); "attendance.updated" events keep it current.
         "attendance": selectors.presence_now(session=session, now=timezone.now()) if is_moderator else None,
-        "strings": live_strings(),
     }
     return render(
         request,
@@ -204,5 +230,6 @@ def live_session(request: HttpRequest, session_id: int) -> HttpResponse:
             "poll_prompt_max_length": POLL_PROMPT_MAX_LENGTH,
             "poll_max_choices": MAX_CHOICES,
             "live_config": config,
+            "page_strings": {**live_strings(), "media": media_strings()},
         },
     )

@@ -4,7 +4,11 @@ from django import template
 from django.conf import settings
 from django.urls import translate_url
 from django.utils import translation
+from django.utils.html import json_script
+from django.utils.safestring import SafeString
 from wagtail.models import Page
+
+from lms.close_codes import REFUSAL_FIRST, REFUSAL_LAST, close_codes_table
 
 register = template.Library()
 
@@ -30,3 +34,24 @@ def language_switcher(context: dict[str, Any]) -> dict[str, Any]:
             label = translation.gettext(str(name))
         links.append({"code": code, "label": label, "url": url, "active": code == current})
     return {"links": links}
+
+
+@register.simple_tag
+def js_strings(*sets: dict[str, Any], **strings: Any) -> SafeString:
+    """The one way a page hands its scripts their words, already translated: a JSON element that
+    `corridor/i18n.js` reads (`corridor.t("key")`, `corridor.t("media.connecting")`, plurals as {one, other}).
+
+    Pass dicts of gettext'd words (a view's, say `live_strings()`), or words by name from the template:
+    `{% js_strings copied=_("Copied") %}`. One call per page.
+    """
+    merged: dict[str, Any] = {}
+    for words in sets:
+        merged.update(words)
+    merged.update(strings)
+    return json_script(merged, "corridor-strings")
+
+
+@register.simple_tag
+def close_codes() -> SafeString:
+    """The server's websocket close codes (lms/close_codes.py), for `corridor/close-codes.js`."""
+    return json_script({"codes": close_codes_table(), "refusal": [REFUSAL_FIRST, REFUSAL_LAST]}, "corridor-close-codes")

@@ -124,8 +124,7 @@ LOCALE_PATHS = [BASE_DIR / "frontend" / "locale"]
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = "UTC"
-# Both cities are UTC+8; pages show local time and name the city.
-CORRIDOR_LOCAL_TIME_ZONE = "Asia/Singapore"
+# Pages show the reader's home-city clock and name the city: each city's zone is in lms/timezones.py.
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"

@@ -8,7 +8,7 @@ from typing import Any
 from django import template
 from django.urls import reverse
 
-from classrooms.localtime import CityTime, city_time
+from lms.timezones import CityTime, city_time
 from streaming import selectors
 from streaming.models import Recording
 

@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
-from classrooms.agent.client import AgentRefused, RoomAgent, token_from
+from classrooms.agent.client import REFUSED, AgentRefused, RoomAgent, token_from
 from classrooms.agent.protocol import bearer_token
 from classrooms.agent.publisher import Endpoint
 from classrooms.agent.sources import Meter, MeteredTrack, SourceOptions, SyntheticCamera, ToneMicrophone, source_factory
+from lms.close_codes import CloseCode, is_refusal
 
 WELCOME = {
     "type": "welcome",
@@ -132,7 +133,7 @@ async def test_the_agent_authenticates_in_a_header_reports_health_and_reconnects
 async def test_a_refused_token_stops_the_agent(control_server: Any) -> None:
     async def refuse(connection: ServerConnection) -> None:
         await connection.send(json.dumps({"type": "error", "code": "invalid_token", "message": "no"}))
-        await connection.close(code=4401, reason="invalid_token")
+        await connection.close(code=CloseCode.UNAUTHENTICATED, reason="invalid_token")
 
     agent = agent_for(await control_server(refuse))
     with pytest.raises(AgentRefused):
@@ -162,3 +163,9 @@ def test_the_agent_process_imports_no_django() -> None:
     check = "import sys, classrooms.agent.__main__; print(sorted(m for m in sys.modules if m.startswith('django')))"
     output = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "[]"
+
+
+def test_the_agent_stops_on_the_servers_refusals() -> None:
+    """The agent (no Django) writes out the codes it stops on: they are the table's."""
+    assert {CloseCode.UNAUTHENTICATED, CloseCode.FORBIDDEN, CloseCode.NOT_FOUND} == REFUSED
+    assert all(is_refusal(code) for code in REFUSED)

@@ -19,6 +19,7 @@ from classrooms.agent.sources import SyntheticCamera, ToneMicrophone
 from classrooms.models import Device, DeviceKind, DeviceToken, SessionState
 from classrooms.services import devices
 from lms.asgi import application
+from lms.close_codes import CloseCode
 from tests.classrooms.conftest import LiveClient
 from tests.classrooms.factories import LiveSessionFactory, RoomFactory
 from tests.streaming import test_signaling
@@ -115,18 +116,21 @@ def post_as(user: Any, path: str, data: dict[str, str]) -> int:
 
 async def test_a_missing_wrong_or_revoked_token_is_closed_with_4401(sockets: Any, live: Any) -> None:
     path = f"/ws/rooms/{live.room.pk}/agent/"
-    assert await refused_with(await sockets(path, None)) == ("unauthenticated", 4401)
-    assert await refused_with(await sockets(path, "cra_not-a-token")) == ("invalid_token", 4401)
+    assert await refused_with(await sockets(path, None)) == ("unauthenticated", CloseCode.UNAUTHENTICATED)
+    assert await refused_with(await sockets(path, "cra_not-a-token")) == ("invalid_token", CloseCode.UNAUTHENTICATED)
 
     token = await issue(live.room)
     await issue(live.room)  # a new token replaces the first
-    assert await refused_with(await sockets(path, token)) == ("invalid_token", 4401)
+    assert await refused_with(await sockets(path, token)) == ("invalid_token", CloseCode.UNAUTHENTICATED)
 
 
 async def test_a_token_of_another_room_is_refused(sockets: Any, live: Any) -> None:
     other = await sync_to_async(RoomFactory)(name="Jiefangbei Studio", city="chongqing")
     token = await issue(other)
-    assert await refused_with(await sockets(f"/ws/rooms/{live.room.pk}/agent/", token)) == ("wrong_room", 4403)
+    assert await refused_with(await sockets(f"/ws/rooms/{live.room.pk}/agent/", token)) == (
+        "wrong_room",
+        CloseCode.FORBIDDEN,
+    )
     # The token is good for its own room, named by id or by slug.
     _, welcome = await agent_joined(sockets, other, token)
     assert welcome["room"] == {"id": other.pk, "name": "Jiefangbei Studio", "city": "chongqing"}
@@ -140,7 +144,7 @@ async def test_the_token_never_travels_in_the_url_and_only_its_hash_is_stored(so
     assert token not in (stored.token_hash, stored.prefix) and len(stored.token_hash) == 64
     # A token in the query string is not a credential.
     client = await sockets(f"/ws/rooms/{live.room.pk}/agent/?token={token}", None)
-    assert await refused_with(client) == ("unauthenticated", 4401)
+    assert await refused_with(client) == ("unauthenticated", CloseCode.UNAUTHENTICATED)
 
 
 # Health ---------------------------------------------------------------------------------------------------------
@@ -265,8 +269,8 @@ async def test_revoking_the_token_disconnects_the_agent(sockets: Any, live: Any)
 
     stored = await sync_to_async(DeviceToken.objects.get)()
     await sync_to_async(devices.device_token_revoke)(token=stored)
-    assert await refused_with(agent) == ("token_revoked", 4401)
-    assert await refused_with(publisher) == ("token_revoked", 4401)
+    assert await refused_with(agent) == ("token_revoked", CloseCode.UNAUTHENTICATED)
+    assert await refused_with(publisher) == ("token_revoked", CloseCode.UNAUTHENTICATED)
 
 
 # Publishing through the media socket ----------------------------------------------------------------------------
@@ -281,18 +285,27 @@ async def test_the_media_socket_takes_a_room_agent_only_into_its_rooms_live_sess
 
     assert await refused_with(await sockets(f"/ws/sessions/{live.session.pk}/media/", "cra_wrong")) == (
         "invalid_token",
-        4401,
+        CloseCode.UNAUTHENTICATED,
     )
     elsewhere = await sync_to_async(RoomFactory)()
     other_session = await sync_to_async(LiveSessionFactory)(
         course=live.course, instructor=live.instructor, rooms=[elsewhere]
     )
-    assert await refused_with(await sockets(f"/ws/sessions/{other_session.pk}/media/", token)) == ("forbidden", 4403)
-    assert await refused_with(await sockets("/ws/sessions/999999/media/", token)) == ("session_not_found", 4404)
+    assert await refused_with(await sockets(f"/ws/sessions/{other_session.pk}/media/", token)) == (
+        "forbidden",
+        CloseCode.FORBIDDEN,
+    )
+    assert await refused_with(await sockets("/ws/sessions/999999/media/", token)) == (
+        "session_not_found",
+        CloseCode.NOT_FOUND,
+    )
     ended = await sync_to_async(LiveSessionFactory)(
         course=live.course, instructor=live.instructor, rooms=[live.room], state=SessionState.ENDED
     )
-    assert await refused_with(await sockets(f"/ws/sessions/{ended.pk}/media/", token)) == ("forbidden", 4403)
+    assert await refused_with(await sockets(f"/ws/sessions/{ended.pk}/media/", token)) == (
+        "forbidden",
+        CloseCode.FORBIDDEN,
+    )
     # Moderator's messages are not a room's.
     reply = await client.request({"type": "media.invite", "user_id": live.trainee.pk})
     assert reply["code"] == "forbidden"

@@ -10,6 +10,7 @@ from django.utils import translation
 
 from classrooms.models import SessionState
 from classrooms.services import attendance
+from lms.close_codes import CloseCode
 from tests import factories
 from tests.classrooms.factories import LiveSessionFactory, RoomFactory, enrol
 
@@ -47,12 +48,21 @@ def page_url(session: Any, language: str = "en") -> str:
     return f"/{language}/live/sessions/{session.pk}/"
 
 
-def live_config(response: Any) -> dict[str, Any]:
+def json_element(response: Any, element_id: str) -> Any:
     found = re.search(
-        r'<script id="live-config" type="application/json">(.*?)</script>', response.content.decode(), re.S
+        rf'<script id="{element_id}" type="application/json">(.*?)</script>', response.content.decode(), re.S
     )
-    assert found, "the page carries its script's configuration"
+    assert found, f"the page carries its scripts' {element_id}"
     return json.loads(found.group(1))
+
+
+def live_config(response: Any) -> dict[str, Any]:
+    return dict(json_element(response, "live-config"))
+
+
+def page_strings(response: Any) -> dict[str, Any]:
+    """The words the page hands its scripts (`{% js_strings %}`, read by corridor/i18n.js)."""
+    return dict(json_element(response, "corridor-strings"))
 
 
 def test_an_enrolled_trainee_opens_the_page(live: Live) -> None:
@@ -71,7 +81,7 @@ def test_an_enrolled_trainee_opens_the_page(live: Live) -> None:
     assert config["socketUrl"] == f"ws://testserver/ws/sessions/{live.session.pk}/"
     assert (config["role"], config["moderator"], config["trainee"]) == ("trainee", False, True)
     assert config["attendance"] is None  # who is here is the moderators' business
-    assert config["strings"]["noQuestions"] == "No questions yet — be the first to ask."
+    assert page_strings(response)["noQuestions"] == "No questions yet — be the first to ask."
     # Trainees get the hand toggle, not the moderators' tools.
     assert "data-hand-toggle" in page
     assert "data-poll-form" not in page and "data-hands-queue" not in page
@@ -101,13 +111,21 @@ def test_the_page_speaks_chinese_under_zh_hans(live: Live) -> None:
     with translation.override("zh-hans"):
         expected = translation.gettext("No questions yet — be the first to ask.")
     assert expected != "No questions yet — be the first to ask.", "the Chinese catalogue has the page's words"
-    assert config["strings"]["noQuestions"] == expected
-    assert config["strings"]["raiseHand"] == "举手"
-    assert config["strings"]["votes"]["other"] == "{count} 票"
+    assert page_strings(response)["noQuestions"] == expected
+    assert page_strings(response)["raiseHand"] == "举手"
+    assert page_strings(response)["votes"]["other"] == "{count} 票"
     # The socket's error frames are in English; the page shows them by code, in Chinese.
     with translation.override("zh-hans"):
-        assert config["strings"]["errors"]["poll_closed"] == translation.gettext("This poll is closed.")
-    assert config["strings"]["errors"]["poll_closed"] != "This poll is closed."
+        assert page_strings(response)["errors"]["poll_closed"] == translation.gettext("This poll is closed.")
+    assert page_strings(response)["errors"]["poll_closed"] != "This poll is closed."
+    # The media panel's words come the same way, and the close codes from the server's table.
+    with translation.override("zh-hans"):
+        assert page_strings(response)["media"]["noCamera"] == translation.gettext(
+            "Your camera or microphone could not be opened."
+        )
+        assert page_strings(response)["media"]["cities"]["chongqing"] == translation.gettext("Chongqing")
+    assert page_strings(response)["media"]["noCamera"] != "Your camera or microphone could not be opened."
+    assert json_element(response, "corridor-close-codes")["codes"]["FORBIDDEN"] == CloseCode.FORBIDDEN
     page = response.content.decode()
     assert '<html lang="zh-hans">' in page
     assert "视频" in page  # the video placeholder's heading

@@ -8,17 +8,11 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.test import Client
 
-from classrooms.consumers import (
-    CLOSE_FORBIDDEN,
-    CLOSE_NOT_FOUND,
-    CLOSE_SIGNED_OUT,
-    CLOSE_SILENT,
-    CLOSE_UNAUTHENTICATED,
-)
-from classrooms.fanout import hub
+from classrooms.live_hubs import hub
 from classrooms.models import LiveEvent, Poll, PollVote, Question, QuestionVote
 from classrooms.services import qa
 from courses.models import Enrolment
+from lms.close_codes import CloseCode
 from tests.classrooms.factories import LiveSessionFactory
 
 # Sockets run their queries on other threads, so data must be committed; the roles and
@@ -60,17 +54,17 @@ async def test_each_participant_joins_with_their_part(connect: Any, live: Any) -
 async def test_a_stranger_is_closed_with_a_code_and_a_reason(connect: Any, live: Any) -> None:
     _, _, client = await connect(live.outsider, live.session.pk)
     frame, code = await refused_with(client)
-    assert (frame["code"], code) == ("forbidden", CLOSE_FORBIDDEN)
+    assert (frame["code"], code) == ("forbidden", CloseCode.FORBIDDEN)
 
 
 async def test_signed_out_visitors_and_unknown_sessions_get_their_own_codes(connect: Any, live: Any) -> None:
     _, _, anonymous = await connect(None, live.session.pk)
     frame, code = await refused_with(anonymous)
-    assert (frame["code"], code) == ("unauthenticated", CLOSE_UNAUTHENTICATED)
+    assert (frame["code"], code) == ("unauthenticated", CloseCode.UNAUTHENTICATED)
 
     _, _, lost = await connect(live.trainee, live.session.pk + 1000)
     frame, code = await refused_with(lost)
-    assert (frame["code"], code) == ("session_not_found", CLOSE_NOT_FOUND)
+    assert (frame["code"], code) == ("session_not_found", CloseCode.NOT_FOUND)
 
 
 async def test_an_operator_of_another_room_is_not_admitted(connect: Any, live: Any) -> None:
@@ -78,7 +72,7 @@ async def test_an_operator_of_another_room_is_not_admitted(connect: Any, live: A
     _, _, client = await connect(live.operator, other_session.pk)
     frame, code = await refused_with(client)
     assert frame["code"] == "forbidden"
-    assert code == CLOSE_FORBIDDEN
+    assert code == CloseCode.FORBIDDEN
 
 
 async def test_a_foreign_origin_is_refused(connect: Any, live: Any) -> None:
@@ -379,7 +373,7 @@ async def test_signing_out_closes_that_users_sockets(connect: Any, live: Any) ->
 
     await sync_to_async(sign_out)()
     frame, code = await refused_with(trainee)
-    assert (frame["code"], code) == ("signed_out", CLOSE_SIGNED_OUT)
+    assert (frame["code"], code) == ("signed_out", CloseCode.SIGNED_OUT)
     assert (await instructor.request({"type": "heartbeat"}))["type"] == "pong"
 
 
@@ -388,7 +382,7 @@ async def test_losing_the_enrolment_closes_the_socket(connect: Any, live: Any) -
     operator = await joined(connect, live.operator, live.session)
     await sync_to_async(Enrolment.objects.filter(user=live.trainee).delete)()
     frame, code = await refused_with(trainee)
-    assert (frame["code"], code) == ("role_changed", CLOSE_SIGNED_OUT)
+    assert (frame["code"], code) == ("role_changed", CloseCode.SIGNED_OUT)
 
     await sync_to_async(live.room.operators.remove)(live.operator)
     frame, code = await refused_with(operator)
@@ -435,7 +429,7 @@ async def test_a_silent_socket_is_closed_and_its_stay_ended(connect: Any, live: 
     socket.last_heard -= 31  # no frame for over 30 seconds
     await hub().close_silent()
     frame, code = await refused_with(trainee)
-    assert (frame["code"], code) == ("timeout", CLOSE_SILENT)
+    assert (frame["code"], code) == ("timeout", CloseCode.SILENT)
     stay = await sync_to_async(AttendanceStay.objects.get)(record__user=live.trainee)
     assert stay.ended_at is not None
 
@@ -474,7 +468,7 @@ async def test_the_periodic_role_check_closes_a_socket_whose_user_lost_the_right
     await sync_to_async(type(live.trainee).objects.filter(pk=live.trainee.pk).update)(is_active=False)
     await hub().recheck_roles()
     frame, code = await refused_with(trainee)
-    assert (frame["code"], code) == ("forbidden_now", 4403)
+    assert (frame["code"], code) == ("forbidden_now", CloseCode.FORBIDDEN)
     assert (await instructor.request({"type": "heartbeat"}))["type"] == "pong"
 
 

@@ -7,7 +7,6 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
@@ -22,6 +21,7 @@ from classrooms.models import LiveSession, SessionState
 from classrooms.services.reminders import session_reminder_send
 from classrooms.tasks import send_session_reminders
 from lms.accounts.models import User
+from lms.timezones import city_time_zone
 from tests import factories
 from tests.classrooms.factories import LiveSessionFactory, RoomFactory, enrol
 
@@ -370,7 +370,7 @@ def test_times_in_the_reminder_are_on_the_recipients_clock(term: Any) -> None:
     )
     send_session_reminders()
     [english] = reminders_to(term.trainee.email)
-    local = start.astimezone(ZoneInfo("Asia/Singapore"))
+    local = start.astimezone(city_time_zone("singapore"))
     assert f"{local:%H:%M}" in english.subject
     assert "Online" in english.body
 

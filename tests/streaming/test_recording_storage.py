@@ -16,10 +16,11 @@ from django.core.files.storage import default_storage, storages
 
 from classrooms.models import SessionState
 from classrooms.services.sessions import session_set_state
+from lms.files import S3Writer
 from streaming import selectors, services
 from streaming.models import Recording, RecordingState
 from streaming.recording import RecordingFile, WebmRecorder
-from streaming.services import RecordingUploadError, S3Target
+from streaming.services import CONTENT_TYPE, RecordingUploadError
 from tests import factories
 from tests.classrooms.factories import LiveSessionFactory, RoomFactory
 from tests.lms.test_storage_s3 import BUCKET
@@ -155,8 +156,10 @@ def test_a_retry_after_a_crash_mid_upload_leaves_one_object(
         Bucket=BUCKET, Key=recording.storage_key, UploadId=started["UploadId"], PartNumber=1, Body=b"partial"
     )
     # ... and another died after completing one, before recording it in the database.
-    target = S3Target(storage=storages["default"], part_size=settings.RECORDING_UPLOAD_PART_SIZE)
-    target.upload(key=recording.storage_key, path=file.path, size=file.size, sha256=file.sha256)
+    target = S3Writer(storage=storages["default"], part_size=settings.RECORDING_UPLOAD_PART_SIZE)
+    target.upload(
+        key=recording.storage_key, path=file.path, size=file.size, sha256=file.sha256, content_type=CONTENT_TYPE
+    )
     modified = s3_storage.head_object(Bucket=BUCKET, Key=recording.storage_key)["LastModified"]
 
     stored = services.recording_upload(recording_id=recording.pk)

@@ -17,6 +17,7 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
 from lms.asgi import application
+from lms.close_codes import CloseCode
 from tests.classrooms.conftest import LiveClient, session_cookie
 from tests.classrooms.factories import LiveSessionFactory
 from tests.streaming.test_sfu import SyntheticVideo
@@ -191,7 +192,7 @@ async def test_an_outsider_is_refused_at_connect(live: Any, media: Any) -> None:
     connected, outsider = await media(live.outsider, live.session.pk)
     assert connected  # accepted, so the refusal can say why
     assert (await outsider.receive())["code"] == "forbidden"
-    assert (await outsider.communicator.receive_output(timeout=3))["code"] == 4403
+    assert (await outsider.communicator.receive_output(timeout=3))["code"] == CloseCode.FORBIDDEN
 
 
 async def test_a_track_of_another_session_is_unknown(live: Any, media: Any, peers: list[Any]) -> None:

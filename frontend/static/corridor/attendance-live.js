@@ -34,8 +34,8 @@
     });
     socket.addEventListener("close", (event) => {
       clearInterval(heartbeat);
-      // 4401/4403/4404/4408: not allowed on the socket; polling carries on alone.
-      if (event.code < 4400 || event.code > 4499) setTimeout(listen, 5000);
+      // Refused (not allowed on the socket): polling carries on alone.
+      if (!window.corridor.isRefusal(event.code)) setTimeout(listen, 5000);
     });
   }
 

@@ -10,7 +10,7 @@
   const failures = root.querySelector("[data-failures]");
   const failureRows = root.querySelector("[data-failure-rows]");
   const stateText = root.querySelector('[data-field="state"]');
-  const labels = { working: stateText.dataset.workingLabel, finished: stateText.dataset.finishedLabel };
+  const { t } = window.corridor;
 
   function show(progress) {
     for (const key of ["done", "failed", "remaining", "total"]) {
@@ -20,7 +20,7 @@
     fill.style.width = `${progress.percent}%`;
     bar.setAttribute("aria-valuemax", String(progress.total));
     bar.setAttribute("aria-valuenow", String(progress.done + progress.failed));
-    stateText.textContent = progress.finished ? labels.finished : labels.working;
+    stateText.textContent = progress.finished ? t("finished") : t("working");
     root.dataset.finished = progress.finished ? "true" : "false";
     failures.hidden = progress.failures.length === 0;
     failureRows.replaceChildren(

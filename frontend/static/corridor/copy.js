@@ -1,4 +1,4 @@
-// "Copy link" buttons: <button data-copy-from="input-id" data-copied-label="Copied">.
+// "Copy link" buttons: <button data-copy-from="input-id">; the page gives the word "copied" (corridor/i18n.js).
 document.addEventListener("click", async (event) => {
   const button = event.target.closest("[data-copy-from]");
   if (!button) return;
@@ -11,5 +11,5 @@ document.addEventListener("click", async (event) => {
     document.execCommand("copy"); // older browsers, or a page not served over HTTPS
   }
   const status = button.closest("section")?.querySelector(".copy-status");
-  if (status) status.textContent = button.dataset.copiedLabel;
+  if (status) status.textContent = window.corridor.t("copied");
 });

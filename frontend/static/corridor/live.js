@@ -1,6 +1,6 @@
 // The live session page: one socket to /ws/sessions/<id>/ (docs/live-protocol.md) drives the Q&A,
 // polls, raised hands and, for moderators, who is here. The words come translated from the page
-// (the "live-config" JSON); text people wrote is only ever set with textContent, never as HTML.
+// (corridor/i18n.js); text people wrote is only ever set with textContent, never as HTML.
 (() => {
   "use strict";
 
@@ -8,8 +8,7 @@
   const configElement = document.getElementById("live-config");
   if (!root || !configElement) return;
   const config = JSON.parse(configElement.textContent);
-  const strings = config.strings;
-  const pluralRules = new Intl.PluralRules(config.language);
+  const { t, has, isRefusal } = window.corridor;
   const clock = new Intl.DateTimeFormat(config.language, {
     hour: "2-digit",
     minute: "2-digit",
@@ -17,9 +16,6 @@
     timeZone: config.timeZone,
   });
 
-  // Close codes after which trying again cannot help (not signed in, not a participant, no such
-  // session, signed out or role lost): show the server's reason and stay closed.
-  const REFUSED = new Set([4401, 4403, 4404, 4408]);
   const MAX_BACKOFF_SECONDS = 30;
   // Events whose effect a welcome snapshot already contains (up to its last_event_id).
   const IN_SNAPSHOT = new Set([
@@ -34,11 +30,9 @@
 
   // Words and small DOM helpers ----------------------------------------------------------------
 
-  function t(key, values = {}) {
-    let text = strings[key];
-    if (text && typeof text === "object") text = text[pluralRules.select(Number(values.count) || 0)] || text.other;
-    if (typeof text !== "string") return key;
-    return text.replace(/\{(\w+)\}/g, (match, name) => (name in values ? String(values[name]) : match));
+  // A word for `key` if the page has one.
+  function word(key) {
+    return has(key) ? t(key) : undefined;
   }
 
   function el(tag, className, text) {
@@ -71,7 +65,7 @@
 
   // What an error frame means, in the page's language: by its code, else the server's words.
   function errorText(frame) {
-    return (frame && strings.errors[frame.code]) || (frame && frame.message) || t("unknownError");
+    return (frame && word(`errors.${frame.code}`)) || (frame && frame.message) || t("unknownError");
   }
 
   function showError(element, message) {
@@ -218,11 +212,13 @@
     state.ready = false;
     for (const waiting of pending.values()) waiting.reject({ code: "not_connected", message: t("notConnected") });
     pending.clear();
-    if (REFUSED.has(event.code)) {
+    // Closed for good (not signed in, not a participant, no such session, signed out or role lost):
+    // show the server's reason and stay closed.
+    if (isRefusal(event.code)) {
       refused = true;
       const explained = lastError && Date.now() - lastError.at < 3000 ? lastError.frame : null;
       const code = explained ? explained.code : event.reason;
-      const reason = (refusedOnConnect && strings.refusals[code]) || strings.errors[code];
+      const reason = (refusedOnConnect && word(`refusals.${code}`)) || word(`errors.${code}`);
       const fallback = (explained && explained.message) || event.reason;
       setConnection("closed", { reason: reason || fallback, code: event.code });
       return;

@@ -2,7 +2,7 @@
  *
  * Protocol: docs/live-protocol.md, "Media signaling". One peer connection publishes (the browser offers), another
  * receives (the server offers). The server has no ICE restart, so any failure means a fresh RTCPeerConnection:
- * publish or subscribe again. Words come from the page (<dl data-media-strings>), already translated.
+ * publish or subscribe again. Words come from the page (corridor/i18n.js, under "media"), already translated.
  */
 (() => {
   "use strict";
@@ -16,8 +16,9 @@
   // welcome can demand the same for everyone (ICE_TRANSPORT_POLICY = relay).
   const relayForced = new URLSearchParams(location.search).get("relay") === "1";
   const $ = (name) => panel.querySelector(`[data-${name}]`);
-  const strings = {};
-  for (const node of $("media-strings").querySelectorAll("[data-key]")) strings[node.dataset.key] = node.textContent;
+  const { t, has, isRefusal } = window.corridor;
+  // A media word, or `fallback` when the page has none.
+  const word = (key, fallback = key) => (has(`media.${key}`) ? t(`media.${key}`) : fallback);
 
   const ui = {
     connection: $("media-connection"),
@@ -60,7 +61,7 @@
   function showConnection(name) {
     ui.connection.dataset.state = name === "connected" ? "live" : name;
     panel.dataset.state = name;
-    ui.connectionText.textContent = strings[name] || name;
+    ui.connectionText.textContent = word(name);
   }
 
   function showError(text) {
@@ -80,7 +81,7 @@
       state.pending.clear();
       closePeer("sub");
       closePeer("pub"); // the server closed our connections with the socket
-      if (event.code >= 4400 && event.code < 4500) {
+      if (isRefusal(event.code)) {
         state.stopped = true;
         showConnection("closed");
         return;
@@ -144,11 +145,11 @@
         setCanPublish(frame.can_publish);
         if (!frame.can_publish && state.publishing) {
           stopPublishing(false);
-          showError(strings.revoked);
+          showError(word("revoked"));
         }
         break;
       case "error":
-        showError(strings.error);
+        showError(word("error"));
         break;
       default:
         break; // media.publisher_left: the media.tracks that follows redraws
@@ -275,7 +276,7 @@
     tile.dataset.remoteTile = info.track_id;
     tile.append(video);
     if (info.room) {
-      const label = `${info.room.name} · ${strings[`city-${info.room.city}`] || info.room.city}`;
+      const label = `${info.room.name} · ${word(`cities.${info.room.city}`, info.room.city)}`;
       const caption = document.createElement("figcaption");
       caption.className = "media-label";
       caption.textContent = label;
@@ -349,19 +350,19 @@
   function publishFailed(error) {
     if (error.name === "NotAllowedError" || error.name === "NotFoundError" || error.name === "NotReadableError") {
       stopPublishing(false);
-      showError(strings.noCamera);
+      showError(word("noCamera"));
     } else if (error.message !== "closed") {
-      showError(error.message || strings.error);
+      showError(error.message || word("error"));
     }
   }
 
   function drawPublishControls() {
-    ui.publishToggle.textContent = state.publishing ? strings.stopPublishing : strings.publish;
+    ui.publishToggle.textContent = state.publishing ? word("stopPublishing") : word("publish");
     ui.mute.hidden = ui.camera.hidden = !state.publishing;
     const audio = state.localStream?.getAudioTracks()[0];
     const video = state.localStream?.getVideoTracks()[0];
-    ui.mute.textContent = audio && !audio.enabled ? strings.unmute : strings.mute;
-    ui.camera.textContent = video && !video.enabled ? strings.cameraOn : strings.cameraOff;
+    ui.mute.textContent = audio && !audio.enabled ? word("unmute") : word("mute");
+    ui.camera.textContent = video && !video.enabled ? word("cameraOn") : word("cameraOff");
   }
 
   ui.publishToggle.addEventListener("click", () => {
@@ -404,19 +405,19 @@
 
   function statsRows(label, s) {
     const rows = [[label, ""]];
-    rows.push([strings.bitrate, s.kbps === null ? "–" : `${Math.max(0, s.kbps).toFixed(0)} kbit/s`]);
-    rows.push([strings.rtt, s.rtt === null ? "–" : `${(s.rtt * 1000).toFixed(0)} ms`]);
+    rows.push([word("bitrate"), s.kbps === null ? "–" : `${Math.max(0, s.kbps).toFixed(0)} kbit/s`]);
+    rows.push([word("rtt"), s.rtt === null ? "–" : `${(s.rtt * 1000).toFixed(0)} ms`]);
     const total = s.packets + s.lost;
-    rows.push([strings.loss, total ? `${((100 * s.lost) / total).toFixed(1)} %` : "–"]);
-    rows.push([strings.fps, s.fps === null ? "–" : String(Math.round(s.fps))]);
+    rows.push([word("loss"), total ? `${((100 * s.lost) / total).toFixed(1)} %` : "–"]);
+    rows.push([word("fps"), s.fps === null ? "–" : String(Math.round(s.fps))]);
     return rows;
   }
 
   async function drawStats() {
     const [receiving, sending] = await Promise.all([collect(state.sub, "inbound"), collect(state.pub, "outbound")]);
     const rows = [];
-    if (receiving) rows.push(...statsRows(strings.receiving, receiving));
-    if (sending) rows.push(...statsRows(strings.sending, sending));
+    if (receiving) rows.push(...statsRows(word("receiving"), receiving));
+    if (sending) rows.push(...statsRows(word("sending"), sending));
     ui.stats.replaceChildren(
       ...rows.flatMap(([term, value]) => {
         const dt = document.createElement("dt");

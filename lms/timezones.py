@@ -1,7 +1,9 @@
-"""Home-city time: both cities are UTC+8, but a person reads their own city's clock, so we name it.
+"""Each city's time zone, in one place: both cities are UTC+8, but a person reads their own city's clock,
+so we name it.
 
 Times are stored in UTC; pages, feeds and emails show them in the reader's home
 city (Singapore: Asia/Singapore, Chongqing: Asia/Shanghai) and label the city.
+Administrators schedule on `SCHEDULING_TIME_ZONE`, the clock both cities share.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ CITY_TIME_ZONES: dict[str, ZoneInfo] = {
     Region.SINGAPORE.value: ZoneInfo("Asia/Singapore"),
     Region.CHONGQING.value: ZoneInfo("Asia/Shanghai"),
 }
+# Where sessions are entered and listed for staff of both cities: their shared clock (UTC+8).
+SCHEDULING_TIME_ZONE: ZoneInfo = CITY_TIME_ZONES[Region.SINGAPORE.value]
 
 
 def city_time_zone(city: str) -> ZoneInfo:
     """The time zone of `city` (a Region value); Singapore's for anything unknown."""
-    return CITY_TIME_ZONES.get(city, CITY_TIME_ZONES[Region.SINGAPORE.value])
+    return CITY_TIME_ZONES.get(city, SCHEDULING_TIME_ZONE)
 
 
 def city_label(city: str) -> str:

@@ -1,0 +1,60 @@
+"""Where the live hub is built, with everything it calls on the Django side: one module, not the first consumer.
+
+One hub per event loop (each server process has its own; each test its own loop), built on first use
+from the channel layer and `LIVE_HUB_HOOKS`. A test wanting another hub builds its own `LiveHub`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+
+from classrooms import selectors
+from classrooms.fanout import LiveHub, LiveHubHooks
+from classrooms.services import attendance, qa
+
+
+async def _announce_votes(session_id: int, question_ids: list[int]) -> None:
+    await database_sync_to_async(qa.question_votes_announce)(session_id=session_id, question_ids=question_ids)
+
+
+async def _apply_votes(session_id: int, votes: list[qa.VoteRequest]) -> list[qa.VoteOutcome | Exception]:
+    outcomes = await database_sync_to_async(qa.question_votes_apply)(session_id=session_id, votes=votes)
+    return list(outcomes)
+
+
+async def _announce_attendance(session_id: int, _items: list[int]) -> None:
+    await database_sync_to_async(attendance.presence_announce)(session_id=session_id)
+
+
+async def _read_roles(session_id: int, user_ids: list[int]) -> dict[int, Any]:
+    parts = await database_sync_to_async(selectors.session_participants)(session_id=session_id, user_ids=user_ids)
+    return dict(parts)
+
+
+async def _report_presence(session_id: int, user_ids: list[int]) -> None:
+    await database_sync_to_async(attendance.remote_presence_seen)(session_id=session_id, user_ids=user_ids)
+
+
+LIVE_HUB_HOOKS = LiveHubHooks(
+    announce_votes=_announce_votes,
+    announce_attendance=_announce_attendance,
+    report_presence=_report_presence,
+    read_roles=_read_roles,
+    apply_votes=_apply_votes,
+)
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LiveHub] = weakref.WeakKeyDictionary()
+
+
+def hub() -> LiveHub:
+    """This process's hub (one per event loop), built with its hooks the first time it is asked for."""
+    loop = asyncio.get_running_loop()
+    found = _hubs.get(loop)
+    if found is None:
+        found = _hubs[loop] = LiveHub(get_channel_layer(), hooks=LIVE_HUB_HOOKS)
+    return found
