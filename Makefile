@@ -6,6 +6,8 @@ PORT ?= 8000
 # `make run` starts one room agent per demo room (a synthetic picture and tone); ROOM_AGENTS=0 to leave them out.
 ROOM_AGENTS ?= 1
 ROOM_TOKENS := var/room-tokens.json
+# pytest-xdist workers for the parallel part of `make test` (most tests wait on I/O, so more than the cores).
+TEST_WORKERS ?= 4
 STAMP := $(VENV)/.installed
 
 .PHONY: run test install lint typecheck bench migrate demo clean
@@ -50,7 +52,9 @@ test: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/python manage.py makemigrations --check --dry-run
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not serial" $(PYTEST_ARGS)
+	@# Then, alone, the tests that measure media timing or start browsers, servers and workers (5: none selected).
+	$(BIN)/python -m pytest -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 bench: install
 	$(BIN)/python bench/catalogue.py

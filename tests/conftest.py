@@ -1,10 +1,36 @@
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests import factories
+
+# Tests that measure media timing (frame rates, first-frame delays) or start Chromium, servers, SFU nodes or
+# Celery workers of their own: run in parallel with others on a 2-core machine, they would measure the machine
+# (or overload it). `make test` runs everything else with pytest-xdist first, then these alone.
+SERIAL_MODULES = {
+    "tests/streaming/test_sfu.py",
+    "tests/streaming/test_nodes.py",
+    "tests/streaming/test_nodes_recording.py",
+    "tests/streaming/test_turn.py",
+    "tests/classrooms/test_two_servers.py",
+    "tests/bench/test_live_load.py",
+}
+SERIAL_MARKERS = {"e2e", "real_worker"}
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = Path(str(item.fspath)).resolve().relative_to(ROOT).as_posix()
+        if (
+            module in SERIAL_MODULES
+            or module.startswith("tests/e2e/")
+            or SERIAL_MARKERS & {m.name for m in item.iter_markers()}
+        ):
+            item.add_marker(pytest.mark.serial)
 
 
 @pytest.fixture
