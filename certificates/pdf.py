@@ -624,8 +624,8 @@ def _qr_draw(content: _Content, url: str) -> None:
     barcode = zxingcpp.create_barcode(url, zxingcpp.BarcodeFormat.QRCode, ec_level="M")
     image = barcode.to_image(scale=1, add_quiet_zones=False)
     rows, columns = image.shape
-    # One byte a module, row by row; 0 dark, 255 light. (The stub omits Image's buffer protocol.)
-    cells = memoryview(image).tobytes()  # type: ignore[arg-type]
+    # One byte a module, row by row; 0 dark, 255 light. (Older stubs omit Image's buffer protocol.)
+    cells = memoryview(image).tobytes()  # type: ignore[arg-type, unused-ignore]
     # Rows joined by a light sentinel, so that one search finds every horizontal run of dark modules.
     stride = columns + 1
     joined = b"\xff".join([cells[row * columns : (row + 1) * columns] for row in range(rows)])
