@@ -10,7 +10,7 @@ ROOM_TOKENS := var/room-tokens.json
 TEST_WORKERS ?= 4
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint typecheck bench migrate demo clean
+.PHONY: run test install system-packages lint typecheck bench migrate demo clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,14 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Not needed by `make run` or `make test`: the browser tests drive Debian's Chromium and the TURN
+# tests a real coturn; without them those tests are skipped, naming this target.
+system-packages:
+	@if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null 2>&1; then sudo=sudo; \
+	else echo "system-packages: run as root, or install sudo"; exit 1; fi; \
+	$$sudo apt-get update -qq && \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium coturn
 
 migrate: install
 	mkdir -p var

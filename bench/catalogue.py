@@ -52,10 +52,10 @@ COURSES = 1000
 MODULES_PER_COURSE = 10
 LESSONS_PER_MODULE = 5
 TRAINEES = 400
-REQUESTS = int(os.environ.get("BENCH_REQUESTS", "50"))
+REQUESTS = int(os.environ.get("BENCH_REQUESTS") or "50")
 # Publishing indexes every page, and the size of the index changes PostgreSQL's search plan, so the default
 # indexes modules and lessons too (most of the run's time); "courses" is for a quick look.
-INDEX_ALL = os.environ.get("BENCH_INDEX", "all") != "courses"
+INDEX_ALL = (os.environ.get("BENCH_INDEX") or "all") != "courses"
 WARMUP = 5
 SEED = 2026
 

@@ -9,10 +9,15 @@ fonts also carry ASCII, Latin-1 letters and 年月日, so a certificate embeds o
 the template lacks (its Chinese name, mostly) in small fonts of its own. That costs about
 2 ms, where rendering the whole page through HTML (WeasyPrint) costs about 94.
 
-Fonts: Noto Sans/Serif CJK SC from Debian's fonts-noto-cjk. Their outlines are CFF, which
+Fonts: Noto Sans CJK SC and Noto Serif SC from PyPI (noto-cjk-sans-otc, pylopdf-fonts-zh-cn),
+and a subset of Noto Serif CJK SC Bold shipped in certificates/fonts/ (GB 2312 and Latin; see its
+README): no system font is used, so a certificate is the same wherever it is issued. A name
+character the bold subset lacks is drawn in Noto Sans CJK SC, which covers every CJK ideograph;
+a character no font covers is refused (CertificateTextError), never drawn as a blank box. Their
+outlines are CFF, which
 many PDF toolkits cannot embed, so glyphs are converted one by one to TrueType outlines
 (fontTools' cu2qu, error under 1/1000 em) when first needed (about 2 ms a glyph) and cached
-for the life of the process (the three faces hold some 200 MB). Each PDF embeds TrueType
+for the life of the process. Each PDF embeds TrueType
 subsets (CIDFontType2, Identity-H) with ToUnicode maps, so the page renders without the font
 installed and its text can be searched and copied.
 
@@ -27,11 +32,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.util
 import math
 import re
-import shutil
 import struct
-import subprocess
 import threading
 import unicodedata
 import zlib
@@ -44,7 +48,7 @@ from typing import Protocol
 import zxingcpp
 from fontTools.pens.cu2quPen import Cu2QuPen
 from fontTools.pens.ttGlyphPen import TTGlyphPen
-from fontTools.ttLib import TTCollection
+from fontTools.ttLib import TTCollection, TTFont
 
 __all__ = [
     "CertificateFields",
@@ -56,7 +60,6 @@ __all__ = [
     "certificate_pdf_render",
     "certificate_template_compile",
     "cjk_font_path",
-    "pdf_first_page_png",
 ]
 
 PAGE_WIDTH = 841.89  # A4 landscape, in points
@@ -80,16 +83,16 @@ _MONTHS_EN = (
     "December",
 )
 
-# Where Debian's fonts-noto-cjk puts the collections, if fontconfig cannot say.
-_KNOWN_FONT_DIRS = (
-    Path("/usr/share/fonts/opentype/noto"),
-    Path("/usr/share/fonts/noto-cjk"),
-    Path("/usr/share/fonts/google-noto-cjk"),
-)
+# The font files, by (family, bold): two from PyPI packages (dependencies), one shipped here.
+_FONT_FILES: dict[tuple[str, bool], tuple[str, str]] = {
+    ("Noto Sans CJK SC", False): ("noto_cjk_sans_otc", "NotoSansCJK-Regular.ttc"),
+    ("Noto Serif SC", False): ("pylopdf_fonts_zh_cn", "NotoSerifSC-Regular.otf"),
+    ("Noto Serif CJK SC", True): ("certificates", "fonts/NotoSerifCJKsc-Bold-GB2312.otf"),
+}
 
 
 class CjkFontNotFoundError(RuntimeError):
-    """Noto CJK is not installed (Debian: `apt-get install fonts-noto-cjk`)."""
+    """A certificate font is missing: its package is not installed, or no such face is known."""
 
 
 class CertificateTextError(ValueError):
@@ -132,7 +135,7 @@ class CertificateFields:
 @dataclass(frozen=True)
 class _FaceKey:
     path: str
-    family: str  # "Noto Serif CJK SC"
+    family: str  # "Noto Serif SC"
     bold: bool
 
 
@@ -164,37 +167,27 @@ class CertificateTemplate:
 
 
 def cjk_font_path(family: str = "Noto Sans CJK SC", *, bold: bool = False) -> Path:
-    """The font collection holding `family` (a Noto CJK family), found through fontconfig.
+    """The font file holding `family` (one of the certificate's faces), from its package.
 
-    Raises CjkFontNotFoundError when it is not installed.
+    Raises CjkFontNotFoundError when the face is unknown or its package is not installed.
     """
-    return _cjk_font_path_cached(family, bold)
-
-
-@functools.lru_cache(maxsize=16)
-def _cjk_font_path_cached(family: str, bold: bool) -> Path:
-    style = "Bold" if bold else "Regular"
-    fc_match = shutil.which("fc-match")
-    if fc_match is not None:
-        result = subprocess.run(  # noqa: S603 (fixed executable, no shell)
-            [fc_match, f"{family}:style={style}", "--format=%{file}\n%{family}\n%{style}"],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=30,
-        )
-        lines = result.stdout.splitlines()
-        if result.returncode == 0 and len(lines) >= 3:
-            path, families, styles = Path(lines[0]), lines[1].split(","), lines[2].split(",")
-            if family in families and style in styles and path.is_file():
-                return path
-    stem = family.split(" CJK")[0].replace(" ", "") + "CJK"  # "Noto Serif CJK SC": NotoSerifCJK-Bold.ttc
-    for directory in _KNOWN_FONT_DIRS:
-        candidate = directory / f"{stem}-{style}.ttc"
-        if candidate.is_file():
-            return candidate
+    found = _FONT_FILES.get((family, bold))
+    if found is None:
+        known = ", ".join(f"{name} ({'Bold' if heavy else 'Regular'})" for name, heavy in _FONT_FILES)
+        raise CjkFontNotFoundError(f"no certificate font {family!r} ({'Bold' if bold else 'Regular'}); known: {known}")
+    package, name = found
+    try:
+        spec = importlib.util.find_spec(package)
+    except ImportError:
+        spec = None
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    for location in locations:
+        path = Path(location) / name
+        if path.is_file():
+            return path
     raise CjkFontNotFoundError(
-        f"font {family!r} ({style}) is not installed; on Debian or Ubuntu: apt-get install fonts-noto-cjk"
+        f"font {family!r} is missing ({name} in the Python package {package!r}):"
+        " install Corridor's dependencies (`make install`)"
     )
 
 
@@ -211,12 +204,12 @@ class _Glyph:
 
 
 class _Face:
-    """One face of a Noto CJK collection, with its glyphs converted to TrueType on demand."""
+    """One face of a Noto CJK font, with its glyphs converted to TrueType on demand."""
 
     def __init__(self, key: _FaceKey) -> None:
-        collection = TTCollection(key.path, lazy=True)
+        fonts = TTCollection(key.path, lazy=True).fonts if key.path.endswith(".ttc") else [TTFont(key.path, lazy=True)]
         style = "Bold" if key.bold else "Regular"
-        for font in collection.fonts:
+        for font in fonts:
             names = font["name"]
             if names.getDebugName(1) == key.family and names.getDebugName(2) == style:
                 break
@@ -281,7 +274,7 @@ def _faces_find() -> _Faces:
 
     return _Faces(
         sans=key("Noto Sans CJK SC", False),
-        serif=key("Noto Serif CJK SC", False),
+        serif=key("Noto Serif SC", False),
         serif_bold=key("Noto Serif CJK SC", True),
     )
 
@@ -577,8 +570,9 @@ def _static_draw(content: _Content, text: TemplateText, sans: _Font, serif: _Fon
     content.text((bold,), 28, cx, 426, "结业证书", colour=accent, tracking=6)
     content.text((sans,), 11, cx, 380, "This is to certify that · 兹证明", colour=_GREY)
     content.text((sans,), 11, cx, 272, "has successfully completed the course · 已顺利完成课程", colour=_GREY)
-    content.text((serif,), 20, cx, 240, text.course_title_en, max_width=660)
-    content.text((serif,), 17, cx, 214, text.course_title_zh, max_width=660)
+    # The bold and serif faces are subsets: Noto Sans CJK draws what they lack.
+    content.text((serif, sans), 20, cx, 240, text.course_title_en, max_width=660)
+    content.text((serif, sans), 17, cx, 214, text.course_title_zh, max_width=660)
     # Left column: the labels of the code and the date.
     content.text((sans,), 8.5, _LEFT_X, 150, "Certificate code · 证书编号", colour=_GREY, align="left")
     content.text((sans,), 8.5, _LEFT_X, 108, "Date of issue · 颁发日期", colour=_GREY, align="left")
@@ -630,8 +624,8 @@ def _qr_draw(content: _Content, url: str) -> None:
     barcode = zxingcpp.create_barcode(url, zxingcpp.BarcodeFormat.QRCode, ec_level="M")
     image = barcode.to_image(scale=1, add_quiet_zones=False)
     rows, columns = image.shape
-    # One byte a module, row by row; 0 dark, 255 light. (The stub omits Image's buffer protocol.)
-    cells = memoryview(image).tobytes()  # type: ignore[arg-type]
+    # One byte a module, row by row; 0 dark, 255 light. (Older stubs omit Image's buffer protocol.)
+    cells = memoryview(image).tobytes()  # type: ignore[arg-type, unused-ignore]
     # Rows joined by a light sentinel, so that one search finds every horizontal run of dark modules.
     stride = columns + 1
     joined = b"\xff".join([cells[row * columns : (row + 1) * columns] for row in range(rows)])
@@ -664,7 +658,7 @@ def certificate_template_compile(text: TemplateText) -> CertificateTemplate:
     (loading the fonts and converting their Latin glyphs).
 
     Raises CertificateTextError when a text holds characters the fonts cannot draw, and
-    CjkFontNotFoundError when Noto CJK is not installed.
+    CjkFontNotFoundError when a font's package is not installed.
     """
     _colour(text.accent_colour)  # validate early
     faces = _faces_find()
@@ -721,7 +715,7 @@ def certificate_pdf_render(template: CertificateTemplate, fields: CertificateFie
     sans = _Subset(_face(template.faces.sans), "/V0")
     names = _Subset(_face(template.faces.serif_bold), "/V1")
     content = _Content()
-    _fields_draw(content, fields, template.text.accent_colour, (template.sans, sans), (template.names, names))
+    _fields_draw(content, fields, template.text.accent_colour, (template.sans, sans), (template.names, names, sans))
     bodies = [_stream(content.serialise())]
     for subset, first in zip((sans, names), _FIELDS_FONTS, strict=True):
         bodies.extend(subset.objects(first))
@@ -744,18 +738,3 @@ def _pdf_finish(template: CertificateTemplate, bodies: Iterable[bytes], code: st
         f" /ID [<{document_id}> <{document_id}>] >>\nstartxref\n{xref_at}\n%%EOF\n"
     ).encode()
     return bytes(out)
-
-
-def pdf_first_page_png(pdf: bytes, *, dpi: int) -> bytes:
-    """The first page as PNG, through poppler's `pdftoppm` (Debian: poppler-utils)."""
-    pdftoppm = shutil.which("pdftoppm")
-    if pdftoppm is None:
-        raise RuntimeError("pdftoppm is not installed; on Debian or Ubuntu: apt-get install poppler-utils")
-    result = subprocess.run(  # noqa: S603 (fixed executable, no shell)
-        [pdftoppm, "-png", "-r", str(dpi), "-f", "1", "-l", "1", "-singlefile", "-"],
-        input=pdf,
-        capture_output=True,
-        check=True,
-        timeout=60,
-    )
-    return result.stdout

@@ -8,7 +8,6 @@ which certificate a verifier asks about), GZIP-compressed and written as multiba
 
 from __future__ import annotations
 
-import gzip
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -65,7 +64,10 @@ def status_list_encode(revoked: Iterable[int], *, length: int = STATUS_LIST_MIN_
         if not 0 <= index < length:
             raise StatusListError(f"index {index} is outside a list of {length} entries")
         bits[index // 8] |= 0x80 >> (index % 8)
-    return multibase_base64url(gzip.compress(bytes(bits), compresslevel=6, mtime=0))
+    # zlib's gzip framing (mtime 0, OS 3): gzip.compress writes OS 255 from Python 3.13 on, which
+    # would change every list's bytes, the spec's example included.
+    deflater = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    return multibase_base64url(deflater.compress(bytes(bits)) + deflater.flush())
 
 
 def status_list_decode(encoded: str) -> bytes:

@@ -7,18 +7,16 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import NamedTuple
 
 import pytest
 from aioice import stun
 
-TURNSERVER = "/usr/bin/turnserver"
+from tests.support.system import turnserver_or_skip
 
 
 class CoturnServer(NamedTuple):
@@ -63,9 +61,7 @@ def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CoturnServer]:
     Yields (urls, secret): mint credentials with `streaming.turn.turn_credentials(secret=secret, ...)`.
     Relay-only browsers can use it too (loopback peers are allowed, which production must not do).
     """
-    turnserver = TURNSERVER if Path(TURNSERVER).exists() else shutil.which("turnserver")
-    if turnserver is None:
-        pytest.skip("coturn is not installed (/usr/bin/turnserver): apt-get install coturn")
+    turnserver = turnserver_or_skip()
     workdir = tmp_path_factory.mktemp("coturn")
     port = free_udp_and_tcp_port()
     secret = secrets.token_urlsafe(24)

@@ -46,7 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m streaming.node", description=__doc__.splitlines()[0])
     parser.add_argument("--node-id", help="this node's id (SFU_NODE_ID; default host-pid-random)")
     parser.add_argument("--address", help="the address advertised in Redis (SFU_NODE_ADDRESS)")
-    parser.add_argument("--log-level", default=os.environ.get("SFU_NODE_LOG_LEVEL", "INFO"))
+    parser.add_argument("--log-level", default=os.environ.get("SFU_NODE_LOG_LEVEL") or "INFO")
     options = parser.parse_args()
     environ = dict(os.environ)
     if options.node_id:

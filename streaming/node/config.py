@@ -37,7 +37,8 @@ class NodeConfig:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> NodeConfig:
-        env = os.environ if environ is None else environ
+        # An empty variable means "not set", as for the app's settings (lms/settings/env.py).
+        env = {name: value for name, value in (os.environ if environ is None else environ).items() if value}
         redis_url = env.get("REDIS_URL", "")
         if not redis_url:
             raise ValueError("REDIS_URL is not set: an SFU node is coordinated through Redis")

@@ -1,13 +1,10 @@
 """The certificate PDF: both scripts on the page, searchable, fonts embedded, a QR code that scans.
 
-Needs poppler-utils (pdftotext, pdffonts, pdftoppm) and fonts-noto-cjk; decodes QR codes with
-zxing-cpp (a wheel, no system package).
+Reads the PDFs with pypdfium2 and pypdf and decodes QR codes with zxing-cpp: wheels, no system
+package. The fonts come from PyPI and certificates/fonts/.
 """
 
-import io
 import pickle
-import re
-import subprocess
 from datetime import date
 from pathlib import Path
 
@@ -26,8 +23,8 @@ from certificates.pdf import (
     certificate_pdf_render,
     certificate_template_compile,
     cjk_font_path,
-    pdf_first_page_png,
 )
+from tests.support.pdf import pdf_fonts, pdf_info, pdf_page_image, pdf_text
 
 COURSE_EN = "Smart Classroom Facilitation for Hybrid Teams"
 COURSE_ZH = "混合团队智慧课堂引导"
@@ -57,25 +54,13 @@ def fields(**changes: object) -> CertificateFields:
     return CertificateFields(**values)  # type: ignore[arg-type]
 
 
-def poppler(tool: str, document: bytes, *args: str, env: dict[str, str] | None = None) -> bytes:
-    return subprocess.run([tool, *args, "-", "-"], input=document, capture_output=True, check=True, env=env).stdout
-
-
-def pdftotext(document: bytes) -> str:
-    return poppler("pdftotext", document).decode()
-
-
-def page_image(document: bytes, *, dpi: int = 150) -> Image.Image:
-    return Image.open(io.BytesIO(pdf_first_page_png(document, dpi=dpi))).convert("L")
-
-
 def ink(image: Image.Image) -> int:
     """How many pixels are clearly not paper."""
     return sum(image.point(lambda value: 255 if value < 128 else 0).histogram()[255:])
 
 
 def test_both_scripts_are_searchable_text(template: CertificateTemplate) -> None:
-    text = pdftotext(certificate_pdf_render(template, fields()))
+    text = pdf_text(certificate_pdf_render(template, fields()))
 
     for expected in (
         "Certificate of Completion",
@@ -97,35 +82,23 @@ def test_both_scripts_are_searchable_text(template: CertificateTemplate) -> None
 def test_one_a4_landscape_page_small_with_embedded_subset_fonts(template: CertificateTemplate) -> None:
     document = certificate_pdf_render(template, fields())
 
-    info = subprocess.run(["pdfinfo", "-"], input=document, capture_output=True, check=True).stdout.decode()
-    assert re.search(r"^Pages:\s+1$", info, re.MULTILINE)
-    assert "841.89 x 595.28 pts (A4)" in info
+    info = pdf_info(document)
+    assert info.pages == 1
+    assert (round(info.width, 2), round(info.height, 2)) == (841.89, 595.28)  # A4 landscape
     assert len(document) < 200_000
-    fonts = subprocess.run(["pdffonts", "-"], input=document, capture_output=True, check=True).stdout.decode()
-    rows = [line.split() for line in fonts.splitlines()[2:]]
-    assert len(rows) == 5
-    for row in rows:
-        # name, "CID", "TrueType", encoding, emb, sub, uni, object number, generation
-        assert row[1:4] == ["CID", "TrueType", "Identity-H"]
-        assert row[4:7] == ["yes", "yes", "yes"], row
+    fonts = pdf_fonts(document)
+    assert len(fonts) == 5
+    for font in fonts:
+        assert (font.type, font.encoding) == ("CID TrueType", "Identity-H")
+        assert (font.embedded, font.subset, font.unicode) == (True, True, True), font
 
 
 def test_page_renders_without_fonts_installed_and_its_qr_code_opens_the_verify_url(
-    template: CertificateTemplate, tmp_path: Path
+    template: CertificateTemplate,
 ) -> None:
     document = certificate_pdf_render(template, fields())
-    # A fontconfig knowing no font at all: everything drawn comes from the PDF itself.
-    config = tmp_path / "fonts.conf"
-    config.write_text("<?xml version='1.0'?><fontconfig><cachedir>" + str(tmp_path) + "</cachedir></fontconfig>")
-    environment = {"FONTCONFIG_FILE": str(config), "PATH": "/usr/bin:/bin"}
-    png = subprocess.run(
-        ["pdftoppm", "-png", "-r", "150", "-singlefile", "-"],
-        input=document,
-        capture_output=True,
-        check=True,
-        env=environment,
-    ).stdout
-    image = Image.open(io.BytesIO(png)).convert("L")
+    # A renderer allowed no font of the machine: everything drawn comes from the PDF itself.
+    image = pdf_page_image(document, dpi=150, system_fonts=False)
 
     assert image.size == (1754, 1241)
     assert ink(image) > 20_000
@@ -140,8 +113,8 @@ def test_chinese_names_outside_the_template_text_are_drawn(template: Certificate
     crops = []
     for name_zh in ("陈伟明", "龚睿璇", "欧阳靓"):
         document = certificate_pdf_render(template, fields(name_zh=name_zh))
-        assert name_zh in pdftotext(document)
-        crops.append(page_image(document).crop((650, 540, 1100, 660)).tobytes())
+        assert name_zh in pdf_text(document)
+        crops.append(pdf_page_image(document).crop((650, 540, 1100, 660)).tobytes())
 
     assert len(set(crops)) == 3
 
@@ -150,7 +123,7 @@ def test_names_outside_the_basic_multilingual_plane_map_back_to_text(template: C
     name_zh = "𠮷田"  # U+20BB7: a surrogate pair in the ToUnicode map
     document = certificate_pdf_render(template, fields(name_zh=name_zh, name_en="Zoë Müller-Nguyễn"))
 
-    text = pdftotext(document)
+    text = pdf_text(document)
     assert name_zh in text
     assert "Zoë Müller-Nguyễn" in text
 
@@ -170,7 +143,7 @@ def test_certificates_share_the_template_and_differ_only_in_their_fields(templat
 
     assert first.startswith(template.prefix)
     assert second.startswith(template.prefix)
-    first_lines, second_lines = pdftotext(first).splitlines(), pdftotext(second).splitlines()
+    first_lines, second_lines = pdf_text(first).splitlines(), pdf_text(second).splitlines()
     changed = {(a, b) for a, b in zip(first_lines, second_lines, strict=True) if a != b}
     assert changed == {
         ("Tan Wei Ming", "Li Xiaoyu"),
@@ -191,11 +164,12 @@ def test_rendering_uses_the_compiled_template_without_loading_fonts_again(
         raise AssertionError("a render loaded a font file")
 
     monkeypatch.setattr(pdf, "TTCollection", font_load)
-    monkeypatch.setattr(pdf, "cjk_font_path", font_load)  # no fc-match either
+    monkeypatch.setattr(pdf, "TTFont", font_load)
+    monkeypatch.setattr(pdf, "cjk_font_path", font_load)  # no font file looked up either
 
     document = certificate_pdf_render(template, fields(name_zh="邝梓潼"))  # glyphs not converted before
 
-    assert "邝梓潼" in pdftotext(document)
+    assert "邝梓潼" in pdf_text(document)
 
 
 def test_a_template_survives_pickling(template: CertificateTemplate) -> None:
@@ -205,8 +179,8 @@ def test_a_template_survives_pickling(template: CertificateTemplate) -> None:
 
 
 def test_a_name_in_one_script_only_is_printed_once(template: CertificateTemplate) -> None:
-    english_only = pdftotext(certificate_pdf_render(template, fields(name_zh="")))
-    chinese_only = pdftotext(certificate_pdf_render(template, fields(name_en="")))
+    english_only = pdf_text(certificate_pdf_render(template, fields(name_zh="")))
+    chinese_only = pdf_text(certificate_pdf_render(template, fields(name_en="")))
 
     assert "Tan Wei Ming" in english_only
     assert "陈伟明" not in english_only
@@ -225,13 +199,34 @@ def test_long_course_titles_are_shrunk_to_fit_the_page() -> None:
     title_en = "Advanced Practice in Facilitating Hybrid Smart Classrooms Across Singapore and Chongqing Campuses"
     compiled = certificate_template_compile(TemplateText(title_en, COURSE_ZH * 4, accent_colour="#7A1F2B"))
 
-    text = pdftotext(certificate_pdf_render(compiled, fields()))
+    text = pdf_text(certificate_pdf_render(compiled, fields()))
 
     assert title_en in " ".join(text.split())
 
 
-def test_noto_cjk_is_found_and_a_missing_font_says_how_to_install_it() -> None:
-    assert cjk_font_path().name.startswith("NotoSansCJK")
-    assert cjk_font_path("Noto Serif CJK SC", bold=True).name == "NotoSerifCJK-Bold.ttc"
-    with pytest.raises(CjkFontNotFoundError, match="fonts-noto-cjk"):
+def test_the_fonts_come_with_the_python_packages_and_an_unknown_one_is_refused() -> None:
+    assert cjk_font_path().name == "NotoSansCJK-Regular.ttc"  # PyPI's noto-cjk-sans-otc
+    assert cjk_font_path("Noto Serif SC").name == "NotoSerifSC-Regular.otf"  # PyPI's pylopdf-fonts-zh-cn
+    bold = cjk_font_path("Noto Serif CJK SC", bold=True)
+    assert bold.parent == Path(pdf.__file__).parent / "fonts"
+    assert (bold.parent / "OFL.txt").is_file()  # shipped with its licence
+    with pytest.raises(CjkFontNotFoundError, match="Noto Nowhere CJK SC"):
         cjk_font_path("Noto Nowhere CJK SC")
+
+
+def test_the_shipped_bold_face_covers_every_gb2312_character() -> None:
+    from fontTools.ttLib import TTFont
+
+    covered = TTFont(cjk_font_path("Noto Serif CJK SC", bold=True), lazy=True).getBestCmap()
+    gb2312 = {bytes([high, low]).decode("gb2312", "ignore") for high in range(0xA1, 0xF8) for low in range(0xA1, 0xFF)}
+    missing = sorted(char for char in gb2312 - {""} if ord(char) not in covered)
+    assert missing == []
+
+
+def test_a_name_character_the_bold_face_lacks_is_drawn_in_the_sans_face(template: CertificateTemplate) -> None:
+    name_zh = "张喆堃"  # 喆 and 堃, common in names, are not in GB 2312 (the shipped bold subset)
+    document = certificate_pdf_render(template, fields(name_zh=name_zh))
+
+    assert name_zh in pdf_text(document)
+    name = pdf_page_image(document, system_fonts=False).crop((650, 540, 1100, 660))
+    assert ink(name) > 1_000

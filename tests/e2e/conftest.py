@@ -28,10 +28,10 @@ from django.urls import reverse
 from playwright.sync_api import Browser, BrowserContext, Page, Response, expect, sync_playwright
 
 from tests import factories
+from tests.support.system import chromium_or_skip
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-CHROMIUM = "/usr/bin/chromium"
 # Fake camera and microphone, granted without a prompt, for the live-session tests.
 CHROMIUM_ARGS = ["--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 TIMEOUT_MS = 15_000
@@ -55,11 +55,10 @@ def _share_thread_connections_with_this_context() -> None:
 # thread while it is open, and tests after the browser ones use async_to_sync here.
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    executable = chromium_or_skip()
     with sync_playwright() as playwright:
         _share_thread_connections_with_this_context()
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
             yield chromium
         finally:

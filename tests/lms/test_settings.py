@@ -46,6 +46,33 @@ def test_embedded_default() -> None:
     assert config["cache"].endswith("LocMemCache")
 
 
+def test_an_empty_variable_means_not_set() -> None:
+    """`DATABASE_URL=` and the like give the embedded default (they crashed settings, and so mypy's
+    Django plugin, which loads them the same way)."""
+    empty = ("DATABASE_URL", "REDIS_URL", "AWS_STORAGE_BUCKET_NAME", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS")
+    config = settings_under(dict.fromkeys((*empty, "CORRIDOR_REGION", "CHANNEL_LAYER_PREFIX"), ""))
+    assert config == settings_under({})
+    assert config["db"] == "django.db.backends.sqlite3"
+    assert config["layer"] == "channels.layers.InMemoryChannelLayer"
+    assert config["eager"] is True
+    assert config["storage"] == "django.core.files.storage.FileSystemStorage"
+    assert config["region"] == "singapore"
+    redis = "redis://127.0.0.1:6379/0"
+    with_redis = settings_under({"REDIS_URL": redis, "DATABASE_URL": "", "CHANNEL_LAYER_PREFIX": ""})
+    assert with_redis["prefix"] == "corridor-embedded"
+
+
+def test_an_empty_variable_means_not_set_for_an_sfu_node() -> None:
+    from streaming.node.config import NodeConfig
+
+    config = NodeConfig.from_env(
+        {"REDIS_URL": "redis://127.0.0.1:6379/0", "DATABASE_URL": "", "SFU_NODE_TTL": "", "SFU_NODE_RECORDINGS": ""}
+    )
+    assert config.layer_prefix == "corridor-embedded"
+    assert config.ttl == 5.0
+    assert config.recordings is True
+
+
 def test_real_services_from_the_environment() -> None:
     config = settings_under(
         {
