@@ -197,6 +197,17 @@ def test_start_needs_a_live_session_in_the_room(room_setup: Any) -> None:
     assert client.post(f"/en/live/rooms/{room_setup.room.pk}/stream/", {"command": "dance"}).status_code == 400
 
 
+def test_a_missing_or_forged_stream_command_is_refused_and_nothing_is_sent(room_setup: Any) -> None:
+    agent = devices.room_agent_ensure(room=room_setup.room)
+    client = signed_in(room_setup.operator)
+    url = f"/en/live/rooms/{room_setup.room.pk}/stream/"
+    for posted in ({}, {"command": "reboot"}, {"command": ""}):
+        response = client.post(url, posted, headers={"Accept": "application/json"})
+        assert response.status_code == 400
+        assert response.json()["error"] == {"code": "invalid_command", "message": "Choose start or stop."}
+    assert Device.objects.get(pk=agent.pk).last_command == {}
+
+
 def test_a_token_issued_on_the_console_is_shown_once_and_can_be_revoked(room_setup: Any) -> None:
     client = signed_in(room_setup.operator)
     page = client.post(f"/en/live/rooms/{room_setup.room.pk}/tokens/").content.decode()
