@@ -407,7 +407,7 @@ def main() -> None:
         from django.core.management import call_command
 
         settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-        get_hashers.cache_clear()
+        get_hashers.cache_clear()  # type: ignore[attr-defined]  # an lru_cache, which django-stubs does not say
         call_command("migrate", interactive=False, verbosity=0)
         say(f"created and migrated {database.name} in {time.perf_counter() - started:.1f} s")
         summary = run(args, database, redis_url, s3_endpoint, s3.pid)

@@ -17,6 +17,7 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -25,6 +26,7 @@ from classrooms.live_hubs import hub
 from classrooms.models import LiveSession
 from classrooms.selectors import MODERATORS, Participant
 from classrooms.services import attendance, hands, polls, qa, sessions
+from lms.accounts.models import User
 from lms.close_codes import CloseCode
 from lms.errors import CorridorError
 from lms.socket_frames import FrameRateLimit, NoFields, Route, error_frame, handler_for, parse_json_frame, with_ref
@@ -62,7 +64,7 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         with translation.override(self.language):
             await self._connect(user)
 
-    async def _connect(self, user: Any) -> None:
+    async def _connect(self, user: User | AnonymousUser | None) -> None:
         if user is None or not user.is_authenticated:
             await self._refuse(CloseCode.UNAUTHENTICATED, "unauthenticated", _("Sign in to join this session."))
             return
@@ -206,7 +208,7 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
     # Database helpers ----------------------------------------------------------------
 
     @database_sync_to_async
-    def _load(self, session_id: int, user: Any) -> tuple[LiveSession | None, Participant | None]:
+    def _load(self, session_id: int, user: User) -> tuple[LiveSession | None, Participant | None]:
         session = LiveSession.objects.select_related("course").filter(pk=session_id).first()
         if session is None:
             return None, None

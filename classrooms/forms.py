@@ -1,4 +1,5 @@
-"""Admin forms for scheduling: a live session is refused when it would double-book a room or an instructor."""
+"""Forms: the admin's scheduling forms (a live session is refused when it would double-book a room or an instructor),
+and those that check what a page posts before a view hands it to a service."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.widgets import AdminDateTimeInput
 
+from classrooms.agent.protocol import Command
 from classrooms.services.sessions import session_clashes
 from courses.models import CoursePage
 from lms.accounts.models import User
@@ -109,3 +111,13 @@ class RoomAdminForm(WagtailAdminModelForm):
             current = list(self.instance.operators.values_list("pk", flat=True)) if self.instance.pk else []
             queryset = User.objects.filter(Q(groups__name=Role.OPERATOR.value) | Q(pk__in=current))
             self.fields["operators"].queryset = queryset.distinct().order_by("first_name", "last_name", "email")
+
+
+class StreamCommandForm(forms.Form):
+    """An operator's start or stop for a room's stream (the console's two buttons)."""
+
+    command = forms.ChoiceField(choices=[("start", _("Start")), ("stop", _("Stop"))])
+
+    def command_value(self) -> Command:
+        """The checked command; call after `is_valid()`."""
+        return "start" if self.cleaned_data["command"] == "start" else "stop"

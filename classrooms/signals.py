@@ -21,7 +21,7 @@ session_ended = Signal()
 
 
 @receiver(user_logged_out)
-def _close_sockets_on_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+def _close_sockets_on_logout(sender: Any, request: Any, user: User | None, **kwargs: Any) -> None:
     if user is not None:
         close_user_sockets(user.pk, message="You signed out.")
 

@@ -19,6 +19,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -30,6 +31,7 @@ from classrooms.models import LiveSession
 from classrooms.selectors import MODERATORS, Participant
 from classrooms.services import devices as device_services
 from classrooms.services.devices import AgentIdentity
+from lms.accounts.models import User
 from lms.close_codes import CloseCode
 from lms.errors import CorridorError
 from lms.socket_frames import FrameRateLimit, NoFields, Route, error_frame, handler_for, parse_json_frame, with_ref
@@ -86,7 +88,7 @@ class MediaConsumer(AsyncWebsocketConsumer):
         with translation.override(self.language):
             await self._connect(user)
 
-    async def _connect(self, user: Any) -> None:
+    async def _connect(self, user: User | AnonymousUser | None) -> None:
         token = bearer_token(self.scope.get("headers", []))
         if token is not None and (user is None or not user.is_authenticated):
             await self._connect_room_agent(token)
@@ -284,7 +286,7 @@ class MediaConsumer(AsyncWebsocketConsumer):
         await self.close(code=code, reason=error_code)
 
     @database_sync_to_async
-    def _load(self, session_id: int, user: Any) -> tuple[LiveSession | None, Participant | None, list[Any]]:
+    def _load(self, session_id: int, user: User) -> tuple[LiveSession | None, Participant | None, list[Any]]:
         session = LiveSession.objects.select_related("course").filter(pk=session_id).first()
         if session is None:
             return None, None, []

@@ -271,7 +271,7 @@ class WebmRecorder:
         self,
         path: Path | str,
         *,
-        tracks: Collection[Kind] = ("audio", "video"),
+        tracks: tuple[Kind, ...] = ("audio", "video"),
         clock: Callable[[], float] = time.monotonic,
         max_queue: int = 4096,
     ) -> None:

@@ -1,6 +1,6 @@
 """factory_boy factories for users and for the catalogue's page tree."""
 
-from typing import Any
+from typing import Any, TypeVar
 
 import factory
 from django.contrib.auth.models import Group
@@ -14,7 +14,7 @@ from lms.accounts.roles import Role
 PASSWORD = "a-test-password"
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         skip_postgeneration_save = True
@@ -25,47 +25,52 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @factory.post_generation
-    def role(self, create: bool, extracted: Role | None, **kwargs: Any) -> None:
+    def role(user: User, create: bool, extracted: Role | None, **kwargs: Any) -> None:
+        # factory_boy passes the user just built, not the factory: hence `user`, not `self`.
         if create and extracted is not None:
-            self.groups.add(Group.objects.get(name=extracted.value))
+            user.groups.add(Group.objects.get(name=extracted.value))
         if create:
-            self.save()
+            user.save()
 
 
 def trainee(**kwargs: Any) -> User:
-    return UserFactory(role=Role.TRAINEE, **kwargs)
+    return UserFactory.create(role=Role.TRAINEE, **kwargs)
 
 
 def instructor(**kwargs: Any) -> User:
-    return UserFactory(role=Role.INSTRUCTOR, **kwargs)
+    return UserFactory.create(role=Role.INSTRUCTOR, **kwargs)
 
 
 def administrator(**kwargs: Any) -> User:
-    return UserFactory(role=Role.ADMINISTRATOR, **kwargs)
+    return UserFactory.create(role=Role.ADMINISTRATOR, **kwargs)
 
 
 def operator(**kwargs: Any) -> User:
-    return UserFactory(role=Role.OPERATOR, **kwargs)
+    return UserFactory.create(role=Role.OPERATOR, **kwargs)
 
 
-class CohortFactory(factory.django.DjangoModelFactory):
+class CohortFactory(factory.django.DjangoModelFactory[Cohort]):
     class Meta:
         model = Cohort
 
     name = factory.Sequence(lambda n: f"Cohort {n}")
 
 
-class PageFactory(factory.Factory):
+PageT = TypeVar("PageT", bound=Page)
+
+
+class PageFactory(factory.Factory[PageT]):
     """Creates a page under `parent` (and publishes it unless live=False)."""
 
     class Meta:
         abstract = True
 
-    title = factory.Sequence(lambda n: f"Page {n}")
+    # A subclass may give a plain value instead of a sequence.
+    title: str | factory.declarations.BaseDeclaration = factory.Sequence(lambda n: f"Page {n}")
     slug = factory.Sequence(lambda n: f"page-{n}")
 
     @classmethod
-    def _create(cls, model_class: type[Page], *args: Any, parent: Page, live: bool = True, **kwargs: Any) -> Page:
+    def _create(cls, model_class: type[PageT], *args: Any, parent: Page, live: bool = True, **kwargs: Any) -> PageT:
         page = parent.add_child(instance=model_class(live=False, **kwargs))
         if live:
             page.save_revision().publish()
@@ -73,7 +78,7 @@ class PageFactory(factory.Factory):
         return page
 
 
-class CatalogueFactory(PageFactory):
+class CatalogueFactory(PageFactory[CatalogueIndexPage]):
     class Meta:
         model = CatalogueIndexPage
 
@@ -81,7 +86,7 @@ class CatalogueFactory(PageFactory):
     slug = factory.Sequence(lambda n: f"catalogue-{n}")
 
 
-class CourseFactory(PageFactory):
+class CourseFactory(PageFactory[CoursePage]):
     class Meta:
         model = CoursePage
 
@@ -94,7 +99,7 @@ class CourseFactory(PageFactory):
     capacity = 30
 
 
-class ModuleFactory(PageFactory):
+class ModuleFactory(PageFactory[ModulePage]):
     class Meta:
         model = ModulePage
 
@@ -127,7 +132,7 @@ def quiz_block(*, pass_mark: int = 50) -> tuple[str, dict[str, Any]]:
     )
 
 
-class LessonFactory(PageFactory):
+class LessonFactory(PageFactory[LessonPage]):
     class Meta:
         model = LessonPage
 
@@ -148,11 +153,11 @@ def site_catalogue() -> CatalogueIndexPage:
 def course_with_lessons(
     catalogue: CatalogueIndexPage, *, modules: int = 2, lessons: int = 2, **course_kwargs: Any
 ) -> CoursePage:
-    course = CourseFactory(parent=catalogue, **course_kwargs)
+    course = CourseFactory.create(parent=catalogue, **course_kwargs)
     for _ in range(modules):
-        module = ModuleFactory(parent=course)
+        module = ModuleFactory.create(parent=course)
         for _ in range(lessons):
-            LessonFactory(parent=module)
+            LessonFactory.create(parent=module)
     return course
 
 

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from classrooms import device_selectors
 from classrooms.device_selectors import HISTORY, DeviceView, Series
+from classrooms.forms import StreamCommandForm
 from classrooms.models import DeviceKind, DeviceToken, Room
 from classrooms.services import devices
 from lms.accounts.requests import AuthenticatedHttpRequest
@@ -183,10 +184,11 @@ def _back(room: Room) -> HttpResponseRedirect:
 def room_stream(request: AuthenticatedHttpRequest, room_id: int) -> HttpResponse:
     """Start or stop the room's stream: the command goes to the agent; its answer shows in the panel."""
     room = _room(request, room_id)
-    command = request.POST.get("command")
-    if command not in ("start", "stop"):
+    form = StreamCommandForm(request.POST)
+    if not form.is_valid():
         raise CorridorError("invalid_command", _("Choose start or stop."))
-    sent = devices.agent_command_send(room=room, command="start" if command == "start" else "stop", by=request.user)
+    command = form.command_value()
+    sent = devices.agent_command_send(room=room, command=command, by=request.user)
     text = _("Start sent to the room agent.") if command == "start" else _("Stop sent to the room agent.")
     if "application/json" in request.headers.get("Accept", ""):
         return JsonResponse({"command": sent, "message": text})

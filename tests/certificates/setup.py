@@ -73,14 +73,14 @@ def course_with_rule(
     *, min_attendance_percent: int = 80, require_all_modules: bool = True, final_pass_mark: int | None = 60
 ) -> Course:
     catalogue = factories.site_catalogue()
-    course = factories.CourseFactory(parent=catalogue, title="Cross-border Safety")
+    course = factories.CourseFactory.create(parent=catalogue, title="Cross-border Safety")
     lessons = []
     for index in range(2):
-        module = factories.ModuleFactory(parent=course)
+        module = factories.ModuleFactory.create(parent=course)
         body = [factories.quiz_block(pass_mark=60)] if index == 1 else None
-        lessons.append(factories.LessonFactory(parent=module, **({"body": body} if body else {})))
+        lessons.append(factories.LessonFactory.create(parent=module, **({"body": body} if body else {})))
     starts_at = timezone.now() - timedelta(days=1)
-    session = LiveSessionFactory(
+    session = LiveSessionFactory.create(
         course=course,
         instructor=factories.instructor(),
         starts_at=starts_at,

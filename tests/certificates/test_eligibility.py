@@ -20,6 +20,7 @@ def test_a_trainee_who_met_every_criterion_qualifies() -> None:
     setup = course_with_rule()
     user = setup.qualifying_trainee()
     rule = selectors.rule_in_force(course_key=setup.course.translation_key)
+    assert rule is not None
     report = selectors.course_eligibility(course=setup.course, rule=rule)
     row = _row(report, user)
     assert row.qualifies
@@ -46,6 +47,7 @@ def test_each_missed_criterion_says_which_and_by_how_much() -> None:
     setup.attend(never_tried, 60)
     setup.complete(never_tried)
     rule = selectors.rule_in_force(course_key=setup.course.translation_key)
+    assert rule is not None
     report = selectors.course_eligibility(course=setup.course, rule=rule)
 
     assert _row(report, short_attendance).reasons == ["Attended 75 % of live minutes; needs 80 % (5 points short)."]
@@ -63,6 +65,7 @@ def test_overlapping_stays_count_once_and_only_inside_the_session() -> None:
     setup.attend(user, 50)
     setup.attend(user, 30)  # a second tab: the same minutes again
     rule = selectors.rule_in_force(course_key=setup.course.translation_key)
+    assert rule is not None
     row = _row(selectors.course_eligibility(course=setup.course, rule=rule), user)
     assert row.criteria[0].actual == "83.3 %"
     assert row.criteria[0].met
@@ -74,6 +77,7 @@ def test_the_report_speaks_chinese() -> None:
     setup = course_with_rule()
     user = setup.add_trainee()
     rule = selectors.rule_in_force(course_key=setup.course.translation_key)
+    assert rule is not None
     with translation.override("zh-hans"):
         row = _row(selectors.course_eligibility(course=setup.course, rule=rule), user)
     assert row.criteria[0].label == "直播出勤"

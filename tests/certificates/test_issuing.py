@@ -102,7 +102,7 @@ def test_bulk_issue_covers_every_qualifying_trainee_once(django_capture_on_commi
 def test_bulk_issue_for_a_cohort_takes_only_its_members(django_capture_on_commit_callbacks: Any) -> None:
     setup = course_with_rule()
     inside, outside = setup.qualifying_trainee(), setup.qualifying_trainee()
-    cohort = factories.CohortFactory()
+    cohort = factories.CohortFactory.create()
     cohort.members.add(inside)
     with django_capture_on_commit_callbacks(execute=True):
         services.certificate_batch_start(course=setup.course, by=setup.admin, cohort=cohort)
@@ -157,6 +157,7 @@ def test_revoking_sets_the_status_list_bit() -> None:
     encoded = status_credential["credentialSubject"]["encodedList"]
     assert status_list.status_list_is_set(encoded, certificate.pk)
     assert not status_list.status_list_is_set(encoded, other.pk)
+    assert certificate.credential is not None
     check = status_list.credential_status_check(certificate.credential, status_credential)
     assert check.revoked
 

@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 from django.core.files.storage import default_storage
+from django.http import StreamingHttpResponse
 from django.test import Client
 from django.urls import reverse
 
@@ -89,7 +90,8 @@ def test_a_trainee_downloads_their_own_files_by_a_short_lived_link_and_nobody_el
     assert redirect.status_code == 302
     download = client.get(redirect["Location"])
     assert download.status_code == 200
-    assert b"".join(download.streaming_content).startswith(b"%PDF-")
+    assert isinstance(download, StreamingHttpResponse)
+    assert download.getvalue().startswith(b"%PDF-")
     assert client.get(reverse("certificates:file", args=[theirs.code, "pdf"])).status_code == 404
     assert client.get(reverse("certificates:file", args=[theirs.code, "credential"])).status_code == 404
     # A link made for one trainee does not work for another.
@@ -141,6 +143,7 @@ def test_a_credential_altered_after_signing_verifies_as_invalid() -> None:
     setup = course_with_rule()
     certificate = _issued(setup)
     credential = certificate.credential
+    assert credential is not None
     url = reverse("verify:credential")
     assert Client().post(url, json.dumps(credential), content_type="application/json").json()["status"] == "valid"
     credential["credentialSubject"]["name"] = "Somebody Else"
@@ -199,7 +202,8 @@ def test_the_readmes_offline_check_works_with_what_the_site_publishes(tmp_path: 
     client = _client(certificate.user)
     download = client.get(client.get(reverse("certificates:file", args=[certificate.code, "credential"]))["Location"])
     credential_file = tmp_path / f"{certificate.code}.credential.json"
-    credential_file.write_bytes(b"".join(download.streaming_content))
+    assert isinstance(download, StreamingHttpResponse)
+    credential_file.write_bytes(download.getvalue())
     (tmp_path / "key.json").write_bytes(Client().get(reverse("verify:issuer-key")).content)
 
     def offline_check() -> subprocess.CompletedProcess[str]:

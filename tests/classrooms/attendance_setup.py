@@ -47,13 +47,13 @@ def a_class(*, trainees: int = 1, starts_at: datetime | None = T0, minutes: int 
     `starts_at=None` starts it five minutes ago (for pages, which use the real clock).
     """
     course = factories.course_with_lessons(factories.site_catalogue(), modules=1, lessons=1)
-    room, other_room = RoomFactory(city="singapore"), RoomFactory(city="chongqing")
+    room, other_room = RoomFactory.create(city="singapore"), RoomFactory.create(city="chongqing")
     operator, other_operator = factories.operator(), factories.operator()
     room.operators.add(operator)
     other_room.operators.add(other_operator)
     instructor = factories.instructor()
     timing = {} if starts_at is None else {"starts_at": starts_at, "ends_at": starts_at + timedelta(minutes=minutes)}
-    session = LiveSessionFactory(course=course, instructor=instructor, rooms=[room, other_room], **timing)
+    session = LiveSessionFactory.create(course=course, instructor=instructor, rooms=[room, other_room], **timing)
     group = Class(
         session=session,
         course=course,

@@ -9,6 +9,9 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
 
+from classrooms.models import LiveSession, Room
+from courses.models import CoursePage
+from lms.accounts.models import User
 from lms.asgi import application
 from tests import factories
 from tests.classrooms.factories import LiveSessionFactory, RoomFactory, enrol
@@ -71,16 +74,23 @@ def live(transactional_db: Any) -> Any:
     """A live session with one room, its instructor, operator, an enrolled trainee and an outsider."""
     catalogue = factories.site_catalogue()
     course = factories.course_with_lessons(catalogue, modules=1, lessons=1)
-    room = RoomFactory()
+    room = RoomFactory.create()
     operator = factories.operator()
     room.operators.add(operator)
     instructor = factories.instructor()
-    session = LiveSessionFactory(course=course, instructor=instructor, rooms=[room])
+    session = LiveSessionFactory.create(course=course, instructor=instructor, rooms=[room])
     trainee = factories.trainee()
     enrol(trainee, course)
 
     class Live:
-        pass
+        session: LiveSession
+        course: CoursePage
+        room: Room
+        instructor: User
+        operator: User
+        trainee: User
+        outsider: User
+        admin: User
 
     live = Live()
     live.session, live.course, live.room = session, course, room

@@ -8,7 +8,7 @@ from classrooms.models import LiveSession, Room, SessionState
 from courses.models import Enrolment
 
 
-class RoomFactory(factory.django.DjangoModelFactory):
+class RoomFactory(factory.django.DjangoModelFactory[Room]):
     class Meta:
         model = Room
 
@@ -17,7 +17,7 @@ class RoomFactory(factory.django.DjangoModelFactory):
     capacity = 30
 
 
-class LiveSessionFactory(factory.django.DjangoModelFactory):
+class LiveSessionFactory(factory.django.DjangoModelFactory[LiveSession]):
     class Meta:
         model = LiveSession
         skip_postgeneration_save = True
@@ -28,9 +28,10 @@ class LiveSessionFactory(factory.django.DjangoModelFactory):
     state = SessionState.LIVE
 
     @factory.post_generation
-    def rooms(self, create: bool, extracted: Any, **kwargs: Any) -> None:
+    def rooms(session: LiveSession, create: bool, extracted: Any, **kwargs: Any) -> None:
+        # factory_boy passes the session just built, not the factory.
         if create and extracted:
-            self.rooms.set(extracted)
+            session.rooms.set(extracted)
 
 
 def enrol(user: Any, course: Any) -> Enrolment:

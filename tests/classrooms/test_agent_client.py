@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from av import AudioFrame
 from websockets.asyncio.server import ServerConnection, serve
 
 from classrooms.agent.client import REFUSED, AgentRefused, RoomAgent, token_from
@@ -40,6 +41,7 @@ async def test_the_synthetic_picture_moves_and_the_tone_is_heard() -> None:
     tone = MeteredTrack(ToneMicrophone(), meter)
     for _ in range(3):
         frame = await tone.recv()
+    assert isinstance(frame, AudioFrame)
     assert (frame.sample_rate, frame.samples) == (48_000, 960)
     assert meter.frames == 3 and meter.level_db is not None and -25 < meter.level_db < -10
     tone.stop()
@@ -97,11 +99,13 @@ async def test_the_agent_authenticates_in_a_header_reports_health_and_reconnects
     seen: list[dict[str, Any]] = []
 
     async def handler(connection: ServerConnection) -> None:
+        request = connection.request
+        assert request is not None  # the handler runs after the handshake
         seen.append(
             {
-                "path": connection.request.path,
-                "authorization": connection.request.headers.get("Authorization"),
-                "origin": connection.request.headers.get("Origin"),
+                "path": request.path,
+                "authorization": request.headers.get("Authorization"),
+                "origin": request.headers.get("Origin"),
                 "at": time.monotonic(),
             }
         )

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 media = test_signaling.media
 peers = test_signaling.peers
 
-HEALTH = {
+HEALTH: dict[str, Any] = {
     "publishing": True,
     "session_id": None,
     "cpu_pct": 12.5,
@@ -125,7 +125,7 @@ async def test_a_missing_wrong_or_revoked_token_is_closed_with_4401(sockets: Any
 
 
 async def test_a_token_of_another_room_is_refused(sockets: Any, live: Any) -> None:
-    other = await sync_to_async(RoomFactory)(name="Jiefangbei Studio", city="chongqing")
+    other = await sync_to_async(RoomFactory.create)(name="Jiefangbei Studio", city="chongqing")
     token = await issue(other)
     assert await refused_with(await sockets(f"/ws/rooms/{live.room.pk}/agent/", token)) == (
         "wrong_room",
@@ -189,7 +189,7 @@ async def test_a_wrong_typed_health_field_gets_one_error_naming_it_and_the_socke
     error = await agent.request({"type": "health", "data": {**HEALTH, "cpu_pct": "12%"}, "ref": "bad"})
     assert (error["type"], error["code"], error["ref"]) == ("error", "invalid_health", "bad")
     assert "`data.cpu_pct`" in error["message"]
-    camera = {**HEALTH["devices"][0], "fps": "30"}  # type: ignore[dict-item]
+    camera = {**HEALTH["devices"][0], "fps": "30"}
     device = await agent.request({"type": "health", "data": {**HEALTH, "devices": [camera]}})
     assert (device["code"], "`data.devices.0.fps`" in device["message"]) == ("invalid_health", True)
     result = await agent.request({"type": "command.result", "id": "c1", "ok": True, "session_id": "12"})
@@ -210,7 +210,7 @@ async def test_malformed_frames_get_an_error_and_the_socket_keeps_serving(socket
         {**HEALTH, "publishing": "yes"},
         {**HEALTH, "cpu_pct": float("nan")},  # json.dumps writes NaN, which JSON databases refuse
         {**HEALTH, "devices": [{"kind": "toaster", "name": "x"}]},
-        {**HEALTH, "devices": [{**HEALTH["devices"][0], "name": ""}]},  # type: ignore[dict-item]
+        {**HEALTH, "devices": [{**HEALTH["devices"][0], "name": ""}]},
         "not an object",
     ):
         assert (await agent.request({"type": "health", "data": bad}))["code"] == "invalid_health", bad
@@ -287,8 +287,8 @@ async def test_the_media_socket_takes_a_room_agent_only_into_its_rooms_live_sess
         "invalid_token",
         CloseCode.UNAUTHENTICATED,
     )
-    elsewhere = await sync_to_async(RoomFactory)()
-    other_session = await sync_to_async(LiveSessionFactory)(
+    elsewhere = await sync_to_async(RoomFactory.create)()
+    other_session = await sync_to_async(LiveSessionFactory.create)(
         course=live.course, instructor=live.instructor, rooms=[elsewhere]
     )
     assert await refused_with(await sockets(f"/ws/sessions/{other_session.pk}/media/", token)) == (
@@ -299,7 +299,7 @@ async def test_the_media_socket_takes_a_room_agent_only_into_its_rooms_live_sess
         "session_not_found",
         CloseCode.NOT_FOUND,
     )
-    ended = await sync_to_async(LiveSessionFactory)(
+    ended = await sync_to_async(LiveSessionFactory.create)(
         course=live.course, instructor=live.instructor, rooms=[live.room], state=SessionState.ENDED
     )
     assert await refused_with(await sockets(f"/ws/sessions/{ended.pk}/media/", token)) == (

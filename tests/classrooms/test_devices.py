@@ -13,8 +13,10 @@ from django.test import Client
 from django.utils import timezone
 
 from classrooms import device_selectors
-from classrooms.models import Device, DeviceHealthSample, DeviceKind, DeviceToken, SessionState
+from classrooms.models import Device, DeviceHealthSample, DeviceKind, DeviceToken, LiveSession, Room, SessionState
 from classrooms.services import devices
+from courses.models import CoursePage
+from lms.accounts.models import User
 from tests import factories
 from tests.classrooms.factories import LiveSessionFactory, RoomFactory
 
@@ -24,13 +26,18 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def room_setup() -> Any:
     course = factories.course_with_lessons(factories.site_catalogue(), modules=1, lessons=1)
-    room = RoomFactory(name="Marina Bay Studio", city="singapore")
+    room = RoomFactory.create(name="Marina Bay Studio", city="singapore")
     operator = factories.operator(first_name="Ravi", last_name="Kumar")
     room.operators.add(operator)
-    session = LiveSessionFactory(course=course, instructor=factories.instructor(), rooms=[room], title="Networking lab")
+    session = LiveSessionFactory.create(
+        course=course, instructor=factories.instructor(), rooms=[room], title="Networking lab"
+    )
 
     class Setup:
-        pass
+        room: Room
+        operator: User
+        session: LiveSession
+        course: CoursePage
 
     setup = Setup()
     setup.room, setup.operator, setup.session, setup.course = room, operator, session, course
@@ -190,6 +197,17 @@ def test_start_needs_a_live_session_in_the_room(room_setup: Any) -> None:
     assert client.post(f"/en/live/rooms/{room_setup.room.pk}/stream/", {"command": "dance"}).status_code == 400
 
 
+def test_a_missing_or_forged_stream_command_is_refused_and_nothing_is_sent(room_setup: Any) -> None:
+    agent = devices.room_agent_ensure(room=room_setup.room)
+    client = signed_in(room_setup.operator)
+    url = f"/en/live/rooms/{room_setup.room.pk}/stream/"
+    for posted in ({}, {"command": "reboot"}, {"command": ""}):
+        response = client.post(url, posted, headers={"Accept": "application/json"})
+        assert response.status_code == 400
+        assert response.json()["error"] == {"code": "invalid_command", "message": "Choose start or stop."}
+    assert Device.objects.get(pk=agent.pk).last_command == {}
+
+
 def test_a_token_issued_on_the_console_is_shown_once_and_can_be_revoked(room_setup: Any) -> None:
     client = signed_in(room_setup.operator)
     page = client.post(f"/en/live/rooms/{room_setup.room.pk}/tokens/").content.decode()
@@ -205,5 +223,5 @@ def test_a_token_issued_on_the_console_is_shown_once_and_can_be_revoked(room_set
     assert response.status_code == 303
     assert devices.agent_authenticate(token=secret) is None
     # A token of another room is not found through this room.
-    other = devices.device_token_issue(room=RoomFactory()).token
+    other = devices.device_token_issue(room=RoomFactory.create()).token
     assert client.post(f"/en/live/rooms/{room_setup.room.pk}/tokens/{other.pk}/revoke/").status_code == 404

@@ -30,6 +30,8 @@ async def test_a_socket_that_fails_to_send_does_not_stop_the_fan_out() -> None:
     fanout = _SessionFanout()
     sockets: list[Any] = [FakeSocket(n) for n in range(5)]
     fanout.sockets.update(sockets)
-    next(iter(fanout.sockets)).gone = True  # the first the hub will try
+    first_tried = next(iter(fanout.sockets))  # the first the hub will try
+    assert isinstance(first_tried, FakeSocket)
+    first_tried.gone = True
     await LiveHub(None)._dispatch(fanout, {"type": "live.event", "text": "frame"})
     assert [s.received for s in sockets if not s.gone] == [["frame"]] * 4

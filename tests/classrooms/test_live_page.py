@@ -22,10 +22,10 @@ class Live:
 
     def __init__(self) -> None:
         self.course = factories.course_with_lessons(factories.site_catalogue(), modules=1, lessons=1)
-        self.room = RoomFactory(name="Marina 3", city="singapore")
-        self.other_room = RoomFactory(name="Jiefangbei 2", city="chongqing")
+        self.room = RoomFactory.create(name="Marina 3", city="singapore")
+        self.other_room = RoomFactory.create(name="Jiefangbei 2", city="chongqing")
         self.instructor = factories.instructor()
-        self.session = LiveSessionFactory(
+        self.session = LiveSessionFactory.create(
             course=self.course, instructor=self.instructor, rooms=[self.room, self.other_room], title="Cross-border lab"
         )
         self.trainee = factories.trainee()

@@ -68,7 +68,7 @@ async def test_signed_out_visitors_and_unknown_sessions_get_their_own_codes(conn
 
 
 async def test_an_operator_of_another_room_is_not_admitted(connect: Any, live: Any) -> None:
-    other_session = await sync_to_async(LiveSessionFactory)(course=live.course, instructor=live.admin)
+    other_session = await sync_to_async(LiveSessionFactory.create)(course=live.course, instructor=live.admin)
     _, _, client = await connect(live.operator, other_session.pk)
     frame, code = await refused_with(client)
     assert frame["code"] == "forbidden"
@@ -141,7 +141,7 @@ async def test_votes_in_a_burst_are_coalesced_into_few_events(connect: Any, live
     watcher = await joined(connect, live.instructor, live.session)
     voters = [await joined(connect, t, live.session) for t in trainees]
     await asyncio.gather(*(v.request({"type": "question.vote", "question_id": question.pk}) for v in voters))
-    counts = []
+    counts: list[int] = []
     while not await watcher.communicator.receive_nothing(timeout=1):
         frame = await watcher.receive()
         if frame["type"] == "questions.voted":
@@ -163,7 +163,7 @@ async def test_hidden_questions_take_no_votes_and_vanish_for_trainees(connect: A
 
 
 async def test_a_question_of_another_session_is_as_good_as_none(connect: Any, live: Any) -> None:
-    other = await sync_to_async(LiveSessionFactory)(course=live.course, instructor=live.admin)
+    other = await sync_to_async(LiveSessionFactory.create)(course=live.course, instructor=live.admin)
     foreign = await sync_to_async(qa.question_ask)(session=other, user=live.admin, text="Elsewhere")
     trainee = await joined(connect, live.trainee, live.session)
     reply = await trainee.request({"type": "question.vote", "question_id": foreign.pk})

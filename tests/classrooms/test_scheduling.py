@@ -8,6 +8,8 @@ from django.test import Client
 
 from classrooms.models import LiveSession, Room, SessionState
 from classrooms.services.sessions import session_schedule
+from courses.models import CoursePage
+from lms.accounts.models import User
 from lms.errors import CorridorError
 from tests import factories
 from tests.classrooms.factories import LiveSessionFactory, RoomFactory
@@ -24,12 +26,16 @@ ROOMS = "/admin/snippets/classrooms/room/"
 @pytest.fixture
 def setting(course: Any) -> Any:
     class Setting:
-        pass
+        course: CoursePage
+        singapore: Room
+        chongqing: Room
+        instructor: User
+        other_instructor: User
 
     s = Setting()
     s.course = course
-    s.singapore = RoomFactory(name="Marina Room", city="singapore")
-    s.chongqing = RoomFactory(name="Jiefangbei Room", city="chongqing")
+    s.singapore = RoomFactory.create(name="Marina Room", city="singapore")
+    s.chongqing = RoomFactory.create(name="Jiefangbei Room", city="chongqing")
     s.instructor = factories.instructor(first_name="Mei", last_name="Tan")
     s.other_instructor = factories.instructor(first_name="Arun", last_name="Pillai")
     return s
@@ -177,10 +183,10 @@ def test_module_must_belong_to_the_course(setting: Any, catalogue: Any) -> None:
 
 
 def test_listing_filters_by_city_and_searches(setting: Any) -> None:
-    LiveSessionFactory(
+    LiveSessionFactory.create(
         title="Singapore only", course=setting.course, instructor=setting.instructor, rooms=[setting.singapore]
     )
-    LiveSessionFactory(
+    LiveSessionFactory.create(
         title="Chongqing only", course=setting.course, instructor=setting.other_instructor, rooms=[setting.chongqing]
     )
     client = admin_client(factories.administrator())
@@ -191,7 +197,7 @@ def test_listing_filters_by_city_and_searches(setting: Any) -> None:
 
 
 def test_trainees_cannot_reach_the_scheduling_views(setting: Any) -> None:
-    session = LiveSessionFactory(course=setting.course, instructor=setting.instructor)
+    session = LiveSessionFactory.create(course=setting.course, instructor=setting.instructor)
     client = admin_client(factories.trainee())
     for url in (SESSIONS, f"{SESSIONS}add/", f"{SESSIONS}edit/{session.pk}/", ROOMS):
         response = client.get(url)

@@ -17,9 +17,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from icalendar import Calendar
 
-from classrooms.models import LiveSession, SessionState
+from classrooms.models import LiveSession, Room, SessionState
 from classrooms.services.reminders import session_reminder_send
 from classrooms.tasks import send_session_reminders
+from courses.models import CoursePage
 from lms.accounts.models import User
 from lms.timezones import city_time_zone
 from tests import factories
@@ -38,12 +39,17 @@ def term(catalogue: Any) -> Any:
     chinese_course.save_revision().publish()
 
     class Term:
-        pass
+        course: CoursePage
+        singapore: Room
+        chongqing: Room
+        instructor: User
+        trainee: User
+        chinese_trainee: User
 
     t = Term()
     t.course = course
-    t.singapore = RoomFactory(name="Marina Room", city="singapore")
-    t.chongqing = RoomFactory(name="Jiefangbei Room", city="chongqing")
+    t.singapore = RoomFactory.create(name="Marina Room", city="singapore")
+    t.chongqing = RoomFactory.create(name="Jiefangbei Room", city="chongqing")
     t.instructor = factories.instructor(first_name="Mei", last_name="Tan")
     t.trainee = factories.trainee(first_name="Wei Ling", home_region="singapore", preferred_language="en")
     t.chinese_trainee = factories.trainee(first_name="小明", home_region="chongqing", preferred_language="zh-hans")
@@ -56,7 +62,7 @@ def session_in(term: Any, *, starts_in: timedelta, **kwargs: Any) -> LiveSession
     starts_at = timezone.now().replace(microsecond=0) + starts_in
     kwargs.setdefault("rooms", [term.singapore, term.chongqing])
     kwargs.setdefault("state", SessionState.SCHEDULED)
-    return LiveSessionFactory(
+    return LiveSessionFactory.create(
         course=term.course,
         instructor=term.instructor,
         starts_at=starts_at,
@@ -112,7 +118,7 @@ def test_live_session_has_a_join_link_and_ended_ones_are_recent(term: Any) -> No
 
 def test_other_peoples_sessions_are_not_shown(term: Any, catalogue: Any) -> None:
     other_course = factories.course_with_lessons(catalogue, modules=1, lessons=1, title="Someone else's course")
-    LiveSessionFactory(course=other_course, instructor=factories.instructor(), title="Not yours")
+    LiveSessionFactory.create(course=other_course, instructor=factories.instructor(), title="Not yours")
     session_in(term, starts_in=timedelta(days=1), title="Yours")
     html = signed_in(term.trainee).get("/en/live/timetable/").content.decode()
     assert "Yours" in html
@@ -152,7 +158,7 @@ def test_timetable_queries_do_not_grow_with_sessions(term: Any) -> None:
     with CaptureQueriesContext(connection) as few:
         client.get("/en/live/timetable/")
     for day in range(2, 12):
-        session_in(term, starts_in=timedelta(days=day), module=module, rooms=[RoomFactory(), term.chongqing])
+        session_in(term, starts_in=timedelta(days=day), module=module, rooms=[RoomFactory.create(), term.chongqing])
     with CaptureQueriesContext(connection) as many:
         assert client.get("/en/live/timetable/").status_code == 200
     assert len(many.captured_queries) == len(few.captured_queries)
@@ -176,7 +182,7 @@ def test_feed_lists_my_sessions_as_events_in_utc(term: Any, catalogue: Any) -> N
     mine = session_in(term, starts_in=timedelta(days=3), title="Customs paperwork")
     online = session_in(term, starts_in=timedelta(days=4), rooms=[])
     other_course = factories.course_with_lessons(catalogue, modules=1, lessons=1)
-    LiveSessionFactory(course=other_course, instructor=factories.instructor(), title="Not yours")
+    LiveSessionFactory.create(course=other_course, instructor=factories.instructor(), title="Not yours")
     calendar = feed(Client(), term.trainee)
     found = {str(event["UID"]): event for event in events(calendar)}
     assert set(found) == {f"live-session-{mine.pk}@corridor", f"live-session-{online.pk}@corridor"}
@@ -361,7 +367,7 @@ def test_two_workers_at_once_send_one_reminder(term: Any) -> None:
 
 def test_times_in_the_reminder_are_on_the_recipients_clock(term: Any) -> None:
     start = (timezone.now() + timedelta(minutes=20)).replace(second=0, microsecond=0)
-    LiveSessionFactory(
+    LiveSessionFactory.create(
         course=term.course,
         instructor=term.instructor,
         starts_at=start,

@@ -15,14 +15,14 @@ def titles(html: str) -> list[str]:
 
 @pytest.fixture
 def courses(catalogue):
-    factories.CourseFactory(
+    factories.CourseFactory.create(
         parent=catalogue,
         title="Firewall basics",
         summary="Networks and firewalls",
         category="digital",
         level="beginner",
     )
-    factories.CourseFactory(
+    factories.CourseFactory.create(
         parent=catalogue,
         title="Leading hybrid teams",
         summary="Leadership across two cities",
@@ -31,7 +31,7 @@ def courses(catalogue):
         delivered_online=False,
         taught_in_chinese=True,
     )
-    factories.CourseFactory(
+    factories.CourseFactory.create(
         parent=catalogue,
         title="Fire safety drills",
         summary="Evacuation in the smart room",
@@ -89,7 +89,7 @@ def test_an_invalid_filter_value_is_ignored_not_an_error(client: Client, courses
 
 def test_pagination(client: Client, catalogue) -> None:
     for index in range(15):
-        factories.CourseFactory(parent=catalogue, title=f"Course {index:02d}")
+        factories.CourseFactory.create(parent=catalogue, title=f"Course {index:02d}")
     first = client.get("/en/").content.decode()
     second = client.get("/en/?page=2").content.decode()
     assert len(titles(first)) == 12
@@ -100,7 +100,7 @@ def test_pagination(client: Client, catalogue) -> None:
 
 def test_pagination_keeps_the_search_and_filters(client: Client, catalogue) -> None:
     for index in range(14):
-        factories.CourseFactory(parent=catalogue, title=f"Welding {index:02d}", category="safety")
+        factories.CourseFactory.create(parent=catalogue, title=f"Welding {index:02d}", category="safety")
     html = client.get("/en/?category=safety").content.decode()
     assert 'href="?category=safety&amp;page=2"' in html
 
@@ -117,7 +117,7 @@ def test_chinese_catalogue_shows_chinese_courses_and_finds_them(client: Client, 
 
 
 def test_course_page_shows_outline_seats_and_prerequisites(client: Client, catalogue) -> None:
-    basics = factories.CourseFactory(parent=catalogue, title="Basics")
+    basics = factories.CourseFactory.create(parent=catalogue, title="Basics")
     course = factories.course_with_lessons(catalogue, title="Advanced", capacity=5)
     course.prerequisites.set([basics])
     course.save_revision().publish()
@@ -132,7 +132,7 @@ def test_course_page_shows_outline_seats_and_prerequisites(client: Client, catal
 
 
 def test_language_switcher_links_to_the_page_translation(client: Client, catalogue) -> None:
-    course = factories.CourseFactory(parent=catalogue, slug="fundamentals")
+    course = factories.CourseFactory.create(parent=catalogue, slug="fundamentals")
     chinese_course = course.copy_for_translation(factories.chinese(), copy_parents=True)
     chinese_course.save_revision().publish()
     html = client.get("/en/fundamentals/").content.decode()
@@ -141,7 +141,7 @@ def test_language_switcher_links_to_the_page_translation(client: Client, catalog
 
 
 def test_interface_strings_are_translated(client: Client, catalogue) -> None:
-    factories.CourseFactory(parent=catalogue)
+    factories.CourseFactory.create(parent=catalogue)
     english = client.get("/en/").content.decode()
     chinese = client.get("/zh-hans/").content.decode()
     assert "Catalogue" in english and "Sign in" in english

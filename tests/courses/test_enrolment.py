@@ -1,13 +1,18 @@
+from typing import TYPE_CHECKING
+
 import pytest
 from django.test import Client
 
 from courses.models import Enrolment
 from tests import factories
 
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse  # what the test client returns, in django-stubs
+
 pytestmark = pytest.mark.django_db
 
 
-def enrol(client: Client, course) -> object:
+def enrol(client: Client, course) -> "_MonkeyPatchedWSGIResponse":
     return client.post(f"/en/learning/courses/{course.pk}/enrol/", {"next": course.url}, follow=True)
 
 
@@ -77,7 +82,7 @@ def test_completing_the_prerequisite_opens_enrolment(client: Client, catalogue) 
 
 
 def test_cohort_restricted_course_refuses_an_outsider(client: Client, catalogue) -> None:
-    cohort = factories.CohortFactory()
+    cohort = factories.CohortFactory.create()
     course = factories.course_with_lessons(catalogue, cohort=cohort)
     outsider = factories.trainee()
     client.force_login(outsider)
@@ -104,7 +109,7 @@ def test_forged_course_id_is_not_found(client: Client, course) -> None:
 
 
 def test_unpublished_course_cannot_be_enrolled(client: Client, catalogue) -> None:
-    draft = factories.CourseFactory(parent=catalogue, live=False)
+    draft = factories.CourseFactory.create(parent=catalogue, live=False)
     client.force_login(factories.trainee())
     assert client.post(f"/en/learning/courses/{draft.pk}/enrol/").status_code == 404
     assert not Enrolment.objects.exists()

@@ -23,11 +23,11 @@ def test_catalogue_queries_do_not_grow_with_courses_listed(client: Client, catal
     if signed_in:
         client.force_login(factories.trainee())
     for _ in range(2):
-        factories.CourseFactory(parent=catalogue)
+        factories.CourseFactory.create(parent=catalogue)
     few = queries_for(client, "/en/")
     search_few = queries_for(client, "/en/?q=course&level=beginner")
     for _ in range(10):
-        course = factories.CourseFactory(parent=catalogue)
+        course = factories.CourseFactory.create(parent=catalogue)
         Enrolment.objects.create(user=factories.trainee(), course=course, course_key=course.translation_key)
     assert queries_for(client, "/en/") == few
     assert queries_for(client, "/en/?q=course&level=beginner") == search_few

@@ -9,9 +9,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def quiz_lesson(catalogue):
-    course = factories.CourseFactory(parent=catalogue)
-    module = factories.ModuleFactory(parent=course)
-    lesson = factories.LessonFactory(parent=module, body=[factories.quiz_block()])
+    course = factories.CourseFactory.create(parent=catalogue)
+    module = factories.ModuleFactory.create(parent=course)
+    lesson = factories.LessonFactory.create(parent=module, body=[factories.quiz_block()])
     return LessonPage.objects.get(pk=lesson.pk)
 
 

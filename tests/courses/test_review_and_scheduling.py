@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 def test_instructor_submits_for_review_and_administrator_approves(client: Client, catalogue) -> None:
     author, reviewer = factories.instructor(), factories.administrator()
-    course = factories.CourseFactory(parent=catalogue, live=False, title="Reviewed course")
+    course = factories.CourseFactory.create(parent=catalogue, live=False, title="Reviewed course")
     course.save_revision(user=author)
     workflow = course.get_workflow()
     assert workflow is not None and workflow.name == "Course review"
@@ -33,7 +33,7 @@ def test_instructor_submits_for_review_and_administrator_approves(client: Client
 
 def test_administrator_rejects_with_a_comment_and_nothing_is_published(catalogue) -> None:
     author, reviewer = factories.instructor(), factories.administrator()
-    course = factories.CourseFactory(parent=catalogue, live=False)
+    course = factories.CourseFactory.create(parent=catalogue, live=False)
     course.save_revision(user=author)
     state = course.get_workflow().start(course, author)
     task_state = state.current_task_state
@@ -48,7 +48,7 @@ def test_administrator_rejects_with_a_comment_and_nothing_is_published(catalogue
 
 def test_instructor_publish_attempt_in_the_admin_is_refused(client: Client, catalogue) -> None:
     author = factories.instructor()
-    course = factories.CourseFactory(parent=catalogue, live=False, title="Draft")
+    course = factories.CourseFactory.create(parent=catalogue, live=False, title="Draft")
     client.force_login(author)
     client.post(
         f"/admin/pages/{course.pk}/edit/",
@@ -64,7 +64,7 @@ def _schedule(course: CoursePage, when) -> None:
 
 
 def test_scheduled_course_is_published_by_the_periodic_task(client: Client, catalogue) -> None:
-    course = factories.CourseFactory(parent=catalogue, live=False, title="Scheduled course")
+    course = factories.CourseFactory.create(parent=catalogue, live=False, title="Scheduled course")
     go_live_at = timezone.now() + timedelta(seconds=2)
     _schedule(course, go_live_at)
     publish_scheduled_pages.apply()
@@ -76,7 +76,7 @@ def test_scheduled_course_is_published_by_the_periodic_task(client: Client, cata
 
 
 def test_embedded_scheduler_runs_the_beat_schedule(catalogue) -> None:
-    course = factories.CourseFactory(parent=catalogue, live=False)
+    course = factories.CourseFactory.create(parent=catalogue, live=False)
     _schedule(course, timezone.now() - timedelta(seconds=1))
     call_command("run_scheduler", "--once")
     assert CoursePage.objects.get(pk=course.pk).live

@@ -8,14 +8,14 @@ pytestmark = pytest.mark.django_db
 
 
 def test_unpublished_course_is_not_reachable(client: Client, catalogue) -> None:
-    draft = factories.CourseFactory(parent=catalogue, live=False, title="Secret draft")
+    draft = factories.CourseFactory.create(parent=catalogue, live=False, title="Secret draft")
     client.force_login(factories.trainee())
     assert client.get(f"/en/{draft.slug}/").status_code == 404
     assert "Secret draft" not in client.get("/en/").content.decode()
 
 
 def test_cohort_restricted_course_is_hidden_from_outsiders(client: Client, catalogue) -> None:
-    cohort = factories.CohortFactory()
+    cohort = factories.CohortFactory.create()
     course = factories.course_with_lessons(catalogue, cohort=cohort, title="Pilot only")
     lesson = course.get_descendants().live().last()
     module = course.get_children().first()
@@ -31,7 +31,7 @@ def test_cohort_restricted_course_is_hidden_from_outsiders(client: Client, catal
 
 
 def test_cohort_member_sees_the_restricted_course(client: Client, catalogue) -> None:
-    cohort = factories.CohortFactory()
+    cohort = factories.CohortFactory.create()
     course = factories.course_with_lessons(catalogue, cohort=cohort, title="Pilot only")
     member = factories.trainee()
     cohort.members.add(member)
@@ -69,7 +69,7 @@ def test_instructor_can_write_but_not_publish(catalogue) -> None:
     permissions = catalogue.permissions_for_user(author)
     assert permissions.can_add_subpage()
     assert not permissions.can_publish_subpage()
-    course = factories.CourseFactory(parent=catalogue, live=False)
+    course = factories.CourseFactory.create(parent=catalogue, live=False)
     assert course.permissions_for_user(author).can_edit()
     assert not course.permissions_for_user(author).can_publish()
     assert course.permissions_for_user(factories.administrator()).can_publish()

@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 import pytest
 from django.db import connection, connections
+from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteDatabaseWrapper
 from django.urls import reverse
 from django.utils import translation
 from playwright.sync_api import Locator, Page, expect
@@ -48,7 +49,9 @@ def database_url_for_server() -> str:
     db = connection.settings_dict
     if connection.vendor == "sqlite":
         name = str(db["NAME"])
-        assert not connection.is_in_memory_db(), "the server process must share the test database: use a file"
+        sqlite = connections["default"]
+        assert isinstance(sqlite, SQLiteDatabaseWrapper)
+        assert not sqlite.is_in_memory_db(), "the server process must share the test database: use a file"
         return f"sqlite:///{name}" if name.startswith("/") else f"sqlite:///{ROOT / name}"
     if connection.vendor == "postgresql":
         password = f":{quote(str(db['PASSWORD']), safe='')}" if db.get("PASSWORD") else ""
@@ -142,10 +145,10 @@ class Class:
 
     def __init__(self) -> None:
         course = factories.course_with_lessons(factories.site_catalogue(), modules=1, lessons=1)
-        self.singapore = RoomFactory(name="Marina Bay Lab", city="singapore")
-        self.chongqing = RoomFactory(name="Jiefangbei Studio", city="chongqing")
+        self.singapore = RoomFactory.create(name="Marina Bay Lab", city="singapore")
+        self.chongqing = RoomFactory.create(name="Jiefangbei Studio", city="chongqing")
         self.instructor = factories.instructor(first_name="Wen", last_name="Lim")
-        self.session = LiveSessionFactory(
+        self.session = LiveSessionFactory.create(
             course=course,
             instructor=self.instructor,
             rooms=[self.singapore, self.chongqing],

@@ -33,7 +33,9 @@ def test_channel_layer_carries_a_group_message_through_redis(redis_url: str) -> 
     layer = get_channel_layer()
     assert isinstance(layer, RedisPubSubChannelLayer)
     # A second, independent layer instance stands for another server process (same deployment prefix).
-    other = RedisPubSubChannelLayer(**settings.CHANNEL_LAYERS["default"]["CONFIG"])
+    config = settings.CHANNEL_LAYERS["default"]["CONFIG"]
+    assert isinstance(config, dict)
+    other = RedisPubSubChannelLayer(**config)
 
     async def roundtrip() -> dict[str, Any]:
         channel = await other.new_channel()
@@ -52,7 +54,7 @@ def test_a_real_celery_worker_runs_scheduled_publishing(redis_url: str) -> None:
 
     assert app.conf.task_always_eager is False
     catalogue = factories.site_catalogue()
-    course = factories.CourseFactory(parent=catalogue, live=False, title="Worker published")
+    course = factories.CourseFactory.create(parent=catalogue, live=False, title="Worker published")
     when = timezone.now() - timedelta(seconds=1)
     course.go_live_at = when
     course.save_revision(approved_go_live_at=when).publish()

@@ -99,9 +99,9 @@ def test_lesson_video_upload_is_stored_in_s3_and_served_by_signed_redirect(
     keys = [item["Key"] for item in s3_storage.list_objects_v2(Bucket=BUCKET)["Contents"]]
     assert video.file.name in keys
 
-    course = factories.CourseFactory(parent=catalogue)
-    module = factories.ModuleFactory(parent=course)
-    lesson = factories.LessonFactory(
+    course = factories.CourseFactory.create(parent=catalogue)
+    module = factories.ModuleFactory.create(parent=course)
+    lesson = factories.LessonFactory.create(
         parent=module, body=[("video", {"video_file": video, "embed": None, "caption": "Welcome"})]
     )
     trainee = factories.trainee()

@@ -58,7 +58,9 @@ class Nodes:
 
     def pinned(self, session_id: int) -> str | None:
         raw = self.redis.get(registry.pin_key(self.prefix, session_id))
-        return raw.decode() if raw else None
+        if not raw:
+            return None
+        return raw.decode() if isinstance(raw, bytes) else raw
 
     def node(self, node_id: str) -> Node:
         [found] = [node for node in self.nodes if node.node_id == node_id]
@@ -190,10 +192,13 @@ async def test_media_flows_through_a_node_process(live: Any, media: Any, peers: 
 
 
 async def test_sessions_spread_over_the_nodes(live: Any, media: Any, sfu_nodes: Nodes) -> None:
-    other = await sync_to_async(LiveSessionFactory)(course=live.course, instructor=live.instructor, rooms=[live.room])
+    other = await sync_to_async(LiveSessionFactory.create)(
+        course=live.course, instructor=live.instructor, rooms=[live.room]
+    )
     await joined(media, live.instructor, live.session.pk)
     await joined(media, live.instructor, other.pk)
     first, second = sfu_nodes.pinned(live.session.pk), sfu_nodes.pinned(other.pk)
+    assert first is not None
     assert {first, second} == {node.node_id for node in sfu_nodes.nodes}
     # A second socket of a session meets the first on its node.
     await joined(media, live.trainee, live.session.pk)

@@ -10,6 +10,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from django.http import StreamingHttpResponse
 from django.test import Client
 from django.urls import reverse
 
@@ -32,11 +33,11 @@ def recordings_dir(tmp_path: Path, settings: Any) -> Path:
 class Course:
     def __init__(self, catalogue: Any) -> None:
         self.page = factories.course_with_lessons(catalogue, modules=1, lessons=1)
-        self.session = LiveSessionFactory(
+        self.session = LiveSessionFactory.create(
             title="Week 3: Cloud networking",
             course=self.page,
             instructor=factories.instructor(),
-            rooms=[RoomFactory(name="SG-1")],
+            rooms=[RoomFactory.create(name="SG-1")],
         )
         self.trainee = factories.trainee()
         enrol(self.trainee, self.page)
@@ -77,7 +78,8 @@ def test_an_enrolled_trainee_gets_the_file_by_a_signed_link(
     response = client.get(redirect["Location"])
     assert response.status_code == 200
     assert response["Content-Type"] == "video/webm"
-    assert hashlib.sha256(b"".join(response.streaming_content)).hexdigest() == recording.sha256
+    assert isinstance(response, StreamingHttpResponse)
+    assert hashlib.sha256(response.getvalue()).hexdigest() == recording.sha256
 
 
 def test_a_stranger_gets_nothing(client: Client, course: Course, django_capture_on_commit_callbacks: Any) -> None:

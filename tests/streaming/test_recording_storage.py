@@ -39,7 +39,9 @@ def recordings_dir(tmp_path: Path, settings: Any) -> Path:
 @pytest.fixture
 def session(catalogue: Any) -> Any:
     course = factories.course_with_lessons(catalogue, modules=1, lessons=1)
-    return LiveSessionFactory(course=course, instructor=factories.instructor(), rooms=[RoomFactory(name="SG-1")])
+    return LiveSessionFactory.create(
+        course=course, instructor=factories.instructor(), rooms=[RoomFactory.create(name="SG-1")]
+    )
 
 
 def recorded(session: Any, capture: Callable[..., Any], *, seconds: float = 2.0) -> Recording:
@@ -80,6 +82,7 @@ def test_a_finished_recording_is_uploaded_verified_and_removed_locally(
     copy.parent.mkdir(parents=True, exist_ok=True)
     copy.write_bytes(data)
     with av.open(str(copy)) as container:
+        assert container.duration is not None
         assert container.duration / av.time_base == pytest.approx(2.0, abs=0.1)
         assert sum(1 for _ in container.decode(video=0)) == 60
     assert recording.duration_s == pytest.approx(2.0, abs=0.1)

@@ -8,6 +8,7 @@ encoded frames through the SFU's own seam.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import itertools
 import threading
@@ -380,12 +381,16 @@ def _live_objects(kind: type) -> int:
     return sum(1 for obj in gc.get_objects() if type(obj) is kind)  # isinstance would evaluate lazy objects
 
 
+def has_video(subscriber: CountingSubscriber) -> bool:
+    return len(subscriber.frames["video"]) > 0
+
+
 async def test_joining_and_leaving_200_times_leaves_nothing_behind(sfu: Sfu) -> None:
     publisher = Publisher(audio=False)
     await publisher.publish(sfu)
     warm = CountingSubscriber()  # warm every lazy import/cache before counting
     await warm.join(sfu, "warm")
-    await wait_until(lambda warm=warm: len(warm.frames["video"]) > 0, 10, "video")
+    await wait_until(functools.partial(has_video, warm), 10, "video")
     await warm.close()
     await sfu.leave(session_key=SESSION, peer_id="warm")
     del warm
@@ -399,7 +404,7 @@ async def test_joining_and_leaving_200_times_leaves_nothing_behind(sfu: Sfu) -> 
         viewer = CountingSubscriber()
         await viewer.join(sfu, f"viewer-{index}")
         if index % 50 == 0:  # some joins get all the way to media before leaving
-            await wait_until(lambda viewer=viewer: len(viewer.frames["video"]) > 0, 10, "video")
+            await wait_until(functools.partial(has_video, viewer), 10, "video")
         await sfu.leave(session_key=SESSION, peer_id=f"viewer-{index}")
         await viewer.close()
     del viewer
@@ -434,12 +439,12 @@ async def test_bad_input_is_a_domain_error(sfu: Sfu) -> None:
     await refused("unknown_track", sfu.subscribe(session_key=SESSION, subscriber_id="v", track_ids=["nope"]))
     await refused("no_tracks", sfu.subscribe(session_key=SESSION, subscriber_id="p"))
     candidate = "candidate:1 1 UDP 2122252543 192.0.2.1 50000 typ host"
-    ice = {"session_key": SESSION, "peer_id": "p", "role": "publisher"}
-    await refused("unknown_mid", sfu.add_ice_candidate(**ice, candidate=candidate, sdp_mid="7"))
-    await refused("bad_candidate", sfu.add_ice_candidate(**ice, candidate="candidate:garbage", sdp_mid="0"))
-    await refused("unknown_peer", sfu.add_ice_candidate(**{**ice, "role": "subscriber"}, candidate=candidate))
-    await sfu.add_ice_candidate(**ice, candidate=candidate, sdp_mid="0")
-    await sfu.add_ice_candidate(**ice, candidate="", sdp_mid="0")  # end of candidates
+    add_ice = functools.partial(sfu.add_ice_candidate, session_key=SESSION, peer_id="p", role="publisher")
+    await refused("unknown_mid", add_ice(candidate=candidate, sdp_mid="7"))
+    await refused("bad_candidate", add_ice(candidate="candidate:garbage", sdp_mid="0"))
+    await refused("unknown_peer", add_ice(role="subscriber", candidate=candidate))
+    await add_ice(candidate=candidate, sdp_mid="0")
+    await add_ice(candidate="", sdp_mid="0")  # end of candidates
     await publisher.pc.close()
 
 

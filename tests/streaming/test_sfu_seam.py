@@ -106,7 +106,8 @@ async def test_tapped_receiver_forwards_unwrapped_packets_keeps_nacking_and_neve
     assert [(p.ssrc, p.sequence_number) for p in received] == [(SSRC, 100), (SSRC, 102), (SSRC, 101)]
     assert seam.rtp_payload_data(received[0])[:10] == KEYFRAME[:10]
     assert is_keyframe_start("VP8", received[0])
-    assert receiver._RTCRtpReceiver__decoder_queue.qsize() == 0
+    # mypy does not apply name mangling: this is aiortc's private `__decoder_queue`, read only here.
+    assert receiver._RTCRtpReceiver__decoder_queue.qsize() == 0  # type: ignore[attr-defined]
     await receiver.stop()
     await pc.close()
 

@@ -196,7 +196,9 @@ async def test_an_outsider_is_refused_at_connect(live: Any, media: Any) -> None:
 
 
 async def test_a_track_of_another_session_is_unknown(live: Any, media: Any, peers: list[Any]) -> None:
-    other = await sync_to_async(LiveSessionFactory)(course=live.course, instructor=live.instructor, rooms=[live.room])
+    other = await sync_to_async(LiveSessionFactory.create)(
+        course=live.course, instructor=live.instructor, rooms=[live.room]
+    )
     teacher_elsewhere, _ = await joined(media, live.instructor, other.pk)
     camera = Camera()
     peers.append(camera)

@@ -7,12 +7,13 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import pypdfium2 as pdfium
 from fontTools.ttLib import TTFont
 from PIL import Image
 from pypdf import PdfReader
-from pypdf.generic import DictionaryObject
+from pypdf.generic import ArrayObject, DictionaryObject
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -105,17 +106,18 @@ def pdf_fonts(document: bytes) -> list[PdfFont]:
     reader = PdfReader(io.BytesIO(document))
     found = []
     for page in reader.pages:
-        resources = page["/Resources"].get_object()
-        for reference in resources["/Font"].get_object().values():
+        resources = cast(DictionaryObject, page["/Resources"].get_object())
+        for reference in cast(DictionaryObject, resources["/Font"].get_object()).values():
             font: DictionaryObject = reference.get_object()
             name = str(font["/BaseFont"]).lstrip("/")
             if font["/Subtype"] == "/Type0":
-                descendant = font["/DescendantFonts"][0].get_object()
+                descendants = cast(ArrayObject, font["/DescendantFonts"].get_object())
+                descendant = cast(DictionaryObject, descendants[0].get_object())
                 kind = _TYPES.get(str(descendant["/Subtype"]).lstrip("/"), str(descendant["/Subtype"]))
             else:
                 descendant = font
                 kind = str(font["/Subtype"]).lstrip("/")
-            descriptor = descendant["/FontDescriptor"].get_object()
+            descriptor = cast(DictionaryObject, descendant["/FontDescriptor"].get_object())
             program = descriptor.get("/FontFile2")
             embedded = False
             if program is not None:
