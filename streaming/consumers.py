@@ -23,11 +23,10 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from classrooms import device_selectors
-from classrooms import selectors as classroom_selectors
 from classrooms.agent.protocol import bearer_token
 from classrooms.models import LiveSession
-from classrooms.selectors import MODERATORS, Participant
+from classrooms.selectors import devices as device_selectors
+from classrooms.selectors.participants import MODERATORS, Participant, session_participant
 from classrooms.services import devices as device_services
 from classrooms.services.devices import AgentIdentity
 from lms.close_codes import CloseCode
@@ -258,9 +257,7 @@ class MediaConsumer(AsyncWebsocketConsumer):
             if not await database_sync_to_async(_agent_still_allowed)(self.agent, self.session.pk):
                 raise CorridorError("forbidden", _("This room may no longer publish into this session."), status=403)
             return
-        self.participant = await database_sync_to_async(classroom_selectors.session_participant)(
-            session=self.session, user=self.user
-        )
+        self.participant = await database_sync_to_async(session_participant)(session=self.session, user=self.user)
         if self.participant is None:
             raise CorridorError("forbidden", _("You are no longer a participant of this session."), status=403)
         self.role = str(self.participant)
@@ -288,7 +285,7 @@ class MediaConsumer(AsyncWebsocketConsumer):
         session = LiveSession.objects.select_related("course").filter(pk=session_id).first()
         if session is None:
             return None, None, []
-        participant = classroom_selectors.session_participant(session=session, user=user)
+        participant = session_participant(session=session, user=user)
         return session, participant, list(ice_servers_for_user(user=user)) if participant else []
 
     @database_sync_to_async
@@ -372,7 +369,7 @@ async def _speaker(consumer: MediaConsumer, message: messages.Speaker) -> int:
 @database_sync_to_async
 def _part_of(session: LiveSession, user_id: int) -> Participant | None:
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
-    return classroom_selectors.session_participant(session=session, user=user) if user else None
+    return session_participant(session=session, user=user) if user else None
 
 
 async def handle_invite(consumer: MediaConsumer, message: messages.Speaker) -> dict[str, Any]:

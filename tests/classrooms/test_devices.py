@@ -12,8 +12,8 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from classrooms import device_selectors
 from classrooms.models import Device, DeviceHealthSample, DeviceKind, DeviceToken, SessionState
+from classrooms.selectors import devices as device_selectors
 from classrooms.services import devices
 from tests import factories
 from tests.classrooms.factories import LiveSessionFactory, RoomFactory
