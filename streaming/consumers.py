@@ -1,10 +1,9 @@
 """The media signaling socket: `/ws/sessions/<id>/media/`. Protocol: docs/live-protocol.md ("Media signaling").
 
 Thin: it admits and authorises (like the session socket, with the same close codes), then hands SDP and ICE to
-the media plane: the process's Sfu through `streaming.signaling.media_hub()` (SFU_MODE "local"), or the session's
-SFU node through `streaming.node.client.remote_media_hub()` (SFU_MODE "nodes"; the node's frames for this socket
-arrive on its channel as `media.frame`). SfuError and CorridorError become error frames in
-`_receive`, the one place; the socket stays open after an error.
+the media plane built by `streaming.media_hubs.media_plane()`: the process's Sfu (SFU_MODE "local"), or the
+session's SFU node (SFU_MODE "nodes"; the node's frames for this socket arrive on its channel as `media.frame`).
+SfuError and CorridorError become error frames in `_receive`, the one place; the socket stays open after an error.
 """
 
 from __future__ import annotations
@@ -33,16 +32,13 @@ from lms.close_codes import CloseCode
 from lms.errors import CorridorError
 from lms.socket_frames import FrameRateLimit, NoFields, Route, error_frame, handler_for, parse_json_frame, with_ref
 from streaming import messages
-from streaming.live_recordings import LiveRecordings
-from streaming.node.client import remote_media_hub
+from streaming.media_hubs import media_plane
 from streaming.selectors import ice_servers_for_user
 from streaming.services import recording_group
 from streaming.sfu import SfuError
-from streaming.signaling import MediaPlane, media_hub, session_key
+from streaming.signaling import MediaPlane, session_key
 
 logger = logging.getLogger(__name__)
-
-RECORDINGS = LiveRecordings()  # stateless: the recording services, for the media hub
 
 MAX_MESSAGE_BYTES = 64 * 1024  # a browser's offer with several m-lines and candidates
 MESSAGES_PER_SECOND = 50  # trickled ICE candidates come in bursts
@@ -199,16 +195,7 @@ class MediaConsumer(AsyncWebsocketConsumer):
 
     @property
     def hub(self) -> MediaPlane:
-        if settings.SFU_MODE == "nodes":
-            return remote_media_hub(
-                layer=self.channel_layer,
-                redis_url=settings.REDIS_URL,
-                prefix=settings.SFU_REDIS_PREFIX,
-                timeout=settings.SFU_REQUEST_TIMEOUT,
-                check_interval=settings.SFU_NODE_CHECK_INTERVAL,
-            )
-        stun = [{"urls": list(settings.STUN_URLS)}] if settings.STUN_URLS else []
-        return media_hub(ice_servers=stun, recordings=RECORDINGS)
+        return media_plane()
 
     @property
     def key(self) -> str:

@@ -22,7 +22,7 @@ import redis
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 
-from streaming import signaling
+from streaming import media_hubs
 from streaming.node import registry
 from tests.classrooms.factories import LiveSessionFactory
 from tests.streaming import test_signaling
@@ -144,7 +144,7 @@ def sfu_nodes(redis_url: str, settings: Any, tmp_path: Path) -> Iterator[Nodes]:
 
 def no_sfu_here() -> bool:
     """This process runs no Sfu: the media socket used no local MediaHub."""
-    local = signaling._hubs.get(asyncio.get_running_loop())
+    local = media_hubs._local_hubs.get(asyncio.get_running_loop())
     return local is None or local._sfu is None
 
 
@@ -282,6 +282,4 @@ async def close_remote_media_hub() -> AsyncIterator[None]:
     """SFU_MODE "nodes": close the test loop's remote hub while the loop and its Redis connections still run
     (cancelled by the loop's own shutdown, its channel-layer receive could wait forever to unsubscribe)."""
     yield
-    from streaming.node.client import remote_media_hub_close
-
-    await remote_media_hub_close()
+    await media_hubs.remote_media_hub_close()

@@ -22,9 +22,10 @@ from classrooms.models import LiveSession, SessionState
 from classrooms.services.sessions import session_set_state
 from streaming import services
 from streaming.live_recordings import RecordingSink
+from streaming.media_hubs import media_hub
 from streaming.models import Recording, RecordingState
 from streaming.recording import RecordingError, RecordingFile, WebmRecorder
-from streaming.signaling import media_hub, session_key
+from streaming.signaling import session_key
 from streaming.tasks import upload_session_recordings
 from tests.classrooms.conftest import LiveClient
 from tests.lms.test_storage_s3 import BUCKET
