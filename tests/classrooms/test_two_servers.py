@@ -5,8 +5,6 @@ import json
 import os
 import socket
 import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ from django.db import connection
 
 from lms.serve import asgi_server_command
 from tests.classrooms.conftest import session_cookie
+from tests.support.waiting import responds, wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,16 +51,13 @@ def two_servers(redis_url: str, transactional_db: Any) -> Iterator[list[int]]:
         for port in ports
     ]
     try:
-        deadline = time.monotonic() + 30
         for port in ports:
-            while True:
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.2)
+            wait_until(
+                lambda port=port: responds(f"http://127.0.0.1:{port}/healthz"),
+                timeout=30,
+                interval=0.2,
+                message=f"the server on port {port}",
+            )
         yield ports
     finally:
         for server in servers:
