@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import connection
 
 from lms.serve import asgi_server_command
-from tests.classrooms.conftest import session_cookie
+from tests.support.live import session_cookie
 from tests.support.waiting import responds, wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True, serialized_rollback=True)]

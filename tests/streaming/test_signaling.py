@@ -17,9 +17,9 @@ from django.conf import settings
 
 from lms.asgi import application
 from lms.close_codes import CloseCode
-from tests.classrooms.conftest import LiveClient, session_cookie
 from tests.classrooms.factories import LiveSessionFactory
 from tests.streaming.test_sfu import SyntheticVideo
+from tests.support.live import LiveClient, session_cookie
 from tests.support.waiting import wait_until_async
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
