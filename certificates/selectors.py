@@ -19,7 +19,7 @@ from certificates.models import (
     IssueBatch,
     ItemState,
 )
-from classrooms.selectors import course_live_minutes
+from classrooms.selectors.attendance import course_live_minutes
 from courses.models import CoursePage, Enrolment
 from courses.selectors import course_achievement
 from lms.accounts.models import Cohort, User

@@ -1,6 +1,6 @@
 """Server-side SVG geometry for the attendance chart: a stacked area per place, no JavaScript needed.
 
-The template draws what this computes; the numbers stay in selectors.attendance_timeline.
+The template draws what this computes; the numbers stay in selectors.attendance.attendance_timeline.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import tzinfo
 
-from classrooms.selectors import REMOTE_PLACE, AttendanceTimeline
+from classrooms.selectors.attendance import REMOTE_PLACE, AttendanceTimeline
 
 WIDTH, HEIGHT = 720, 280
 LEFT, RIGHT, TOP, BOTTOM = 44, 12, 12, 34

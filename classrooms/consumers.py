@@ -21,10 +21,11 @@ from django.contrib.auth.models import AnonymousUser
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from classrooms import messages, selectors
+from classrooms import messages
 from classrooms.live_hubs import hub
 from classrooms.models import LiveSession
-from classrooms.selectors import MODERATORS, Participant
+from classrooms.selectors import sessions as session_selectors
+from classrooms.selectors.participants import MODERATORS, Participant, session_participant
 from classrooms.services import attendance, hands, polls, qa, sessions
 from lms.accounts.models import User
 from lms.close_codes import CloseCode
@@ -172,7 +173,7 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
     async def recheck_role(self) -> bool:
         """Is the user still a participant? Updates their part in the session."""
         assert self.session is not None
-        participant = await database_sync_to_async(selectors.session_participant)(session=self.session, user=self.user)
+        participant = await database_sync_to_async(session_participant)(session=self.session, user=self.user)
         if participant is None:
             return False
         self.participant = participant
@@ -212,7 +213,7 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         session = LiveSession.objects.select_related("course").filter(pk=session_id).first()
         if session is None:
             return None, None
-        return session, selectors.session_participant(session=session, user=user)
+        return session, session_participant(session=session, user=user)
 
     @database_sync_to_async
     def _enter(self) -> tuple[bool, dict[str, Any]]:
@@ -223,13 +224,15 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         changed = self.counts_attendance and attendance.remote_presence_start(
             session=self.session, user=self.user, announce=False
         )
-        return changed, selectors.session_snapshot(session=self.session, participant=self.participant, user=self.user)
+        return changed, session_selectors.session_snapshot(
+            session=self.session, participant=self.participant, user=self.user
+        )
 
     @database_sync_to_async
     def _snapshot(self) -> dict[str, Any]:
         assert self.session is not None
         assert self.participant is not None
-        return selectors.session_snapshot(session=self.session, participant=self.participant, user=self.user)
+        return session_selectors.session_snapshot(session=self.session, participant=self.participant, user=self.user)
 
     async def call(self, service: Callable[..., Any], **kwargs: Any) -> Any:
         return await database_sync_to_async(service)(session=self.session, user=self.user, **kwargs)
@@ -240,7 +243,7 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
 
 async def handle_sync(consumer: LiveSessionConsumer, message: messages.Sync) -> dict[str, Any]:
     is_moderator = consumer.participant in MODERATORS
-    events = await database_sync_to_async(selectors.events_since)(
+    events = await database_sync_to_async(session_selectors.events_since)(
         session=consumer.session, after_id=message.after, include_moderator_events=is_moderator, limit=SYNC_LIMIT + 1
     )
     if len(events) > SYNC_LIMIT:  # too far behind: start again from a fresh snapshot

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from icalendar import Calendar, Event
 
 from classrooms.models import Room
-from classrooms.selectors import ScheduledSession
+from classrooms.selectors.timetable import ScheduledSession
 from lms.timezones import CityTime
 
 PRODID = "-//Corridor//Live sessions//EN"

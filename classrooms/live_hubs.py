@@ -13,8 +13,8 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
-from classrooms import selectors
 from classrooms.fanout import LiveHub, LiveHubHooks
+from classrooms.selectors.participants import session_participants
 from classrooms.services import attendance, qa
 
 
@@ -32,7 +32,7 @@ async def _announce_attendance(session_id: int, _items: list[int]) -> None:
 
 
 async def _read_roles(session_id: int, user_ids: list[int]) -> dict[int, Any]:
-    parts = await database_sync_to_async(selectors.session_participants)(session_id=session_id, user_ids=user_ids)
+    parts = await database_sync_to_async(session_participants)(session_id=session_id, user_ids=user_ids)
     return dict(parts)
 
 

@@ -443,8 +443,8 @@ def write_room_tokens(path: Path) -> list[dict[str, Any]]:
     """
     from django.utils.text import slugify
 
-    from classrooms import device_selectors
     from classrooms.models import Room
+    from classrooms.selectors import devices as device_selectors
     from classrooms.services import devices
 
     known: dict[str, str] = {}

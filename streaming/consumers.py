@@ -1,10 +1,9 @@
 """The media signaling socket: `/ws/sessions/<id>/media/`. Protocol: docs/live-protocol.md ("Media signaling").
 
 Thin: it admits and authorises (like the session socket, with the same close codes), then hands SDP and ICE to
-the media plane: the process's Sfu through `streaming.signaling.media_hub()` (SFU_MODE "local"), or the session's
-SFU node through `streaming.node.client.remote_media_hub()` (SFU_MODE "nodes"; the node's frames for this socket
-arrive on its channel as `media.frame`). SfuError and CorridorError become error frames in
-`_receive`, the one place; the socket stays open after an error.
+the media plane built by `streaming.media_hubs.media_plane()`: the process's Sfu (SFU_MODE "local"), or the
+session's SFU node (SFU_MODE "nodes"; the node's frames for this socket arrive on its channel as `media.frame`).
+SfuError and CorridorError become error frames in `_receive`, the one place; the socket stays open after an error.
 """
 
 from __future__ import annotations
@@ -24,11 +23,10 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from classrooms import device_selectors
-from classrooms import selectors as classroom_selectors
 from classrooms.agent.protocol import bearer_token
 from classrooms.models import LiveSession
-from classrooms.selectors import MODERATORS, Participant
+from classrooms.selectors import devices as device_selectors
+from classrooms.selectors.participants import MODERATORS, Participant, session_participant
 from classrooms.services import devices as device_services
 from classrooms.services.devices import AgentIdentity
 from lms.accounts.models import User
@@ -36,16 +34,13 @@ from lms.close_codes import CloseCode
 from lms.errors import CorridorError
 from lms.socket_frames import FrameRateLimit, NoFields, Route, error_frame, handler_for, parse_json_frame, with_ref
 from streaming import messages
-from streaming.live_recordings import LiveRecordings
-from streaming.node.client import remote_media_hub
+from streaming.media_hubs import media_plane
 from streaming.selectors import ice_servers_for_user
 from streaming.services import recording_group
 from streaming.sfu import SfuError
-from streaming.signaling import MediaPlane, media_hub, session_key
+from streaming.signaling import MediaPlane, session_key
 
 logger = logging.getLogger(__name__)
-
-RECORDINGS = LiveRecordings()  # stateless: the recording services, for the media hub
 
 MAX_MESSAGE_BYTES = 64 * 1024  # a browser's offer with several m-lines and candidates
 MESSAGES_PER_SECOND = 50  # trickled ICE candidates come in bursts
@@ -202,16 +197,7 @@ class MediaConsumer(AsyncWebsocketConsumer):
 
     @property
     def hub(self) -> MediaPlane:
-        if settings.SFU_MODE == "nodes":
-            return remote_media_hub(
-                layer=self.channel_layer,
-                redis_url=settings.REDIS_URL,
-                prefix=settings.SFU_REDIS_PREFIX,
-                timeout=settings.SFU_REQUEST_TIMEOUT,
-                check_interval=settings.SFU_NODE_CHECK_INTERVAL,
-            )
-        stun = [{"urls": list(settings.STUN_URLS)}] if settings.STUN_URLS else []
-        return media_hub(ice_servers=stun, recordings=RECORDINGS)
+        return media_plane()
 
     @property
     def key(self) -> str:
@@ -260,9 +246,7 @@ class MediaConsumer(AsyncWebsocketConsumer):
             if not await database_sync_to_async(_agent_still_allowed)(self.agent, self.session.pk):
                 raise CorridorError("forbidden", _("This room may no longer publish into this session."), status=403)
             return
-        self.participant = await database_sync_to_async(classroom_selectors.session_participant)(
-            session=self.session, user=self.user
-        )
+        self.participant = await database_sync_to_async(session_participant)(session=self.session, user=self.user)
         if self.participant is None:
             raise CorridorError("forbidden", _("You are no longer a participant of this session."), status=403)
         self.role = str(self.participant)
@@ -290,7 +274,7 @@ class MediaConsumer(AsyncWebsocketConsumer):
         session = LiveSession.objects.select_related("course").filter(pk=session_id).first()
         if session is None:
             return None, None, []
-        participant = classroom_selectors.session_participant(session=session, user=user)
+        participant = session_participant(session=session, user=user)
         return session, participant, list(ice_servers_for_user(user=user)) if participant else []
 
     @database_sync_to_async
@@ -374,7 +358,7 @@ async def _speaker(consumer: MediaConsumer, message: messages.Speaker) -> int:
 @database_sync_to_async
 def _part_of(session: LiveSession, user_id: int) -> Participant | None:
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
-    return classroom_selectors.session_participant(session=session, user=user) if user else None
+    return session_participant(session=session, user=user) if user else None
 
 
 async def handle_invite(consumer: MediaConsumer, message: messages.Speaker) -> dict[str, Any]:

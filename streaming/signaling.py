@@ -1,7 +1,8 @@
 """The media sockets of this process and their one Sfu: who is connected, who may speak, what is published.
 
-One `MediaHub` per event loop (`media_hub()`, like `classrooms.live_hubs.hub()`). It creates the Sfu when the first
-media socket joins and closes it when the last one leaves, so every peer connection has an owner and an end.
+One `MediaHub` per event loop, built where the application is built (`streaming.media_hubs`, with its ICE servers
+and recordings; an SFU node builds its own). It creates the Sfu when the first media socket joins and closes it
+when the last one leaves, so every peer connection has an owner and an end.
 The Sfu is per process, so a session's media sockets must share a process. With SFU_MODE "nodes" a `MediaHub`
 runs inside each SFU node (`python -m streaming.node`) and the app's sockets reach it through
 `streaming.node.client.RemoteMediaHub`; both are a `MediaPlane`, all the media socket sees.
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from collections.abc import Collection, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -344,17 +344,3 @@ def _described(track: TrackInfo, peers: Mapping[str, MediaSocket]) -> dict[str, 
         return {**track, "user_id": None, "role": None, "room": None}
     # A room agent's socket has no user (user_id 0) and names its room ({id, name, city}): the page labels it.
     return {**track, "user_id": socket.user_id or None, "role": socket.role, "room": getattr(socket, "room", None)}
-
-
-_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, MediaHub] = weakref.WeakKeyDictionary()
-
-
-def media_hub(
-    *, ice_servers: Sequence[Mapping[str, Any]] = (), recordings: SessionRecordings | None = None
-) -> MediaHub:
-    """This process's media hub (one per event loop: each test gets its own loop); the first call configures it."""
-    loop = asyncio.get_running_loop()
-    found = _hubs.get(loop)
-    if found is None:
-        found = _hubs[loop] = MediaHub(ice_servers=ice_servers, recordings=recordings)
-    return found

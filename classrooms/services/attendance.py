@@ -6,7 +6,7 @@ on the room display) and the operator's roster. A gap of up to two minutes in th
 (a reconnect) reopens the stay instead of starting another.
 
 Every change to who is here is recorded and broadcast to moderators after commit as
-"attendance.updated" (the payload is selectors.presence_now); heartbeats are not.
+"attendance.updated" (the payload is selectors.attendance.presence_now); heartbeats are not.
 """
 
 from __future__ import annotations
@@ -34,15 +34,14 @@ from classrooms.models import (
     SessionState,
 )
 from classrooms.realtime import broadcast_on_commit
-from classrooms.selectors import (
+from classrooms.selectors.attendance import (
     REMOTE_PRESENCE_TIMEOUT,
     STAY_MERGE_GAP,
-    Participant,
     can_keep_roster,
     display_name,
     presence_now,
-    session_participant,
 )
+from classrooms.selectors.participants import Participant, session_participant
 from lms.accounts.models import User
 from lms.errors import CorridorError
 

@@ -19,9 +19,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from classrooms.agent.protocol import TOKEN_PREFIX, Command, CommandResultFrame, HealthReport, StreamState
-from classrooms.device_selectors import KEEP_SAMPLES, active_token, room_live_session, token_hash
 from classrooms.models import Device, DeviceHealthSample, DeviceKind, DeviceToken, Room
 from classrooms.realtime import group_send
+from classrooms.selectors.devices import KEEP_SAMPLES, active_token, room_live_session, token_hash
 from lms.accounts.models import User
 from lms.errors import CorridorError
 
@@ -185,7 +185,7 @@ def agent_stream_request(*, room: Room, requested: bool) -> Device:
 
 @transaction.atomic
 def agent_command_send(*, room: Room, command: Command, by: User | None = None) -> dict[str, Any]:
-    """An operator starts or stops the room's stream (authorised by the caller: see device_selectors).
+    """An operator starts or stops the room's stream (authorised by the caller: see classrooms/selectors/devices.py).
 
     The wish is kept on the agent's Device; the command reaches the agent's control socket after commit, and the
     agent's `command.result` completes `last_command`. Start needs a live session in the room.

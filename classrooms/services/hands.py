@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from classrooms.models import LiveSession, RaisedHand
 from classrooms.realtime import broadcast_on_commit
-from classrooms.selectors import hands_queue
+from classrooms.selectors.hands import hands_queue
 from classrooms.services.qa import require_open
 from lms.accounts.models import User
 

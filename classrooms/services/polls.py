@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 
 from classrooms.models import LiveSession, Poll, PollChoice, PollVote
 from classrooms.realtime import broadcast_on_commit
-from classrooms.selectors import poll_payload
+from classrooms.selectors.polls import poll_payload
 from classrooms.services.qa import require_open
 from lms.accounts.models import User
 from lms.errors import CorridorError

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy
 
 from classrooms.models import LiveSession, Question, QuestionVote, SessionState
 from classrooms.realtime import broadcast_on_commit
-from classrooms.selectors import question_payload
+from classrooms.selectors.qa import question_payload
 from lms.accounts.models import User
 from lms.errors import CorridorError
 

@@ -12,10 +12,10 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 
-from classrooms import selectors
 from classrooms.ical import rooms_location
 from classrooms.models import LiveSession, SessionState
-from classrooms.selectors import ScheduledSession
+from classrooms.selectors import reminders as reminder_selectors
+from classrooms.selectors.timetable import ScheduledSession, scheduled_sessions
 from lms.accounts.models import User
 
 logger = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def session_reminder_send(*, session_id: int, now: datetime) -> int:
             .prefetch_related("rooms")
             .get(pk=session_id)
         )
-        recipients = selectors.session_reminder_recipients(session=session)
+        recipients = reminder_selectors.session_reminder_recipients(session=session)
         # Titles and clocks per (language, city): a handful of queries, however many recipients.
         entries: dict[tuple[str, str], ScheduledSession] = {}
         messages: list[EmailMessage] = []
@@ -72,9 +72,7 @@ def session_reminder_send(*, session_id: int, now: datetime) -> int:
             language, city = recipient.preferred_language, recipient.home_region
             with translation.override(language):
                 if (language, city) not in entries:
-                    entries[language, city] = selectors.scheduled_sessions(
-                        sessions=[session], language=language, city=city
-                    )[0]
+                    entries[language, city] = scheduled_sessions(sessions=[session], language=language, city=city)[0]
                 messages.append(_reminder_message(recipient=recipient, entry=entries[language, city]))
         if messages:
             get_connection().send_messages(messages)
@@ -84,7 +82,7 @@ def session_reminder_send(*, session_id: int, now: datetime) -> int:
 def session_reminders_send_due(*, now: datetime) -> int:
     """Remind every session starting within CORRIDOR_REMINDER_MINUTES; returns the number of emails sent."""
     sent = 0
-    for session_id in selectors.sessions_due_for_reminder(now=now, within=reminder_window()).values_list(
+    for session_id in reminder_selectors.sessions_due_for_reminder(now=now, within=reminder_window()).values_list(
         "pk", flat=True
     ):
         try:

@@ -9,8 +9,8 @@ from django import template
 from django.urls import reverse
 from django.utils import timezone
 
-from classrooms import selectors
 from classrooms.models import LiveSession, SessionState
+from classrooms.selectors import sessions as session_selectors
 from lms.timezones import CityTime, city_time
 
 register = template.Library()
@@ -33,7 +33,9 @@ def joinable_live_session(context: template.Context, course: Any) -> JoinableSes
     user = context.get("user")
     if course is None or user is None or not user.is_authenticated:
         return None
-    session = selectors.joinable_session_for_course(user=user, course_key=course.translation_key, now=timezone.now())
+    session = session_selectors.joinable_session_for_course(
+        user=user, course_key=course.translation_key, now=timezone.now()
+    )
     if session is None:
         return None
     return JoinableSession(

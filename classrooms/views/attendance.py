@@ -22,11 +22,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from classrooms import selectors
 from classrooms.charts import stacked_area_chart
 from classrooms.events import AttendancePayload
 from classrooms.models import LiveSession, Room, SessionState
-from classrooms.selectors import AttendanceTimeline
+from classrooms.selectors import attendance as attendance_selectors
+from classrooms.selectors.attendance import AttendanceTimeline
 from classrooms.services import attendance
 from lms.accounts.models import User
 from lms.errors import CorridorError
@@ -114,7 +114,7 @@ def _current_code(request: HttpRequest, session: LiveSession, room: Room) -> dic
 def _display_allowed(request: HttpRequest, session_id: int, room_id: int) -> tuple[LiveSession, Room]:
     session = _session(session_id)
     room = _session_room(session, room_id)
-    if not selectors.can_show_checkin_display(session=session, room=room, user=request.user):
+    if not attendance_selectors.can_show_checkin_display(session=session, room=room, user=request.user):
         raise _forbidden()
     return session, room
 
@@ -129,7 +129,7 @@ def room_display(request: HttpRequest, session_id: int, room_id: int) -> HttpRes
         "room": room,
         "ended": session.state == SessionState.ENDED,
         "refresh_seconds": DISPLAY_REFRESH_SECONDS,
-        "can_keep_roster": selectors.can_keep_roster(room=room, user=request.user),
+        "can_keep_roster": attendance_selectors.can_keep_roster(room=room, user=request.user),
     }
     if not context["ended"]:
         context["current"] = _current_code(request, session, room)
@@ -176,7 +176,7 @@ def checked_in(request: HttpRequest, session_id: int, room_id: int) -> HttpRespo
     """Where a check-in lands (so reloading the page does not post the used code again)."""
     session = _session(session_id)
     room = _session_room(session, room_id)
-    stay = selectors.room_stay_open(session=session, room=room, user=request.user)
+    stay = attendance_selectors.room_stay_open(session=session, room=room, user=request.user)
     return render(
         request,
         "classrooms/attendance_checked_in.html",
@@ -190,7 +190,7 @@ def checked_in(request: HttpRequest, session_id: int, room_id: int) -> HttpRespo
 def _roster_allowed(request: HttpRequest, session_id: int, room_id: int) -> tuple[LiveSession, Room]:
     session = _session(session_id)
     room = _session_room(session, room_id)
-    if not selectors.can_keep_roster(room=room, user=request.user):
+    if not attendance_selectors.can_keep_roster(room=room, user=request.user):
         raise _forbidden()
     return session, room
 
@@ -207,13 +207,13 @@ def roster(request: HttpRequest, session_id: int, room_id: int) -> HttpResponse:
             raise CorridorError("invalid_roster_mark", _("Choose a trainee, and present or absent."))
         attendance.roster_mark(session=session, room=room, user=trainee, present=present == "1", by=request.user)
         message = _("%(name)s is marked present.") if present == "1" else _("%(name)s is marked absent.")
-        messages.success(request, message % {"name": selectors.display_name(trainee)})
+        messages.success(request, message % {"name": attendance_selectors.display_name(trainee)})
         url = reverse("classrooms:attendance-roster", kwargs={"session_id": session.pk, "room_id": room.pk})
         return HttpResponseRedirect(f"{url}#trainee-{trainee.pk}", status=303)
-    presence = selectors.presence_now(session=session)
+    presence = attendance_selectors.presence_now(session=session)
     where = {entry["user_id"]: entry for entry in presence["here"]}
     rows = []
-    for trainee in selectors.session_trainees(session=session):
+    for trainee in attendance_selectors.session_trainees(session=session):
         entry = where.get(trainee.pk)
         if entry is None:
             status = "absent"
@@ -223,7 +223,9 @@ def roster(request: HttpRequest, session_id: int, room_id: int) -> HttpResponse:
             status = "other_room"
         else:
             status = "remote"
-        rows.append({"user": trainee, "name": selectors.display_name(trainee), "status": status, "entry": entry})
+        rows.append(
+            {"user": trainee, "name": attendance_selectors.display_name(trainee), "status": status, "entry": entry}
+        )
     return render(
         request,
         "classrooms/attendance_roster.html",
@@ -242,7 +244,7 @@ def roster(request: HttpRequest, session_id: int, room_id: int) -> HttpResponse:
 
 def _report_allowed(request: HttpRequest, session_id: int) -> LiveSession:
     session = _session(session_id)
-    if not selectors.can_view_attendance(session=session, user=request.user):
+    if not attendance_selectors.can_view_attendance(session=session, user=request.user):
         raise _forbidden()
     return session
 
@@ -253,14 +255,14 @@ def report(request: HttpRequest, session_id: int) -> HttpResponse:
     session = _report_allowed(request, session_id)
     now = timezone.now()
     clock = _reader_clock(request)
-    timeline = selectors.attendance_timeline(session=session, now=now)
+    timeline = attendance_selectors.attendance_timeline(session=session, now=now)
     rooms = list(session.rooms.all())
     return render(
         request,
         "classrooms/attendance_report.html",
         {
             "session": session,
-            "report": selectors.attendance_report(session=session, now=now),
+            "report": attendance_selectors.attendance_report(session=session, now=now),
             "timeline": timeline,
             "timeline_rows": [
                 {"time": moment, "counts": [s.counts[k] for s in timeline.series], "total": timeline.totals[k]}
@@ -268,13 +270,15 @@ def report(request: HttpRequest, session_id: int) -> HttpResponse:
             ],
             "chart": stacked_area_chart(timeline, zone=clock["zone"]),
             "chart_summary": _chart_summary(timeline, zone=clock["zone"], city=clock["city_name"]),
-            **_presence_context(selectors.presence_now(session=session, now=now)),
+            **_presence_context(attendance_selectors.presence_now(session=session, now=now)),
             "live": session.state == SessionState.LIVE,
             "rooms": [
                 {
                     "room": room,
-                    "display": selectors.can_show_checkin_display(session=session, room=room, user=request.user),
-                    "roster": selectors.can_keep_roster(room=room, user=request.user),
+                    "display": attendance_selectors.can_show_checkin_display(
+                        session=session, room=room, user=request.user
+                    ),
+                    "roster": attendance_selectors.can_keep_roster(room=room, user=request.user),
                 }
                 for room in rooms
             ],
@@ -293,7 +297,7 @@ def presence(request: HttpRequest, session_id: int) -> HttpResponse:
         "classrooms/_attendance_presence.html",
         {
             "session": session,
-            **_presence_context(selectors.presence_now(session=session)),
+            **_presence_context(attendance_selectors.presence_now(session=session)),
             **_reader_clock(request),
         },
     )
@@ -310,7 +314,7 @@ def _csv_cell(value: Any) -> str:
 def report_csv(request: HttpRequest, session_id: int) -> HttpResponse:
     session = _report_allowed(request, session_id)
     clock = _reader_clock(request)
-    result = selectors.attendance_report(session=session)
+    result = attendance_selectors.attendance_report(session=session)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="attendance-session-{session.pk}.csv"'
     response.write("\ufeff")  # a byte-order mark, so Excel reads UTF-8 and shows Chinese names

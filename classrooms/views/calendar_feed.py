@@ -4,8 +4,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from classrooms import selectors
 from classrooms.ical import calendar_ics
+from classrooms.selectors import timetable as timetable_selectors
 from lms.accounts.selectors import user_by_calendar_token
 
 
@@ -17,7 +17,7 @@ def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
         raise Http404
     now = timezone.now()
     body = calendar_ics(
-        entries=selectors.calendar_feed_for(user=user, now=now),
+        entries=timetable_selectors.calendar_feed_for(user=user, now=now),
         language=user.preferred_language,
         base_url=f"{request.scheme}://{request.get_host()}",
         now=now,

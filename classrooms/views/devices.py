@@ -1,6 +1,6 @@
 """The operator console: a room's devices and their health, its stream (start, stop), its agent's tokens.
 
-Who may: the room's operators and administrators (`device_selectors.can_operate_room`), checked on every view for
+Who may: the room's operators and administrators (`selectors.devices.can_operate_room`), checked on every view for
 the very room in the URL; anyone else gets 403. The panel (`room-devices-panel`) is the part the page refreshes
 every few seconds; the buttons sit outside it, so refreshing never takes a keyboard user's focus away.
 """
@@ -22,10 +22,10 @@ from django.utils.translation import pgettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from classrooms import device_selectors
-from classrooms.device_selectors import HISTORY, DeviceView, Series
 from classrooms.forms import StreamCommandForm
 from classrooms.models import DeviceKind, DeviceToken, Room
+from classrooms.selectors import devices as device_selectors
+from classrooms.selectors.devices import HISTORY, DeviceView, Series
 from classrooms.services import devices
 from lms.accounts.requests import AuthenticatedHttpRequest
 from lms.accounts.roles import Role, user_roles

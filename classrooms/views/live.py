@@ -18,9 +18,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from classrooms import selectors
 from classrooms.models import LiveSession
-from classrooms.selectors import MODERATORS, Participant
+from classrooms.selectors.attendance import presence_now
+from classrooms.selectors.participants import MODERATORS, Participant, session_participant
+from classrooms.selectors.timetable import scheduled_sessions
 from classrooms.services.polls import MAX_CHOICES
 from classrooms.services.qa import ANSWER_MAX_LENGTH, QUESTION_MAX_LENGTH
 from lms.accounts.models import Region
@@ -185,14 +186,14 @@ def live_session(request: HttpRequest, session_id: int) -> HttpResponse:
         .filter(pk=session_id)
         .first()
     )
-    participant = selectors.session_participant(session=session, user=request.user) if session else None
+    participant = session_participant(session=session, user=request.user) if session else None
     if session is None or participant is None:
         # A session someone may not join is as good as none: the page does not say it exists.
         raise Http404
     user: Any = request.user
     language = translation.get_language() or "en"
     city = getattr(user, "home_region", "")
-    [scheduled] = selectors.scheduled_sessions(sessions=[session], language=language, city=city)
+    [scheduled] = scheduled_sessions(sessions=[session], language=language, city=city)
     is_moderator = participant in MODERATORS
     # The instructor, administrators and the rooms' operators may read the attendance report.
     may_see_report = participant in MODERATORS | {Participant.OPERATOR}
@@ -214,7 +215,7 @@ def live_session(request: HttpRequest, session_id: int) -> HttpResponse:
         "pollMaxChoices": MAX_CHOICES,
         "pollChoiceMaxLength": POLL_CHOICE_MAX_LENGTH,
         # Who is here when the page opens (moderators only); "attendance.updated" events keep it current.
-        "attendance": selectors.presence_now(session=session, now=timezone.now()) if is_moderator else None,
+        "attendance": presence_now(session=session, now=timezone.now()) if is_moderator else None,
     }
     return render(
         request,

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from classrooms import selectors
+from classrooms.selectors import timetable as timetable_selectors
 from lms.accounts.services import user_calendar_token_reset
 
 
@@ -23,7 +23,7 @@ def timetable(request: HttpRequest) -> HttpResponse:
         request,
         "classrooms/timetable.html",
         {
-            "timetable": selectors.timetable_for(user=user, now=timezone.now()),
+            "timetable": timetable_selectors.timetable_for(user=user, now=timezone.now()),
             "feed_url": feed_url,
             # webcal:// opens the subscribe dialog of the desktop calendar app.
             "webcal_url": "webcal://" + feed_url.split("://", 1)[1],

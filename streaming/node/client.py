@@ -1,6 +1,6 @@
 """The app side of SFU nodes: `RemoteMediaHub`, a `streaming.signaling.MediaPlane` whose Sfu is on a node.
 
-One per event loop (`remote_media_hub()`, like `media_hub()`). It keeps this process's media sockets per session,
+One per event loop (built by `streaming.media_hubs`). It keeps this process's media sockets per session,
 pins each session to a node (`registry.session_pin`), sends requests to the node's channel and waits for the reply
 on a channel of its own, at most `timeout` seconds (then `SfuError("sfu_unavailable")`: an error frame, never a
 hang). A watcher checks every `check_interval` that each session's node is still advertised; when one is gone
@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 import uuid
-import weakref
 from typing import Any, Protocol, cast
 
 from redis.asyncio import Redis
@@ -247,28 +246,3 @@ class RemoteMediaHub:
 
 
 CLOSE_TIMEOUT_SECONDS = 2.0
-_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RemoteMediaHub] = weakref.WeakKeyDictionary()
-
-
-async def remote_media_hub_close() -> None:
-    """Close this event loop's remote media hub, if it has one (at shutdown, and after each test)."""
-    found = _hubs.pop(asyncio.get_running_loop(), None)
-    if found is not None:
-        await found.close()
-
-
-def remote_media_hub(
-    *, layer: Any, redis_url: str, prefix: str, timeout: float, check_interval: float
-) -> RemoteMediaHub:
-    """This process's remote media hub (one per event loop); the first call configures it."""
-    loop = asyncio.get_running_loop()
-    found = _hubs.get(loop)
-    if found is None:
-        found = _hubs[loop] = RemoteMediaHub(
-            layer=layer,
-            redis=Redis.from_url(redis_url),
-            prefix=prefix,
-            timeout=timeout,
-            check_interval=check_interval,
-        )
-    return found

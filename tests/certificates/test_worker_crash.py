@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from certificates import selectors, services
 from certificates.models import Certificate, CertificateState, IssueBatchItem, ItemState
 from lms.celery import app
 from tests.certificates.setup import course_with_rule
+from tests.support.waiting import wait_until
 
 TRAINEES = 40
 
@@ -58,14 +58,6 @@ def _start_worker(*, queue: str, media_root: Path, name: str) -> subprocess.Pope
     return subprocess.Popen(command, env=environment, start_new_session=True)
 
 
-def _wait_for(condition: Any, *, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 @pytest.mark.real_worker
 # Serialized rollback: the flush after a transactional test would take the page tree root with it.
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -83,14 +75,14 @@ def test_a_killed_worker_leaves_every_trainee_with_exactly_one_certificate(
     try:
         batch = services.certificate_batch_start(course=setup.course, by=setup.admin)
         done = lambda: IssueBatchItem.objects.filter(batch=batch, state=ItemState.DONE).count()  # noqa: E731
-        _wait_for(lambda: done() >= 3, timeout=90, what="the first worker to issue a few")
+        wait_until(lambda: done() >= 3, timeout=90, message="the first worker to issue a few")
         os.killpg(first.pid, signal.SIGKILL)
         assert first.wait(timeout=10) == -signal.SIGKILL
         done_when_killed = done()
         assert done_when_killed < TRAINEES, "the run had finished before the kill: nothing was tested"
 
         second = _start_worker(queue=queue, media_root=media_root, name=f"second-{os.getpid()}@%h")
-        _wait_for(lambda: selectors.batch_progress(batch=batch).finished, timeout=120, what="the second worker")
+        wait_until(lambda: selectors.batch_progress(batch=batch).finished, timeout=120, message="the second worker")
     finally:
         for worker in (first, second):
             if worker is not None and worker.poll() is None:

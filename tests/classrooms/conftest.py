@@ -1,5 +1,4 @@
 import contextlib
-import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -7,7 +6,6 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
-from django.test import Client
 
 from classrooms.models import LiveSession, Room
 from courses.models import CoursePage
@@ -15,58 +13,7 @@ from lms.accounts.models import User
 from lms.asgi import application
 from tests import factories
 from tests.classrooms.factories import LiveSessionFactory, RoomFactory, enrol
-
-
-class LiveClient:
-    """A participant's socket, speaking JSON frames."""
-
-    def __init__(self, communicator: WebsocketCommunicator) -> None:
-        self.communicator = communicator
-        self.unread: list[dict[str, Any]] = []  # frames that arrived while awaiting a reply
-
-    async def send(self, frame: dict[str, Any] | str) -> None:
-        await self.communicator.send_to(text_data=frame if isinstance(frame, str) else json.dumps(frame))
-
-    async def receive(self, timeout: float = 3) -> dict[str, Any]:
-        if self.unread:
-            return self.unread.pop(0)
-        return json.loads(await self.communicator.receive_from(timeout=timeout))
-
-    async def receive_type(self, frame_type: str, timeout: float = 3) -> dict[str, Any]:
-        """The next frame of `frame_type`, skipping others (broadcasts interleave with replies)."""
-        while True:
-            frame = await self.receive(timeout)
-            if frame["type"] == frame_type:
-                return frame
-
-    async def receive_reply(self, timeout: float = 3) -> dict[str, Any]:
-        """The next reply to something this client sent (broadcasts carry an event_id; replies do not)."""
-        while True:
-            frame = await self.receive(timeout)
-            if "event_id" not in frame:
-                return frame
-
-    async def request(self, frame: dict[str, Any]) -> dict[str, Any]:
-        """Send and wait for the reply (ack or error) to this frame."""
-        frame = {**frame, "ref": frame.get("ref", id(frame))}
-        await self.send(frame)
-        while True:
-            reply = json.loads(await self.communicator.receive_from(timeout=3))
-            if reply.get("ref") == frame["ref"]:
-                return reply
-            self.unread.append(reply)
-
-    async def nothing_more(self) -> bool:
-        return await self.communicator.receive_nothing(timeout=0.3)
-
-    async def close(self) -> None:
-        await self.communicator.disconnect()
-
-
-def session_cookie(user: Any) -> str:
-    client = Client()
-    client.force_login(user)
-    return client.cookies[settings.SESSION_COOKIE_NAME].value
+from tests.support.live import LiveClient, session_cookie
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from classrooms.agent.protocol import bearer_token
 from classrooms.agent.publisher import Endpoint
 from classrooms.agent.sources import Meter, MeteredTrack, SourceOptions, SyntheticCamera, ToneMicrophone, source_factory
 from lms.close_codes import CloseCode, is_refusal
+from tests.support.waiting import wait_until_async
 
 WELCOME = {
     "type": "welcome",
@@ -118,10 +119,9 @@ async def test_the_agent_authenticates_in_a_header_reports_health_and_reconnects
     agent = agent_for(url)
     task = asyncio.ensure_future(agent.run())
     try:
-        deadline = time.monotonic() + 10
-        while len(seen) < 2 or "report" not in seen[1]:
-            assert time.monotonic() < deadline, seen
-            await asyncio.sleep(0.05)
+        await wait_until_async(
+            lambda: len(seen) >= 2 and "report" in seen[1], message=lambda: f"the agent to come back and report: {seen}"
+        )
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

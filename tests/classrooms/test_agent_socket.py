@@ -20,10 +20,10 @@ from classrooms.models import Device, DeviceKind, DeviceToken, SessionState
 from classrooms.services import devices
 from lms.asgi import application
 from lms.close_codes import CloseCode
-from tests.classrooms.conftest import LiveClient
 from tests.classrooms.factories import LiveSessionFactory, RoomFactory
 from tests.streaming import test_signaling
 from tests.streaming.test_signaling import CONFIG, Viewer, frames_arrive, joined
+from tests.support.live import LiveClient
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 

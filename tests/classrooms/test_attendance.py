@@ -10,9 +10,9 @@ from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from classrooms import selectors
 from classrooms.events import AttendancePayload, AttendeePayload, DepartedPayload, RoomCountPayload
 from classrooms.models import AttendanceStay, LiveEvent, SessionState
+from classrooms.selectors import attendance as attendance_selectors
 from classrooms.services import attendance
 from classrooms.tasks import close_stale_presence
 from lms.errors import CorridorError
@@ -118,7 +118,7 @@ def test_a_dead_socket_is_closed_at_its_last_heartbeat_after_thirty_seconds(grou
 
     [stay] = stays(group)
     assert (stay.ended_at, stay.open_sockets, stay.timed_out) == (at(0, 20), 0, True)
-    presence = selectors.presence_now(session=group.session, now=at(1))
+    presence = attendance_selectors.presence_now(session=group.session, now=at(1))
     assert presence["present"] == 0
     assert [person["user_id"] for person in presence["left"]] == [group.trainee.pk]
     assert attendance_events(group)[-1].payload["present"] == 0
@@ -126,8 +126,8 @@ def test_a_dead_socket_is_closed_at_its_last_heartbeat_after_thirty_seconds(grou
 
 def test_the_live_view_drops_a_silent_socket_even_before_the_sweep(group: Class) -> None:
     attendance.remote_presence_start(session=group.session, user=group.trainee, at=at(0))
-    assert selectors.presence_now(session=group.session, now=at(0, 30))["remote"] == 1
-    assert selectors.presence_now(session=group.session, now=at(0, 31))["remote"] == 0
+    assert attendance_selectors.presence_now(session=group.session, now=at(0, 30))["remote"] == 1
+    assert attendance_selectors.presence_now(session=group.session, now=at(0, 31))["remote"] == 0
 
 
 def test_a_heartbeat_after_the_sweep_reopens_a_socket_that_was_alive(group: Class) -> None:
@@ -190,7 +190,7 @@ def test_a_trainee_who_scans_the_code_is_present_in_that_room(group: Class) -> N
     stay = attendance.room_checkin(session=group.session, user=group.trainee, code=code, at=at(0, 20))
 
     assert (stay.source, stay.room, stay.started_at, stay.ended_at) == ("room", group.room, at(0, 20), None)
-    presence = selectors.presence_now(session=group.session, now=at(1))
+    presence = attendance_selectors.presence_now(session=group.session, now=at(1))
     assert {room["room_id"]: room["count"] for room in presence["rooms"]} == {group.room.pk: 1, group.other_room.pk: 0}
     [event] = attendance_events(group)
     assert event.moderators_only
@@ -384,7 +384,7 @@ def test_who_is_here_counts_each_trainee_once_per_place_and_lists_who_left(group
     attendance.remote_presence_end(session=group.session, user=gone, at=at(3))
     attendance.remote_presence_seen(session_id=group.session.pk, user_ids=[remote.pk, both.pk], at=at(3, 50))
 
-    presence = selectors.presence_now(session=group.session, now=at(4))
+    presence = attendance_selectors.presence_now(session=group.session, now=at(4))
     check_schema(presence, AttendancePayload)
     assert (presence["present"], presence["remote"], presence["enrolled"]) == (3, 1, 5)
     assert {room["room_id"]: room["count"] for room in presence["rooms"]} == {group.room.pk: 2, group.other_room.pk: 0}
@@ -414,7 +414,7 @@ def test_the_report_counts_overlapping_sources_once_and_clips_to_the_schedule(gr
     attendance.remote_presence_start(session=group.session, user=early, at=at(-10))
     attendance.remote_presence_end(session=group.session, user=early, at=at(70))
 
-    report = selectors.attendance_report(session=group.session, now=at(90))
+    report = attendance_selectors.attendance_report(session=group.session, now=at(90))
     rows = {row.user_id: row for row in report.rows}
     assert report.scheduled_minutes == 60
     assert (rows[overlapping.pk].minutes, rows[overlapping.pk].percent) == (50, 83.3)
@@ -428,9 +428,9 @@ def test_while_the_session_runs_the_report_counts_up_to_now(group: Class) -> Non
     attendance.roster_mark(
         session=group.session, room=group.room, user=group.trainee, present=True, by=group.operator, at=at(5)
     )
-    [row] = selectors.attendance_report(session=group.session, now=at(20)).rows
+    [row] = attendance_selectors.attendance_report(session=group.session, now=at(20)).rows
     assert (row.minutes, row.percent) == (15, 25.0)
-    [row] = selectors.attendance_report(session=group.session, now=at(200)).rows
+    [row] = attendance_selectors.attendance_report(session=group.session, now=at(200)).rows
     assert row.minutes == 55  # an open stay counts until the scheduled end
 
 
@@ -445,9 +445,9 @@ def test_the_report_runs_a_fixed_number_of_queries_whatever_the_class_size(group
     def queries() -> int:
         session = type(group.session).objects.get(pk=group.session.pk)
         with CaptureQueriesContext(connection) as captured:
-            selectors.attendance_report(session=session, now=at(30))
-            selectors.attendance_timeline(session=session, now=at(30))
-            selectors.presence_now(session=session, now=at(30))
+            attendance_selectors.attendance_report(session=session, now=at(30))
+            attendance_selectors.attendance_timeline(session=session, now=at(30))
+            attendance_selectors.presence_now(session=session, now=at(30))
         return len(captured.captured_queries)
 
     fill(group.trainees)
@@ -465,7 +465,7 @@ def test_the_timeline_counts_who_was_present_each_minute_per_place(group: Class)
     attendance.remote_presence_start(session=group.session, user=remote, at=at(2, 30))
     attendance.remote_presence_end(session=group.session, user=remote, at=at(4))
 
-    timeline = selectors.attendance_timeline(session=group.session, now=at(6))
+    timeline = attendance_selectors.attendance_timeline(session=group.session, now=at(6))
     assert timeline.times == tuple(at(minute) for minute in range(7))
     series = {s.key: s.counts for s in timeline.series}
     assert series == {
@@ -478,7 +478,7 @@ def test_the_timeline_counts_who_was_present_each_minute_per_place(group: Class)
 
 
 def test_a_session_that_has_not_started_has_an_empty_timeline(group: Class) -> None:
-    timeline = selectors.attendance_timeline(session=group.session, now=T0 - timedelta(minutes=1))
+    timeline = attendance_selectors.attendance_timeline(session=group.session, now=T0 - timedelta(minutes=1))
     assert timeline.times == () and timeline.totals == ()
 
 
@@ -486,5 +486,5 @@ def test_a_trainee_who_attended_then_left_the_course_stays_in_the_report(group: 
     attendance.remote_presence_start(session=group.session, user=group.trainee, at=at(0))
     attendance.remote_presence_end(session=group.session, user=group.trainee, at=at(10))
     group.trainee.enrolments.all().delete()
-    [row] = selectors.attendance_report(session=group.session, now=at(60)).rows
+    [row] = attendance_selectors.attendance_report(session=group.session, now=at(60)).rows
     assert (row.user_id, row.enrolled, row.minutes) == (group.trainee.pk, False, 10)

@@ -12,8 +12,8 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from classrooms import device_selectors
 from classrooms.models import Device, DeviceHealthSample, DeviceKind, DeviceToken, LiveSession, Room, SessionState
+from classrooms.selectors import devices as device_selectors
 from classrooms.services import devices
 from courses.models import CoursePage
 from lms.accounts.models import User

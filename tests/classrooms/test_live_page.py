@@ -184,7 +184,7 @@ def test_the_course_page_links_to_the_live_session_for_those_who_may_join(live: 
 def test_the_course_page_finds_the_session_in_one_query(live: Live, django_assert_num_queries: Any) -> None:
     from django.utils import timezone
 
-    from classrooms.selectors import joinable_session_for_course
+    from classrooms.selectors.sessions import joinable_session_for_course
     from lms.accounts.roles import user_roles
 
     user_roles(live.trainee)  # cached on the user by the page's context processor

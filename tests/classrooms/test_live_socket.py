@@ -473,10 +473,10 @@ async def test_the_periodic_role_check_closes_a_socket_whose_user_lost_the_right
 
 
 def test_the_batched_role_check_agrees_with_the_single_one(live: Any) -> None:
-    from classrooms import selectors
+    from classrooms.selectors import participants as participant_selectors
 
     users = [live.trainee, live.instructor, live.operator, live.admin, live.outsider]
-    parts = selectors.session_participants(session_id=live.session.pk, user_ids=[u.pk for u in users])
+    parts = participant_selectors.session_participants(session_id=live.session.pk, user_ids=[u.pk for u in users])
     for user in users:
-        assert parts.get(user.pk) == selectors.session_participant(session=live.session, user=user), user
+        assert parts.get(user.pk) == participant_selectors.session_participant(session=live.session, user=user), user
     assert live.outsider.pk not in parts

@@ -126,7 +126,7 @@ def connect_sync(live: Any) -> Any:
     from django.conf import settings as django_settings
 
     from lms.asgi import application
-    from tests.classrooms.conftest import LiveClient, session_cookie
+    from tests.support.live import LiveClient, session_cookie
 
     qa.question_ask(session=live.session, user=live.instructor, text="Seeded question")
     hidden = qa.question_ask(session=live.session, user=live.instructor, text="Seeded hidden")

@@ -1,12 +1,11 @@
 """Two ASGI server processes on the real Redis layer: a question asked on one reaches sockets on the other."""
 
 import asyncio
+import functools
 import json
 import os
 import socket
 import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,8 @@ from django.conf import settings
 from django.db import connection
 
 from lms.serve import asgi_server_command
-from tests.classrooms.conftest import session_cookie
+from tests.support.live import session_cookie
+from tests.support.waiting import responds, wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,16 +52,13 @@ def two_servers(redis_url: str, transactional_db: Any) -> Iterator[list[int]]:
         for port in ports
     ]
     try:
-        deadline = time.monotonic() + 30
         for port in ports:
-            while True:
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.2)
+            wait_until(
+                functools.partial(responds, f"http://127.0.0.1:{port}/healthz"),
+                timeout=30,
+                interval=0.2,
+                message=f"the server on port {port}",
+            )
         yield ports
     finally:
         for server in servers:

@@ -10,8 +10,6 @@ import os
 import re
 import socket
 import subprocess
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,6 +27,7 @@ from courses.models import Enrolment
 from lms.serve import asgi_server_command
 from tests import factories
 from tests.classrooms.factories import LiveSessionFactory, RoomFactory, enrol
+from tests.support.waiting import responds, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -97,18 +96,15 @@ class AsgiServer:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            if self.process.poll() is not None:
+
+        def started() -> bool:
+            if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"the server exited with {self.process.returncode}:\n{self.output()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the server did not start in {STARTUP_SECONDS} s:\n{self.output()}") from None
-            time.sleep(0.2)
+            return responds(f"{self.url}/healthz")
+
+        wait_until(
+            started, timeout=STARTUP_SECONDS, interval=0.2, message=lambda: f"the server to start:\n{self.output()}"
+        )
 
     def stop(self) -> None:
         if self.process is None:

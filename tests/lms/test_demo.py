@@ -45,7 +45,7 @@ def test_demo_has_two_rooms_and_a_session_live_now_in_both() -> None:
     from django.utils import timezone
 
     from classrooms.models import LiveSession, Room, SessionState
-    from classrooms.selectors import Participant, session_participant
+    from classrooms.selectors.participants import Participant, session_participant
 
     call_command("load_demo")
     call_command("load_demo")

@@ -22,11 +22,12 @@ import redis
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 
-from streaming import signaling
+from streaming import media_hubs
 from streaming.node import registry
 from tests.classrooms.factories import LiveSessionFactory
 from tests.streaming import test_signaling
 from tests.streaming.test_signaling import Camera, Viewer, frames_arrive, joined
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -115,12 +116,13 @@ def nodes_running(
                     env=env,
                 )
             )
-        deadline = time.monotonic() + 30
-        while not all(nodes.record(node.node_id) for node in nodes.nodes):
+
+        def registered() -> bool:
             for node in nodes.nodes:
                 assert node.process.poll() is None, node.log.read_text()
-            assert time.monotonic() < deadline, "the SFU nodes did not register"
-            time.sleep(0.1)
+            return all(nodes.record(node.node_id) for node in nodes.nodes)
+
+        wait_until(registered, timeout=30, interval=0.1, message="the SFU nodes to register")
         yield nodes
     finally:
         for node in nodes.nodes:
@@ -146,16 +148,8 @@ def sfu_nodes(redis_url: str, settings: Any, tmp_path: Path) -> Iterator[Nodes]:
 
 def no_sfu_here() -> bool:
     """This process runs no Sfu: the media socket used no local MediaHub."""
-    local = signaling._hubs.get(asyncio.get_running_loop())
+    local = media_hubs._local_hubs.get(asyncio.get_running_loop())
     return local is None or local._sfu is None
-
-
-async def wait_until(predicate: Any, what: str, timeout: float = 10) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := predicate()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
-    return found
 
 
 async def test_media_flows_through_a_node_process(live: Any, media: Any, peers: list[Any], sfu_nodes: Nodes) -> None:
@@ -287,6 +281,4 @@ async def close_remote_media_hub() -> AsyncIterator[None]:
     """SFU_MODE "nodes": close the test loop's remote hub while the loop and its Redis connections still run
     (cancelled by the loop's own shutdown, its channel-layer receive could wait forever to unsubscribe)."""
     yield
-    from streaming.node.client import remote_media_hub_close
-
-    await remote_media_hub_close()
+    await media_hubs.remote_media_hub_close()

@@ -25,8 +25,9 @@ from streaming.tasks import upload_session_recordings
 from tests.streaming import test_nodes, test_recording_live, test_signaling
 from tests.streaming.test_nodes import Nodes, no_sfu_here
 from tests.streaming.test_recording import probe
-from tests.streaming.test_recording_live import CameraAndMicrophone, assert_plays_like, end_session, wait_for
+from tests.streaming.test_recording_live import CameraAndMicrophone, assert_plays_like, end_session
 from tests.streaming.test_signaling import joined
+from tests.support.waiting import wait_until_async
 
 pytestmark = [
     pytest.mark.redis,
@@ -110,9 +111,9 @@ async def test_a_session_recorded_on_a_node_is_stored_when_it_ends_and_plays_bac
     assert (recording.state, recording.publisher) == (RecordingState.RECORDING, "instructor")
     assert Path(recording.local_path).is_relative_to(tmp_path / "recordings")
 
-    await test_nodes.wait_until(lambda: camera.pc.connectionState == "connected", "the publisher to connect")
+    await wait_until_async(lambda: camera.pc.connectionState == "connected", message="the publisher to connect")
     started = time.monotonic()
-    await test_nodes.wait_until(lambda: Path(recording.local_path).exists(), "the node's recorder", timeout=5)
+    await wait_until_async(lambda: Path(recording.local_path).exists(), timeout=5, message="the node's recorder")
     await asyncio.sleep(RECORD_SECONDS)
     await end_session(live)
     seconds = time.monotonic() - started
@@ -121,12 +122,16 @@ async def test_a_session_recorded_on_a_node_is_stored_when_it_ends_and_plays_bac
         found = Recording.objects.get(pk=recording.pk)
         return found if found.state != RecordingState.RECORDING else None
 
-    finished = await wait_for(closed, "the node to close the recording", timeout=15)
+    finished = await wait_until_async(
+        sync_to_async(closed), timeout=15, interval=0.1, message="the node to close the recording"
+    )
     assert finished.state in (RecordingState.UPLOADING, RecordingState.STORED), finished.error
     assert finished.sha256 and finished.size > 0
     # Queued once the node's transaction committed, so just after the row changed.
     upload = ("streaming.tasks.upload_recording", [recording.pk])
-    await test_nodes.wait_until(lambda: upload in queued_tasks(nodes, queue), "the node to queue the upload", 5)
+    await wait_until_async(
+        lambda: upload in queued_tasks(nodes, queue), timeout=5, message="the node to queue the upload"
+    )
 
     # The sweep, in process (the session's end already ran it once, possibly before the node had closed the file).
     await sync_to_async(upload_session_recordings)(live.session.pk)

@@ -7,7 +7,7 @@ import asyncio
 import hashlib
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -22,16 +22,18 @@ from classrooms.models import LiveSession, SessionState
 from classrooms.services.sessions import session_set_state
 from streaming import services
 from streaming.live_recordings import RecordingSink
+from streaming.media_hubs import media_hub
 from streaming.models import Recording, RecordingState
 from streaming.recording import RecordingError, RecordingFile, WebmRecorder
-from streaming.signaling import media_hub, session_key
+from streaming.signaling import session_key
 from streaming.tasks import upload_session_recordings
-from tests.classrooms.conftest import LiveClient
 from tests.lms.test_storage_s3 import BUCKET
 from tests.streaming import test_signaling
 from tests.streaming.test_recording import probe
 from tests.streaming.test_sfu import SyntheticVideo
 from tests.streaming.test_signaling import CONFIG, joined
+from tests.support.live import LiveClient
+from tests.support.waiting import wait_until_async
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
@@ -75,14 +77,6 @@ async def cameras() -> AsyncIterator[list[CameraAndMicrophone]]:
         await camera.pc.close()
 
 
-async def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := await sync_to_async(predicate)()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
-    return found
-
-
 async def recorded_session(live: Any, media: Any, cameras: list[CameraAndMicrophone]) -> tuple[LiveClient, str]:
     """The instructor publishes into a live, recorded session; returns once media reaches the SFU."""
     await sync_to_async(services.session_recording_set)(session=live.session, record=True)
@@ -103,7 +97,7 @@ async def recorded_session(live: Any, media: Any, cameras: list[CameraAndMicroph
         tracks = stats(key)["publishers"].get(peer, [])
         return any(track["kind"] == "video" and track["frames"] > 0 for track in tracks)
 
-    await wait_for(video_flows, "video at the SFU", timeout=15)
+    await wait_until_async(video_flows, timeout=15, interval=0.1, message="video at the SFU")
     return teacher, peer
 
 
@@ -155,7 +149,9 @@ async def test_a_recorded_session_is_stored_on_s3_when_it_ends_and_plays_back(
     await end_session(live)
     seconds = time.monotonic() - started
 
-    recording = await wait_for(lambda: settled(live.session), "the upload")
+    recording = await wait_until_async(
+        sync_to_async(lambda: settled(live.session)), timeout=30, interval=0.1, message="the upload"
+    )
     assert recording.state == RecordingState.STORED, recording.error
     assert not Path(recording.local_path).exists()  # removed once the upload was confirmed
     assert [item["Key"] for item in s3_storage.list_objects_v2(Bucket=BUCKET)["Contents"]] == [recording.storage_key]
@@ -186,7 +182,9 @@ async def test_a_publisher_who_leaves_mid_session_closes_its_file(
     # The instructor's page goes away. (Leaving closes the file, which in process also runs the upload: wait.)
     await teacher.communicator.disconnect(timeout=60)
 
-    recording = await wait_for(lambda: settled(live.session), "the upload")
+    recording = await wait_until_async(
+        sync_to_async(lambda: settled(live.session)), timeout=30, interval=0.1, message="the upload"
+    )
     assert recording.state == RecordingState.STORED, recording.error
     assert not Path(recording.local_path).exists()
     data = s3_storage.get_object(Bucket=BUCKET, Key=recording.storage_key)["Body"].read()
@@ -210,7 +208,9 @@ async def test_a_failed_upload_keeps_the_local_file_and_can_be_retried(
     await asyncio.sleep(1.5)
     await end_session(live)
 
-    recording = await wait_for(lambda: settled(live.session), "the upload attempt")
+    recording = await wait_until_async(
+        sync_to_async(lambda: settled(live.session)), timeout=30, interval=0.1, message="the upload attempt"
+    )
     assert recording.state == RecordingState.FAILED
     assert "NoSuchBucket" in recording.error
     assert recording.upload_attempts >= 1

@@ -33,6 +33,7 @@ from av import VideoFrame
 from streaming.sfu import FrameAssembler, Sfu, SfuError, SfuEvent
 from streaming.sfu.forwarder import SubscriberLeg
 from streaming.sfu.seam import request_keyframe, tap_receiver
+from tests.support.waiting import wait_until_async
 
 CONFIG = RTCConfiguration(iceServers=[])  # loopback only, no STUN lookups
 WIDTH, HEIGHT = 160, 120
@@ -54,14 +55,6 @@ class SyntheticVideo(VideoStreamTrack):
         frame.pts, frame.time_base = pts, time_base
         self.count += 1
         return frame
-
-
-async def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 class Publisher:
@@ -198,8 +191,18 @@ async def test_forwards_encoded_media_without_decoding_or_encoding(sfu: Sfu, cod
     await counting.join(sfu, "viewer-counting")
     await another.join(sfu, "viewer-video-only", track_ids=[track_ids[0]])
 
-    await wait_until(lambda: len(decoding.video) >= 30 and len(counting.frames["video"]) >= 30, 10, "30 frames each")
-    await wait_until(lambda: decoding.audio >= 10 and len(another.frames["video"]) >= 10, 5, "audio and 3rd viewer")
+    await wait_until_async(
+        lambda: len(decoding.video) >= 30 and len(counting.frames["video"]) >= 30,
+        timeout=10,
+        interval=0.02,
+        message="30 frames each",
+    )
+    await wait_until_async(
+        lambda: decoding.audio >= 10 and len(another.frames["video"]) >= 10,
+        timeout=5,
+        interval=0.02,
+        message="audio and 3rd viewer",
+    )
 
     # The bitstream decodes with aiortc's own receiver: real pictures of the publisher's size.
     assert {(frame.width, frame.height) for _, frame in decoding.video} == {(WIDTH, HEIGHT)}
@@ -229,7 +232,7 @@ async def test_new_subscriber_sees_video_within_one_second(sfu: Sfu) -> None:
     await publisher.publish(sfu)
     first = DecodingSubscriber()
     await first.join(sfu, "early")
-    await wait_until(lambda: len(first.video) > 0, 10, "the first viewer's video")
+    await wait_until_async(lambda: len(first.video) > 0, timeout=10, interval=0.02, message="the first viewer's video")
     requests_before = publisher.keyframe_requests
     await asyncio.sleep(1.2)  # the last keyframe is old now (aiortc's encoder only makes one when asked)
 
@@ -242,7 +245,7 @@ async def test_new_subscriber_sees_video_within_one_second(sfu: Sfu) -> None:
 
     late.pc.on("connectionstatechange", on_state)
     await late.join(sfu, "late")
-    await wait_until(lambda: len(late.video) > 0, 10, "the late viewer's video")
+    await wait_until_async(lambda: len(late.video) > 0, timeout=10, interval=0.02, message="the late viewer's video")
     assert connected_at
     assert late.video[0][0] - connected_at[0] < 1.0
     # The join asked the publisher for a keyframe (the subscriber's own receiver may add a PLI of its own).
@@ -258,7 +261,12 @@ async def test_pli_flood_is_rate_limited_and_harms_nobody(sfu: Sfu) -> None:
     flooder, bystander = CountingSubscriber(), CountingSubscriber()
     await flooder.join(sfu, "flooder")
     await bystander.join(sfu, "bystander")
-    await wait_until(lambda: len(flooder.frames["video"]) > 0 and len(bystander.frames["video"]) > 0, 10, "video")
+    await wait_until_async(
+        lambda: len(flooder.frames["video"]) > 0 and len(bystander.frames["video"]) > 0,
+        timeout=10,
+        interval=0.02,
+        message="video",
+    )
     requests_before = publisher.keyframe_requests
     receiver = flooder.pc.getTransceivers()[0].receiver
     sfu_ssrc = receiver.getSynchronizationSources()[0].source
@@ -270,10 +278,11 @@ async def test_pli_flood_is_rate_limited_and_harms_nobody(sfu: Sfu) -> None:
         await asyncio.sleep(0.02)
     elapsed = time.monotonic() - started
 
-    await wait_until(
+    await wait_until_async(
         lambda: next(leg for leg in sfu.stats(SESSION)["subscribers"]["flooder"])["keyframe_requests"] == 100,
-        2,
-        "the SFU to see every PLI",
+        timeout=2,
+        interval=0.02,
+        message="the SFU to see every PLI",
     )
     # At most one keyframe request per second reaches the publisher (plus one for a window boundary).
     assert publisher.keyframe_requests - requests_before <= int(elapsed) + 2
@@ -289,7 +298,7 @@ async def test_subscriber_losses_are_repaired_by_retransmission(sfu: Sfu) -> Non
     await publisher.publish(sfu)
     viewer = DecodingSubscriber()
     await viewer.join(sfu, "lossy")
-    await wait_until(lambda: len(viewer.video) > 5, 10, "video")
+    await wait_until_async(lambda: len(viewer.video) > 5, timeout=10, interval=0.02, message="video")
     leg = next(iter(sfu._sessions[SESSION].subscribers["lossy"].legs.values()))
     original = leg.sender.send_serialized
     dropped: list[int] = []
@@ -301,8 +310,10 @@ async def test_subscriber_losses_are_repaired_by_retransmission(sfu: Sfu) -> Non
         await original(serialized, **kwargs)
 
     setattr(leg.sender, "send_serialized", lossy)  # noqa: B010
-    await wait_until(lambda: len(dropped) == 5, 5, "five dropped packets")
-    await wait_until(lambda: leg.sender.nacked_packets >= 5, 3, "the subscriber's NACKs")
+    await wait_until_async(lambda: len(dropped) == 5, timeout=5, interval=0.02, message="five dropped packets")
+    await wait_until_async(
+        lambda: leg.sender.nacked_packets >= 5, timeout=3, interval=0.02, message="the subscriber's NACKs"
+    )
     decoded = len(viewer.video)
     await asyncio.sleep(0.5)
     assert len(viewer.video) > decoded + 10  # still decoding after the repaired losses
@@ -318,7 +329,9 @@ async def test_publisher_leaving_or_failing_tells_its_subscribers(sfu: Sfu) -> N
     await second.publish(sfu, "student")
     viewer = CountingSubscriber()
     await viewer.join(sfu, "viewer")
-    await wait_until(lambda: len(viewer.frames["video"]) >= 10, 10, "video from both")
+    await wait_until_async(
+        lambda: len(viewer.frames["video"]) >= 10, timeout=10, interval=0.02, message="video from both"
+    )
 
     await sfu.unpublish(session_key=SESSION, publisher_id="teacher")
     assert events[-1] == {
@@ -332,7 +345,7 @@ async def test_publisher_leaving_or_failing_tells_its_subscribers(sfu: Sfu) -> N
     assert [t["publisher_id"] for t in sfu.tracks(SESSION)] == ["student"]
 
     await second.pc.close()  # the remote end goes away without unpublishing
-    await wait_until(lambda: len(events) == 2, 5, "the failure to be noticed")
+    await wait_until_async(lambda: len(events) == 2, timeout=5, interval=0.02, message="the failure to be noticed")
     assert events[-1]["type"] == "publisher_left"
     assert events[-1]["reason"] == "failed"
     assert events[-1]["subscriber_ids"] == ["viewer"]
@@ -350,7 +363,7 @@ async def test_publisher_that_never_sends_media_times_out_alone() -> None:
     await live.publish(sfu, "live")
     viewer = CountingSubscriber()
     await viewer.join(sfu, "viewer", track_ids=["live:0"])
-    await wait_until(lambda: bool(events), 3, "the timeout")
+    await wait_until_async(lambda: bool(events), timeout=3, interval=0.02, message="the timeout")
     assert events == [
         {
             "type": "publisher_left",
@@ -390,7 +403,7 @@ async def test_joining_and_leaving_200_times_leaves_nothing_behind(sfu: Sfu) -> 
     await publisher.publish(sfu)
     warm = CountingSubscriber()  # warm every lazy import/cache before counting
     await warm.join(sfu, "warm")
-    await wait_until(functools.partial(has_video, warm), 10, "video")
+    await wait_until_async(functools.partial(has_video, warm), timeout=10, interval=0.02, message="video")
     await warm.close()
     await sfu.leave(session_key=SESSION, peer_id="warm")
     del warm
@@ -404,7 +417,7 @@ async def test_joining_and_leaving_200_times_leaves_nothing_behind(sfu: Sfu) -> 
         viewer = CountingSubscriber()
         await viewer.join(sfu, f"viewer-{index}")
         if index % 50 == 0:  # some joins get all the way to media before leaving
-            await wait_until(functools.partial(has_video, viewer), 10, "video")
+            await wait_until_async(functools.partial(has_video, viewer), timeout=10, interval=0.02, message="video")
         await sfu.leave(session_key=SESSION, peer_id=f"viewer-{index}")
         await viewer.close()
     del viewer
@@ -465,7 +478,12 @@ async def test_recording_sink_gets_whole_frames_from_a_keyframe(sfu: Sfu) -> Non
     await asyncio.sleep(0.5)
     sink = ListSink()
     await sfu.set_recording_sink(session_key=SESSION, publisher_id="teacher", sink=sink)
-    await wait_until(lambda: sum(1 for f in sink.frames if f[0] == "video") >= 20, 10, "recorded video")
+    await wait_until_async(
+        lambda: sum(1 for f in sink.frames if f[0] == "video") >= 20,
+        timeout=10,
+        interval=0.02,
+        message="recorded video",
+    )
     video = [f for f in sink.frames if f[0] == "video"]
     audio = [f for f in sink.frames if f[0] == "audio"]
     assert video[0][4] and video[0][1][3:6] == b"\x9d\x01\x2a"

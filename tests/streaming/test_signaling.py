@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -18,9 +17,10 @@ from django.conf import settings
 
 from lms.asgi import application
 from lms.close_codes import CloseCode
-from tests.classrooms.conftest import LiveClient, session_cookie
 from tests.classrooms.factories import LiveSessionFactory
 from tests.streaming.test_sfu import SyntheticVideo
+from tests.support.live import LiveClient, session_cookie
+from tests.support.waiting import wait_until_async
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -116,10 +116,9 @@ async def peers() -> AsyncIterator[list[Any]]:
 
 
 async def frames_arrive(viewer: Viewer, count: int, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while viewer.frames < count:
-        assert time.monotonic() < deadline, f"only {viewer.frames} video frames arrived"
-        await asyncio.sleep(0.05)
+    await wait_until_async(
+        lambda: viewer.frames >= count, timeout=timeout, message=lambda: f"{count} video frames (only {viewer.frames})"
+    )
 
 
 async def test_instructor_publishes_and_a_trainee_sees_moving_video(live: Any, media: Any, peers: list[Any]) -> None:

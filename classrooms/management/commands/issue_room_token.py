@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.text import slugify
 
-from classrooms import device_selectors
+from classrooms.selectors import devices as device_selectors
 from classrooms.services import devices
 
 

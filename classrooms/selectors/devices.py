@@ -1,7 +1,4 @@
-"""Reads about rooms' devices: who may operate a room, its devices' health, a room agent's token and session.
-
-(Beside `classrooms/selectors.py`, which is about sessions, so neither grows into one module for everything.)
-"""
+"""Reads about rooms' devices: who may operate a room, its devices' health, a room agent's token and session."""
 
 from __future__ import annotations
 
@@ -14,9 +11,9 @@ from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.text import slugify
 
-from classrooms import selectors
 from classrooms.agent.protocol import HEALTH_INTERVAL_SECONDS
 from classrooms.models import Device, DeviceHealthSample, DeviceKind, DeviceToken, LiveSession, Room, SessionState
+from classrooms.selectors.attendance import can_keep_roster
 from lms.accounts.roles import Role, user_roles
 
 # A device is online while its reports keep coming; after three missed reports it is offline.
@@ -39,7 +36,7 @@ def token_hash(token: str) -> str:
 
 def can_operate_room(*, room: Room, user: Any) -> bool:
     """The room's operators and administrators may see its devices, start and stop its stream, manage its tokens."""
-    return selectors.can_keep_roster(room=room, user=user)
+    return can_keep_roster(room=room, user=user)
 
 
 def operated_rooms(*, user: Any) -> QuerySet[Room]:

@@ -1,0 +1,86 @@
+"""Reads for live sessions: what a joining client starts from, what it missed, which session a course page offers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from django.db.models import Case, Q, Value, When
+
+from classrooms.models import LiveEvent, LiveSession, Poll, Question, RaisedHand, SessionState
+from classrooms.selectors.attendance import presence_now
+from classrooms.selectors.hands import hands_queue
+from classrooms.selectors.participants import MODERATORS, Participant
+from classrooms.selectors.polls import poll_payload
+from classrooms.selectors.qa import question_payload, session_questions
+from courses.models import Enrolment
+from lms.accounts.roles import Role, user_roles
+
+
+def session_snapshot(*, session: LiveSession, participant: Participant, user: Any) -> dict[str, Any]:
+    """Everything a client needs on joining, and the event id to resume from."""
+    is_moderator = participant in MODERATORS
+    last_event = LiveEvent.objects.filter(session=session).order_by("-id").values_list("id", flat=True).first()
+    questions = session_questions(session=session, include_hidden=is_moderator)
+    polls = Poll.objects.filter(session=session).prefetch_related("choices")
+    my_votes = list(Question.objects.filter(session=session, votes__user=user).values_list("id", flat=True))
+    return {
+        "session": {
+            "id": session.pk,
+            "title": session.title,
+            "state": session.state,
+            "starts_at": session.starts_at.isoformat(),
+            "ends_at": session.ends_at.isoformat(),
+        },
+        "you": {"user_id": user.pk, "role": participant.value, "moderator": is_moderator},
+        "last_event_id": last_event or 0,
+        "questions": [question_payload(q) for q in questions],
+        "my_votes": my_votes,
+        "polls": [poll_payload(p) for p in polls],
+        "hands": hands_queue(session=session) if is_moderator else [],
+        "my_hand_raised": RaisedHand.objects.filter(session=session, user=user, lowered_at__isnull=True).exists(),
+        # Who is here: the same payload as the moderators' "attendance.updated" events.
+        "attendance": presence_now(session=session) if is_moderator else None,
+    }
+
+
+def events_since(
+    *, session: LiveSession, after_id: int, include_moderator_events: bool, limit: int = 500
+) -> list[LiveEvent]:
+    events = LiveEvent.objects.filter(session=session, id__gt=after_id)
+    if include_moderator_events:
+        return list(events.order_by("id")[:limit])
+    found = list(events.filter(Q(moderators_only=False)).order_by("id")[:limit])
+    # A question hidden since it was asked is not replayed to those who may not see it.
+    hidden = set(Question.objects.filter(session=session, hidden=True).values_list("id", flat=True))
+    return [
+        event
+        for event in found
+        if not (event.kind in {"question.created", "question.updated"} and event.payload.get("id") in hidden)
+    ]
+
+
+def joinable_session_for_course(*, user: Any, course_key: UUID, now: datetime) -> LiveSession | None:
+    """The course's session that is live now, or else its next scheduled one, if `user` may join it.
+
+    Who may join is `session_participant`'s rule: the instructor, an administrator, an operator of
+    one of its rooms, or a trainee enrolled in the course (in any language). One query (the
+    user's roles are cached on the user).
+    """
+    if not getattr(user, "is_authenticated", False):
+        return None
+    sessions = LiveSession.objects.filter(course__translation_key=course_key).filter(
+        Q(state=SessionState.LIVE) | Q(state=SessionState.SCHEDULED, ends_at__gte=now)
+    )
+    if Role.ADMINISTRATOR not in user_roles(user):
+        may_join = Q(instructor=user) | Q(
+            course__translation_key__in=Enrolment.objects.filter(user=user).values("course_key")
+        )
+        if Role.OPERATOR in user_roles(user):
+            may_join |= Q(
+                pk__in=LiveSession.rooms.through.objects.filter(room__operators=user).values("livesession_id")
+            )
+        sessions = sessions.filter(may_join)
+    live_first = Case(When(state=SessionState.LIVE, then=Value(0)), default=Value(1))
+    return sessions.order_by(live_first, "starts_at", "pk").first()
