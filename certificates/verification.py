@@ -91,10 +91,10 @@ def certificate_verify(*, certificate: Certificate) -> VerificationOutcome:
     return VerificationOutcome("valid", "ok", _("The signature checks and the certificate stands."), True, certificate)
 
 
-def credential_document_verify(*, document: Any) -> VerificationOutcome:
+def credential_document_verify(*, document: dict[str, Any]) -> VerificationOutcome:
     """Check a credential someone holds: our signature over every field, then whether it was revoked."""
     checked = credentials.credential_verify(document, public_keys=documents.issuer_public_keys())
-    code = documents.code_from_credential_id(document.get("id")) if isinstance(document, dict) else None
+    code = documents.code_from_credential_id(document.get("id"))
     certificate = (
         Certificate.objects.select_related("rule").exclude(state=CertificateState.PENDING).filter(code=code).first()
         if code

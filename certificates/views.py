@@ -7,7 +7,6 @@ Every view checks who asks before reading anything; services check again before 
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -29,12 +28,20 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
 from certificates import documents, selectors, services, verification
+from certificates.forms import (
+    BatchStartForm,
+    CertificateRuleForm,
+    CohortFilterForm,
+    IssueOneForm,
+    RevokeForm,
+    VerifyCodeForm,
+)
 from certificates.models import Certificate, CertificateState, IssueBatch
 from courses.models import CoursePage
 from lms.accounts.models import Cohort, User
 from lms.accounts.requests import AuthenticatedHttpRequest
-from lms.errors import CorridorError
 from lms.files import stored_file_response
+from lms.forms import form_checked
 
 MAX_CREDENTIAL_BYTES = 256 * 1024
 
@@ -65,9 +72,7 @@ def course_eligibility(request: HttpRequest, course_id: int) -> HttpResponse:
     course = _course(course_id)
     rule = selectors.rule_in_force(course_key=course.translation_key)
     cohorts = Cohort.objects.all()
-    cohort = None
-    if request.GET.get("cohort"):
-        cohort = get_object_or_404(Cohort, pk=_int(request.GET["cohort"]))
+    cohort = form_checked(CohortFilterForm(request.GET), code="invalid_filter").cleaned_data["cohort"]
     report = selectors.course_eligibility(course=course, rule=rule, cohort=cohort) if rule else None
     return render(
         request,
@@ -84,28 +89,13 @@ def course_eligibility(request: HttpRequest, course_id: int) -> HttpResponse:
     )
 
 
-def _int(value: str) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise CorridorError("bad_request", _("That is not a number.")) from None
-
-
 @require_POST
 @login_required
 def rule_save(request: HttpRequest, course_id: int) -> HttpResponse:
     _require_administrator(request)
     course = _course(course_id)
-    pass_mark = request.POST.get("final_pass_mark", "").strip()
-    rule = services.certificate_rule_set(
-        course=course,
-        by=request.user,
-        min_attendance_percent=_int(request.POST.get("min_attendance_percent", "0") or "0"),
-        require_all_modules=request.POST.get("require_all_modules") == "on",
-        final_pass_mark=_int(pass_mark) if pass_mark else None,
-        signatory_en=request.POST.get("signatory_en", "").strip()[:120],
-        signatory_zh=request.POST.get("signatory_zh", "").strip()[:120],
-    )
+    form = form_checked(CertificateRuleForm(request.POST), code="invalid_rule")
+    rule = services.certificate_rule_set(course=course, by=request.user, **form.rule_values())
     messages.success(request, _("Rule version %(version)s saved.") % {"version": rule.version})
     return redirect("certificates:eligibility", course_id=course.pk)
 
@@ -115,11 +105,11 @@ def rule_save(request: HttpRequest, course_id: int) -> HttpResponse:
 def issue_one(request: AuthenticatedHttpRequest, course_id: int) -> HttpResponse:
     _require_administrator(request)
     course = _course(course_id)
-    trainee = get_object_or_404(User, pk=_int(request.POST.get("user", "")))
-    if not selectors.course_trainees(course_key=course.translation_key).filter(pk=trainee.pk).exists():
-        raise Http404
+    trainees = selectors.course_trainees(course_key=course.translation_key)
+    form = form_checked(IssueOneForm(request.POST, trainees=trainees), code="invalid_issue")
+    trainee: User = form.cleaned_data["user"]
     certificate = services.certificate_issue(
-        user=trainee, course=course, by=request.user, override_justification=request.POST.get("justification", "")
+        user=trainee, course=course, by=request.user, override_justification=form.cleaned_data["justification"]
     )
     messages.success(
         request, _("Certificate %(code)s issued to %(name)s.") % {"code": certificate.code, "name": trainee}
@@ -132,10 +122,10 @@ def issue_one(request: AuthenticatedHttpRequest, course_id: int) -> HttpResponse
 def batch_start(request: HttpRequest, course_id: int) -> HttpResponse:
     _require_administrator(request)
     course = _course(course_id)
-    cohort = get_object_or_404(Cohort, pk=_int(request.POST["cohort"])) if request.POST.get("cohort") else None
-    picked = request.POST.getlist("users")
+    trainees = selectors.course_trainees(course_key=course.translation_key)
+    form = form_checked(BatchStartForm(request.POST, trainees=trainees), code="invalid_batch")
     batch = services.certificate_batch_start(
-        course=course, by=request.user, cohort=cohort, user_ids=[_int(value) for value in picked] if picked else None
+        course=course, by=request.user, cohort=form.cleaned_data["cohort"], user_ids=form.user_ids()
     )
     return redirect("certificates:batch", batch_id=batch.pk)
 
@@ -180,7 +170,8 @@ def batch_retry(request: AuthenticatedHttpRequest, batch_id: int) -> HttpRespons
 def revoke(request: AuthenticatedHttpRequest, code: str) -> HttpResponse:
     _require_administrator(request)
     certificate = get_object_or_404(Certificate, code=code)
-    services.certificate_revoke(certificate=certificate, by=request.user, reason=request.POST.get("reason", ""))
+    form = form_checked(RevokeForm(request.POST), code="reason_required")
+    services.certificate_revoke(certificate=certificate, by=request.user, reason=form.cleaned_data["reason"])
     messages.success(request, _("Certificate %(code)s revoked.") % {"code": certificate.code})
     return redirect("certificates:verify", code=certificate.code)
 
@@ -230,10 +221,12 @@ def verify_redirect(request: HttpRequest, code: str) -> HttpResponse:
 
 @require_safe
 def verify_form(request: HttpRequest) -> HttpResponse:
-    code = request.GET.get("code", "").strip()
-    if code:
-        return redirect("certificates:verify", code=code.upper())
-    return render(request, "certificates/verify_form.html", {})
+    form = VerifyCodeForm(request.GET)
+    if not form.is_valid():
+        return render(request, "certificates/verify_form.html", {"form": form}, status=400)
+    if form.cleaned_data["code"]:
+        return redirect("certificates:verify", code=form.cleaned_data["code"])
+    return render(request, "certificates/verify_form.html", {"form": form})
 
 
 @require_safe
@@ -275,9 +268,13 @@ def verify_credential(request: HttpRequest) -> JsonResponse:
             {"status": "invalid", "reason": "too_large", "message": _("That is too large.")}, status=413
         )
     try:
-        document: Any = json.loads(request.body)
+        document: object = json.loads(request.body)
     except (UnicodeDecodeError, json.JSONDecodeError):
         return JsonResponse({"status": "invalid", "reason": "malformed", "message": _("That is not JSON.")}, status=400)
+    if not isinstance(document, dict):
+        return JsonResponse(
+            {"status": "invalid", "reason": "not_object", "message": _("A credential is a JSON object.")}, status=400
+        )
     return JsonResponse(verification.credential_document_verify(document=document).as_json())
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django import forms
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
@@ -121,3 +121,38 @@ class StreamCommandForm(forms.Form):
     def command_value(self) -> Command:
         """The checked command; call after `is_valid()`."""
         return "start" if self.cleaned_data["command"] == "start" else "stop"
+
+
+class RosterMarkForm(forms.Form):
+    """An operator's mark on the roster: one of the session's trainees, present ("1") or absent ("0")."""
+
+    user_id = forms.ModelChoiceField(
+        queryset=User.objects.none(),
+        label=_("Trainee"),
+        error_messages={
+            "required": _("Choose a trainee, and present or absent."),
+            "invalid_choice": _("Choose a trainee of this session."),
+        },
+    )
+    present = forms.TypedChoiceField(
+        choices=[("1", _("Present")), ("0", _("Absent"))],
+        coerce=lambda value: value == "1",
+        label=_("Present or absent"),
+        error_messages={
+            "required": _("Choose a trainee, and present or absent."),
+            "invalid_choice": _("Choose present or absent."),
+        },
+    )
+
+    def __init__(self, *args: Any, trainees: QuerySet[User], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["user_id"].queryset = trainees  # type: ignore[attr-defined]
+
+    def trainee(self) -> User:
+        """The checked trainee; call after `is_valid()`."""
+        trainee: User = self.cleaned_data["user_id"]
+        return trainee
+
+    def is_present(self) -> bool:
+        """The checked mark; call after `is_valid()`."""
+        return bool(self.cleaned_data["present"])

@@ -7,8 +7,10 @@ from django.views.decorators.http import require_POST
 from wagtail.models import Locale
 
 from courses import selectors, services
+from courses.forms import QuizAnswersForm
 from courses.models import CoursePage, LessonPage
 from lms.accounts.requests import AuthenticatedHttpRequest
+from lms.forms import form_checked
 
 
 @require_POST
@@ -33,10 +35,8 @@ def lesson_complete(request: AuthenticatedHttpRequest, page_id: int) -> HttpResp
 @login_required
 def quiz_submit(request: AuthenticatedHttpRequest, page_id: int, block_id: str) -> HttpResponse:
     lesson = get_object_or_404(LessonPage, pk=page_id)
-    answers = {
-        key.removeprefix("question-"): str(value) for key, value in request.POST.items() if key.startswith("question-")
-    }
-    attempt = services.quiz_submit(user=request.user, lesson=lesson, quiz_block_id=block_id, answers=answers)
+    form = form_checked(QuizAnswersForm(request.POST), code="invalid_answer")
+    attempt = services.quiz_submit(user=request.user, lesson=lesson, quiz_block_id=block_id, answers=form.answers())
     outcome = _("Passed") if attempt.passed else _("Not passed yet")
     messages.success(
         request,

@@ -24,12 +24,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from classrooms.charts import stacked_area_chart
 from classrooms.events import AttendancePayload
+from classrooms.forms import RosterMarkForm
 from classrooms.models import LiveSession, Room, SessionState
 from classrooms.selectors import attendance as attendance_selectors
 from classrooms.selectors.attendance import AttendanceTimeline
 from classrooms.services import attendance
-from lms.accounts.models import User
 from lms.errors import CorridorError
+from lms.forms import form_checked
 from lms.timezones import city_label, city_time_zone
 
 DISPLAY_REFRESH_SECONDS = 5
@@ -200,13 +201,13 @@ def _roster_allowed(request: HttpRequest, session_id: int, room_id: int) -> tupl
 def roster(request: HttpRequest, session_id: int, room_id: int) -> HttpResponse:
     session, room = _roster_allowed(request, session_id, room_id)
     if request.method == "POST":
-        user_id = request.POST.get("user_id", "")
-        trainee = get_object_or_404(User, pk=int(user_id)) if user_id.isdigit() else None
-        present = request.POST.get("present")
-        if trainee is None or present not in {"1", "0"}:
-            raise CorridorError("invalid_roster_mark", _("Choose a trainee, and present or absent."))
-        attendance.roster_mark(session=session, room=room, user=trainee, present=present == "1", by=request.user)
-        message = _("%(name)s is marked present.") if present == "1" else _("%(name)s is marked absent.")
+        form = form_checked(
+            RosterMarkForm(request.POST, trainees=attendance_selectors.session_trainees(session=session)),
+            code="invalid_roster_mark",
+        )
+        trainee, present = form.trainee(), form.is_present()
+        attendance.roster_mark(session=session, room=room, user=trainee, present=present, by=request.user)
+        message = _("%(name)s is marked present.") if present else _("%(name)s is marked absent.")
         messages.success(request, message % {"name": attendance_selectors.display_name(trainee)})
         url = reverse("classrooms:attendance-roster", kwargs={"session_id": session.pk, "room_id": room.pk})
         return HttpResponseRedirect(f"{url}#trainee-{trainee.pk}", status=303)

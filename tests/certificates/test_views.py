@@ -8,9 +8,10 @@ from django.core.files.storage import default_storage
 from django.http import StreamingHttpResponse
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from certificates import services
-from certificates.models import Certificate, CertificateState
+from certificates.models import Certificate, CertificateRule, CertificateState, IssueBatch
 from tests import factories
 from tests.certificates.setup import course_with_rule
 from tests.factories import PASSWORD
@@ -222,3 +223,147 @@ def test_the_readmes_offline_check_works_with_what_the_site_publishes(tmp_path: 
     credential_file.write_text(json.dumps(altered))
     result = offline_check()
     assert result.returncode == 1, result.stdout
+
+
+# What the pages post is checked before anything is written ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("posted", "message"),
+    [
+        ({"min_attendance_percent": "eighty"}, "Percentages go from 0 to 100."),
+        ({"min_attendance_percent": "150"}, "Percentages go from 0 to 100."),
+        ({"min_attendance_percent": "80", "final_pass_mark": "-1"}, "Percentages go from 0 to 100."),
+        ({"min_attendance_percent": "80", "signatory_en": "x" * 121}, "at most 120 characters"),
+    ],
+)
+def test_a_malformed_rule_is_refused_with_the_reason_and_saves_no_version(posted: dict[str, str], message: str) -> None:
+    setup = course_with_rule()
+    versions = CertificateRule.objects.count()
+    response = _client(setup.admin).post(reverse("certificates:rule-save", args=[setup.course.pk]), posted)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert CertificateRule.objects.count() == versions
+
+
+def test_a_rule_saves_with_the_fields_as_the_page_posts_them() -> None:
+    setup = course_with_rule()
+    posted = {"min_attendance_percent": "", "final_pass_mark": "", "signatory_en": " Ada Lovelace "}
+    response = _client(setup.admin).post(reverse("certificates:rule-save", args=[setup.course.pk]), posted)
+    assert response.status_code == 302
+    rule = CertificateRule.objects.latest("version")
+    assert (rule.min_attendance_percent, rule.require_all_modules, rule.final_pass_mark) == (0, False, None)
+    assert rule.signatory_en == "Ada Lovelace"
+
+
+@pytest.mark.parametrize(
+    ("posted", "message"),
+    [
+        ({}, "Choose a trainee."),
+        ({"user": "x"}, "Choose a trainee of this course."),
+        ({"user": "outsider"}, "Choose a trainee of this course."),
+        ({"user": "short", "justification": "x" * 2001}, "at most 2000 characters"),
+    ],
+)
+def test_a_forged_issue_is_refused_with_the_reason_and_issues_nothing(posted: dict[str, str], message: str) -> None:
+    setup = course_with_rule()
+    people = {"outsider": str(factories.trainee().pk), "short": str(setup.add_trainee().pk)}
+    data = {key: people.get(value, value) for key, value in posted.items()}
+    response = _client(setup.admin).post(reverse("certificates:issue-one", args=[setup.course.pk]), data)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not Certificate.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("posted", "message"),
+    [
+        ({"cohort": "x"}, "Choose one of the cohorts."),
+        ({"cohort": "99999999"}, "Choose one of the cohorts."),
+        ({"users": ["ready", "x"]}, "Choose trainees of this course."),
+        ({"users": ["ready", "outsider"]}, "Choose trainees of this course."),
+    ],
+)
+def test_a_forged_batch_is_refused_with_the_reason_and_queues_nothing(
+    posted: dict[str, Any], message: str, django_capture_on_commit_callbacks: Any
+) -> None:
+    setup = course_with_rule()
+    people = {"outsider": str(factories.trainee().pk), "ready": str(setup.qualifying_trainee().pk)}
+    data = {
+        key: [people.get(v, v) for v in value] if isinstance(value, list) else value for key, value in posted.items()
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _client(setup.admin).post(reverse("certificates:batch-start", args=[setup.course.pk]), data)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not IssueBatch.objects.exists() and not Certificate.objects.exists()
+
+
+def test_a_batch_of_the_ticked_trainees_issues_to_those_only(django_capture_on_commit_callbacks: Any) -> None:
+    setup = course_with_rule()
+    ticked, _other = setup.qualifying_trainee(), setup.qualifying_trainee()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _client(setup.admin).post(
+            reverse("certificates:batch-start", args=[setup.course.pk]), {"users": [ticked.pk]}
+        )
+    assert response.status_code == 302
+    assert list(Certificate.objects.values_list("user", flat=True)) == [ticked.pk]
+
+
+@pytest.mark.parametrize(
+    ("reason", "message"),
+    [("", "Say why the certificate is revoked"), ("   ", "Say why"), ("x" * 1001, "at most 1000 characters")],
+)
+def test_a_revocation_without_a_fit_reason_is_refused_and_the_certificate_stands(reason: str, message: str) -> None:
+    setup = course_with_rule()
+    certificate = _issued(setup)
+    response = _client(setup.admin).post(reverse("certificates:revoke", args=[certificate.code]), {"reason": reason})
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    certificate.refresh_from_db()
+    assert certificate.state == CertificateState.ISSUED
+
+
+def test_the_eligibility_filter_refuses_a_cohort_that_is_not_one() -> None:
+    setup = course_with_rule()
+    client = _client(setup.admin)
+    url = reverse("certificates:eligibility", args=[setup.course.pk])
+    for cohort in ["x", "99999999"]:
+        response = client.get(url, {"cohort": cohort})
+        assert response.status_code == 400
+        assert "Choose one of the cohorts." in response.content.decode()
+    assert client.get(url, {"cohort": ""}).status_code == 200
+
+
+def test_the_verification_form_takes_a_code_and_refuses_one_too_long() -> None:
+    url = reverse("certificates:verify-form")
+    response = Client().get(url, {"code": " crd-abcd-efgh "})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("certificates:verify", args=["CRD-ABCD-EFGH"])
+    too_long = Client().get(url, {"code": "C" * 41})
+    assert too_long.status_code == 400
+    assert "at most 40 characters" in too_long.content.decode()
+    spaced = Client().get(url, {"code": "CRD ABCD/EFGH"})
+    assert spaced.status_code == 400
+    assert "A certificate code has only letters, digits and hyphens." in spaced.content.decode()
+    assert Client().get(url).status_code == 200
+
+
+def test_a_credential_that_is_not_a_json_object_is_refused() -> None:
+    for body in ["[1, 2]", '"CRD-ABCD-EFGH"', "null"]:
+        response = Client().post(reverse("verify:credential"), body, content_type="application/json")
+        assert response.status_code == 400
+        assert response.json() == {
+            "status": "invalid",
+            "reason": "not_object",
+            "message": "A credential is a JSON object.",
+        }
+
+
+def test_a_refusal_is_in_the_pages_language() -> None:
+    setup = course_with_rule()
+    with translation.override("zh-hans"):
+        url = reverse("certificates:issue-one", args=[setup.course.pk])
+    response = _client(setup.admin).post(url, {"user": "x"})
+    assert response.status_code == 400
+    assert "学员：请选择本课程的一名学员。" in response.content.decode()

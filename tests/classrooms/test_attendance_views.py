@@ -203,6 +203,28 @@ def test_a_roster_mark_must_name_a_trainee(group: Class) -> None:
     assert client.post(roster_url(group), {"user_id": group.outsider.pk, "present": "1"}).status_code == 400
 
 
+@pytest.mark.parametrize(
+    ("posted", "message"),
+    [
+        ({"present": "1"}, "Choose a trainee, and present or absent."),
+        ({"user_id": "x", "present": "1"}, "Choose a trainee of this session."),
+        ({"user_id": "outsider", "present": "1"}, "Choose a trainee of this session."),
+        ({"user_id": "99999999", "present": "1"}, "Choose a trainee of this session."),
+        ({"user_id": "trainee"}, "Choose a trainee, and present or absent."),
+        ({"user_id": "trainee", "present": "yes"}, "Choose present or absent."),
+    ],
+)
+def test_a_forged_roster_mark_is_refused_with_the_reason_and_marks_nobody(
+    group: Class, posted: dict[str, str], message: str
+) -> None:
+    people = {"trainee": str(group.trainee.pk), "outsider": str(group.outsider.pk)}
+    data = {key: people.get(value, value) for key, value in posted.items()}
+    response = signed_in(group.operator).post(roster_url(group), data)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert room_stays(group, group.trainee) == [] and room_stays(group, group.outsider) == []
+
+
 # The report ---------------------------------------------------------------------------------
 
 

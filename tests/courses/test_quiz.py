@@ -116,3 +116,24 @@ def test_unanswered_questions_are_refused_and_nothing_recorded(client: Client, q
     response = submit(client, quiz_lesson, block_id, {q1: right1})
     assert "Answer every question" in response.content.decode()
     assert not QuizAttempt.objects.exists()
+
+
+def test_two_answers_to_one_question_are_refused_and_nothing_recorded(client: Client, quiz_lesson) -> None:
+    enrolled_client(client, quiz_lesson)
+    block_id, ((q1, right1, wrong1), (q2, right2, _w2)) = quiz_ids(quiz_lesson)
+    url = f"/en/learning/lessons/{quiz_lesson.pk}/quizzes/{block_id}/"
+    response = client.post(url, {f"question-{q1}": [wrong1, right1], f"question-{q2}": right2})
+    assert response.status_code == 400
+    assert "Give one answer to each question." in response.content.decode()
+    assert not QuizAttempt.objects.exists()
+
+
+def test_an_oversized_answer_is_refused_before_grading(client: Client, quiz_lesson) -> None:
+    enrolled_client(client, quiz_lesson)
+    block_id, ((q1, _right1, _w1), (q2, right2, _w2)) = quiz_ids(quiz_lesson)
+    url = f"/en/learning/lessons/{quiz_lesson.pk}/quizzes/{block_id}/"
+    for data in [{f"question-{q1}": "x" * 10_000, f"question-{q2}": right2}, {"question-" + "q" * 65: right2}]:
+        response = client.post(url, data)
+        assert response.status_code == 400
+        assert "An answer is not one of its question" in response.content.decode()
+    assert not QuizAttempt.objects.exists()
