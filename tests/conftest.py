@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from tests import factories
+from tests.support.s3 import BUCKET, free_port, s3_client, use_s3_storage
 
 # Tests that measure media timing (frame rates, first-frame delays) or start Chromium, servers, SFU nodes or
 # Celery workers of their own: run in parallel with others on a 2-core machine, they would measure the machine
@@ -90,3 +91,28 @@ def tasks_in_process() -> Iterator[None]:
         yield
     finally:
         app.conf.task_always_eager, app.conf.task_eager_propagates = before
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A local S3 endpoint over HTTP (moto's server mode), for the storage, certificate and recording tests."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_storage(s3_endpoint: str, settings: Any) -> Iterator[Any]:
+    """The default storage on a fresh bucket (`tests.support.s3.BUCKET`) at the local endpoint; yields its client."""
+    client = s3_client(s3_endpoint)
+    client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "ap-southeast-1"})
+    use_s3_storage(settings, endpoint=s3_endpoint, bucket=BUCKET)
+    settings.WAGTAILDOCS_SERVE_METHOD = "redirect"
+    yield client
+    for item in client.list_objects_v2(Bucket=BUCKET).get("Contents", []):
+        client.delete_object(Bucket=BUCKET, Key=item["Key"])
+    client.delete_bucket(Bucket=BUCKET)

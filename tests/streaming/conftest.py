@@ -15,9 +15,6 @@ from tests.classrooms.conftest import live  # noqa: F401
 # A real coturn (tests/coturn.py; the browser tests use it too).
 from tests.coturn import CoturnServer, coturn  # noqa: F401
 
-# The S3 endpoint (moto's server over HTTP) and bucket-backed storage of tests/lms, for recording uploads.
-from tests.lms.test_storage_s3 import s3_endpoint, s3_storage  # noqa: F401
-
 # --- synthetic encoded media, as the SFU would hand it to a recorder -------------------------------
 
 

@@ -27,12 +27,12 @@ from streaming.models import Recording, RecordingState
 from streaming.recording import RecordingError, RecordingFile, WebmRecorder
 from streaming.signaling import session_key
 from streaming.tasks import upload_session_recordings
-from tests.lms.test_storage_s3 import BUCKET
 from tests.streaming import test_signaling
 from tests.streaming.test_recording import probe
 from tests.streaming.test_sfu import SyntheticVideo
 from tests.streaming.test_signaling import CONFIG, joined
 from tests.support.live import LiveClient
+from tests.support.s3 import BUCKET
 from tests.support.waiting import wait_until_async
 
 pytestmark = [
