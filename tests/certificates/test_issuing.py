@@ -14,7 +14,7 @@ from certificates import credentials, documents, selectors, services, status_lis
 from certificates.models import Certificate, CertificateState, IssueBatchItem, ItemState
 from lms.errors import CorridorError
 from tests import factories
-from tests.certificates.setup import course_with_rule
+from tests.support.certificates import course_with_rule
 
 pytestmark = pytest.mark.django_db
 

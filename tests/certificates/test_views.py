@@ -12,8 +12,8 @@ from django.urls import reverse
 from certificates import services
 from certificates.models import Certificate, CertificateState
 from tests import factories
-from tests.certificates.setup import course_with_rule
 from tests.factories import PASSWORD
+from tests.support.certificates import course_with_rule
 
 pytestmark = pytest.mark.django_db
 
