@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from tests import factories
+from tests.support.coturn import CoturnServer, running_coturn
 from tests.support.s3 import BUCKET, free_port, s3_client, use_s3_storage
 
 # Tests that measure media timing (frame rates, first-frame delays) or start Chromium, servers, SFU nodes or
@@ -116,3 +117,11 @@ def s3_storage(s3_endpoint: str, settings: Any) -> Iterator[Any]:
     for item in client.list_objects_v2(Bucket=BUCKET).get("Contents", []):
         client.delete_object(Bucket=BUCKET, Key=item["Key"])
     client.delete_bucket(Bucket=BUCKET)
+
+
+@pytest.fixture(scope="session")
+def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CoturnServer]:
+    """A real coturn (Debian's `turnserver`) for the TURN tests of tests/streaming and tests/e2e: unpacks as
+    `urls, secret = coturn` (tests/support/coturn.py). Skipped where coturn is not installed."""
+    with running_coturn(tmp_path_factory.mktemp("coturn")) as server:
+        yield server

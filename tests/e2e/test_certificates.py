@@ -11,7 +11,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from certificates.models import Certificate
-from tests.e2e.conftest import SignIn
+from tests.support.browser import SignIn
 from tests.support.certificates import course_with_rule
 from tests.support.pdf import pdf_page_image, pdf_text
 

@@ -12,9 +12,6 @@ from streaming.recording import RecordingFile
 # A live session with its instructor, trainee and outsider, for the media signaling socket.
 from tests.classrooms.conftest import live  # noqa: F401
 
-# A real coturn (tests/coturn.py; the browser tests use it too).
-from tests.coturn import CoturnServer, coturn  # noqa: F401
-
 # --- synthetic encoded media, as the SFU would hand it to a recorder -------------------------------
 
 
