@@ -1,5 +1,6 @@
+import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -7,6 +8,8 @@ import pytest
 
 from tests import factories
 from tests.support.coturn import CoturnServer, running_coturn
+from tests.support.live import LiveClient, a_live_session
+from tests.support.media import open_media_socket
 from tests.support.s3 import BUCKET, free_port, s3_client, use_s3_storage
 
 # Tests that measure media timing (frame rates, first-frame delays) or start Chromium, servers, SFU nodes or
@@ -125,3 +128,38 @@ def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CoturnServer]:
     `urls, secret = coturn` (tests/support/coturn.py). Skipped where coturn is not installed."""
     with running_coturn(tmp_path_factory.mktemp("coturn")) as server:
         yield server
+
+
+@pytest.fixture
+def live(transactional_db: Any) -> Any:
+    """A live session with one room, its instructor, operator, an enrolled trainee and an outsider
+    (for the live and media sockets of tests/classrooms and tests/streaming)."""
+    return a_live_session()
+
+
+@pytest.fixture
+async def media() -> AsyncIterator[Callable[..., Any]]:
+    """Open the media signaling socket as a user: `connected, client = await media(user, session_id)`;
+    closed after the test."""
+    opened: list[LiveClient] = []
+
+    async def open_socket(user: Any, session_id: int) -> tuple[bool, LiveClient]:
+        connected, client = await open_media_socket(user, session_id)
+        opened.append(client)
+        return connected, client
+
+    yield open_socket
+    for client in opened:
+        with contextlib.suppress(Exception):
+            await client.close()
+
+
+@pytest.fixture
+async def peers() -> AsyncIterator[list[Any]]:
+    """aiortc peers (tests/support/media.py) a test makes, closed after it."""
+    made: list[Any] = []
+    yield made
+    for peer in made:
+        await peer.pc.close()
+        for task in getattr(peer, "tasks", []):
+            task.cancel()
