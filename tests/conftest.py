@@ -1,11 +1,16 @@
+import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests import factories
+from tests.support.coturn import CoturnServer, running_coturn
+from tests.support.live import LiveClient, a_live_session
+from tests.support.media import open_media_socket
+from tests.support.s3 import BUCKET, free_port, s3_client, use_s3_storage
 
 # Tests that measure media timing (frame rates, first-frame delays) or start Chromium, servers, SFU nodes or
 # Celery workers of their own: run in parallel with others on a 2-core machine, they would measure the machine
@@ -90,3 +95,71 @@ def tasks_in_process() -> Iterator[None]:
         yield
     finally:
         app.conf.task_always_eager, app.conf.task_eager_propagates = before
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A local S3 endpoint over HTTP (moto's server mode), for the storage, certificate and recording tests."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_storage(s3_endpoint: str, settings: Any) -> Iterator[Any]:
+    """The default storage on a fresh bucket (`tests.support.s3.BUCKET`) at the local endpoint; yields its client."""
+    client = s3_client(s3_endpoint)
+    client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "ap-southeast-1"})
+    use_s3_storage(settings, endpoint=s3_endpoint, bucket=BUCKET)
+    settings.WAGTAILDOCS_SERVE_METHOD = "redirect"
+    yield client
+    for item in client.list_objects_v2(Bucket=BUCKET).get("Contents", []):
+        client.delete_object(Bucket=BUCKET, Key=item["Key"])
+    client.delete_bucket(Bucket=BUCKET)
+
+
+@pytest.fixture(scope="session")
+def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CoturnServer]:
+    """A real coturn (Debian's `turnserver`) for the TURN tests of tests/streaming and tests/e2e: unpacks as
+    `urls, secret = coturn` (tests/support/coturn.py). Skipped where coturn is not installed."""
+    with running_coturn(tmp_path_factory.mktemp("coturn")) as server:
+        yield server
+
+
+@pytest.fixture
+def live(transactional_db: Any) -> Any:
+    """A live session with one room, its instructor, operator, an enrolled trainee and an outsider
+    (for the live and media sockets of tests/classrooms and tests/streaming)."""
+    return a_live_session()
+
+
+@pytest.fixture
+async def media() -> AsyncIterator[Callable[..., Any]]:
+    """Open the media signaling socket as a user: `connected, client = await media(user, session_id)`;
+    closed after the test."""
+    opened: list[LiveClient] = []
+
+    async def open_socket(user: Any, session_id: int) -> tuple[bool, LiveClient]:
+        connected, client = await open_media_socket(user, session_id)
+        opened.append(client)
+        return connected, client
+
+    yield open_socket
+    for client in opened:
+        with contextlib.suppress(Exception):
+            await client.close()
+
+
+@pytest.fixture
+async def peers() -> AsyncIterator[list[Any]]:
+    """aiortc peers (tests/support/media.py) a test makes, closed after it."""
+    made: list[Any] = []
+    yield made
+    for peer in made:
+        await peer.pc.close()
+        for task in getattr(peer, "tasks", []):
+            task.cancel()

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.lms.test_storage_s3 import s3_client, s3_endpoint, s3_storage, use_s3_storage  # noqa: F401
+from tests.support.s3 import s3_client, use_s3_storage
 
 MISSING_BUCKET = "corridor-test-certificates"
 
@@ -45,7 +45,7 @@ class BucketLater:
 
 
 @pytest.fixture
-def s3_without_bucket(s3_endpoint: str, settings: Any) -> Iterator[BucketLater]:  # noqa: F811
+def s3_without_bucket(s3_endpoint: str, settings: Any) -> Iterator[BucketLater]:
     client = s3_client(s3_endpoint)
     use_s3_storage(settings, endpoint=s3_endpoint, bucket=MISSING_BUCKET)
     yield BucketLater(client)

@@ -7,7 +7,7 @@ import pytest
 from certificates import selectors, services
 from lms.errors import CorridorError
 from tests import factories
-from tests.certificates.setup import course_with_rule
+from tests.support.certificates import course_with_rule
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from certificates import credentials, documents, selectors, services, status_lis
 from certificates.models import Certificate, CertificateState, IssueBatchItem, ItemState
 from lms.errors import CorridorError
 from tests import factories
-from tests.certificates.setup import course_with_rule
+from tests.support.certificates import course_with_rule
 
 pytestmark = pytest.mark.django_db
 
@@ -185,7 +185,7 @@ def test_on_s3_both_files_are_stored_with_their_checksum_and_served_by_presigned
     import base64
     import urllib.request
 
-    from tests.lms.test_storage_s3 import BUCKET
+    from tests.support.s3 import BUCKET
 
     setup = course_with_rule()
     certificate = services.certificate_issue(user=setup.qualifying_trainee(), course=setup.course, by=setup.admin)

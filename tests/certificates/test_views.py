@@ -13,8 +13,8 @@ from django.utils import translation
 from certificates import services
 from certificates.models import Certificate, CertificateRule, CertificateState, IssueBatch
 from tests import factories
-from tests.certificates.setup import course_with_rule
 from tests.factories import PASSWORD
+from tests.support.certificates import course_with_rule
 
 pytestmark = pytest.mark.django_db
 

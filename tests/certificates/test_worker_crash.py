@@ -15,7 +15,7 @@ from django.db.models import Count
 from certificates import selectors, services
 from certificates.models import Certificate, CertificateState, IssueBatchItem, ItemState
 from lms.celery import app
-from tests.certificates.setup import course_with_rule
+from tests.support.certificates import course_with_rule
 from tests.support.waiting import wait_until
 
 TRAINEES = 40

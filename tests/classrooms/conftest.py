@@ -7,44 +7,8 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
-from classrooms.models import LiveSession, Room
-from courses.models import CoursePage
-from lms.accounts.models import User
 from lms.asgi import application
-from tests import factories
-from tests.classrooms.factories import LiveSessionFactory, RoomFactory, enrol
 from tests.support.live import LiveClient, session_cookie
-
-
-@pytest.fixture
-def live(transactional_db: Any) -> Any:
-    """A live session with one room, its instructor, operator, an enrolled trainee and an outsider."""
-    catalogue = factories.site_catalogue()
-    course = factories.course_with_lessons(catalogue, modules=1, lessons=1)
-    room = RoomFactory.create()
-    operator = factories.operator()
-    room.operators.add(operator)
-    instructor = factories.instructor()
-    session = LiveSessionFactory.create(course=course, instructor=instructor, rooms=[room])
-    trainee = factories.trainee()
-    enrol(trainee, course)
-
-    class Live:
-        session: LiveSession
-        course: CoursePage
-        room: Room
-        instructor: User
-        operator: User
-        trainee: User
-        outsider: User
-        admin: User
-
-    live = Live()
-    live.session, live.course, live.room = session, course, room
-    live.instructor, live.operator, live.trainee = instructor, operator, trainee
-    live.outsider = factories.trainee()
-    live.admin = factories.administrator()
-    return live
 
 
 @pytest.fixture

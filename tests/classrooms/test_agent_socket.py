@@ -21,15 +21,10 @@ from classrooms.services import devices
 from lms.asgi import application
 from lms.close_codes import CloseCode
 from tests.classrooms.factories import LiveSessionFactory, RoomFactory
-from tests.streaming import test_signaling
-from tests.streaming.test_signaling import CONFIG, Viewer, frames_arrive, joined
 from tests.support.live import LiveClient
+from tests.support.media import CONFIG, Viewer, frames_arrive, joined
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-# The media sockets and aiortc peers of the signaling tests.
-media = test_signaling.media
-peers = test_signaling.peers
 
 HEALTH: dict[str, Any] = {
     "publishing": True,

@@ -19,6 +19,7 @@ which pytest-django's serialized rollback then restores in turn.
 import asyncio
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +29,7 @@ from django.urls import reverse
 from playwright.sync_api import Browser, BrowserContext, Page, Response, expect, sync_playwright
 
 from tests import factories
+from tests.support.browser import AsgiServer, Class, SignIn
 from tests.support.system import chromium_or_skip
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -35,8 +37,6 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 # Fake camera and microphone, granted without a prompt, for the live-session tests.
 CHROMIUM_ARGS = ["--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 TIMEOUT_MS = 15_000
-
-SignIn = Callable[..., Page]
 
 
 def _share_thread_connections_with_this_context() -> None:
@@ -154,3 +154,22 @@ def sign_in(live_server: Any, new_page: Callable[..., Page]) -> SignIn:
         return page
 
     return sign_in_as
+
+
+@pytest.fixture
+def asgi_live_server(e2e_db: None, tmp_path: Path) -> Iterator[AsgiServer]:
+    """The ASGI server (uvicorn) on the test database; a module that needs the websocket serves it as its `live_server`
+    instead of pytest-django's WSGI server, so `sign_in` and the pages reach it."""
+    server = AsgiServer(tmp_path / "server.log")
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        print(f"--- the server's output ---\n{server.output()}")  # pytest shows it when the test fails
+        server.log.close()
+
+
+@pytest.fixture
+def live_class(e2e_db: None) -> Class:
+    return Class()

@@ -18,6 +18,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests import factories
+from tests.support.browser import SignIn
 
 pytestmark = pytest.mark.e2e
 
@@ -29,8 +30,6 @@ LESSON = "Hello from both rooms"
 LESSON_TEXT = "Wave to the other room before you start."
 CHINESE_COURSE = "端到端课程"
 CHINESE_SUMMARY = "在浏览器中编写、审核并翻译的课程。"
-
-SignIn = Callable[..., Page]
 
 
 def fill_title(page: Page, title: str) -> None:

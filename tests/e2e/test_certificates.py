@@ -11,8 +11,8 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from certificates.models import Certificate
-from tests.certificates.setup import course_with_rule
-from tests.e2e.conftest import SignIn
+from tests.support.browser import SignIn
+from tests.support.certificates import course_with_rule
 from tests.support.pdf import pdf_page_image, pdf_text
 
 pytestmark = [pytest.mark.e2e, pytest.mark.real_worker]

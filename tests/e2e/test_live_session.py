@@ -6,164 +6,25 @@ database (a file for SQLite: see lms/settings/test.py). The conftest's `sign_in`
 whatever `live_server` is; here that is uvicorn.
 """
 
-import os
 import re
-import socket
-import subprocess
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from django.db import connection, connections
-from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteDatabaseWrapper
 from django.urls import reverse
 from django.utils import translation
 from playwright.sync_api import Locator, Page, expect
 
 from classrooms.services import attendance, qa
 from courses.models import Enrolment
-from lms.serve import asgi_server_command
 from tests import factories
-from tests.classrooms.factories import LiveSessionFactory, RoomFactory, enrol
-from tests.support.waiting import responds, wait_until
+from tests.support.browser import AsgiServer, Class, SignIn, in_another_thread
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
-STARTUP_SECONDS = 60
-
-SignIn = Callable[..., Page]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def database_url_for_server() -> str:
-    """The test database, as the server process's DATABASE_URL."""
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        name = str(db["NAME"])
-        sqlite = connections["default"]
-        assert isinstance(sqlite, SQLiteDatabaseWrapper)
-        assert not sqlite.is_in_memory_db(), "the server process must share the test database: use a file"
-        return f"sqlite:///{name}" if name.startswith("/") else f"sqlite:///{ROOT / name}"
-    if connection.vendor == "postgresql":
-        password = f":{quote(str(db['PASSWORD']), safe='')}" if db.get("PASSWORD") else ""
-        host = db.get("HOST") or "127.0.0.1"
-        return f"postgres://{db['USER']}{password}@{host}:{db.get('PORT') or 5432}/{db['NAME']}"
-    pytest.skip(f"no server process for a {connection.vendor} test database")
-
-
-class _NoSettingsChange:
-    """pytest-django enables this on whatever `live_server` a test uses; uvicorn needs no change here."""
-
-    def enable(self) -> None:
-        pass
-
-    def disable(self) -> None:
-        pass
-
-
-class AsgiServer:
-    """uvicorn serving lms.asgi (HTTP and websockets) on the test database, in a process of its own."""
-
-    _live_server_modified_settings = _NoSettingsChange()
-
-    def __init__(self, log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log
-        self.log = log.open("wb")
-        self.env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "lms.settings.test",
-            "DATABASE_URL": database_url_for_server(),
-        }
-        # The browser tests lift Django's async-safety guard for themselves only, not for the server.
-        self.env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            asgi_server_command(port=self.port),
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-
-        def started() -> bool:
-            if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"the server exited with {self.process.returncode}:\n{self.output()}")
-            return responds(f"{self.url}/healthz")
-
-        wait_until(
-            started, timeout=STARTUP_SECONDS, interval=0.2, message=lambda: f"the server to start:\n{self.output()}"
-        )
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        self.process = None
-
-    def output(self) -> str:
-        if not self.log.closed:
-            self.log.flush()
-        return self.log_path.read_text(errors="replace")[-5000:]
-
 
 @pytest.fixture
-def live_server(e2e_db: None, tmp_path: Path) -> Iterator[AsgiServer]:
+def live_server(asgi_live_server: AsgiServer) -> AsgiServer:
     """The ASGI server instead of pytest-django's WSGI server, so `sign_in` and the pages reach the websocket."""
-    server = AsgiServer(tmp_path / "server.log")
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-        print(f"--- the server's output ---\n{server.output()}")  # pytest shows it when the test fails
-        server.log.close()
-
-
-class Class:
-    """A live session in a Singapore and a Chongqing room, its instructor and two enrolled trainees."""
-
-    def __init__(self) -> None:
-        course = factories.course_with_lessons(factories.site_catalogue(), modules=1, lessons=1)
-        self.singapore = RoomFactory.create(name="Marina Bay Lab", city="singapore")
-        self.chongqing = RoomFactory.create(name="Jiefangbei Studio", city="chongqing")
-        self.instructor = factories.instructor(first_name="Wen", last_name="Lim")
-        self.session = LiveSessionFactory.create(
-            course=course,
-            instructor=self.instructor,
-            rooms=[self.singapore, self.chongqing],
-            title="Cross-border networking lab",
-        )
-        self.trainee = factories.trainee(first_name="Mei", last_name="Tan")
-        self.chongqing_trainee = factories.trainee(first_name="Jun", last_name="Zhao", home_region="chongqing")
-        for trainee in (self.trainee, self.chongqing_trainee):
-            enrol(trainee, course)
-
-    @property
-    def path(self) -> str:
-        with translation.override("en"):
-            return reverse("classrooms:live-session", kwargs={"session_id": self.session.pk})
-
-
-@pytest.fixture
-def live_class(e2e_db: None) -> Class:
-    return Class()
+    return asgi_live_server
 
 
 def open_live_page(page: Page, server: AsgiServer, live_class: Class) -> Page:
@@ -288,20 +149,6 @@ def test_a_poll_and_a_raised_hand(live_server: AsgiServer, sign_in: SignIn, live
     expect(queue.locator("li")).to_have_count(0)
     expect(trainee.get_by_role("button", name="Raise hand")).to_be_visible()
     expect(trainee.get_by_text("The instructor lowered your hand.")).to_be_visible()
-
-
-def in_another_thread(work: Callable[[], object]) -> None:
-    """Write as the server would: Playwright's sync API runs an event loop in the test's thread,
-    and a broadcast after commit (async_to_sync) may not run in a thread with a loop."""
-
-    def run() -> None:
-        try:
-            work()
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(run).result()
 
 
 def test_the_page_reconnects_by_itself_and_catches_up(

@@ -3,37 +3,22 @@
 The media goes browser → Corridor's SFU (in the server's process) → browser, over loopback.
 """
 
-from playwright.sync_api import Page, expect
+import pytest
+from playwright.sync_api import expect
 
-import tests.e2e.test_live_session as live_session_tests
-from tests.e2e.test_live_session import AsgiServer, Class, SignIn
+from tests.support.browser import COUNT_FRAMES, MEASURE_SECONDS, AsgiServer, Class, SignIn, open_media_page
 
-pytestmark = live_session_tests.pytestmark
+pytestmark = pytest.mark.e2e
 
-# The ASGI server and the class of the live-session tests.
-live_server = live_session_tests.live_server
-live_class = live_session_tests.live_class
 
-MEASURE_SECONDS = 3
+@pytest.fixture
+def live_server(asgi_live_server: AsgiServer) -> AsgiServer:
+    """The ASGI server instead of pytest-django's WSGI server, so `sign_in` and the pages reach the websocket."""
+    return asgi_live_server
+
+
 # The fake camera sends 30 fps; the first seconds of a VP8 stream ramp up, and a loaded test machine drops some.
 MIN_FPS = 15
-
-COUNT_FRAMES = """
-async ([selector, seconds]) => {
-  const video = document.querySelector(selector);
-  let frames = 0;
-  const tick = () => { frames += 1; video.requestVideoFrameCallback(tick); };
-  video.requestVideoFrameCallback(tick);
-  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-  return { frames, width: video.videoWidth, height: video.videoHeight };
-}
-"""
-
-
-def open_media_page(page: Page, server: AsgiServer, live_class: Class) -> Page:
-    page.goto(f"{server.url}{live_class.path}")
-    expect(page.locator("[data-media-connection]")).to_have_attribute("data-state", "live")
-    return page
 
 
 def test_the_instructor_publishes_and_a_trainee_sees_moving_video(

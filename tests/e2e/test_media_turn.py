@@ -1,6 +1,6 @@
 """A trainee whose browser may reach the SFU only through TURN still sees the class (a real coturn, relay only).
 
-The server hands out TURN REST credentials for the test's coturn (tests/coturn.py); the instructor publishes
+The server hands out TURN REST credentials for the test's coturn (tests/support/coturn.py); the instructor publishes
 Chromium's fake camera with ordinary ICE, and the trainee's page, opened with `?relay=1`, sets
 `iceTransportPolicy: "relay"`: its only candidates are coturn's relayed addresses, so every packet between it and
 the SFU (aiortc, which offers its host candidates) passes through coturn.
@@ -14,16 +14,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-import tests.e2e.test_live_session as live_session_tests
-from tests import coturn as coturn_fixtures
-from tests.coturn import CoturnServer
-from tests.e2e.test_live_session import AsgiServer, Class, SignIn
-from tests.e2e.test_media import COUNT_FRAMES, MEASURE_SECONDS, open_media_page
+from tests.support.browser import COUNT_FRAMES, MEASURE_SECONDS, AsgiServer, Class, SignIn, open_media_page
+from tests.support.coturn import CoturnServer
 
-pytestmark = live_session_tests.pytestmark
-
-live_class = live_session_tests.live_class
-coturn = coturn_fixtures.coturn
+pytestmark = pytest.mark.e2e
 
 MOVING_FPS = 5  # a picture that moves, not a still
 
@@ -56,7 +50,7 @@ async () => {
 
 @pytest.fixture
 def live_server(e2e_db: None, tmp_path: Path, coturn: CoturnServer) -> Iterator[AsgiServer]:
-    """The ASGI server (as in test_live_session), handing out credentials for the test's coturn."""
+    """The ASGI server (as `asgi_live_server`), handing out credentials for the test's coturn."""
     server = AsgiServer(tmp_path / "server.log")
     server.env.update({"TURN_URLS": ",".join(coturn.urls), "TURN_SECRET": coturn.secret, "TURN_TTL_SECONDS": "600"})
     try:

@@ -18,15 +18,18 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-import tests.e2e.test_live_session as live_session_tests
 from classrooms.services import devices
 from tests import factories
-from tests.e2e.test_live_session import ROOT, AsgiServer, Class, SignIn, in_another_thread
+from tests.support.browser import ROOT, AsgiServer, Class, SignIn, in_another_thread
 
-pytestmark = live_session_tests.pytestmark
+pytestmark = pytest.mark.e2e
 
-live_server = live_session_tests.live_server
-live_class = live_session_tests.live_class
+
+@pytest.fixture
+def live_server(asgi_live_server: AsgiServer) -> AsgiServer:
+    """The ASGI server instead of pytest-django's WSGI server, so `sign_in` and the pages reach the websocket."""
+    return asgi_live_server
+
 
 WARM_UP_SECONDS = 2
 MEASURE_SECONDS = 3

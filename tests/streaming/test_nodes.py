@@ -3,140 +3,29 @@ through the media socket; the media goes through a node process, never through t
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 
-from streaming import media_hubs
 from streaming.node import registry
 from tests.classrooms.factories import LiveSessionFactory
-from tests.streaming import test_signaling
-from tests.streaming.test_signaling import Camera, Viewer, frames_arrive, joined
-from tests.support.waiting import wait_until
+from tests.support.media import Camera, Viewer, frames_arrive, joined
+from tests.support.nodes import NODE_TTL, REQUEST_TIMEOUT, Nodes, no_sfu_here, nodes_running
 
-pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-
-media = test_signaling.media  # the media socket fixture
-peers = test_signaling.peers  # aiortc peers, closed after each test
-
-HEARTBEAT = 0.3  # seconds between a node's refreshes
-NODE_TTL = 1.5  # a node silent this long is gone
-REQUEST_TIMEOUT = 2.0
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@dataclass
-class Node:
-    node_id: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-
-@dataclass
-class Nodes:
-    prefix: str
-    redis: redis.Redis
-    nodes: list[Node]
-
-    def record(self, node_id: str) -> dict[str, Any] | None:
-        raw = self.redis.get(registry.node_key(self.prefix, node_id))
-        return json.loads(raw) if raw else None
-
-    def pinned(self, session_id: int) -> str | None:
-        raw = self.redis.get(registry.pin_key(self.prefix, session_id))
-        if not raw:
-            return None
-        return raw.decode() if isinstance(raw, bytes) else raw
-
-    def node(self, node_id: str) -> Node:
-        [found] = [node for node in self.nodes if node.node_id == node_id]
-        return found
-
-
-def start_node(
-    *, node_id: str, prefix: str, layer_prefix: str, redis_url: str, log: Path, env: Mapping[str, str] | None = None
-) -> Node:
-    """A node process; `env` adds to (or overrides) its environment."""
-    environment = {
-        **os.environ,
-        "REDIS_URL": redis_url,
-        "CHANNEL_LAYER_PREFIX": layer_prefix,
-        "SFU_REDIS_PREFIX": prefix,
-        "SFU_NODE_ID": node_id,
-        "SFU_NODE_HEARTBEAT": str(HEARTBEAT),
-        "SFU_NODE_TTL": str(NODE_TTL),
-        "SFU_NODE_RECORDINGS": "0",
-        **(env or {}),
-    }
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streaming.node"], cwd=ROOT, env=environment, stdout=out, stderr=subprocess.STDOUT
-        )
-    return Node(node_id=node_id, process=process, log=log)
-
-
-@contextmanager
-def nodes_running(
-    *, names: tuple[str, ...], redis_url: str, settings: Any, tmp_path: Path, env: Mapping[str, str] | None = None
-) -> Iterator[Nodes]:
-    """Node processes under a Redis prefix of this run's own, once registered; the app in SFU_MODE "nodes"."""
-    run = uuid.uuid4().hex[:10]
-    prefix = f"{settings.CHANNEL_LAYER_PREFIX}:sfu-test-{run}"
-    settings.SFU_MODE = "nodes"
-    settings.SFU_REDIS_PREFIX = prefix
-    settings.SFU_REQUEST_TIMEOUT = REQUEST_TIMEOUT
-    settings.SFU_NODE_CHECK_INTERVAL = 0.25
-    client = redis.Redis.from_url(redis_url)
-    nodes = Nodes(prefix=prefix, redis=client, nodes=[])
-    try:
-        for name in names:
-            node_id = f"node-{name}-{run}"
-            nodes.nodes.append(
-                start_node(
-                    node_id=node_id,
-                    prefix=prefix,
-                    layer_prefix=settings.CHANNEL_LAYER_PREFIX,
-                    redis_url=redis_url,
-                    log=tmp_path / f"{node_id}.log",
-                    env=env,
-                )
-            )
-
-        def registered() -> bool:
-            for node in nodes.nodes:
-                assert node.process.poll() is None, node.log.read_text()
-            return all(nodes.record(node.node_id) for node in nodes.nodes)
-
-        wait_until(registered, timeout=30, interval=0.1, message="the SFU nodes to register")
-        yield nodes
-    finally:
-        for node in nodes.nodes:
-            if node.process.poll() is None:
-                node.process.terminate()
-        for node in nodes.nodes:
-            try:
-                node.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                node.process.kill()
-                node.process.wait()
-        for key in client.scan_iter(match=f"{prefix}:*"):
-            client.delete(key)
-        client.close()
+pytestmark = [
+    pytest.mark.redis,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.usefixtures("close_remote_media_hub"),
+]
 
 
 @pytest.fixture
@@ -144,12 +33,6 @@ def sfu_nodes(redis_url: str, settings: Any, tmp_path: Path) -> Iterator[Nodes]:
     """Two node processes (not recording)."""
     with nodes_running(names=("a", "b"), redis_url=redis_url, settings=settings, tmp_path=tmp_path) as nodes:
         yield nodes
-
-
-def no_sfu_here() -> bool:
-    """This process runs no Sfu: the media socket used no local MediaHub."""
-    local = media_hubs._local_hubs.get(asyncio.get_running_loop())
-    return local is None or local._sfu is None
 
 
 async def test_media_flows_through_a_node_process(live: Any, media: Any, peers: list[Any], sfu_nodes: Nodes) -> None:
@@ -274,11 +157,3 @@ async def test_a_node_that_does_not_answer_gives_sfu_unavailable(
     # The socket still answers.
     await teacher.send("{not json")
     assert (await teacher.receive())["code"] == "malformed_json"
-
-
-@pytest.fixture(autouse=True)
-async def close_remote_media_hub() -> AsyncIterator[None]:
-    """SFU_MODE "nodes": close the test loop's remote hub while the loop and its Redis connections still run
-    (cancelled by the loop's own shutdown, its channel-layer receive could wait forever to unsubscribe)."""
-    yield
-    await media_hubs.remote_media_hub_close()

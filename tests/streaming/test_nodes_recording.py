@@ -22,22 +22,16 @@ from django.db import connection
 from streaming import services
 from streaming.models import Recording, RecordingState
 from streaming.tasks import upload_session_recordings
-from tests.streaming import test_nodes, test_recording_live, test_signaling
-from tests.streaming.test_nodes import Nodes, no_sfu_here
-from tests.streaming.test_recording import probe
-from tests.streaming.test_recording_live import CameraAndMicrophone, assert_plays_like, end_session
-from tests.streaming.test_signaling import joined
+from tests.support.media import CameraAndMicrophone, joined
+from tests.support.nodes import Nodes, no_sfu_here, nodes_running
+from tests.support.recording import assert_plays_like, end_session, probe
 from tests.support.waiting import wait_until_async
 
 pytestmark = [
     pytest.mark.redis,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
-    pytest.mark.usefixtures("tasks_in_process"),
+    pytest.mark.usefixtures("tasks_in_process", "close_remote_media_hub"),
 ]
-
-media = test_signaling.media  # the media socket fixture
-cameras = test_recording_live.cameras  # publishers, closed after each test
-close_remote_media_hub = test_nodes.close_remote_media_hub  # autouse: the remote hub closed after each test
 
 RECORD_SECONDS = 3.0
 
@@ -73,9 +67,7 @@ def recording_node(redis_url: str, postgres: None, settings: Any, tmp_path: Path
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "CELERY_QUEUE": queue,
     }
-    with test_nodes.nodes_running(
-        names=("rec",), redis_url=redis_url, settings=settings, tmp_path=tmp_path, env=env
-    ) as nodes:
+    with nodes_running(names=("rec",), redis_url=redis_url, settings=settings, tmp_path=tmp_path, env=env) as nodes:
         try:
             yield nodes, queue
         finally:

@@ -10,31 +10,7 @@ import av
 import pytest
 
 from streaming.recording import WebmRecorder, _Timeline, opus_samples, vp8_keyframe_size
-from tests.streaming.conftest import FakeClock, encoded_opus, encoded_vp8, record_synthetic
-
-
-def probe(path: Path) -> dict[str, object]:
-    """What a player finds in the file: duration, decoded video frames, seconds of decoded audio."""
-    with av.open(str(path)) as container:
-        assert container.format.name in {"matroska,webm", "webm"}
-        duration = container.duration / av.time_base if container.duration else 0.0
-        kinds = sorted(stream.type for stream in container.streams)
-        codecs = sorted(stream.codec_context.name for stream in container.streams)
-    with av.open(str(path)) as container:
-        frames = list(container.decode(video=0)) if container.streams.video else []
-        sizes = {(frame.width, frame.height) for frame in frames}
-        video_times = [float(frame.time) for frame in frames if frame.time is not None]
-    with av.open(str(path)) as container:
-        audio_s = sum(frame.samples for frame in container.decode(audio=0)) / 48_000 if container.streams.audio else 0.0
-    return {
-        "duration": duration,
-        "kinds": kinds,
-        "codecs": codecs,
-        "video_frames": len(frames),
-        "sizes": sizes,
-        "video_times": video_times,
-        "audio_s": audio_s,
-    }
+from tests.support.recording import FakeClock, encoded_opus, encoded_vp8, probe, record_synthetic
 
 
 def test_recording_plays_back_with_every_frame_and_the_right_duration(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from streaming import selectors, services
 from streaming.models import Recording, RecordingState
 from tests import factories
 from tests.classrooms.factories import LiveSessionFactory, RoomFactory, enrol
-from tests.streaming.conftest import record_synthetic
+from tests.support.recording import record_synthetic
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("tasks_in_process")]
 

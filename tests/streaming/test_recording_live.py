@@ -7,19 +7,16 @@ import asyncio
 import hashlib
 import time
 import urllib.request
-from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiortc import AudioStreamTrack, RTCPeerConnection, RTCSessionDescription
 from asgiref.sync import sync_to_async
 from django.test import Client
 from django.urls import reverse
 
-from classrooms.models import LiveSession, SessionState
-from classrooms.services.sessions import session_set_state
+from classrooms.models import SessionState
 from streaming import services
 from streaming.live_recordings import RecordingSink
 from streaming.media_hubs import media_hub
@@ -27,12 +24,10 @@ from streaming.models import Recording, RecordingState
 from streaming.recording import RecordingError, RecordingFile, WebmRecorder
 from streaming.signaling import session_key
 from streaming.tasks import upload_session_recordings
-from tests.lms.test_storage_s3 import BUCKET
-from tests.streaming import test_signaling
-from tests.streaming.test_recording import probe
-from tests.streaming.test_sfu import SyntheticVideo
-from tests.streaming.test_signaling import CONFIG, joined
 from tests.support.live import LiveClient
+from tests.support.media import CameraAndMicrophone, joined
+from tests.support.recording import assert_plays_like, end_session, probe
+from tests.support.s3 import BUCKET
 from tests.support.waiting import wait_until_async
 
 pytestmark = [
@@ -40,10 +35,7 @@ pytestmark = [
     pytest.mark.usefixtures("tasks_in_process"),
 ]
 
-media = test_signaling.media  # the media socket fixture
-
 RECORD_SECONDS = 3.0
-FPS = 30  # SyntheticVideo's rate
 
 
 @pytest.fixture(autouse=True)
@@ -51,30 +43,6 @@ def recordings_dir(tmp_path: Path, settings: Any) -> Path:
     settings.RECORDINGS_DIR = tmp_path / "recordings"
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.RECORDINGS_DIR
-
-
-class CameraAndMicrophone:
-    """A publisher as a browser or room agent offers it: synthetic VP8 video and Opus audio, send only."""
-
-    def __init__(self) -> None:
-        self.pc = RTCPeerConnection(CONFIG)
-        self.pc.addTransceiver(SyntheticVideo(), direction="sendonly")
-        self.pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
-
-    async def publish(self, client: LiveClient) -> dict[str, Any]:
-        await self.pc.setLocalDescription(await self.pc.createOffer())
-        reply = await client.request({"type": "media.publish", "sdp": self.pc.localDescription.sdp})
-        assert reply["type"] == "media.answer", reply
-        await self.pc.setRemoteDescription(RTCSessionDescription(reply["sdp"], "answer"))
-        return reply
-
-
-@pytest.fixture
-async def cameras() -> AsyncIterator[list[CameraAndMicrophone]]:
-    made: list[CameraAndMicrophone] = []
-    yield made
-    for camera in made:
-        await camera.pc.close()
 
 
 async def recorded_session(live: Any, media: Any, cameras: list[CameraAndMicrophone]) -> tuple[LiveClient, str]:
@@ -101,30 +69,15 @@ async def recorded_session(live: Any, media: Any, cameras: list[CameraAndMicroph
     return teacher, peer
 
 
-async def end_session(live: Any) -> None:
-    session = await sync_to_async(LiveSession.objects.get)(pk=live.session.pk)
-    await sync_to_async(session_set_state)(session=session, state=SessionState.ENDED)
-
-
 def settled(session: Any) -> Recording | None:
     recording = Recording.objects.filter(session=session).first()
     return recording if recording and recording.state in (RecordingState.STORED, RecordingState.FAILED) else None
 
 
 def played_back(data: bytes, path: Path) -> dict[str, Any]:
-    """What PyAV finds in the stored file: duration, streams, decoded frames (tests/streaming/test_recording.py)."""
+    """What PyAV finds in the stored file: duration, streams, decoded frames (tests/support/recording.py)."""
     path.write_bytes(data)
     return probe(path)
-
-
-def assert_plays_like(played: dict[str, Any], seconds: float) -> None:
-    """Both streams, as long as the class was recorded, about FPS frames a second (a busy machine drops some)."""
-    assert played["kinds"] == ["audio", "video"], played["kinds"]
-    assert played["codecs"] == ["opus", "vp8"]
-    assert played["sizes"] == {(160, 120)}
-    assert played["duration"] == pytest.approx(seconds, abs=1.0)
-    assert played["audio_s"] == pytest.approx(seconds, abs=1.0)
-    assert FPS * played["duration"] / 3 <= played["video_frames"] <= FPS * played["duration"] + 5
 
 
 def course_page_links(live: Any, user: Any) -> tuple[str, str]:

@@ -23,8 +23,8 @@ from streaming.recording import RecordingFile, WebmRecorder
 from streaming.services import CONTENT_TYPE, RecordingUploadError
 from tests import factories
 from tests.classrooms.factories import LiveSessionFactory, RoomFactory
-from tests.lms.test_storage_s3 import BUCKET
-from tests.streaming.conftest import record_synthetic
+from tests.support.recording import record_synthetic
+from tests.support.s3 import BUCKET
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("tasks_in_process")]
 

@@ -22,7 +22,6 @@ from aiortc import (
     RTCConfiguration,
     RTCPeerConnection,
     RTCSessionDescription,
-    VideoStreamTrack,
 )
 from aiortc import rtcrtpreceiver as aiortc_receiver
 from aiortc import rtcrtpsender as aiortc_sender
@@ -33,28 +32,11 @@ from av import VideoFrame
 from streaming.sfu import FrameAssembler, Sfu, SfuError, SfuEvent
 from streaming.sfu.forwarder import SubscriberLeg
 from streaming.sfu.seam import request_keyframe, tap_receiver
+from tests.support.media import HEIGHT, WIDTH, SyntheticVideo
 from tests.support.waiting import wait_until_async
 
 CONFIG = RTCConfiguration(iceServers=[])  # loopback only, no STUN lookups
-WIDTH, HEIGHT = 160, 120
 SESSION = "session-1"
-
-
-class SyntheticVideo(VideoStreamTrack):
-    """30 fps frames whose content changes every frame, small enough to encode cheaply."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.count = 0
-
-    async def recv(self) -> VideoFrame:
-        pts, time_base = await self.next_timestamp()
-        frame = VideoFrame(width=WIDTH, height=HEIGHT)
-        for index, plane in enumerate(frame.planes):
-            plane.update(bytes([(self.count * 7 + index * 60) % 256]) * plane.buffer_size)
-        frame.pts, frame.time_base = pts, time_base
-        self.count += 1
-        return frame
 
 
 class Publisher:

@@ -2,123 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
-from django.conf import settings
 
-from lms.asgi import application
 from lms.close_codes import CloseCode
 from tests.classrooms.factories import LiveSessionFactory
-from tests.streaming.test_sfu import SyntheticVideo
-from tests.support.live import LiveClient, session_cookie
-from tests.support.waiting import wait_until_async
+from tests.support.media import Camera, Viewer, frames_arrive, joined
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-CONFIG = RTCConfiguration(iceServers=[])
-
-
-@pytest.fixture
-async def media() -> AsyncIterator[Callable[..., Any]]:
-    opened: list[LiveClient] = []
-
-    async def open_socket(user: Any, session_id: int) -> tuple[bool, LiveClient]:
-        cookie = await sync_to_async(session_cookie)(user)
-        headers = [
-            (b"origin", b"http://testserver"),
-            (b"host", b"testserver"),
-            (b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()),
-        ]
-        communicator = WebsocketCommunicator(application, f"/ws/sessions/{session_id}/media/", headers=headers)
-        connected, _ = await communicator.connect()
-        client = LiveClient(communicator)
-        opened.append(client)
-        return connected, client
-
-    yield open_socket
-    for client in opened:
-        with contextlib.suppress(Exception):
-            await client.close()
-
-
-async def joined(media: Callable[..., Any], user: Any, session_id: int) -> tuple[LiveClient, dict[str, Any]]:
-    connected, client = await media(user, session_id)
-    assert connected
-    welcome = await client.receive()
-    assert welcome["type"] == "welcome", welcome
-    return client, welcome["data"]
-
-
-class Camera:
-    """A publishing peer: one synthetic video track, offered as a browser would."""
-
-    def __init__(self) -> None:
-        self.pc = RTCPeerConnection(CONFIG)
-        self.pc.addTransceiver(SyntheticVideo(), direction="sendonly")
-
-    async def offer(self) -> str:
-        await self.pc.setLocalDescription(await self.pc.createOffer())
-        return str(self.pc.localDescription.sdp)
-
-    async def publish(self, client: LiveClient) -> dict[str, Any]:
-        reply = await client.request({"type": "media.publish", "sdp": await self.offer()})
-        if reply["type"] == "media.answer":
-            await self.pc.setRemoteDescription(RTCSessionDescription(reply["sdp"], "answer"))
-        return reply
-
-
-class Viewer:
-    """A subscribing peer that decodes what arrives and counts video frames."""
-
-    def __init__(self) -> None:
-        self.pc = RTCPeerConnection(CONFIG)
-        self.frames = 0
-        self.tasks: list[asyncio.Task[None]] = []
-        self.pc.on("track", self.on_track)
-
-    def on_track(self, track: MediaStreamTrack) -> None:
-        async def consume() -> None:
-            with contextlib.suppress(MediaStreamError):
-                while True:
-                    await track.recv()
-                    if track.kind == "video":
-                        self.frames += 1
-
-        self.tasks.append(asyncio.ensure_future(consume()))
-
-    async def subscribe(self, client: LiveClient) -> dict[str, Any]:
-        offer = await client.request({"type": "media.subscribe"})
-        assert offer["type"] == "media.offer", offer
-        await self.pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
-        await self.pc.setLocalDescription(await self.pc.createAnswer())
-        ack = await client.request({"type": "media.answer", "sdp": self.pc.localDescription.sdp})
-        assert ack["type"] == "ack", ack
-        return offer
-
-
-@pytest.fixture
-async def peers() -> AsyncIterator[list[Any]]:
-    made: list[Any] = []
-    yield made
-    for peer in made:
-        await peer.pc.close()
-        for task in getattr(peer, "tasks", []):
-            task.cancel()
-
-
-async def frames_arrive(viewer: Viewer, count: int, timeout: float = 15) -> None:
-    await wait_until_async(
-        lambda: viewer.frames >= count, timeout=timeout, message=lambda: f"{count} video frames (only {viewer.frames})"
-    )
 
 
 async def test_instructor_publishes_and_a_trainee_sees_moving_video(live: Any, media: Any, peers: list[Any]) -> None:

@@ -16,7 +16,7 @@ from aiortc import RTCConfiguration, RTCIceServer, RTCIceTransportPolicy, RTCPee
 from streaming.selectors import ice_servers_for_user
 from streaming.turn import ice_servers, turn_credentials
 from tests import factories
-from tests.streaming.conftest import CoturnServer
+from tests.support.coturn import CoturnServer
 
 # Computed independently of the code under test:
 #   printf '1700003600:42' | openssl dgst -sha1 -hmac 'north-south-corridor' -binary | base64

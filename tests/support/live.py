@@ -1,4 +1,5 @@
-"""A participant on the live session socket: its JSON frames, and the session cookie that signs it in."""
+"""A live session to join (the `live` fixture of tests/conftest.py), a participant on its socket (JSON frames), and the
+session cookie that signs one in."""
 
 import json
 from typing import Any
@@ -6,6 +7,12 @@ from typing import Any
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
+
+from classrooms.models import LiveSession, Room
+from courses.models import CoursePage
+from lms.accounts.models import User
+from tests import factories
+from tests.classrooms.factories import LiveSessionFactory, RoomFactory, enrol
 
 
 class LiveClient:
@@ -58,3 +65,33 @@ def session_cookie(user: Any) -> str:
     client = Client()
     client.force_login(user)
     return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+def a_live_session() -> Any:
+    """A live session with one room, its instructor, operator, an enrolled trainee and an outsider."""
+    catalogue = factories.site_catalogue()
+    course = factories.course_with_lessons(catalogue, modules=1, lessons=1)
+    room = RoomFactory.create()
+    operator = factories.operator()
+    room.operators.add(operator)
+    instructor = factories.instructor()
+    session = LiveSessionFactory.create(course=course, instructor=instructor, rooms=[room])
+    trainee = factories.trainee()
+    enrol(trainee, course)
+
+    class Live:
+        session: LiveSession
+        course: CoursePage
+        room: Room
+        instructor: User
+        operator: User
+        trainee: User
+        outsider: User
+        admin: User
+
+    live = Live()
+    live.session, live.course, live.room = session, course, room
+    live.instructor, live.operator, live.trainee = instructor, operator, trainee
+    live.outsider = factories.trainee()
+    live.admin = factories.administrator()
+    return live

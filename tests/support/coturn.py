@@ -1,6 +1,7 @@
 """A real coturn (Debian's `turnserver`) for tests: TURN REST API credentials, relaying between loopback peers.
 
-Used by tests/streaming (credentials, aiortc relay-only peers) and tests/e2e (a relay-only browser).
+Used by tests/streaming (credentials, aiortc relay-only peers) and tests/e2e (a relay-only browser), through the
+session fixture `coturn` of tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -9,14 +10,15 @@ import os
 import secrets
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import NamedTuple
 
-import pytest
 from aioice import stun
 
 from tests.support.system import turnserver_or_skip
+from tests.support.waiting import wait_until
 
 
 class CoturnServer(NamedTuple):
@@ -28,7 +30,8 @@ class CoturnServer(NamedTuple):
 
 def free_udp_and_tcp_port() -> int:
     """A port free for both UDP and TCP on 127.0.0.1 (coturn listens on both)."""
-    for _ in range(50):
+
+    def udp_port_free_for_tcp_too() -> int:  # 0: not this one
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
             udp.bind(("127.0.0.1", 0))
             port = int(udp.getsockname()[1])
@@ -36,9 +39,10 @@ def free_udp_and_tcp_port() -> int:
                 try:
                     tcp.bind(("127.0.0.1", port))
                 except OSError:
-                    continue
+                    return 0
                 return port
-    raise RuntimeError("no free port")
+
+    return wait_until(udp_port_free_for_tcp_too, timeout=5, interval=0, message="a port free for UDP and TCP")
 
 
 def stun_answers(port: int, *, timeout: float = 0.2) -> bool:
@@ -54,15 +58,15 @@ def stun_answers(port: int, *, timeout: float = 0.2) -> bool:
     return stun.parse_message(data).transaction_id == request.transaction_id
 
 
-@pytest.fixture(scope="session")
-def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CoturnServer]:
-    """A coturn on 127.0.0.1 with `use-auth-secret`, relaying between loopback peers; stopped afterwards.
+@contextmanager
+def running_coturn(workdir: Path) -> Iterator[CoturnServer]:
+    """A coturn on 127.0.0.1 with `use-auth-secret`, relaying between loopback peers, working in `workdir`;
+    stopped afterwards. Skips the test if coturn is not installed.
 
     Yields (urls, secret): mint credentials with `streaming.turn.turn_credentials(secret=secret, ...)`.
     Relay-only browsers can use it too (loopback peers are allowed, which production must not do).
     """
     turnserver = turnserver_or_skip()
-    workdir = tmp_path_factory.mktemp("coturn")
     port = free_udp_and_tcp_port()
     secret = secrets.token_urlsafe(24)
     log_path = workdir / "turnserver.log"
@@ -90,10 +94,13 @@ def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CoturnServer]:
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=dict(os.environ))
     try:
-        deadline = time.monotonic() + 10
-        while not stun_answers(port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"coturn did not start:\n{log_path.read_text(errors='replace')}")
+
+        def answers() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(f"coturn exited:\n{log_path.read_text(errors='replace')}")
+            return stun_answers(port)
+
+        wait_until(answers, timeout=10, message=lambda: f"coturn to start:\n{log_path.read_text(errors='replace')}")
         yield CoturnServer(urls=[f"turn:127.0.0.1:{port}?transport=udp"], secret=secret)
     finally:
         process.terminate()
