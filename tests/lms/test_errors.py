@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from certificates import services
 from certificates.models import CertificateState
-from tests.certificates.setup import course_with_rule
+from tests.support.certificates import course_with_rule
 
 pytestmark = pytest.mark.django_db
 
