@@ -12,7 +12,15 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # A task whose worker died (acks_late: never acknowledged) goes back to the queue after this long.
 # Tasks are idempotent (certificates: one per trainee, course and rule version), so a redelivery is safe.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+CELERY_VISIBILITY_TIMEOUT: int = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    # Kombu looks for such tasks every `unacked_restore_interval` s but scans only on every
+    # `unacked_restore_throttle`-th look (10 x 10 s by default): a dead worker's task could wait 100 s past its
+    # timeout (seen in tests/certificates/test_worker_crash.py). One cheap scan every few seconds instead.
+    "unacked_restore_interval": max(1, min(10, CELERY_VISIBILITY_TIMEOUT // 2)),
+    "unacked_restore_throttle": 1,
+}
 CELERY_TIMEZONE = "UTC"
 # Deployments (and test runs) sharing one Redis keep their tasks apart by queue name.
 CELERY_TASK_DEFAULT_QUEUE: str = env.str("CELERY_QUEUE", default="celery")
