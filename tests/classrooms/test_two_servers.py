@@ -17,6 +17,7 @@ from django.db import connection
 
 from lms.serve import asgi_server_command
 from tests.support.live import session_cookie
+from tests.support.processes import stop_processes
 from tests.support.waiting import responds, wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -61,14 +62,7 @@ def two_servers(redis_url: str, transactional_db: Any) -> Iterator[list[int]]:
             )
         yield ports
     finally:
-        for server in servers:
-            server.terminate()
-        for server in servers:
-            try:
-                server.wait(timeout=5)
-            except subprocess.TimeoutExpired:  # the server waits for open sockets; don't leave it behind
-                server.kill()
-                server.wait()
+        stop_processes(*servers, timeout=5)
 
 
 async def open_socket(port: int, cookie: str, session_id: int) -> Any:

@@ -21,6 +21,7 @@ from playwright.sync_api import Page, expect
 from classrooms.services import devices
 from tests import factories
 from tests.support.browser import ROOT, AsgiServer, Class, SignIn, in_another_thread
+from tests.support.processes import stop_processes
 
 pytestmark = pytest.mark.e2e
 
@@ -78,12 +79,7 @@ class AgentProcess:
         )
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        stop_processes(self.process)
         self.log.close()
 
     def output(self) -> str:

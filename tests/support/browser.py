@@ -22,6 +22,7 @@ from playwright.sync_api import Page, expect
 from lms.serve import asgi_server_command
 from tests import factories
 from tests.classrooms.factories import LiveSessionFactory, RoomFactory, enrol
+from tests.support.processes import stop_processes
 from tests.support.waiting import responds, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,12 +104,7 @@ class AsgiServer:
     def stop(self) -> None:
         if self.process is None:
             return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        stop_processes(self.process)
         self.process = None
 
     def output(self) -> str:

@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 from aioice import stun
 
+from tests.support.processes import stop_processes
 from tests.support.system import turnserver_or_skip
 from tests.support.waiting import wait_until
 
@@ -103,9 +104,4 @@ def running_coturn(workdir: Path) -> Iterator[CoturnServer]:
         wait_until(answers, timeout=10, message=lambda: f"coturn to start:\n{log_path.read_text(errors='replace')}")
         yield CoturnServer(urls=[f"turn:127.0.0.1:{port}?transport=udp"], secret=secret)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_processes(process, timeout=5)

@@ -18,6 +18,7 @@ import redis
 
 from streaming import media_hubs
 from streaming.node import registry
+from tests.support.processes import stop_processes
 from tests.support.waiting import wait_until
 
 HEARTBEAT = 0.3  # seconds between a node's refreshes
@@ -111,15 +112,7 @@ def nodes_running(
         wait_until(registered, timeout=30, interval=0.1, message="the SFU nodes to register")
         yield nodes
     finally:
-        for node in nodes.nodes:
-            if node.process.poll() is None:
-                node.process.terminate()
-        for node in nodes.nodes:
-            try:
-                node.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                node.process.kill()
-                node.process.wait()
+        stop_processes(*(node.process for node in nodes.nodes))
         for key in client.scan_iter(match=f"{prefix}:*"):
             client.delete(key)
         client.close()
