@@ -3,14 +3,15 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
-# `make run` starts one room agent per demo room (a synthetic picture and tone); ROOM_AGENTS=0 to leave them out.
+# `make run` starts one room agent per demo room (a synthetic picture and tone) and one simulated VISCA camera per
+# room (classrooms.agent.camera_sim); ROOM_AGENTS=0 to leave them out.
 ROOM_AGENTS ?= 1
 ROOM_TOKENS := var/room-tokens.json
 # pytest-xdist workers for the parallel part of `make test` (most tests wait on I/O, so more than the cores).
 TEST_WORKERS ?= 4
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install system-packages lint typecheck bench migrate demo clean
+.PHONY: run run-cluster test install system-packages lint typecheck bench migrate demo clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,10 +31,10 @@ system-packages:
 
 migrate: install
 	mkdir -p var
-	$(BIN)/python manage.py migrate --noinput
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
 
 demo: migrate
-	$(BIN)/python manage.py load_demo --room-tokens $(ROOM_TOKENS)
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py load_demo --room-tokens $(ROOM_TOKENS)
 
 run: demo
 	@echo "Corridor on http://127.0.0.1:$(PORT)/  (admin: http://127.0.0.1:$(PORT)/admin/)"
@@ -43,8 +44,18 @@ run: demo
 	  for room in $$($(BIN)/python -c 'import json; print(*(r["slug"] for r in json.load(open("$(ROOM_TOKENS)"))["rooms"]))'); do \
 	    $(BIN)/python -m classrooms.agent --server http://127.0.0.1:$(PORT) --room $$room --token-file $(ROOM_TOKENS) & \
 	  done; \
+	  for port in $$($(BIN)/python -c 'import json; print(*(r["visca_port"] for r in json.load(open("$(ROOM_TOKENS)"))["rooms"] if "visca_port" in r))'); do \
+	    $(BIN)/python -m classrooms.agent.camera_sim --port $$port & \
+	  done; \
 	fi; \
-	DEBUG=$${DEBUG:-true} $(BIN)/uvicorn lms.asgi:application --host 127.0.0.1 --port $(PORT) --lifespan off
+	DEBUG=$${DEBUG:-true} $(BIN)/python -m lms.serve --host 127.0.0.1 --port $(PORT)
+
+# The production topology on this machine, no Docker: two app processes behind a small balancer, an SFU node per
+# city, a Celery worker and beat, coturn (if installed) and the demo's rooms, on PostgreSQL and Redis (lms/cluster.py).
+run-cluster: install
+	mkdir -p var
+	DEBUG=$${DEBUG:-true} $(BIN)/python -m lms.cluster --port $(PORT) --room-tokens $(ROOM_TOKENS) \
+	  $$([ "$(ROOM_AGENTS)" = 1 ] || echo --no-agents)
 
 lint: install
 	$(BIN)/ruff check .
@@ -59,13 +70,17 @@ test: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/python manage.py makemigrations --check --dry-run
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not serial" $(PYTEST_ARGS)
+	$(BIN)/python manage.py makemigrations --check --dry-run --settings=lms.settings.test
+	@# (5: none selected, when CORRIDOR_ONLY_TESTS leaves no parallel test: see .ci/run)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not serial" $(PYTEST_ARGS) || [ $$? -eq 5 ]
 	@# Then, alone, the tests that measure media timing or start browsers, servers and workers (5: none selected).
 	$(BIN)/python -m pytest -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 bench: install
 	$(BIN)/python bench/catalogue.py
+	$(BIN)/python bench/sfu.py --skip-baseline --class
+	@# Two SFU nodes on Redis through an impaired link: only with REDIS_URL, as the nodes need it.
+	@if [ -n "$$REDIS_URL" ]; then $(BIN)/python bench/cascade.py; else echo "bench/cascade.py skipped: set REDIS_URL"; fi
 
 clean:
 	rm -rf $(VENV) var

@@ -15,6 +15,7 @@ import json
 import math
 import os
 import random
+import secrets
 import sqlite3
 import sys
 import tempfile
@@ -33,6 +34,10 @@ sys.path.insert(0, str(ROOT))
 os.environ["DJANGO_SETTINGS_MODULE"] = "lms.settings"
 # Measure what production serves, whatever DEBUG a developer's .env sets.
 os.environ["DEBUG"] = "false"
+# Plain HTTP in process, as behind the TLS-terminating proxy: no redirect to HTTPS to measure.
+os.environ["SECURE_SSL_REDIRECT"] = "false"
+# Outside DEBUG there is no default SECRET_KEY: one for this run, unless the environment has its own.
+os.environ["SECRET_KEY"] = os.environ.get("SECRET_KEY") or secrets.token_urlsafe(64)
 # WhiteNoise warns once about the uncollected var/static/; the tests ignore it too.
 warnings.filterwarnings("ignore", "No directory at", UserWarning)
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -386,6 +387,8 @@ def main() -> None:
             "DATABASE_URL": database.url,
             "REDIS_URL": redis_url,
             "DEBUG": "false",
+            "SECURE_SSL_REDIRECT": "false",  # plain HTTP on 127.0.0.1, as behind the TLS proxy
+            "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(64),
             "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
             "AWS_STORAGE_BUCKET_NAME": BUCKET,
             "AWS_S3_ENDPOINT_URL": s3_endpoint,

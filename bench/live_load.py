@@ -45,6 +45,7 @@ import math
 import os
 import random
 import resource
+import secrets
 import signal
 import socket
 import subprocess
@@ -157,7 +158,7 @@ class Seeded:
 
 def seed(clients: int) -> Seeded:
     from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, load_backend
     from django.contrib.auth.hashers import make_password
     from django.contrib.auth.models import Group
     from django.contrib.sessions.backends.db import SessionStore
@@ -213,7 +214,8 @@ def seed(clients: int) -> Seeded:
         )
         # What a sign-in stores, without a request per user.
         store = SessionStore()
-        backend = settings.AUTHENTICATION_BACKENDS[0]
+        # The backend a sign-in records: the first that can load users (the sign-in throttle before it cannot).
+        backend = next(path for path in settings.AUTHENTICATION_BACKENDS if hasattr(load_backend(path), "get_user"))
         expires = now + timedelta(days=1)
         rows, cookies = [], []
         for trainee in trainees:
@@ -268,17 +270,7 @@ class Server:
 
 ASGI_SERVERS = {
     # What production runs (lms/serve.py, infra/systemd/corridor-web.service).
-    "uvicorn": [
-        "-m",
-        "uvicorn",
-        "lms.asgi:application",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "{port}",
-        "--lifespan",
-        "off",
-    ],
+    "uvicorn": ["-m", "lms.serve", "--host", "127.0.0.1", "--port", "{port}"],
     # For comparison: what Corridor ran before.
     "daphne": ["-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "lms.asgi:application"],
 }
@@ -802,6 +794,8 @@ def run(args: argparse.Namespace, database: BenchDatabase, redis_url: str) -> di
         "DATABASE_URL": database.url,
         "REDIS_URL": redis_url,
         "DEBUG": "false",
+        "SECURE_SSL_REDIRECT": "false",  # plain HTTP on 127.0.0.1, as behind the TLS proxy
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(64),
     }
     log_dir = Path(tempfile.mkdtemp(prefix="corridor-live-load-"))
     servers = start_servers(args.asgi_server, args.servers, env, log_dir)
@@ -890,6 +884,9 @@ def run(args: argparse.Namespace, database: BenchDatabase, redis_url: str) -> di
         "clients": args.clients,
         "join_p50_ms": ms(percentile(join_ms, 0.5)),
         "join_p95_ms": ms(percentile(join_ms, 0.95)),
+        # Joins completed per second of the join phase, per server process (the clients all join at once, at most
+        # --join-concurrency in flight): what a class start asks of each process.
+        "joins_per_s": round(outcome.joined / outcome.join_s / args.servers, 1) if outcome.join_s else None,
         "fanout_p50_ms": ms(fan50),
         "fanout_p99_ms": ms(fan99),
         "messages_per_s": round(messages_per_s),
@@ -971,6 +968,8 @@ def main() -> None:
             "DATABASE_URL": database.url,
             "REDIS_URL": redis_url,
             "DEBUG": "false",
+            "SECURE_SSL_REDIRECT": "false",  # plain HTTP on 127.0.0.1, as behind the TLS proxy
+            "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(64),
         }
     )
     warnings.filterwarnings("ignore", "No directory at", UserWarning)

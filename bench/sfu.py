@@ -3,6 +3,7 @@
     .venv/bin/python bench/sfu.py                         # both, default steps
     .venv/bin/python bench/sfu.py --subscribers 150 --seconds 8
     .venv/bin/python bench/sfu.py --skip-baseline --steps 50,100
+    .venv/bin/python bench/sfu.py --skip-baseline --class --steps 50,100 --class-steps 10,20,30,40
 
 Three processes, on a 2-core machine:
 
@@ -19,17 +20,28 @@ forwarding delay inside the SFU (tap of the publisher's packet → after the sen
 when every subscriber got ≥ 29 fps. CPU per subscriber is the SFU process's CPU ÷ N at the largest sustained N;
 subscribers per core = 80 % ÷ that. For (a) the delay is from a frame's last packet in to its re-encoded frame out.
 
+--class adds (c) a class-shaped load after (b): three publishers (two rooms and the instructor), each a 640×480
+30 fps VP8 loop and an Opus loop (48 kHz, 20 ms, encoded once with aiortc's Opus settings), and every subscriber
+takes all three: 3 video + 3 audio tracks on one peer connection, as a trainee's page does. A class step is
+sustained when every subscriber got ≥ 29 fps on each of its three videos and ≥ 45 audio packets per second on each
+audio track; its figures are reported under the same names prefixed `class_` (None without --class). The
+subscriber process (one core, six tracks per subscriber, SRTP decryption in Python) saturates long before the SFU
+does, so class steps stay small and subscribers per core is extrapolated from the SFU's CPU per subscriber, which
+includes the fixed cost of the three publishers' ingress (conservative).
+
 Human-readable lines first; the last line of stdout is one JSON object.
 """
 
 from __future__ import annotations
 
 import argparse
+import array
 import asyncio
 import contextlib
 import cProfile
 import fractions
 import json
+import math
 import os
 import pstats
 import random
@@ -43,11 +55,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import av
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtp import RtpPacket
 
+from bench._workers import Worker, reply, stdin_lines
 from streaming.sfu import FrameAssembler, Sfu
 from streaming.sfu.seam import tap_receiver
 
@@ -55,6 +68,9 @@ WIDTH, HEIGHT, FPS = 640, 480, 30
 CLOCK = 90_000
 LOOP_FRAMES = 150
 SUSTAINED_FPS = 29.0
+AUDIO_RATE, AUDIO_PACKETS_PER_S = 48_000, 50
+SUSTAINED_AUDIO_PPS = 45.0
+CLASS_PUBLISHERS = ("room-a", "room-b", "instructor")  # a class: two rooms and the instructor, video + audio each
 CORE_BUDGET_PCT = 80.0
 
 
@@ -73,14 +89,17 @@ def pin(cpu: int) -> None:
 
 
 def config() -> RTCConfiguration:
-    return RTCConfiguration(iceServers=[])  # loopback only; aiortc would otherwise ask Google's STUN server
+    # Loopback only (aiortc would otherwise ask Google's STUN server); max-bundle as browsers and the SFU do: with
+    # aiortc's default ("balanced") a subscriber receives only the first of several audio m-lines.
+    return RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
 
 
 # --- the publisher process --------------------------------------------------------------------------------------
 
 
-def pre_encode(frames: int) -> list[bytes]:
-    """A panning random texture, encoded like aiortc's Vp8Encoder does (500 kbps CBR), keyframe every second."""
+def pre_encode(frames: int, *, keyframe_every: int = FPS) -> list[bytes]:
+    """A panning random texture, encoded like aiortc's Vp8Encoder does (500 kbps CBR), a keyframe every
+    `keyframe_every` frames (every second by default)."""
     rng = random.Random(7)
     texture_width = WIDTH + 2 * frames
     texture = bytes(96 + (rng.getrandbits(5)) for _ in range(texture_width * 64))
@@ -88,7 +107,7 @@ def pre_encode(frames: int) -> list[bytes]:
     codec.width, codec.height = WIDTH, HEIGHT
     codec.bit_rate = 500_000
     codec.pix_fmt = "yuv420p"
-    codec.gop_size = FPS
+    codec.gop_size = keyframe_every
     codec.time_base = fractions.Fraction(1, FPS)
     codec.options = {
         "bufsize": "500000",
@@ -113,11 +132,63 @@ def pre_encode(frames: int) -> list[bytes]:
         frame.planes[1].update(chroma)
         frame.planes[2].update(chroma)
         frame.pts = index
-        if index % FPS == 0:
+        if index % keyframe_every == 0:
             frame.pict_type = av.video.frame.PictureType.I
         encoded.extend(bytes(packet) for packet in codec.encode(frame))
     encoded.extend(bytes(packet) for packet in codec.encode(None))
     return encoded[:frames]
+
+
+def pre_encode_audio(packets: int) -> list[bytes]:
+    """A 440 Hz tone through aiortc's own Opus encoder settings (96 kbps, 20 ms packets), `packets` long."""
+    from aiortc.codecs.opus import OpusEncoder
+
+    encoder = OpusEncoder()
+    encoded: list[bytes] = []
+    samples_per_frame = AUDIO_RATE // AUDIO_PACKETS_PER_S
+    index = 0
+    while len(encoded) < packets:
+        frame = av.AudioFrame(format="s16", layout="stereo", samples=samples_per_frame)
+        tone = array.array(
+            "h",
+            (
+                int(8000 * math.sin(2 * math.pi * 440 * (index * samples_per_frame + n // 2) / AUDIO_RATE))
+                for n in range(samples_per_frame * 2)
+            ),
+        )
+        frame.planes[0].update(tone.tobytes())
+        frame.sample_rate = AUDIO_RATE
+        frame.pts = index * samples_per_frame
+        frame.time_base = fractions.Fraction(1, AUDIO_RATE)
+        payloads, _ = encoder.encode(frame)
+        encoded.extend(payloads)
+        index += 1
+    return encoded[:packets]
+
+
+class PreEncodedAudio(MediaStreamTrack):
+    """Plays pre-encoded Opus packets every 20 ms as av.Packets (packed by aiortc's sender, never encoded)."""
+
+    kind = "audio"
+
+    def __init__(self, packets: list[bytes]) -> None:
+        super().__init__()
+        self._packets = packets
+        self._index = 0
+        self._start: float | None = None
+
+    async def recv(self) -> av.Packet:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        else:
+            await asyncio.sleep(max(0.0, self._start + self._index / AUDIO_PACKETS_PER_S - time.monotonic()))
+        packet = av.Packet(self._packets[self._index % len(self._packets)])
+        packet.pts = self._index * (AUDIO_RATE // AUDIO_PACKETS_PER_S)
+        packet.time_base = fractions.Fraction(1, AUDIO_RATE)
+        self._index += 1
+        return packet
 
 
 class PreEncodedTrack(MediaStreamTrack):
@@ -145,18 +216,6 @@ class PreEncodedTrack(MediaStreamTrack):
         return packet
 
 
-async def stdin_lines() -> asyncio.StreamReader:
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=2**26)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    return reader
-
-
-def reply(message: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(message) + "\n")
-    sys.stdout.flush()
-
-
 async def run_publisher() -> None:
     pin(1)
     started = time.monotonic()
@@ -166,26 +225,29 @@ async def run_publisher() -> None:
         f"publisher: {len(frames)} frames pre-encoded in {time.monotonic() - started:.1f} s, "
         f"{statistics.mean(sizes) * 8 * FPS / 1000:.0f} kbps, keyframe {sizes[0]} B"
     )
+    audio = pre_encode_audio(AUDIO_PACKETS_PER_S * 2)
     reader = await stdin_lines()
-    pc: RTCPeerConnection | None = None
+    pcs: dict[str, RTCPeerConnection] = {}
     reply({"ready": True})
     while line := await reader.readline():
         message = json.loads(line)
+        name = message.get("publisher", "publisher")
         if message["cmd"] == "offer":
-            if pc is not None:
-                await pc.close()
-            pc = RTCPeerConnection(config())
+            if name in pcs:
+                await pcs.pop(name).close()
+            pc = pcs[name] = RTCPeerConnection(config())
             pc.addTransceiver(PreEncodedTrack(frames), direction="sendonly")
+            if message.get("audio"):
+                pc.addTransceiver(PreEncodedAudio(audio), direction="sendonly")
             await pc.setLocalDescription(await pc.createOffer())
             reply({"sdp": pc.localDescription.sdp})
         elif message["cmd"] == "answer":
-            assert pc is not None
-            await pc.setRemoteDescription(RTCSessionDescription(message["sdp"], "answer"))
+            await pcs[name].setRemoteDescription(RTCSessionDescription(message["sdp"], "answer"))
             reply({"ok": True})
         elif message["cmd"] == "close":
-            if pc is not None:
+            for pc in pcs.values():
                 await pc.close()
-                pc = None
+            pcs.clear()
             reply({"ok": True})
 
 
@@ -197,18 +259,20 @@ class CountingSubscriber:
 
     def __init__(self) -> None:
         self.pc = RTCPeerConnection(config())
-        self.frames = 0
+        self.frames = 0  # video frames, all tracks
+        self.per_track: dict[str, int] = {}  # frames per mid ("video:<mid>" / "audio:<mid>")
 
     async def answer(self, offer_sdp: str) -> str:
         await self.pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
         for transceiver in self.pc.getTransceivers():
-            kind = transceiver.kind
+            video = transceiver.kind == "video"
             assembler = FrameAssembler(
-                track_id=transceiver.mid or "",
-                kind="video" if kind == "video" else "audio",
-                mime_type=f"{kind}/VP8",
-                clock_rate=CLOCK,
+                track_id=f"{transceiver.kind}:{transceiver.mid or ''}",
+                kind="video" if video else "audio",
+                mime_type="video/VP8" if video else "audio/opus",
+                clock_rate=CLOCK if video else AUDIO_RATE,
             )
+            self.per_track[assembler.track_id] = 0
             tap_receiver(transceiver.receiver, self._counter(assembler))
             # A test client needs no bandwidth estimate: skipping aiortc's (pure Python) REMB estimator roughly
             # halves the subscriber process's CPU, which is what saturates first on a 2-core machine.
@@ -217,9 +281,12 @@ class CountingSubscriber:
         return self.pc.localDescription.sdp
 
     def _counter(self, assembler: FrameAssembler) -> Callable[[RtpPacket], Awaitable[None]]:
+        key, video = assembler.track_id, assembler.track_id.startswith("video")
+
         async def count(packet: RtpPacket) -> None:
             if assembler.push(packet) is not None:
-                self.frames += 1
+                self.per_track[key] += 1
+                self.frames += video
 
         return count
 
@@ -228,7 +295,7 @@ async def run_subscribers() -> None:
     pin(1)
     reader = await stdin_lines()
     subscribers: dict[str, CountingSubscriber] = {}
-    window: tuple[float, float, dict[str, int]] | None = None
+    window: tuple[float, float, dict[str, dict[str, int]]] | None = None
     reply({"ready": True})
     while line := await reader.readline():
         message = json.loads(line)
@@ -240,14 +307,24 @@ async def run_subscribers() -> None:
                 answers[subscriber_id] = await subscriber.answer(sdp)
             reply({"answers": answers})
         elif command == "window_start":
-            window = (time.monotonic(), time.process_time(), {k: s.frames for k, s in subscribers.items()})
+            counts = {k: dict(s.per_track) for k, s in subscribers.items()}
+            window = (time.monotonic(), time.process_time(), counts)
             reply({"ok": True})
         elif command == "window_stop":
             assert window is not None
             started, cpu_started, counts = window
             elapsed = time.monotonic() - started
-            fps = {k: (s.frames - counts.get(k, 0)) / elapsed for k, s in subscribers.items()}
-            reply({"fps": fps, "cpu_pct": (time.process_time() - cpu_started) / elapsed * 100})
+            # Per subscriber: its slowest video track's frame rate, and its slowest audio track's packet rate.
+            fps: dict[str, float] = {}
+            audio_pps: dict[str, float] = {}
+            for k, s in subscribers.items():
+                rates = {t: (n - counts.get(k, {}).get(t, 0)) / elapsed for t, n in s.per_track.items()}
+                fps[k] = min((r for t, r in rates.items() if t.startswith("video")), default=0.0)
+                audio = [r for t, r in rates.items() if t.startswith("audio")]
+                if audio:
+                    audio_pps[k] = min(audio)
+            cpu_pct = (time.process_time() - cpu_started) / elapsed * 100
+            reply({"fps": fps, "audio_pps": audio_pps, "cpu_pct": cpu_pct})
         elif command == "close_all":
             for subscriber in subscribers.values():
                 await subscriber.pc.close()
@@ -256,40 +333,6 @@ async def run_subscribers() -> None:
 
 
 # --- the SFU process (orchestrator) -----------------------------------------------------------------------------
-
-
-class Child:
-    def __init__(self, role: str) -> None:
-        self.role = role
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable, __file__, "--role", self.role,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=2**26,
-        )  # fmt: skip
-        await self.read()
-
-    async def call(self, message: dict[str, Any]) -> dict[str, Any]:
-        assert self.process is not None
-        assert self.process.stdin is not None
-        self.process.stdin.write((json.dumps(message) + "\n").encode())
-        await self.process.stdin.drain()
-        return await self.read()
-
-    async def read(self) -> dict[str, Any]:
-        assert self.process is not None
-        assert self.process.stdout is not None
-        line = await self.process.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the {self.role} process died")
-        result: dict[str, Any] = json.loads(line)
-        return result
-
-    async def stop(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.terminate()
-            await self.process.wait()
 
 
 class RelayServer:
@@ -304,7 +347,7 @@ class RelayServer:
         self.delays: list[float] = []
         self._first_timestamp: int | None = None
 
-    async def publish(self, offer_sdp: str) -> str:
+    async def publish(self, offer_sdp: str, publisher_id: str = "publisher") -> str:
         pc = self.publisher = RTCPeerConnection(config())
 
         @pc.on("track")
@@ -370,8 +413,8 @@ class SfuServer:
     def __init__(self) -> None:
         self.sfu = Sfu(measure_forwarding_delay=True)
 
-    async def publish(self, offer_sdp: str) -> str:
-        answer = await self.sfu.publish(session_key="bench", publisher_id="publisher", offer_sdp=offer_sdp)
+    async def publish(self, offer_sdp: str, publisher_id: str = "publisher") -> str:
+        answer = await self.sfu.publish(session_key="bench", publisher_id=publisher_id, offer_sdp=offer_sdp)
         return answer["sdp"]
 
     async def subscribe(self, subscriber_id: str) -> str:
@@ -384,6 +427,9 @@ class SfuServer:
     def delay_ms(self, *, reset: bool) -> dict[str, float]:
         return self.sfu.forwarding_delay_ms(reset=reset)
 
+    def leg_packets(self) -> int:
+        return sum(leg["packets"] for legs in self.sfu.stats("bench")["subscribers"].values() for leg in legs)
+
     async def close(self) -> None:
         await self.sfu.close()
 
@@ -392,10 +438,20 @@ Server = RelayServer | SfuServer
 
 
 async def measure(
-    name: str, server: Server, steps: list[int], publisher: Child, subscribers: Child, args: argparse.Namespace
+    name: str,
+    server: Server,
+    steps: list[int],
+    publisher: Worker,
+    subscribers: Worker,
+    args: argparse.Namespace,
+    *,
+    publishers: tuple[str, ...] = ("publisher",),
+    audio: bool = False,
 ) -> dict[str, Any]:
-    answer = await server.publish((await publisher.call({"cmd": "offer"}))["sdp"])
-    await publisher.call({"cmd": "answer", "sdp": answer})
+    for publisher_id in publishers:
+        offer = await publisher.call({"cmd": "offer", "publisher": publisher_id, "audio": audio})
+        answer = await server.publish(offer["sdp"], publisher_id)
+        await publisher.call({"cmd": "answer", "publisher": publisher_id, "sdp": answer})
     for _ in range(100):
         await asyncio.sleep(0.1)
         if not isinstance(server, RelayServer) or server.source is not None:
@@ -417,8 +473,9 @@ async def measure(
         server.delay_ms(reset=True)
         await subscribers.call({"cmd": "window_start"})
         frames_in = (
-            server.sfu.stats("bench")["publishers"]["publisher"][0]["frames"] if isinstance(server, SfuServer) else 0
+            server.sfu.stats("bench")["publishers"][publishers[0]][0]["frames"] if isinstance(server, SfuServer) else 0
         )
+        leg_packets_in = server.leg_packets() if isinstance(server, SfuServer) else 0
         profiler = cProfile.Profile() if args.profile and isinstance(server, SfuServer) else None
         if profiler is not None:
             profiler.enable()
@@ -430,6 +487,7 @@ async def measure(
         cpu_pct = (time.process_time() - cpu) / (time.monotonic() - wall) * 100
         window = await subscribers.call({"cmd": "window_stop"})
         fps = sorted(window["fps"].values())
+        audio_pps = sorted(window["audio_pps"].values())
         delay = server.delay_ms(reset=True)
         step = {
             "subscribers": n,
@@ -440,20 +498,30 @@ async def measure(
             "subscriber_process_cpu_pct": round(window["cpu_pct"], 1),
             "forward_p50_ms": round(delay["p50"], 3),
             "forward_p95_ms": round(delay["p95"], 3),
-            "sustained": fps[0] >= SUSTAINED_FPS,
+            "sustained": fps[0] >= SUSTAINED_FPS and (not audio or audio_pps[0] >= SUSTAINED_AUDIO_PPS),
         }
+        if audio:
+            step["audio_pps_min"] = round(audio_pps[0], 2) if audio_pps else 0.0
         if isinstance(server, SfuServer):
             stats = server.sfu.stats("bench")
             legs = [leg for legs in stats["subscribers"].values() for leg in legs]
             step["nacked_packets"] = sum(leg["nacked_packets"] for leg in legs)
             step["subscriber_keyframe_requests"] = sum(leg["keyframe_requests"] for leg in legs)
-            step["publisher"] = stats["publishers"]["publisher"][0]
+            step["publisher"] = stats["publishers"][publishers[0]][0]
             step["ingress_fps"] = round((step["publisher"]["frames"] - frames_in) / args.seconds, 2)
+            # CPU per packet sent on a leg: what forwarding costs whether or not the machine let every frame through.
+            leg_packets = server.leg_packets() - leg_packets_in
+            step["leg_packets_per_s"] = round(leg_packets / args.seconds, 1)
+            step["cpu_us_per_leg_packet"] = (
+                round(cpu_pct / 100 * args.seconds / leg_packets * 1e6, 2) if leg_packets else None
+            )
         results.append(step)
         errlog(json.dumps(step))
         log(
             f"[{name}] N={n:4d}: SFU process {cpu_pct:5.1f} % of a core ({cpu_pct / n:.3f} %/subscriber), "
-            f"fps min {fps[0]:.1f} median {statistics.median(fps):.1f}, subscriber process {window['cpu_pct']:.0f} %, "
+            f"fps min {fps[0]:.1f} median {statistics.median(fps):.1f}"
+            + (f", audio min {audio_pps[0]:.1f} packets/s" if audio and audio_pps else "")
+            + f", subscriber process {window['cpu_pct']:.0f} %, "
             f"delay p50 {delay['p50']:.2f} ms p95 {delay['p95']:.2f} ms"
             + ("" if step["sustained"] else "  NOT SUSTAINED")
         )
@@ -469,7 +537,7 @@ async def measure(
 
 async def run_bench(args: argparse.Namespace) -> None:
     pin(0)
-    publisher, subscribers = Child("publisher"), Child("subscribers")
+    publisher, subscribers = Worker(__file__, "publisher"), Worker(__file__, "subscribers")
     log(f"starting the publisher (pre-encoding {LOOP_FRAMES} frames) and the subscriber process ...")
     await asyncio.gather(publisher.start(), subscribers.start())
     try:
@@ -479,6 +547,19 @@ async def run_bench(args: argparse.Namespace) -> None:
             baseline = await measure("relay", RelayServer(), args.baseline_steps, publisher, subscribers, args)
         log("(b) Corridor SFU (passthrough)")
         sfu = await measure("sfu", SfuServer(), args.steps, publisher, subscribers, args)
+        klass: dict[str, Any] | None = None
+        if args.klass:
+            log("(c) Corridor SFU, class-shaped: two rooms + the instructor, 3 video + 3 audio tracks per subscriber")
+            klass = await measure(
+                "class",
+                SfuServer(),
+                args.class_steps,
+                publisher,
+                subscribers,
+                args,
+                publishers=CLASS_PUBLISHERS,
+                audio=True,
+            )
     finally:
         await asyncio.gather(publisher.stop(), subscribers.stop())
 
@@ -497,7 +578,29 @@ async def run_bench(args: argparse.Namespace) -> None:
         "baseline_forward_p95_ms": None,
         "ratio": None,
         "sfu_steps": sfu["steps"],
+        "class_cpu_per_subscriber_pct": None,
+        "class_subscribers_per_core": None,
+        "class_max_sustained_subscribers": None,
+        "class_forward_p50_ms": None,
+        "class_forward_p95_ms": None,
+        "class_steps": None,
     }
+    if klass is not None:
+        class_cpu = klass["best"]["cpu_per_subscriber_pct"]
+        class_per_core = CORE_BUDGET_PCT / class_cpu if class_cpu else float("inf")
+        summary.update(
+            class_cpu_per_subscriber_pct=class_cpu,
+            class_subscribers_per_core=round(class_per_core, 1),
+            class_max_sustained_subscribers=klass["max_sustained"],
+            class_forward_p50_ms=klass["best"]["forward_p50_ms"],
+            class_forward_p95_ms=klass["best"]["forward_p95_ms"],
+            class_steps=klass["steps"],
+        )
+        log(
+            f"class-shaped (3 video + 3 audio per subscriber): {class_cpu:.3f} % of a core per subscriber → "
+            f"{class_per_core:.0f} subscribers per core (sustained {klass['max_sustained']}), forwarding p50 "
+            f"{summary['class_forward_p50_ms']} ms p95 {summary['class_forward_p95_ms']} ms"
+        )
     if baseline is not None:
         base_cpu = baseline["best"]["cpu_per_subscriber_pct"]
         base_per_core = CORE_BUDGET_PCT / base_cpu
@@ -535,6 +638,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="measurement window per step")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds after joining before measuring")
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument(
+        "--class", dest="klass", action="store_true", help="also measure the class-shaped load (3 video + 3 audio)"
+    )
+    parser.add_argument("--class-steps", type=parse_steps, default=parse_steps("10,20,30,40,50,60"))
     parser.add_argument("--profile", action="store_true", help="cProfile the SFU during each window (to stderr)")
     args = parser.parse_args()
     if args.steps is None:

@@ -237,7 +237,7 @@ def course_eligibility(
                 attended_percent=minutes.percent(person.pk),
                 modules_completed=achievement.modules_completed.get(person.pk, 0),
                 modules_total=achievement.modules_total,
-                final_percent=achievement.final_best_percent.get(person.pk),
+                final_percent=achievement.final_percent.get(person.pk),
                 has_final=achievement.final_assessment is not None,
             ),
             certificate=certificates.get(person.pk),
@@ -314,9 +314,14 @@ def batch_progress(*, batch: IssueBatch) -> BatchProgress:
     )
 
 
+def normalize_code(code: str) -> str:
+    """A certificate code as stored: upper case, without spaces."""
+    return code.strip().upper().replace(" ", "")
+
+
 def certificate_by_code(*, code: str) -> Certificate | None:
     """A certificate by its human-readable code (case and dashes forgiven); pending ones do not exist yet."""
-    normalized = code.strip().upper().replace(" ", "")
+    normalized = normalize_code(code)
     return (
         Certificate.objects.exclude(state=CertificateState.PENDING)
         .filter(code=normalized)

@@ -32,6 +32,7 @@ from certificates.models import (
     IssueBatchItem,
     ItemState,
 )
+from certificates.verification import certificate_verification_forget
 from courses.models import CoursePage
 from lms.accounts.models import Cohort, User
 from lms.errors import CorridorError
@@ -155,6 +156,9 @@ def certificate_files_make(*, certificate: Certificate) -> Certificate:
         )
         if marked:
             transaction.on_commit(lambda: certificate_email_send(certificate=certificate))
+            # A verifier who tried the code before it was issued was told "unknown": not any more.
+            certificate_verification_forget(code=certificate.code)
+            transaction.on_commit(lambda: certificate_verification_forget(code=certificate.code))
     if not marked:
         return Certificate.objects.get(pk=certificate.pk)
     for name, value in fields.items():
@@ -295,4 +299,8 @@ def certificate_revoke(*, certificate: Certificate, by: User, reason: str) -> Ce
         locked.revoked_reason = reason
         locked.revoked_by = by
         locked.save(update_fields=["state", "revoked_at", "revoked_reason", "revoked_by"])
+        # Verifiers see the revocation at once, not when their cached "valid" expires: forgotten now, and again
+        # after commit (a verification between the two would have cached the state before the revocation).
+        certificate_verification_forget(code=locked.code)
+        transaction.on_commit(lambda: certificate_verification_forget(code=locked.code))
     return locked

@@ -11,10 +11,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
 from django.core.files.storage import default_storage
+from django.utils import translation
 from django.utils.translation import gettext as _
 
-from certificates import credentials, documents
+from certificates import credentials, documents, selectors
 from certificates.models import Certificate, CertificateState
 
 
@@ -119,3 +122,30 @@ def _signature_message(checked: credentials.Verification) -> str:
         "malformed": _("That is not a credential Corridor can read."),
     }
     return str(messages.get(checked.code, _("The signature does not check: %(reason)s") % {"reason": checked.reason}))
+
+
+# Verification by code, cached ---------------------------------------------------------------------------------
+# Checking a code reads the stored credential and checks its signature: the outcome (or "no such code") is kept in
+# the cache for CERTIFICATE_VERIFY_CACHE_SECONDS, per language (its message is written in the reader's). Revoking
+# or issuing forgets it (`certificate_verification_forget`, after commit).
+
+
+def _verify_cache_key(code: str, language: str) -> str:
+    return f"certificates:verify:{language}:{selectors.normalize_code(code)}"
+
+
+def certificate_verify_by_code(*, code: str) -> VerificationOutcome | None:
+    """The outcome of checking the certificate with `code` (None: no such certificate), from the cache when fresh."""
+    key = _verify_cache_key(code, translation.get_language() or settings.LANGUAGE_CODE)
+    cached = cache.get(key)
+    if isinstance(cached, tuple):
+        return cached[0]
+    certificate = selectors.certificate_by_code(code=code)
+    outcome = certificate_verify(certificate=certificate) if certificate is not None else None
+    cache.set(key, (outcome,), timeout=settings.CERTIFICATE_VERIFY_CACHE_SECONDS)
+    return outcome
+
+
+def certificate_verification_forget(*, code: str) -> None:
+    """Drop the cached outcome of `code` in every language (its certificate was issued or revoked)."""
+    cache.delete_many([_verify_cache_key(code, language) for language, _name in settings.LANGUAGES])

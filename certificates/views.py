@@ -42,8 +42,11 @@ from lms.accounts.models import Cohort, User
 from lms.accounts.requests import AuthenticatedHttpRequest
 from lms.files import stored_file_response
 from lms.forms import form_checked
+from lms.throttle import throttled_per_address
 
 MAX_CREDENTIAL_BYTES = 256 * 1024
+# A credential nests a few levels (proof, credentialSubject, its achievement): far deeper is an attack on the checker.
+MAX_CREDENTIAL_DEPTH = 32
 
 
 def _require_administrator(request: HttpRequest) -> None:
@@ -230,11 +233,12 @@ def verify_form(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
+@throttled_per_address("certificate-verify", limit_setting="CERTIFICATE_VERIFY_RATE")
 def verify_page(request: HttpRequest, code: str) -> HttpResponse:
-    certificate = selectors.certificate_by_code(code=code)
-    if certificate is None:
+    outcome = verification.certificate_verify_by_code(code=code)
+    if outcome is None or outcome.certificate is None:
         return render(request, "certificates/verify_unknown.html", {"code": code[:40]}, status=404)
-    outcome = verification.certificate_verify(certificate=certificate)
+    certificate = outcome.certificate
     return render(
         request,
         "certificates/verify.html",
@@ -249,18 +253,20 @@ def verify_page(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @require_safe
+@throttled_per_address("certificate-verify", limit_setting="CERTIFICATE_VERIFY_RATE")
 def verify_json(request: HttpRequest, code: str) -> JsonResponse:
-    certificate = selectors.certificate_by_code(code=code)
-    if certificate is None:
+    outcome = verification.certificate_verify_by_code(code=code)
+    if outcome is None:
         return JsonResponse(
             {"status": "unknown", "error": {"code": "not_found", "message": _("No certificate has that code.")}},
             status=404,
         )
-    return JsonResponse(verification.certificate_verify(certificate=certificate).as_json())
+    return JsonResponse(outcome.as_json())
 
 
 @csrf_exempt  # a public, read-only check: it changes nothing, so a cross-site post gains nothing
 @require_POST
+@throttled_per_address("certificate-verify", limit_setting="CERTIFICATE_VERIFY_RATE")
 def verify_credential(request: HttpRequest) -> JsonResponse:
     """Check a credential someone holds (JSON body): signature, and whether it was revoked."""
     if len(request.body) > MAX_CREDENTIAL_BYTES:
@@ -271,11 +277,33 @@ def verify_credential(request: HttpRequest) -> JsonResponse:
         document: object = json.loads(request.body)
     except (UnicodeDecodeError, json.JSONDecodeError):
         return JsonResponse({"status": "invalid", "reason": "malformed", "message": _("That is not JSON.")}, status=400)
+    except RecursionError:  # nested deeper than the parser goes: no credential is
+        return JsonResponse(
+            {"status": "invalid", "reason": "too_deep", "message": _("That is nested too deeply.")}, status=400
+        )
     if not isinstance(document, dict):
         return JsonResponse(
             {"status": "invalid", "reason": "not_object", "message": _("A credential is a JSON object.")}, status=400
         )
+    if _nesting_depth(document) > MAX_CREDENTIAL_DEPTH:
+        return JsonResponse(
+            {"status": "invalid", "reason": "too_deep", "message": _("That is nested too deeply.")}, status=400
+        )
     return JsonResponse(verification.credential_document_verify(document=document).as_json())
+
+
+def _nesting_depth(value: object, limit: int = 64) -> int:
+    """How deeply `value` nests lists and objects (counting stops past `limit`), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if depth > limit:
+                return depth
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 @require_safe

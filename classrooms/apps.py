@@ -10,3 +10,7 @@ class ClassroomsConfig(AppConfig):
 
     def ready(self) -> None:
         from classrooms import signals  # noqa: F401  (connects the sign-out receiver)
+        from classrooms.metrics import LiveSessionsCollector
+        from lms.metrics import register_collector
+
+        register_collector("live-sessions", LiveSessionsCollector())

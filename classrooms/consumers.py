@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import time
 from collections.abc import Callable
 from typing import Any
@@ -27,16 +28,21 @@ from classrooms.models import LiveSession
 from classrooms.selectors import sessions as session_selectors
 from classrooms.selectors.participants import MODERATORS, Participant, session_participant
 from classrooms.services import attendance, hands, polls, qa, sessions
+from classrooms.services.audit import audit_record, scope_address
+from classrooms.services.recording import session_recording_switch
 from lms.accounts.models import User
 from lms.close_codes import CloseCode
+from lms.db_async import database_parallel
 from lms.errors import CorridorError
 from lms.socket_frames import FrameRateLimit, NoFields, Route, error_frame, handler_for, parse_json_frame, with_ref
+from lms.socket_quota import TOO_MANY_SOCKETS, SocketClaim
 
 logger = logging.getLogger(__name__)
 
 
 MAX_MESSAGE_BYTES = 16 * 1024
 MESSAGES_PER_SECOND = 20
+SYNC_MIN_INTERVAL = 2  # seconds between two `sync` requests of one socket
 SYNC_LIMIT = 500
 
 
@@ -53,6 +59,8 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
     is_moderator = False
     counts_attendance = False
     joined = False
+    socket_claim: SocketClaim | None = None
+    last_sync = 0.0
 
     async def connect(self) -> None:
         # Daphne turns a close before accept into a bare HTTP 403; accept first so the
@@ -79,6 +87,10 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
             return
         if self.participant is None:
             await self._refuse(CloseCode.FORBIDDEN, "forbidden", _("You are not a participant of this session."))
+            return
+        self.socket_claim = SocketClaim(user_id=user.pk, socket_id=secrets.token_hex(8))
+        if not await self.socket_claim.claim():
+            await self._refuse(CloseCode.FLOODED, "too_many_sockets", str(TOO_MANY_SOCKETS))
             return
         self.user = user
         self.session_id, self.user_id = self.session.pk, user.pk
@@ -112,6 +124,8 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         await self._leave()
+        if self.socket_claim is not None:
+            await self.socket_claim.release()
 
     async def _leave(self) -> None:
         if not self.joined:
@@ -133,18 +147,23 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
 
     async def _receive(self, text_data: str | None, bytes_data: bytes | None) -> None:
         self.last_heard = time.monotonic()
+        if self.socket_claim is not None:
+            await self.socket_claim.refresh()
         ref: Any = None
         try:
+            self.rate_limit.spend()
             message = parse_json_frame(
                 text_data, max_bytes=MAX_MESSAGE_BYTES, too_large=_("A message is limited to 16 KB.")
             )
             ref = message.get("ref")
-            self.rate_limit.spend()
             reply = await handler_for(HANDLERS, message)(self, message)
             if reply is not None:
                 await self._send_reply(with_ref(reply, ref))
         except CorridorError as error:
             await self._send_error(error, ref)
+            if error.code == "flooded":
+                await self.close(code=CloseCode.FLOODED, reason="flooded")
+                await self._leave()
 
     # The hub's side (classrooms.fanout.LocalSocket) -----------------------------------
 
@@ -208,14 +227,14 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
 
     # Database helpers ----------------------------------------------------------------
 
-    @database_sync_to_async
+    @database_parallel
     def _load(self, session_id: int, user: User) -> tuple[LiveSession | None, Participant | None]:
         session = LiveSession.objects.select_related("course").filter(pk=session_id).first()
         if session is None:
             return None, None
         return session, session_participant(session=session, user=user)
 
-    @database_sync_to_async
+    @database_parallel
     def _enter(self) -> tuple[bool, dict[str, Any]]:
         """Presence and the welcome snapshot in one trip to the database thread: under a join
         storm every trip queues behind everyone else's, so a join makes as few as it can."""
@@ -234,6 +253,16 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         assert self.participant is not None
         return session_selectors.session_snapshot(session=self.session, participant=self.participant, user=self.user)
 
+    async def audit(self, action: str, details: dict[str, Any]) -> None:
+        """Record a moderator's action on the session in the audit log (address: the socket's client)."""
+        await database_sync_to_async(audit_record)(
+            actor=self.user,
+            action=action,
+            target=f"session {self.session_id}",
+            address=scope_address(self.scope),
+            details={**details, "via": "socket"},
+        )
+
     async def call(self, service: Callable[..., Any], **kwargs: Any) -> Any:
         return await database_sync_to_async(service)(session=self.session, user=self.user, **kwargs)
 
@@ -242,6 +271,13 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
 
 
 async def handle_sync(consumer: LiveSessionConsumer, message: messages.Sync) -> dict[str, Any]:
+    # Catching up reads the database (and may rebuild the whole snapshot): a page needs it once per reconnect.
+    now = time.monotonic()
+    if now - consumer.last_sync < SYNC_MIN_INTERVAL:
+        raise CorridorError(
+            "rate_limited", _("Catching up is allowed once every %(seconds)d seconds.") % {"seconds": SYNC_MIN_INTERVAL}
+        )
+    consumer.last_sync = now
     is_moderator = consumer.participant in MODERATORS
     events = await database_sync_to_async(session_selectors.events_since)(
         session=consumer.session, after_id=message.after, include_moderator_events=is_moderator, limit=SYNC_LIMIT + 1
@@ -319,11 +355,25 @@ async def handle_hand_lower(consumer: LiveSessionConsumer, message: messages.Han
 
 
 async def handle_session_state(consumer: LiveSessionConsumer, message: messages.SessionStateChange) -> dict[str, Any]:
-    """The instructor (or an administrator) starts and ends the session."""
+    """The instructor (or an administrator) starts and ends the session: the same services (and row lock) as the
+    page's buttons, so a socket opened before the session ended, holding a stale copy, cannot reopen it."""
     consumer.require_moderator()
-    session = await database_sync_to_async(sessions.session_set_state)(session=consumer.session, state=message.state)
-    consumer.session = session
-    return {"type": "ack", "id": session.pk}
+    assert consumer.session is not None
+    # The services refresh the consumer's copy of the session's state in place.
+    session = await database_sync_to_async(sessions.session_set_state)(
+        session=consumer.session, state=message.state, by=consumer.user
+    )
+    await consumer.audit("session.state", {"state": message.state})
+    return {"type": "ack", "id": session.pk, "state": session.state}
+
+
+async def handle_session_recording(consumer: LiveSessionConsumer, message: messages.SessionRecording) -> dict[str, Any]:
+    """A moderator switches recording on or off; the service checks who asks and re-reads the session."""
+    session = await database_sync_to_async(session_recording_switch)(
+        session=consumer.session, by=consumer.user, recorded=message.recorded
+    )
+    await consumer.audit("session.recording", {"recorded": message.recorded})
+    return {"type": "ack", "recorded": session.recorded}
 
 
 # Each message type: the schema its fields are checked against (classrooms.messages), and its handler.
@@ -340,4 +390,5 @@ HANDLERS: dict[str, Route[LiveSessionConsumer, Any, dict[str, Any] | None]] = {
     "hand.raise": Route(NoFields, handle_hand_raise),
     "hand.lower": Route(messages.HandLower, handle_hand_lower),
     "session.state": Route(messages.SessionStateChange, handle_session_state),
+    "session.recording": Route(messages.SessionRecording, handle_session_recording),
 }

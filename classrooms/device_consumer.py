@@ -2,8 +2,9 @@
 
 The agent authenticates with its device token in an `Authorization: Bearer` header (not the URL: servers log URLs).
 A wrong or revoked token closes with 4401, a token of another room with 4403. Then the agent reports its health
-every few seconds and receives operators' start and stop (sent to the room's channel-layer group by
-`services.devices.agent_command_send`). Malformed frames get an error frame; the socket stays open.
+every few seconds, receives operators' start and stop (sent to the room's channel-layer group by
+`services.devices.agent_command_send`), and a `stream` frame whenever a session in its room goes live or ends.
+Malformed frames get an error frame; the socket stays open.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from pydantic import BaseModel, Field, StringConstraints
 from classrooms.agent.protocol import (
     COMMANDS,
     HEALTH_INTERVAL_SECONDS,
+    CameraFrame,
+    CameraResultFrame,
     CommandResultFrame,
     DeviceHealth,
     HealthReport,
@@ -27,7 +30,7 @@ from classrooms.agent.protocol import (
     WelcomeFrame,
     bearer_token,
 )
-from classrooms.services import devices
+from classrooms.services import alerts, devices
 from classrooms.services.devices import AgentIdentity
 from lms.close_codes import CloseCode
 from lms.errors import CorridorError
@@ -75,6 +78,9 @@ class RoomAgentConsumer(AsyncWebsocketConsumer):
                 "device_id": agent.device_id,
                 "health_interval": HEALTH_INTERVAL_SECONDS,
                 "stream": stream,
+                "microphone_muted": await database_sync_to_async(devices.agent_microphone_muted)(
+                    agent_id=agent.device_id
+                ),
             },
         }
         await self._send(dict(welcome))
@@ -93,28 +99,40 @@ class RoomAgentConsumer(AsyncWebsocketConsumer):
             return
         ref: Any = None
         try:
+            self.rate_limit.spend()
             message = parse_json_frame(
                 text_data, max_bytes=MAX_MESSAGE_BYTES, too_large="A message is limited to 16 KB."
             )
             ref = message.get("ref")
-            self.rate_limit.spend()
             reply = await handler_for(HANDLERS, message)(self, message)
             await self._send(with_ref(reply, ref))
         except CorridorError as error:
             await self._send(error_frame(error.code, str(error.message), ref))
+            if error.code == "flooded":
+                await self.close(code=CloseCode.FLOODED, reason="flooded")
 
     async def _health(self, message: Health) -> dict[str, Any]:
         assert self.agent is not None
         report = message.report()
         await database_sync_to_async(devices.agent_health_record)(agent_id=self.agent.device_id, report=report)
+        # Link quality for the charts, and the room's alerts at once (its agent is back, its link lossy...).
+        await database_sync_to_async(alerts.agent_report_observe)(room_id=self.agent.room_id, report=report)
         # The answer carries what operators want now, so an agent that missed a command catches up.
         stream = await database_sync_to_async(devices.agent_stream_state)(agent_id=self.agent.device_id)
-        return {"type": "ack", "stream": stream}
+        muted = await database_sync_to_async(devices.agent_microphone_muted)(agent_id=self.agent.device_id)
+        return {"type": "ack", "stream": stream, "microphone_muted": muted}
 
     async def _command_result(self, message: CommandResult) -> dict[str, Any]:
         assert self.agent is not None
         result = message.result()
         await database_sync_to_async(devices.agent_command_result)(agent_id=self.agent.device_id, result=result)
+        return {"type": "ack"}
+
+    async def _camera_result(self, message: CameraResult) -> dict[str, Any]:
+        assert self.agent is not None
+        await database_sync_to_async(devices.camera_command_result)(
+            agent_id=self.agent.device_id, result=message.result()
+        )
         return {"type": "ack"}
 
     # Channel-layer messages ----------------------------------------------------------------
@@ -128,6 +146,48 @@ class RoomAgentConsumer(AsyncWebsocketConsumer):
                 "session_id": message.get("session_id"),
             }
             await self._send(frame)
+
+    async def agent_camera(self, message: dict[str, Any]) -> None:
+        """An operator's preset command (services.devices.camera_preset_send). Checked again here: only a
+        registered camera of this agent's own room, at the address the registry holds, reaches the agent."""
+        if self.agent is None:
+            return
+        camera_id, command_id = message.get("camera_id"), str(message.get("id", ""))
+        target = None
+        if isinstance(camera_id, int) and message.get("room_id") == self.agent.room_id:
+            target = await database_sync_to_async(devices.agent_camera_target)(
+                room_id=self.agent.room_id, camera_id=camera_id
+            )
+        if target is None:
+            logger.warning("refused a camera command for camera %s on room %s's socket", camera_id, self.agent.room_id)
+            if isinstance(camera_id, int):
+                await database_sync_to_async(devices.camera_command_refused)(
+                    room_id=self.agent.room_id, camera_id=camera_id, command_id=command_id
+                )
+            return
+        frame: CameraFrame = {
+            "type": "camera",
+            "id": command_id,
+            "room_id": self.agent.room_id,
+            "camera_id": int(camera_id),  # type: ignore[arg-type]
+            "action": "store" if message.get("action") == "store" else "recall",
+            "preset": int(message.get("preset", 0)),
+            "address": target.address,
+            "port": target.port,
+        }
+        await self._send(dict(frame))
+
+    async def agent_stream(self, message: dict[str, Any]) -> None:
+        """A session in the room went live or ended (services.devices.agents_follow_session_on_commit): the agent
+        gets what it should do now, read afresh (an operator may have stopped the room)."""
+        if self.agent is None:
+            return
+        stream = await database_sync_to_async(devices.agent_stream_state)(agent_id=self.agent.device_id)
+        await self._send({"type": "stream", "stream": stream})
+
+    async def agent_microphone(self, message: dict[str, Any]) -> None:
+        """A moderator or operator muted or unmuted the room (services.devices.room_microphone_set)."""
+        await self._send({"type": "microphone", "muted": bool(message.get("muted"))})
 
     async def device_token_revoked(self, message: dict[str, Any]) -> None:
         if self.agent is not None and message.get("token_id") == self.agent.token_id:
@@ -225,8 +285,32 @@ class CommandResult(MessageSchema):
         }
 
 
+class CameraResult(MessageSchema):
+    """`camera.result`: how a camera answered a preset command (`id` is the command's)."""
+
+    error_codes = {"camera_id": "invalid_id"}
+    id: str
+    camera_id: int
+    ok: bool
+    outcome: Literal["acknowledged", "completed", "timeout", "camera_error", "unreachable", "refused"]
+    message: str = ""
+    error_code: Annotated[int, Field(ge=0, le=255)] | None = None
+
+    def result(self) -> CameraResultFrame:
+        return {
+            "type": "camera.result",
+            "id": self.id[:40],
+            "camera_id": self.camera_id,
+            "ok": self.ok,
+            "outcome": self.outcome,
+            "message": self.message[:300],
+            "error_code": self.error_code,
+        }
+
+
 # Each message type: the schema its fields are checked against, and its handler.
 HANDLERS: dict[str, Route[RoomAgentConsumer, Any, dict[str, Any]]] = {
     "health": Route(Health, RoomAgentConsumer._health),
     "command.result": Route(CommandResult, RoomAgentConsumer._command_result),
+    "camera.result": Route(CameraResult, RoomAgentConsumer._camera_result),
 }

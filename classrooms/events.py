@@ -99,7 +99,14 @@ EventKind = Literal[
     "question.hidden",
     "attendance.updated",
     "session.state",
+    "session.recording",
 ]
+
+
+class RecordingPayload(TypedDict):
+    """Whether the session is recorded from now on (`session.recording`)."""
+
+    recorded: bool
 
 
 class EventFrame(TypedDict):

@@ -90,6 +90,10 @@ class LiveHubHooks:
     report_presence: Publisher  # the trainees this process holds, every PRESENCE_REPORT_SECONDS
     read_roles: RoleReader
     apply_votes: Callable[[int, list[Any]], Awaitable[list[Any]]]  # a batch of votes (classrooms.batching)
+    # Metrics (classrooms/metrics.py): a socket joined; an event reached this process's sockets this many seconds
+    # after it was sent.
+    joined: Callable[[], None] = lambda: None
+    delivered: Callable[[float], None] = lambda _seconds: None
 
 
 class Coalescer:
@@ -138,6 +142,8 @@ class LiveHub:
         self.role_reader: RoleReader | None = hooks.read_roles if hooks else None
         # Votes are written in batches (classrooms.batching).
         self.vote_writer: WriteBatcher[Any, Any] | None = WriteBatcher(hooks.apply_votes) if hooks else None
+        self.on_joined: Callable[[], None] = hooks.joined if hooks else lambda: None
+        self.on_delivered: Callable[[float], None] = hooks.delivered if hooks else lambda _seconds: None
 
     # Membership ---------------------------------------------------------------------
 
@@ -151,6 +157,7 @@ class LiveHub:
         self.by_user[socket.user_id].add(socket)
         self._ensure_background()
         await asyncio.wait_for(fanout.ready.wait(), timeout=10)
+        self.on_joined()
 
     async def leave(self, socket: LocalSocket) -> None:
         fanout = self.sessions.get(socket.session_id)
@@ -164,6 +171,10 @@ class LiveHub:
             user_sockets.discard(socket)
             if not user_sockets:
                 del self.by_user[socket.user_id]
+
+    def members(self) -> dict[int, list[int]]:
+        """Per session with sockets here, the user id of each socket (read from another thread by /metrics)."""
+        return {session_id: [s.user_id for s in list(f.sockets)] for session_id, f in list(self.sessions.items())}
 
     def local_sockets(self, session_id: int) -> list[LocalSocket]:
         fanout = self.sessions.get(session_id)
@@ -197,9 +208,11 @@ class LiveHub:
         text: str = message["text"]
         moderators_only: bool = message.get("moderators_only", False)
         private: dict[str, Any] | None = message.get("private")
+        # A moderators-only message may name other users who receive it too (a room's operators: alerts).
+        audience: frozenset[int] = frozenset(message.get("audience") or ())
         for socket in list(fanout.sockets):
             try:
-                if not moderators_only or socket.is_moderator:
+                if not moderators_only or socket.is_moderator or socket.user_id in audience:
                     await socket.deliver(text)
                 elif private is not None and private["user_id"] == socket.user_id:
                     await socket.deliver(private["text"])
@@ -207,6 +220,9 @@ class LiveHub:
                 # A socket whose client just went (its disconnect not yet handled) raises on send;
                 # the sockets after it in this loop must still get the event.
                 logger.info("live fan-out to one socket of session %s failed", socket.session_id, exc_info=True)
+        sent_at = message.get("sent_at")
+        if isinstance(sent_at, float) and fanout.sockets:
+            self.on_delivered(max(0.0, time.time() - sent_at))
 
     # Control: closing a user's sockets from anywhere ----------------------------------
 

@@ -14,6 +14,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
 from classrooms.fanout import LiveHub, LiveHubHooks
+from classrooms.metrics import FANOUT_SECONDS, LIVE_JOINS
 from classrooms.selectors.participants import session_participants
 from classrooms.services import attendance, qa
 
@@ -46,6 +47,8 @@ LIVE_HUB_HOOKS = LiveHubHooks(
     report_presence=_report_presence,
     read_roles=_read_roles,
     apply_votes=_apply_votes,
+    joined=LIVE_JOINS.inc,
+    delivered=FANOUT_SECONDS.observe,
 )
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LiveHub] = weakref.WeakKeyDictionary()
@@ -58,3 +61,11 @@ def hub() -> LiveHub:
     if found is None:
         found = _hubs[loop] = LiveHub(get_channel_layer(), hooks=LIVE_HUB_HOOKS)
     return found
+
+
+def live_hubs() -> list[LiveHub]:
+    """Every live hub of this process (one per event loop that has one), for the metrics collector."""
+    try:
+        return list(_hubs.values())
+    except RuntimeError:  # a loop's hub was added or collected while this thread read the table
+        return []

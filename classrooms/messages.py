@@ -71,3 +71,9 @@ class SessionStateChange(MessageSchema):
     error_codes = {"state": "invalid_state"}
     # Not strict: the JSON string "live" is the enum's value.
     state: SessionState = Field(strict=False)
+
+
+class SessionRecording(MessageSchema):
+    """Switch the session's recording on (`recorded: true`) or off."""
+
+    recorded: bool

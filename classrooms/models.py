@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -54,6 +55,12 @@ class LiveSession(models.Model):
     rooms = models.ManyToManyField(Room, blank=True, related_name="sessions", verbose_name=_("rooms"))
     online_seats = models.PositiveIntegerField(_("online seats"), default=50)
     state = models.CharField(_("state"), max_length=16, choices=SessionState.choices, default=SessionState.SCHEDULED)
+    # Whether the SFU records its publishers while it is live: a moderator switches it on the live page, and
+    # scheduling sets its default (streaming.selectors.session_is_recorded reads it).
+    recorded = models.BooleanField(_("record this session"), default=False)
+    # When it actually went live and ended (the schedule is starts_at/ends_at).
+    live_since = models.DateTimeField(_("went live at"), null=True, blank=True, editable=False)
+    live_until = models.DateTimeField(_("ended at"), null=True, blank=True, editable=False)
     # Set once the reminder email has gone out, so a retried or overlapping beat run sends it once.
     reminder_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
 
@@ -278,6 +285,12 @@ class DeviceKind(models.TextChoices):
     AGENT = "agent", _("Room agent")
 
 
+class DeviceReview(models.TextChoices):
+    ACCEPTED = "accepted", _("Registered")
+    PENDING = "pending", _("Unknown, needs review")
+    DISMISSED = "dismissed", _("Dismissed")
+
+
 class Device(models.Model):
     """A piece of a room's equipment, as its room agent last reported it (the agent is a device too).
 
@@ -289,13 +302,43 @@ class Device(models.Model):
     kind = models.CharField(_("kind"), max_length=16, choices=DeviceKind.choices)
     name = models.CharField(_("name"), max_length=120)
     last_seen = models.DateTimeField(_("last seen"), null=True, blank=True)
+    # When the agent's control socket last opened (agents only): its devices are judged silent from then, since a
+    # returning agent reports them a moment after it connects.
+    connected_at = models.DateTimeField(_("connected at"), null=True, blank=True, editable=False)
     health = models.JSONField(_("health"), default=dict, blank=True)
     publishing = models.BooleanField(_("publishing"), default=False)
-    # Room agents: whether an operator asked the room to stream (kept across restarts of either side), and the
-    # last command sent to the agent with its result ({"id", "command", "sent_at", "ok", "message", "done_at"}).
-    stream_requested = models.BooleanField(_("stream requested"), default=False)
+    # Room agents: whether the room streams its live sessions (its agent publishes whenever a session held in the
+    # room is live), and the last command sent to the agent with its result ({"id", "command", "sent_at", "ok",
+    # "message", "done_at"}).
+    stream_requested = models.BooleanField(_("streams its sessions"), default=True)
+    # Room agents: an operator stopped the room's stream during this session; it holds until that session ends
+    # (the room's next session streams again), or until an operator starts it again.
+    stream_stopped_session = models.ForeignKey(
+        LiveSession,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        verbose_name=_("stream stopped for session"),
+    )
+    # Room agents: a moderator or operator muted the room's microphone (the agent sends no audio while set).
+    microphone_muted = models.BooleanField(_("microphone muted"), default=False)
     last_command = models.JSONField(default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The registry (administrators and the room's operators keep it): what the device is and where it answers.
+    model = models.CharField(_("model"), max_length=120, blank=True)
+    address = models.CharField(
+        _("network address"), max_length=255, blank=True, help_text=_("Host name or IP address on the room's network.")
+    )
+    # Cameras: VISCA over IP (UDP; Sony's default port is 52381) and the names of presets 1–6 ({"1": "Lectern"}).
+    visca_port = models.PositiveIntegerField(
+        _("VISCA port"), null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(65535)]
+    )
+    presets = models.JSONField(_("preset names"), default=dict, blank=True)
+    # Registered devices are "accepted"; a name an agent reports that nobody registered is "pending" (shown as
+    # unknown, needs review) until an operator accepts or dismisses it; a dismissed name's reports are ignored.
+    review = models.CharField(_("review"), max_length=16, choices=DeviceReview.choices, default=DeviceReview.ACCEPTED)
 
     class Meta:
         verbose_name = _("device")
@@ -343,3 +386,127 @@ class DeviceHealthSample(models.Model):
 
     def __str__(self) -> str:
         return f"{self.device_id} at {self.at:%H:%M:%S}"
+
+
+class AlertKind(models.TextChoices):
+    SILENT = "silent", _("Silent")
+    LINK_LOSS = "link_loss", _("Packet loss")
+
+
+class Alert(models.Model):
+    """Something an operator must look at now: a room agent or device gone silent, or a link losing packets.
+
+    One open alert per `key` (what it is about: "silent:device:<id>", "loss:room:<id>", "loss:cross"); recovery
+    sets `cleared_at`, and a later fault opens a new one. Raised and cleared by `services.alerts.alerts_check`.
+    """
+
+    key = models.CharField(max_length=80)
+    kind = models.CharField(_("kind"), max_length=16, choices=AlertKind.choices)
+    room = models.ForeignKey(
+        Room, on_delete=models.CASCADE, null=True, blank=True, related_name="alerts", verbose_name=_("room")
+    )
+    device = models.ForeignKey(Device, on_delete=models.SET_NULL, null=True, blank=True, related_name="alerts")
+    # The figures at the time it was raised (e.g. {"loss_pct": 6.2, "silent_s": 16}, "peer": the link's nodes).
+    details = models.JSONField(default=dict, blank=True)
+    raised_at = models.DateTimeField(_("raised at"))
+    cleared_at = models.DateTimeField(_("cleared at"), null=True, blank=True)
+    # Set once its email went out: a retried or overlapping check sends it once.
+    emailed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("alert")
+        ordering = ["-raised_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["key"], condition=models.Q(cleared_at__isnull=True), name="one_open_alert")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} since {self.raised_at:%H:%M:%S}"
+
+
+class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
+    def update(self, **kwargs: object) -> int:
+        raise TypeError("The audit log cannot be changed.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise TypeError("The audit log cannot be deleted from.")
+
+
+class AuditEntry(models.Model):
+    """One operator's or administrator's action: who, what, on what, when, from where, and how it ended.
+
+    Written only by `services.audit.audit_record`; never changed or deleted (save() refuses an existing row, the
+    queryset refuses update() and delete(), and the admin offers neither).
+    """
+
+    at = models.DateTimeField(_("when"), db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("who"),
+    )
+    # Kept as text too: the log must still say who it was after an account is deleted.
+    actor_name = models.CharField(_("who"), max_length=200, blank=True)
+    action = models.CharField(_("action"), max_length=60, db_index=True)
+    target = models.CharField(_("target"), max_length=200, blank=True)
+    room = models.ForeignKey(
+        Room, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("room")
+    )
+    result = models.CharField(_("result"), max_length=20, default="ok")
+    address = models.GenericIPAddressField(_("from"), null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    objects = AuditEntryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit log")
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_name} {self.action} {self.target}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None:
+            raise TypeError("The audit log cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise TypeError("The audit log cannot be deleted from.")
+
+
+class LinkScope(models.TextChoices):
+    ROOM = "room", _("Room to media server")
+    CROSS = "cross", _("Singapore–Chongqing")
+
+
+class LinkSample(models.Model):
+    """A link's figures at one moment: a room's link to its media node (from its agent's health report), or the
+    link between the two cities' media nodes (from the nodes' records). Kept with the live session it served, so a
+    session's link quality can be read after it."""
+
+    scope = models.CharField(max_length=8, choices=LinkScope.choices)
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, null=True, blank=True, related_name="link_samples")
+    session = models.ForeignKey(
+        LiveSession, on_delete=models.SET_NULL, null=True, blank=True, related_name="link_samples"
+    )
+    # The cross-border link: the two nodes ("node-a→node-b").
+    peer = models.CharField(max_length=120, blank=True)
+    at = models.DateTimeField()
+    rtt_ms = models.FloatField(null=True, blank=True)
+    loss_pct = models.FloatField(null=True, blank=True)
+    jitter_ms = models.FloatField(null=True, blank=True)
+    bitrate_kbps = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["at"]
+        indexes = [
+            models.Index(fields=["scope", "room", "at"]),
+            models.Index(fields=["session", "at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.room_id or self.peer} at {self.at:%H:%M:%S}"

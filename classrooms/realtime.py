@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -52,18 +53,31 @@ def broadcast_on_commit(
     return event
 
 
+def user_group(user_id: int) -> str:
+    """The channel-layer group of one person's media sockets (live sockets hear CONTROL_GROUP through the hub)."""
+    return f"user-sockets-{user_id}"
+
+
 def close_user_sockets(user_id: int, *, code: str = "signed_out", message: str = "") -> None:
-    """Close every live socket `user_id` has open, in every server process.
+    """Close every live and media socket `user_id` has open, in every server process.
 
     With code "role_changed" each socket first re-checks the user's part in its
     own session and stays open if they still belong there.
     """
     control = {"type": "live.control", "user_id": user_id, "code": code, "message": message}
+
+    def send() -> None:
+        group_send(CONTROL_GROUP, control)
+        group_send(user_group(user_id), control)
+
     # After commit: the sockets re-read the user's roles, and must see the change.
-    transaction.on_commit(lambda: group_send(CONTROL_GROUP, control))
+    transaction.on_commit(send)
 
 
 def group_send(group: str, message: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is not None:
+        if message.get("type") == "live.event":
+            # When it left, for the fan-out latency metric (classrooms.fanout; wall clock: it may cross processes).
+            message = {**message, "sent_at": time.time()}
         async_to_sync(layer.group_send)(group, message)

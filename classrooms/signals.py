@@ -18,6 +18,18 @@ from lms.accounts.models import User
 # (streaming closes the session's recorders) must defer their effects with `transaction.on_commit`.
 # A signal, because classrooms must not import the apps built on it (docs/architecture.md).
 session_ended = Signal()
+# Sent inside the transaction that mutes or unmutes a room's microphone (arguments: `room`, `muted`, `by`):
+# streaming tells the media sockets of the room's live session, after commit.
+room_microphone_changed = Signal()
+# Sent inside the transaction in which an operator stops or starts a room's stream for a live session (arguments:
+# `room`, `session`, `paused`): streaming tells the session's media sockets after commit, so trainees' pages show the
+# room as paused rather than just gone.
+room_stream_changed = Signal()
+
+# Sent inside the transaction that switches a session's recording on or off mid-session (arguments: `session`,
+# `recorded`: whether it is recorded from now on; services.recording.session_recording_switch). Streaming starts
+# or stops recording the publishers already publishing, after commit.
+session_recording_changed = Signal()
 
 
 @receiver(user_logged_out)

@@ -6,6 +6,8 @@ from celery import shared_task
 from django.utils import timezone
 
 from classrooms.services import attendance, reminders
+from classrooms.services.alerts import alerts_check
+from classrooms.services.link_quality import link_samples_prune
 
 
 @shared_task(name="classrooms.tasks.send_session_reminders")
@@ -21,3 +23,15 @@ def close_stale_presence() -> int:
     Beat runs this every 10 seconds, so a dead socket is noticed within 30 + 10 seconds at worst.
     """
     return attendance.stale_presence_close()
+
+
+@shared_task(name="classrooms.tasks.check_alerts")
+def check_alerts() -> int:
+    """Raise and clear operators' alerts (silent agents and devices, lossy links); beat runs this every 3 seconds.
+    Returns how many were raised."""
+    return len(alerts_check(now=timezone.now()))
+
+
+@shared_task(name="classrooms.tasks.prune_link_samples")
+def prune_link_samples() -> int:
+    return link_samples_prune(now=timezone.now())

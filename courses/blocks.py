@@ -91,6 +91,26 @@ class QuizBlock(blocks.StructBlock):
     title = blocks.CharBlock(default=_("Check your understanding"))
     pass_mark = blocks.IntegerBlock(min_value=0, max_value=100, default=60, help_text=_("Percent"))
     questions = blocks.ListBlock(QuizQuestionBlock(), min_num=1)
+    max_attempts = blocks.IntegerBlock(
+        required=False,
+        min_value=1,
+        max_value=100,
+        label=_("Attempts allowed"),
+        help_text=_("Leave blank for the site's default."),
+    )
+    cooldown_minutes = blocks.IntegerBlock(
+        required=False,
+        min_value=0,
+        max_value=7 * 24 * 60,
+        label=_("Minutes between attempts"),
+        help_text=_("Leave blank for the site's default; 0 lets a trainee try again at once."),
+    )
+    counted_attempt = blocks.ChoiceBlock(
+        choices=[("last", _("The last attempt")), ("first", _("The first attempt"))],
+        default="last",
+        label=_("The score that counts"),
+        help_text=_("For progress and certificates: never the best of several attempts."),
+    )
 
     class Meta:
         icon = "list-ul"

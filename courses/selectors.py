@@ -4,17 +4,22 @@ Query counts here are fixed per page, whatever the number of courses, modules
 or lessons (tests/courses/test_query_counts.py holds us to it).
 """
 
+import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.core.paginator import Paginator
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
-from wagtail.models import Locale
+from django.utils import timezone
+from wagtail.models import Locale, Page, ReferenceIndex
 
 from courses.forms import CatalogueFilterForm
 from courses.models import (
@@ -59,6 +64,25 @@ def lesson_is_open_to(*, course: CoursePage, user: Any) -> bool:
     if not user.is_authenticated:
         return False
     return user_is_course_staff(user) or enrolment_for(user=user, course=course) is not None
+
+
+def document_is_open_to(*, document: Any, user: Any) -> bool:
+    """Whether `user` may download `document` (a lesson's handout or video file): course staff may, and so may a
+    trainee enrolled in a course one of whose published lessons uses it (Wagtail's reference index says which).
+    A document no published lesson uses is for staff only."""
+    if not user.is_authenticated:
+        return False
+    if user_is_course_staff(user):
+        return True
+    page_ids = ReferenceIndex.get_references_to(document).filter(
+        base_content_type=ContentType.objects.get_for_model(Page)
+    )
+    lessons = LessonPage.objects.live().filter(pk__in=[int(ref.object_id) for ref in page_ids])
+    for lesson in lessons:
+        course = course_of_page(page=lesson)
+        if course is not None and enrolment_for(user=user, course=course) is not None:
+            return True
+    return False
 
 
 def seats_taken_by_course(course_keys: Iterable[UUID]) -> dict[UUID, int]:
@@ -238,25 +262,103 @@ def course_page_details(*, course: CoursePage, user: Any) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class QuizRules:
+    """How often a quiz may be tried and which attempt's score counts (the block's own, or the site's defaults)."""
+
+    max_attempts: int
+    cooldown: timedelta
+    counted: str  # "last" or "first": never the best
+
+
+def quiz_rules(quiz: Mapping[str, Any]) -> QuizRules:
+    max_attempts = quiz.get("max_attempts") or settings.QUIZ_MAX_ATTEMPTS
+    minutes = quiz.get("cooldown_minutes")
+    if minutes is None:
+        minutes = settings.QUIZ_COOLDOWN_MINUTES
+    counted = quiz.get("counted_attempt") or "last"
+    return QuizRules(max_attempts=int(max_attempts), cooldown=timedelta(minutes=int(minutes)), counted=str(counted))
+
+
+@dataclass(frozen=True)
+class QuizStanding:
+    """Where one trainee stands on one quiz: attempts used and left, when the next is allowed, the score that counts."""
+
+    rules: QuizRules
+    attempts: tuple[QuizAttempt, ...]  # oldest first
+    now: datetime
+
+    @property
+    def attempts_used(self) -> int:
+        return len(self.attempts)
+
+    @property
+    def attempts_left(self) -> int:
+        return max(self.rules.max_attempts - self.attempts_used, 0)
+
+    @property
+    def counted(self) -> QuizAttempt | None:
+        if not self.attempts:
+            return None
+        return self.attempts[-1] if self.rules.counted == "last" else self.attempts[0]
+
+    @property
+    def latest(self) -> QuizAttempt | None:
+        return self.attempts[-1] if self.attempts else None
+
+    @property
+    def next_allowed_at(self) -> datetime | None:
+        """When the next attempt may be made, if that is later than now (None: now, or never)."""
+        if not self.attempts or not self.attempts_left:
+            return None
+        at = self.attempts[-1].created_at + self.rules.cooldown
+        return at if at > self.now else None
+
+    @property
+    def minutes_to_wait(self) -> int:
+        at = self.next_allowed_at
+        return 0 if at is None else max(1, math.ceil((at - self.now).total_seconds() / 60))
+
+    @property
+    def may_attempt(self) -> bool:
+        return self.attempts_left > 0 and self.next_allowed_at is None
+
+    @property
+    def finished(self) -> bool:
+        """No attempt left: explanations of the answers may be shown now, as nothing more can be scored."""
+        return self.attempts_left == 0
+
+
+def quiz_attempts_of(*, user: Any, lesson_key: UUID, quiz_block_id: str | None = None) -> QuerySet[QuizAttempt]:
+    attempts = QuizAttempt.objects.filter(user=user, lesson_key=lesson_key)
+    if quiz_block_id is not None:
+        attempts = attempts.filter(quiz_block_id=quiz_block_id)
+    return attempts.order_by("created_at", "pk")
+
+
+def quiz_standing(
+    *, user: Any, lesson_key: UUID, quiz_block_id: str, quiz: Mapping[str, Any], now: datetime
+) -> QuizStanding:
+    attempts = tuple(quiz_attempts_of(user=user, lesson_key=lesson_key, quiz_block_id=quiz_block_id))
+    return QuizStanding(rules=quiz_rules(quiz), attempts=attempts, now=now)
+
+
 def lesson_page_details(*, lesson: LessonPage, course: CoursePage, user: Any) -> dict[str, Any]:
     lessons = list(course_lessons(course))
     keys = [item.pk for item in lessons]
     position = keys.index(lesson.pk) if lesson.pk in keys else -1
     completed = LessonCompletion.objects.filter(user=user, lesson_key=lesson.translation_key).exists()
-    quiz_results = {
-        row["quiz_block_id"]: row
-        for row in QuizAttempt.objects.filter(user=user, lesson_key=lesson.translation_key)
-        .values("quiz_block_id")
-        .annotate(
-            best_score=Max("score"),
-            max_score=Max("max_score"),
-            attempts=Count("id"),
-            passed=Count("id", filter=Q(passed=True)),
-        )
+    by_quiz: dict[str, list[QuizAttempt]] = defaultdict(list)
+    for attempt in quiz_attempts_of(user=user, lesson_key=lesson.translation_key):
+        by_quiz[attempt.quiz_block_id].append(attempt)
+    now = timezone.now()
+    quiz_standings = {
+        block_id: QuizStanding(rules=quiz_rules(quiz), attempts=tuple(by_quiz[block_id]), now=now)
+        for block_id, quiz in lesson.quiz_blocks().items()
     }
     return {
         "lesson_completed": completed,
-        "quiz_results": quiz_results,
+        "quiz_standings": quiz_standings,
         "previous_lesson": lessons[position - 1] if position > 0 else None,
         "next_lesson": lessons[position + 1] if 0 <= position < len(lessons) - 1 else None,
         "lesson_position": position + 1,
@@ -290,6 +392,7 @@ class FinalAssessment:
     quiz_block_id: str
     lesson_title: str
     pass_mark: int
+    counted: str = "last"  # which attempt's score counts: "last" or "first"
 
 
 @dataclass(frozen=True)
@@ -299,8 +402,9 @@ class CourseAchievement:
     modules_total: int
     modules_completed: dict[int, int]
     final_assessment: FinalAssessment | None
-    # Best score on the final assessment, in percent; absent when never attempted.
-    final_best_percent: dict[int, float]
+    # The score that counts on the final assessment (its last attempt, or its first), in percent; absent when
+    # never attempted. Never the best of several attempts.
+    final_percent: dict[int, float]
 
 
 def course_final_assessment(*, course: CoursePage) -> FinalAssessment | None:
@@ -313,6 +417,7 @@ def course_final_assessment(*, course: CoursePage) -> FinalAssessment | None:
                 quiz_block_id=block_id,
                 lesson_title=lesson.title,
                 pass_mark=int(quiz["pass_mark"]),
+                counted=quiz_rules(quiz).counted,
             )
     return None
 
@@ -336,16 +441,22 @@ def course_achievement(*, course: CoursePage, user_ids: Iterable[int]) -> Course
     countable = [keys for keys in lesson_keys_by_module.values() if keys]
     completed = {user_id: sum(1 for keys in countable if keys <= done[user_id]) for user_id in user_ids}
     assessment = course_final_assessment(course=course)
-    best: dict[int, float] = {}
+    counted: dict[int, float] = {}
     if assessment is not None:
-        for user_id, score, max_score in QuizAttempt.objects.filter(
-            user_id__in=user_ids, lesson_key=assessment.lesson_key, quiz_block_id=assessment.quiz_block_id
-        ).values_list("user_id", "score", "max_score"):
-            percent = round(100 * score / max_score, 1) if max_score else 0.0
-            best[user_id] = max(best.get(user_id, 0.0), percent)
+        attempts = (
+            QuizAttempt.objects.filter(
+                user_id__in=user_ids, lesson_key=assessment.lesson_key, quiz_block_id=assessment.quiz_block_id
+            )
+            .order_by("created_at", "pk")
+            .values_list("user_id", "score", "max_score")
+        )
+        for user_id, score, max_score in attempts:
+            if assessment.counted == "first" and user_id in counted:
+                continue  # oldest first: the first one seen is the one that counts
+            counted[user_id] = round(100 * score / max_score, 1) if max_score else 0.0
     return CourseAchievement(
         modules_total=len(countable),
         modules_completed=completed,
         final_assessment=assessment,
-        final_best_percent=best,
+        final_percent=counted,
     )

@@ -3,7 +3,9 @@
 from collections.abc import Mapping
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from courses import selectors
 from courses.models import CoursePage, Enrolment, LessonCompletion, LessonPage, QuizAttempt
@@ -79,6 +81,33 @@ def quiz_submit(*, user: User, lesson: LessonPage, quiz_block_id: str, answers: 
     quiz = lesson.quiz_blocks().get(quiz_block_id)
     if quiz is None:
         raise CorridorError("quiz_not_found", _("That quiz is not part of this lesson."), status=404)
+    # One submission at a time per trainee: two at once must not both find an attempt left.
+    Enrolment.objects.select_for_update().filter(user=user, course_key=course.translation_key).first()
+    standing = selectors.quiz_standing(
+        user=user, lesson_key=lesson.translation_key, quiz_block_id=quiz_block_id, quiz=quiz, now=timezone.now()
+    )
+    if not standing.attempts_left:
+        raise CorridorError(
+            "quiz_no_attempts_left",
+            ngettext(
+                "You have used your %(count)d attempt at this quiz: nothing was recorded.",
+                "You have used all %(count)d attempts at this quiz: nothing was recorded.",
+                standing.rules.max_attempts,
+            )
+            % {"count": standing.rules.max_attempts},
+            status=409,
+        )
+    if standing.next_allowed_at is not None:
+        raise CorridorError(
+            "quiz_cooling_down",
+            ngettext(
+                "You can try this quiz again in %(minutes)d minute: nothing was recorded.",
+                "You can try this quiz again in %(minutes)d minutes: nothing was recorded.",
+                standing.minutes_to_wait,
+            )
+            % {"minutes": standing.minutes_to_wait},
+            status=429,
+        )
     questions = {item.id: item.value for item in quiz["questions"].bound_blocks}
     correct = 0
     for question_id, choice_id in answers.items():

@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PYTHON="${PYTHON:-.venv/bin/python}"
+# A developer's tool: DEBUG, so no production SECRET_KEY is needed to load the settings.
+export DEBUG="${DEBUG:-true}"
 LOCALE=zh_Hans
 
 mkdir -p frontend/locale

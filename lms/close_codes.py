@@ -16,6 +16,7 @@ class CloseCode(IntEnum):
     FORBIDDEN = 4403  # signed in, but not allowed here (not a participant, another room's token)
     NOT_FOUND = 4404  # no such session
     SIGNED_OUT = 4408  # signed out, or no longer a participant after a role change
+    FLOODED = 4429  # far more messages than the socket's rate limit allows, or too many sockets for one person
 
 
 REFUSAL_FIRST, REFUSAL_LAST = 4400, 4499

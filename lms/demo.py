@@ -393,11 +393,22 @@ DEMO_ROOMS = [
     ("Marina Bay Studio", Region.SINGAPORE, 24, "operator.sg@corridor.example"),
     ("Jiefangbei Studio", Region.CHONGQING, 30, "operator.cq@corridor.example"),
 ]
+# Each demo room's agent draws its test picture in its own tint and sounds its own tone, so the two rooms look and
+# sound different on the live page and in the recording (python -m classrooms.agent reads them from the token file).
+DEMO_ROOM_SIGNATURES = {
+    "Marina Bay Studio": {"tint": "red", "tone_hz": 440},
+    "Jiefangbei Studio": {"tint": "blue", "tone_hz": 660},
+}
 DEMO_SESSION_TITLE = "Live: cross-border fundamentals Q&A"
+# Each demo room has one camera answering VISCA over IP: `make run` starts a simulated one per room on these UDP
+# ports (python -m classrooms.agent.camera_sim), registered under the name the synthetic agent reports it by.
+DEMO_CAMERA_PORTS = {"Marina Bay Studio": 52381, "Jiefangbei Studio": 52382}
+DEMO_CAMERA_PRESETS = {"1": "Lectern", "2": "Whiteboard", "3": "Class", "4": "Wide"}
 
 
 def _ensure_live_session(users: dict[str, User]) -> None:
-    """Two rooms and a session that is live whenever the demo is loaded (moved to now if it has ended)."""
+    """Two rooms and a session for the instructor to start: scheduled a few minutes ahead whenever the demo is loaded
+    (moved again once it has ended or its time has passed; a session still live or yet to start is left alone)."""
     from datetime import timedelta
 
     from django.utils import timezone
@@ -419,20 +430,51 @@ def _ensure_live_session(users: dict[str, User]) -> None:
         session = LiveSession(
             title=DEMO_SESSION_TITLE, course=fundamentals, instructor=users["instructor@corridor.example"]
         )
-    if session.pk is None or session.ends_at < now + timedelta(minutes=30):
-        session.starts_at, session.ends_at = now - timedelta(minutes=10), now + timedelta(hours=2)
-        session.state = SessionState.LIVE
+    if session.pk is None or session.state == SessionState.ENDED or session.ends_at < now + timedelta(minutes=30):
+        # Its instructor may press Start on the live page at once (from 15 minutes before the start).
+        session.starts_at, session.ends_at = now + timedelta(minutes=5), now + timedelta(hours=2)
+        session.state = SessionState.SCHEDULED
+        session.live_since = session.live_until = None
         session.save()
     session.rooms.set(rooms)
     _ensure_room_agents(rooms)
 
 
 def _ensure_room_agents(rooms: list[Any]) -> None:
-    """Each demo room has an agent that is asked to stream: started by `make run`, it publishes at once."""
+    """Each demo room has an agent that streams its sessions: started by `make run`, it waits, and publishes as soon
+    as the demo session is started."""
     from classrooms.services import devices
 
     for room in rooms:
         devices.agent_stream_request(room=room, requested=True)
+    _ensure_demo_cameras(rooms)
+
+
+def _ensure_demo_cameras(rooms: list[Any]) -> None:
+    """Register each demo room's (simulated) camera with its address, VISCA port and preset names."""
+    from classrooms.models import Device, DeviceKind
+    from classrooms.services import devices
+
+    for room in rooms:
+        port = DEMO_CAMERA_PORTS.get(room.name)
+        if port is None:
+            continue
+        name, model, address = "Synthetic camera", "Simulated VISCA camera", "127.0.0.1"
+        camera = Device.objects.filter(room=room, kind=DeviceKind.CAMERA, name=name).first()
+        if camera is None:
+            devices.device_register(
+                room=room,
+                kind=DeviceKind.CAMERA,
+                name=name,
+                model=model,
+                address=address,
+                visca_port=port,
+                presets=DEMO_CAMERA_PRESETS,
+            )
+        else:
+            devices.device_update(
+                device=camera, name=name, model=model, address=address, visca_port=port, presets=DEMO_CAMERA_PRESETS
+            )
 
 
 def write_room_tokens(path: Path) -> list[dict[str, Any]]:
@@ -460,7 +502,11 @@ def write_room_tokens(path: Path) -> list[dict[str, Any]]:
         found = device_selectors.active_token(token=token) if token else None
         if found is None or found.device.room_id != room.pk:
             token = devices.device_token_issue(room=room).secret
-        entries.append({"room": room.pk, "slug": slugify(room.name), "name": room.name, "token": token})
+        entries.append(
+            {"room": room.pk, "slug": slugify(room.name), "name": room.name, "token": token}
+            | DEMO_ROOM_SIGNATURES.get(name, {})
+            | ({"visca_port": DEMO_CAMERA_PORTS[name]} if name in DEMO_CAMERA_PORTS else {})
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600, exist_ok=True)
     path.chmod(0o600)

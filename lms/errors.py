@@ -51,9 +51,16 @@ class CorridorErrorMiddleware:
         ):
             messages.error(request, exception.message, extra_tags=exception.code)
             return HttpResponseRedirect(next_url, status=303)
+        # "Go back" is a plain link to the page the person came from (a `javascript:` link would need the Content
+        # Security Policy to allow inline script), or to the catalogue.
+        back_url = request.headers.get("Referer", "")
+        if not back_url or not url_has_allowed_host_and_scheme(
+            back_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            back_url = "/"
         return render(
             request,
             "corridor/error.html",
-            {"error_code": exception.code, "error_message": exception.message},
+            {"error_code": exception.code, "error_message": exception.message, "back_url": back_url},
             status=exception.status,
         )

@@ -108,8 +108,13 @@ def error_frame(code: str, message: str, ref: Any) -> dict[str, Any]:
     return with_ref({"type": "error", "code": code, "message": message}, ref)
 
 
+# A socket sending this many times its limit in one second is not a busy page but a flood: it is closed.
+FLOOD_FACTOR = 5
+
+
 class FrameRateLimit:
-    """At most `per_second` frames in each one-second window of one socket."""
+    """At most `per_second` frames in each one-second window of one socket. Every frame spends, before it is parsed:
+    a malformed or oversized frame costs as much as a good one."""
 
     def __init__(self, per_second: int) -> None:
         self.per_second = per_second
@@ -117,9 +122,13 @@ class FrameRateLimit:
         self.count = 0
 
     def spend(self) -> None:
+        """CorridorError `rate_limited` for a frame over the limit (it is not handled), `flooded` once the socket
+        has sent FLOOD_FACTOR times its limit within the second (the consumer then closes it)."""
         now = time.monotonic()
         if now - self.window_started >= 1.0:
             self.window_started, self.count = now, 0
         self.count += 1
+        if self.count > self.per_second * FLOOD_FACTOR:
+            raise CorridorError("flooded", _("Far too many messages: this connection is closed."))
         if self.count > self.per_second:
             raise CorridorError("rate_limited", _("Too many messages; slow down."))

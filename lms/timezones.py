@@ -48,6 +48,11 @@ class CityTime:
     starts: datetime
     ends: datetime
 
+    @property
+    def zone(self) -> str:
+        """The city's IANA time zone name: a page's script compares the reader's own (the browser's) with it."""
+        return city_time_zone(self.city).key
+
 
 def city_time(city: str, starts_at: datetime, ends_at: datetime) -> CityTime:
     zone = city_time_zone(city)

@@ -1,11 +1,11 @@
 """The site's HTTP routes: each app's own `urls.py`, mounted here; nothing else is routed anywhere else.
 
 Pages a person reads are under the language prefix (/en/, /zh-hans/). Links that must never change or that
-machines read (the calendar feed, certificate verification and its JSON, the health check) are not."""
+machines read (the calendar feed, certificate verification and its JSON, the health
+checks and metrics) are not."""
 
 from django.conf import settings
 from django.conf.urls.i18n import i18n_patterns
-from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
 from django.views.static import serve
 from wagtail import urls as wagtail_urls
@@ -14,14 +14,16 @@ from wagtail.documents import urls as wagtaildocs_urls
 
 from certificates import urls as certificate_urls
 from classrooms import urls as classroom_urls
-
-
-def healthz(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("ok", content_type="text/plain")
-
+from lms.accounts.views import admin_sign_in
+from lms.health import healthz, readyz
+from lms.metrics import metrics_view
 
 urlpatterns = [
-    path("healthz", healthz),
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
+    # Wagtail's sign-in page leads to the site's: one throttle (django-axes) and one code prompt (TOTP) for both.
+    path("admin/login/", admin_sign_in),
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
     path("i18n/", include("django.conf.urls.i18n")),
@@ -30,8 +32,10 @@ urlpatterns = [
 ]
 
 if settings.STORAGES["default"]["BACKEND"] == "django.core.files.storage.FileSystemStorage":
-    # The embedded default keeps uploads on local disk; S3 serves its own.
-    urlpatterns += [re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT})]
+    # The embedded default keeps uploads on local disk; S3 serves its own. Only the catalogue's image renditions
+    # are public: documents, recordings, certificates and original uploads go through views that check who asks
+    # (Wagtail's document view, with courses.wagtail_hooks; signed links from lms.files), never a guessable path.
+    urlpatterns += [re_path(r"^media/(?P<path>images/[^/]+)$", serve, {"document_root": settings.MEDIA_ROOT})]
 
 urlpatterns += i18n_patterns(
     path("accounts/", include("lms.accounts.urls")),

@@ -52,7 +52,7 @@ class RecordingSink:
 
 
 class LiveRecordings:
-    """Records publishers of sessions whose `SessionRecordingPolicy` says so, until the session ends."""
+    """Records publishers of sessions marked `recorded` (LiveSession.recorded), until the session ends."""
 
     async def sink_for(
         self, *, session_id: int, publisher_id: str, label: str, kinds: Collection[Kind]

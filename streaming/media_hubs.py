@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 
 from streaming.live_recordings import LiveRecordings
 from streaming.node.client import RemoteMediaHub
+from streaming.sfu.ice_policy import IcePolicy
 from streaming.signaling import MediaHub, MediaPlane
 
 RECORDINGS = LiveRecordings()  # stateless: the recording services, for this process's media hub
@@ -34,13 +35,28 @@ def local_ice_servers() -> list[dict[str, Any]]:
     return [{"urls": list(settings.STUN_URLS)}] if settings.STUN_URLS else []
 
 
+def local_ice_policy() -> IcePolicy:
+    """Which remote candidates this process's Sfu tries: SFU_ICE_ADDRESSES, SFU_ICE_MAX_CANDIDATES."""
+    return IcePolicy.parse(settings.SFU_ICE_ADDRESSES, settings.SFU_ICE_MAX_CANDIDATES)
+
+
 def media_hub() -> MediaHub:
     """This process's media hub (one per event loop), built with its ICE servers and recordings the first time."""
     loop = asyncio.get_running_loop()
     found = _local_hubs.get(loop)
     if found is None:
-        found = _local_hubs[loop] = MediaHub(ice_servers=local_ice_servers(), recordings=RECORDINGS)
+        found = _local_hubs[loop] = MediaHub(
+            ice_servers=local_ice_servers(), recordings=RECORDINGS, ice_policy=local_ice_policy()
+        )
     return found
+
+
+def local_media_hubs() -> list[MediaHub]:
+    """Every local media hub of this process (one per event loop that has one), for the metrics collector."""
+    try:
+        return list(_local_hubs.values())
+    except RuntimeError:  # a loop's hub was added or collected while this thread read the table
+        return []
 
 
 def remote_media_hub() -> RemoteMediaHub:
@@ -70,3 +86,11 @@ def media_plane() -> MediaPlane:
     if settings.SFU_MODE == "nodes":
         return remote_media_hub()
     return media_hub()
+
+
+async def media_probes() -> dict[str, str]:
+    """With SFU nodes in both cities: per city, the probe URL of a live node there (pages time them to find the
+    nearer); {} otherwise."""
+    if settings.SFU_MODE != "nodes":
+        return {}
+    return await remote_media_hub().probes()

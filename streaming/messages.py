@@ -43,3 +43,11 @@ class Speaker(MessageSchema):
 
     error_codes = {"user_id": "invalid_id"}
     user_id: int
+
+
+class RoomMute(MessageSchema):
+    """A moderator's `media.mute`: mute (or, with `muted` false, unmute) a room of the session."""
+
+    error_codes = {"room_id": "invalid_id"}
+    room_id: int
+    muted: bool = True

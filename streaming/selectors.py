@@ -1,18 +1,24 @@
-"""Reads for streaming: a participant's ICE servers, and the recordings a user may watch."""
+"""Reads for streaming: a participant's ICE servers, and the recordings (each publisher's, and each session's one
+composed file) a user may watch."""
 
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.utils.text import slugify
+from redis.asyncio import Redis
 
-from classrooms.models import SessionState
+from classrooms.models import LiveSession, SessionState
 from courses.models import CoursePage
 from courses.selectors import enrolment_for, user_is_course_staff
 from lms.files import SignedFileLinks, StoredFile
-from streaming.models import Recording, RecordingState, SessionRecordingPolicy
+from streaming.models import CompositionState, Publication, Recording, RecordingState, SessionComposition
+from streaming.node.registry import nodes_live
 from streaming.turn import IceServer, ice_servers, turn_credentials
 
 
@@ -34,13 +40,24 @@ def ice_servers_for_user(*, user: Any, now: float | None = None) -> list[IceServ
 
 
 def session_is_recorded(*, session_id: int) -> bool:
-    """Whether the SFU should record `session_id`'s publishers now (see SessionRecordingPolicy); never once the
+    """Whether the SFU should record `session_id`'s publishers now (`LiveSession.recorded`); never once the
     session has ended."""
-    return (
-        SessionRecordingPolicy.objects.filter(session_id=session_id, record=True)
-        .exclude(session__state=SessionState.ENDED)
-        .exists()
-    )
+    return LiveSession.objects.filter(pk=session_id, recorded=True).exclude(state=SessionState.ENDED).exists()
+
+
+# A publishing socket refreshes its publication every PUBLICATION_REFRESH_SECONDS; one not refreshed for
+# PUBLICATION_STALE_SECONDS belonged to a server process that died.
+PUBLICATION_REFRESH_SECONDS = 30
+PUBLICATION_STALE_SECONDS = 120
+
+
+def session_has_publishers(*, session_id: int, now: datetime) -> bool:
+    """Whether anyone (a room, the instructor, a speaker) is publishing in the session now."""
+    return Publication.objects.filter(
+        session_id=session_id,
+        ended_at__isnull=True,
+        last_seen_at__gte=now - timedelta(seconds=PUBLICATION_STALE_SECONDS),
+    ).exists()
 
 
 def recordings_for_course_page(*, user: Any, course: CoursePage) -> QuerySet[Recording]:
@@ -103,3 +120,81 @@ def recording_from_token(*, token: str, user: Any) -> Recording | None:
     if claims is None:
         return None
     return recording_for_viewer(user=user, recording_id=int(claims["recording"]))
+
+
+# The session's one file (SessionComposition): listed on the course page as the session's recording.
+
+
+def session_composition_for_viewer(*, user: Any, composition_id: int) -> SessionComposition | None:
+    """The stored composition `composition_id` if `user` may watch its course's recordings, else None."""
+    composition = (
+        SessionComposition.objects.filter(pk=composition_id, state=CompositionState.STORED)
+        .select_related("session__course")
+        .first()
+    )
+    if composition is None or not getattr(user, "is_authenticated", False):
+        return None
+    return composition if may_watch_course_recordings(user=user, course=composition.session.course) else None
+
+
+def composition_progress_for_viewer(*, user: Any, composition_id: int) -> SessionComposition | None:
+    """Composition `composition_id` in any state, if `user` may watch its course's recordings (the course page's
+    progress bar asks), else None."""
+    composition = SessionComposition.objects.filter(pk=composition_id).select_related("session__course").first()
+    if composition is None or not getattr(user, "is_authenticated", False):
+        return None
+    return composition if may_watch_course_recordings(user=user, course=composition.session.course) else None
+
+
+def course_recorded_sessions(*, course: CoursePage) -> QuerySet[LiveSession]:
+    """`course`'s sessions (in any of its languages) that have a composition or a stored recording, newest
+    first, with their composition. No access check: see `may_watch_course_recordings`."""
+    return (
+        LiveSession.objects.filter(course__translation_key=course.translation_key)
+        .filter(Q(composition__isnull=False) | Q(recordings__state=RecordingState.STORED))
+        .distinct()
+        .select_related("composition")
+        .order_by("-starts_at", "pk")
+    )
+
+
+COMPOSITION_LINKS = SignedFileLinks(
+    salt="streaming.composition-file", view="streaming:composition-file", max_age_setting="RECORDING_URL_MAX_AGE"
+)
+
+
+def composition_file(*, composition: SessionComposition) -> StoredFile:
+    """A session's composed file, as its viewer gets it: saved under the session's title."""
+    name = slugify(composition.session.title) or f"session-{composition.session_id}"
+    return StoredFile(composition.storage_key, "video/mp4", f"{name}.mp4", attachment=True)
+
+
+def composition_signed_url(*, composition: SessionComposition, user: Any) -> str:
+    """A short-lived URL for the composed file, for `user` (checked with `session_composition_for_viewer`)."""
+    return COMPOSITION_LINKS.url(
+        file=composition_file(composition=composition), user=user, claims={"composition": composition.pk}
+    )
+
+
+def composition_from_token(*, token: str, user: Any) -> SessionComposition | None:
+    """The composition a `composition_signed_url` token names, if unexpired and issued to `user`."""
+    claims = COMPOSITION_LINKS.claims(token=token, user=user)
+    if claims is None:
+        return None
+    return session_composition_for_viewer(user=user, composition_id=int(claims["composition"]))
+
+
+def sfu_node_records() -> list[dict[str, Any]]:
+    """The live SFU nodes' records from Redis (SFU_MODE "nodes"): each with its `city` and `links` (the node's
+    link stats per peer node). Empty under the embedded single-process default (one media node, no link)."""
+    if settings.SFU_MODE != "nodes" or not settings.REDIS_URL:
+        return []
+
+    async def read() -> list[dict[str, Any]]:
+        redis = Redis.from_url(settings.REDIS_URL)
+        try:
+            return [dict(record) for record in await nodes_live(redis, prefix=settings.SFU_REDIS_PREFIX)]
+        finally:
+            await redis.aclose()
+
+    return async_to_sync(read)()

@@ -7,6 +7,10 @@ The Sfu is per process, so a session's media sockets must share a process. With 
 runs inside each SFU node (`python -m streaming.node`) and the app's sockets reach it through
 `streaming.node.client.RemoteMediaHub`; both are a `MediaPlane`, all the media socket sees.
 
+On an SFU node of a two-city session, some publishers are *relayed*: published on the other city's node and brought
+over the node-to-node link (`streaming.node.cascade`); the hub announces them like its own, described as their own
+node described them (`relay_publish`).
+
 Recording goes through `SessionRecordings`, the hub's one window on the recording services (the Django side is
 `streaming.live_recordings`): asked for a sink when someone publishes, the sinks closed when the session ends.
 """
@@ -14,8 +18,9 @@ Recording goes through `SessionRecordings`, the hub's one window on the recordin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Collection, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -23,12 +28,14 @@ from streaming.sfu import (
     EncodedFrameSink,
     PeerRole,
     PublishAnswer,
+    SessionStats,
     Sfu,
     SfuError,
     SfuEvent,
     SubscribeOffer,
     TrackInfo,
 )
+from streaming.sfu.ice_policy import IcePolicy
 
 logger = logging.getLogger(__name__)
 
@@ -105,25 +112,41 @@ class MediaPlane(Protocol):
 
     async def stop_recording(self, session_id: int) -> None: ...
 
+    async def record_publisher(self, socket: MediaSocket, *, label: str) -> bool:
+        """Recording was switched on mid-session: record what `socket` publishes now, unless it already is."""
+        ...
+
 
 @dataclass(eq=False)
 class _SessionMedia:
     sockets: set[MediaSocket] = field(default_factory=set)
     invited: set[int] = field(default_factory=set)  # trainees the instructor asked to speak
+    # Publishers relayed from another node: publisher id → its description there (user_id, role, room, name).
+    relayed: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class MediaHub:
     """This process's media sockets per session, their speaking rights, and the Sfu they share."""
 
     def __init__(
-        self, *, ice_servers: Sequence[Mapping[str, Any]] = (), recordings: SessionRecordings | None = None
+        self,
+        *,
+        ice_servers: Sequence[Mapping[str, Any]] = (),
+        recordings: SessionRecordings | None = None,
+        ice_policy: IcePolicy | None = None,
     ) -> None:
         self._ice_servers = list(ice_servers)
+        self._ice_policy = ice_policy
         self._recordings = recordings
         self._sessions: dict[int, _SessionMedia] = {}
         self._sfu: Sfu | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
+        # Publishers whose recording is being set up (a publish, or recording switched on): never two at once.
+        self._recording_setup: set[tuple[int, str]] = set()
+        # Called with a session id when its own publishers change (an SFU node's cascade then tells the other node).
+        # (session id, the publisher that published, or None when one left)
+        self.on_local_tracks_changed: Callable[[int, str | None], None] | None = None
 
     @property
     def sfu(self) -> Sfu:
@@ -134,7 +157,7 @@ class MediaHub:
     async def join(self, socket: MediaSocket) -> None:
         async with self._lock:
             if self._sfu is None:
-                self._sfu = Sfu(ice_servers=self._ice_servers, on_event=self._on_sfu_event)
+                self._sfu = Sfu(ice_servers=self._ice_servers, on_event=self._on_sfu_event, ice_policy=self._ice_policy)
             self._sessions.setdefault(socket.session_id, _SessionMedia()).sockets.add(socket)
 
     async def leave(self, socket: MediaSocket) -> None:
@@ -172,9 +195,19 @@ class MediaHub:
         if media is not None:
             media.invited.discard(user_id)
 
+    def session_ids(self) -> list[int]:
+        return list(self._sessions)
+
     def sockets_of(self, session_id: int, user_id: int) -> list[MediaSocket]:
         media = self._sessions.get(session_id)
         return [s for s in media.sockets if s.user_id == user_id] if media else []
+
+    def session_stats(self) -> dict[int, SessionStats]:
+        """Per session with media here, its Sfu figures (publisher tracks, subscriber legs), for /metrics."""
+        sfu = self._sfu
+        if sfu is None:
+            return {}
+        return {session_id: sfu.stats(session_key(session_id)) for session_id in list(self._sessions)}
 
     def load(self) -> dict[str, int]:
         """What an SFU node advertises: sessions, sockets, and the Sfu's publishers, subscribers and tracks."""
@@ -215,6 +248,7 @@ class MediaHub:
         )
         await self.record(socket, answer["tracks"], label=label)
         await self.announce_tracks(socket.session_id)
+        self._local_changed(socket.session_id, socket.peer_id)
         return answer
 
     async def subscribe(self, socket: MediaSocket, *, track_ids: list[str] | None) -> SubscribeOffer:
@@ -249,6 +283,17 @@ class MediaHub:
         """Record what `socket` has just published, if its session is recorded; whether a recording started."""
         if self._recordings is None or self._sfu is None or not tracks:
             return False
+        setup = (socket.session_id, socket.peer_id)
+        if setup in self._recording_setup:
+            return False
+        self._recording_setup.add(setup)
+        try:
+            return await self._record(socket, tracks, label=label)
+        finally:
+            self._recording_setup.discard(setup)
+
+    async def _record(self, socket: MediaSocket, tracks: Sequence[TrackInfo], *, label: str) -> bool:
+        assert self._recordings is not None
         try:
             sink = await self._recordings.sink_for(
                 session_id=socket.session_id,
@@ -271,8 +316,20 @@ class MediaHub:
             return False
         return True
 
+    async def record_publisher(self, socket: MediaSocket, *, label: str) -> bool:
+        """Recording was switched on mid-session: record what `socket` publishes now (if it publishes, in a
+        recorded session, and is not recorded already); whether a recording started."""
+        if self._sfu is None:
+            return False
+        key = session_key(socket.session_id)
+        if self._sfu.is_recording(session_key=key, publisher_id=socket.peer_id):
+            return False
+        tracks = [track for track in self._sfu.tracks(key) if track["publisher_id"] == socket.peer_id]
+        return await self.record(socket, tracks, label=label)
+
     async def stop_recording(self, session_id: int) -> None:
-        """The session ended: close this process's recorders of its publishers (each then queues its upload).
+        """The session ended, or recording was switched off: close this process's recorders of its publishers (each
+        then queues its upload).
 
         Idempotent; the publishers keep publishing.
         """
@@ -288,6 +345,36 @@ class MediaHub:
             if isinstance(result, BaseException) and not isinstance(result, SfuError):  # SfuError: it just left
                 logger.error("stopping the recording of %s failed", publisher_id, exc_info=result)
 
+    # -- relayed publishers (an SFU node's cascade) -------------------------------------------------------------
+
+    def local_tracks(self, session_id: int) -> list[dict[str, Any]]:
+        """The session's tracks published on this hub's Sfu (not relayed from another node), described."""
+        media = self._sessions.get(session_id)
+        relayed = media.relayed if media else {}
+        return [track for track in self.tracks(session_id) if track["publisher_id"] not in relayed]
+
+    def relayed_publishers(self, session_id: int) -> dict[str, dict[str, Any]]:
+        media = self._sessions.get(session_id)
+        return dict(media.relayed) if media else {}
+
+    def relay_described(self, session_id: int, publisher_id: str, described: dict[str, Any]) -> None:
+        """Remember how the publisher's own node describes a publisher relayed here (before its tracks appear)."""
+        media = self._sessions.get(session_id)
+        if media is not None:
+            media.relayed[publisher_id] = described
+
+    async def relay_unpublish(self, session_id: int, publisher_id: str) -> None:
+        """A relayed publisher is gone from its own node: its subscribers here hear `publisher_left`."""
+        media = self._sessions.get(session_id)
+        if media is None or media.relayed.pop(publisher_id, None) is None or self._sfu is None:
+            return
+        with contextlib.suppress(SfuError):
+            await self._sfu.unpublish(session_key=session_key(session_id), publisher_id=publisher_id)
+
+    def _local_changed(self, session_id: int, publisher_id: str | None) -> None:
+        if self.on_local_tracks_changed is not None:
+            self.on_local_tracks_changed(session_id, publisher_id)
+
     # -- what is published -------------------------------------------------------------------------------------
 
     def tracks(self, session_id: int) -> list[dict[str, Any]]:
@@ -297,7 +384,13 @@ class MediaHub:
             return []
         media = self._sessions.get(session_id)
         peers = {s.peer_id: s for s in media.sockets} if media else {}
-        return [_described(track, peers) for track in self._sfu.tracks(session_key(session_id))]
+        relayed = media.relayed if media else {}
+        return [
+            {**track, **relayed[track["publisher_id"]]}
+            if track["publisher_id"] in relayed
+            else _described(track, peers)
+            for track in self._sfu.tracks(session_key(session_id))
+        ]
 
     async def announce_tracks(self, session_id: int) -> None:
         await self.broadcast(session_id, {"type": "media.tracks", "tracks": self.tracks(session_id)})
@@ -325,6 +418,9 @@ class MediaHub:
     async def _publisher_left(self, session_id: int, frame: dict[str, Any]) -> None:
         await self.broadcast(session_id, frame)
         await self.announce_tracks(session_id)
+        media = self._sessions.get(session_id)
+        if media is not None and frame["publisher_id"] not in media.relayed:
+            self._local_changed(session_id, None)
 
     async def _tell_peer(self, session_id: int, peer_id: str, frame: dict[str, Any]) -> None:
         media = self._sessions.get(session_id)
@@ -341,6 +437,13 @@ class MediaHub:
 def _described(track: TrackInfo, peers: Mapping[str, MediaSocket]) -> dict[str, Any]:
     socket = peers.get(track["publisher_id"])
     if socket is None:
-        return {**track, "user_id": None, "role": None, "room": None}
+        return {**track, "user_id": None, "role": None, "room": None, "name": ""}
     # A room agent's socket has no user (user_id 0) and names its room ({id, name, city}): the page labels it.
-    return {**track, "user_id": socket.user_id or None, "role": socket.role, "room": getattr(socket, "room", None)}
+    # `name` is the publisher's display name (a person's, or the room's): an invited speaker's tile shows it.
+    return {
+        **track,
+        "user_id": socket.user_id or None,
+        "role": socket.role,
+        "room": getattr(socket, "room", None),
+        "name": getattr(socket, "name", ""),
+    }

@@ -11,4 +11,8 @@ app_name = "streaming"
 urlpatterns: list[Any] = [
     path("<int:recording_id>/", views.recording_watch, name="recording-watch"),
     path("file/<str:token>/", views.recording_file, name="recording-file"),
+    # A session's one composed file.
+    path("sessions/<int:composition_id>/", views.composition_watch, name="composition-watch"),
+    path("sessions/file/<str:token>/", views.composition_file, name="composition-file"),
+    path("sessions/<int:composition_id>/progress/", views.composition_progress, name="composition-progress"),
 ]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect, JsonResponse
+from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from lms.files import stored_file_response
 from streaming import selectors
+from streaming.models import CompositionState
 
 
 @require_safe
@@ -34,3 +37,58 @@ def recording_file(request: HttpRequest, token: str) -> HttpResponseBase:
     if recording is None:
         raise Http404
     return stored_file_response(selectors.recording_file(recording=recording))
+
+
+@require_safe
+@never_cache
+@login_required
+def composition_watch(request: HttpRequest, composition_id: int) -> HttpResponse:
+    """Redirect a viewer who may watch the session's composed recording to a fresh signed URL (a download).
+
+    Anyone else gets 404, as for a publisher's recording.
+    """
+    composition = selectors.session_composition_for_viewer(user=request.user, composition_id=composition_id)
+    if composition is None:
+        raise Http404
+    return HttpResponseRedirect(selectors.composition_signed_url(composition=composition, user=request.user))
+
+
+@require_safe
+@never_cache
+@login_required
+def composition_file(request: HttpRequest, token: str) -> HttpResponseBase:
+    """Serve a composed recording from local storage (the embedded default) for a valid signed link."""
+    composition = selectors.composition_from_token(token=token, user=request.user)
+    if composition is None:
+        raise Http404
+    return stored_file_response(selectors.composition_file(composition=composition))
+
+
+@require_safe
+@never_cache
+@login_required
+def composition_progress(request: HttpRequest, composition_id: int) -> JsonResponse:
+    """How far the session's one file is, for the course page's progress bar (corridor/recordings.js), in the
+    page's language. 404 for anyone who may not watch the course's recordings."""
+    composition = selectors.composition_progress_for_viewer(user=request.user, composition_id=composition_id)
+    if composition is None:
+        raise Http404
+    stored = composition.state == CompositionState.STORED
+    failed = composition.state == CompositionState.FAILED
+    if stored:
+        text = _("The recording is ready.")
+    elif failed:
+        text = _("The recording of this session could not be prepared.")
+    else:
+        text = _("The recording is being prepared, %(percent)s %%") % {"percent": composition.progress}
+    return JsonResponse(
+        {
+            "state": composition.state,
+            "progress": composition.progress,
+            "finished": stored or failed,
+            "text": text,
+            "url": reverse("streaming:composition-watch", kwargs={"composition_id": composition.pk})
+            if stored
+            else None,
+        }
+    )

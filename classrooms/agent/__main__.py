@@ -9,9 +9,9 @@ import logging
 import signal
 import sys
 
-from classrooms.agent.client import AgentRefused, RoomAgent, token_from
+from classrooms.agent.client import AgentRefused, RoomAgent, synthetic_defaults, token_from
 from classrooms.agent.publisher import Endpoint
-from classrooms.agent.sources import SourceOptions, source_factory
+from classrooms.agent.sources import TINTS, SourceOptions, source_factory
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -36,6 +36,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--file", help="file: a video (and audio) file to play in a loop")
     parser.add_argument("--size", default="640x480", help="picture size, WIDTHxHEIGHT (default 640x480)")
     parser.add_argument("--fps", type=int, default=30, help="capture: frames per second asked of the camera")
+    parser.add_argument("--tone-hz", type=float, help="synthetic: the tone's pitch in Hz (default 440)")
+    parser.add_argument("--tint", choices=sorted(TINTS), help="synthetic: tint the test picture, to tell rooms apart")
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser.parse_args(argv)
 
@@ -70,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         audio_device=args.audio_device or None,
         audio_format=args.audio_format,
         file=args.file,
+        **synthetic_defaults(token_file=args.token_file, room=args.room, tone_hz=args.tone_hz, tint=args.tint),
     )
     token = token_from(token=args.token, token_file=args.token_file, room=args.room)
     agent = RoomAgent(

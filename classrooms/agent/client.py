@@ -1,7 +1,8 @@
 """The room agent's control loop: its room's control socket, health reports, start and stop.
 
-The server keeps what operators want (stream or not, and into which live session) and says so in the welcome,
-in each command and in the answer to each health report; the agent reconciles with it, so a missed command, a
+The server keeps what the agent should do (stream into the room's live session, or wait) and says so in the
+welcome, in each command, in a `stream` frame when a session goes live or ends, and in the answer to each health
+report; the agent reconciles with it, so a missed command, a
 restarted server or a failed publish all heal within one report interval. The connection to the server is retried
 with exponential backoff (1 s doubling to 30 s, with jitter); a refused token (4401/4403) ends the agent.
 """
@@ -23,8 +24,10 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
+from classrooms.agent import visca
 from classrooms.agent.protocol import (
     HEALTH_INTERVAL_SECONDS,
+    CameraResultFrame,
     CommandResultFrame,
     DeviceHealth,
     HealthFrame,
@@ -71,6 +74,7 @@ class RoomAgent:
         self.health_interval = float(HEALTH_INTERVAL_SECONDS)
         self.last_error = ""
         self.welcomed = False
+        self.room_id: int | None = None  # from the welcome: camera commands for any other room are refused
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._rates = _Rates(cpu=time.process_time())
@@ -115,8 +119,10 @@ class RoomAgent:
         self.welcomed = True
         self.health_interval = float(data.get("health_interval") or HEALTH_INTERVAL_SECONDS)
         room = data["room"]
+        self.room_id = room.get("id")
         logger.info("connected as the agent of %s (%s)", room["name"], room["city"])
         self._want(data["stream"])
+        self._mute(data.get("microphone_muted"))
         reporter = asyncio.ensure_future(self._report_health(socket))
         try:
             async for text in socket:
@@ -134,10 +140,15 @@ class RoomAgent:
         if not isinstance(frame, dict):
             return
         kind = frame.get("type")
-        if kind == "ack" and isinstance(frame.get("stream"), dict):
+        if kind in ("ack", "stream") and isinstance(frame.get("stream"), dict):
+            # "stream": a session in the room went live or ended; an ack answers a health report.
             self._want(frame["stream"])
-        elif kind == "command":
+        if kind in ("ack", "microphone"):
+            self._mute(frame.get("microphone_muted", frame.get("muted")))
+        if kind == "command":
             self._spawn(self._command(socket, frame))
+        elif kind == "camera":
+            self._spawn(self._camera(socket, frame))
         elif kind == "error":
             logger.warning("server: %s: %s", frame.get("code"), frame.get("message"))
 
@@ -147,6 +158,12 @@ class RoomAgent:
             publish=bool(stream.get("requested")), session_id=session_id if isinstance(session_id, int) else None
         )
         self._spawn(self.reconcile())
+
+    def _mute(self, muted: Any) -> None:
+        """Follow the server's word on the room's microphone (absent: an older server, leave it as it is)."""
+        if isinstance(muted, bool) and muted != self.audio_meter.muted:
+            self.audio_meter.muted = muted
+            logger.info("microphone %s", "muted" if muted else "unmuted")
 
     async def _command(self, socket: ClientConnection, frame: dict[str, Any]) -> None:
         command, session_id = frame.get("command"), frame.get("session_id")
@@ -168,6 +185,42 @@ class RoomAgent:
             "publishing": self.publisher is not None,
             "session_id": self.publisher.session_id if self.publisher else None,
         }
+        with contextlib.suppress(ConnectionClosed):
+            await socket.send(json.dumps(result))
+
+    async def camera_command(self, frame: dict[str, Any]) -> CameraResultFrame:
+        """Carry out a preset command: VISCA over IP to the camera, and its answer (or why there was none)."""
+        camera_id = frame.get("camera_id")
+        result: CameraResultFrame = {
+            "type": "camera.result",
+            "id": str(frame.get("id", ""))[:40],
+            "camera_id": camera_id if isinstance(camera_id, int) else 0,
+            "ok": False,
+            "outcome": "refused",
+            "message": "",
+            "error_code": None,
+        }
+        action, preset = frame.get("action"), frame.get("preset")
+        address, port = frame.get("address"), frame.get("port")
+        if self.room_id is None or frame.get("room_id") != self.room_id:
+            # Not this room's camera: whatever sent it, this agent moves only its own room's cameras.
+            result["message"] = f"refused: the camera is not in this agent's room ({self.room_id})"
+        elif (
+            action not in visca.PRESET_ACTIONS
+            or preset not in visca.PRESETS
+            or not isinstance(address, str)
+            or not isinstance(port, int)
+        ):
+            result["message"] = "refused: not a valid preset command"
+        else:
+            reply = await visca.send_preset(host=address, port=port, action=action, preset=preset)  # type: ignore[arg-type]
+            result["ok"], result["outcome"], result["message"] = reply.ok, reply.outcome, reply.message
+            result["error_code"] = reply.error_code
+        logger.info("camera %s %s preset %s: %s", camera_id, action, preset, result["message"] or result["outcome"])
+        return result
+
+    async def _camera(self, socket: ClientConnection, frame: dict[str, Any]) -> None:
+        result = await self.camera_command(frame)
         with contextlib.suppress(ConnectionClosed):
             await socket.send(json.dumps(result))
 
@@ -296,18 +349,43 @@ def _temperature() -> float | None:
         return None
 
 
+def _room_entry(token_file: str, room: str) -> dict[str, Any] | None:
+    """The room's entry in the demo's JSON token file (var/room-tokens.json), if the file is that JSON."""
+    text = Path(token_file).read_text().strip()
+    if not text.startswith("{"):
+        return None
+    for entry in json.loads(text).get("rooms", []):
+        if room in (str(entry.get("room")), entry.get("slug")):
+            return dict(entry)
+    return None
+
+
+def synthetic_defaults(*, token_file: str | None, room: str, tone_hz: float | None, tint: str | None) -> dict[str, Any]:
+    """The synthetic picture's tint and the tone's pitch: from the command line, else from the room's entry in the
+    demo's token file (the demo gives its two rooms different ones), else none."""
+    entry = _room_entry(token_file, room) if token_file else None
+    found: dict[str, Any] = {}
+    tone = tone_hz if tone_hz is not None else (entry or {}).get("tone_hz")
+    if tone is not None:
+        found["tone_hz"] = float(tone)
+    chosen = tint if tint is not None else (entry or {}).get("tint")
+    if chosen:
+        found["tint"] = str(chosen)
+    return found
+
+
 def token_from(*, token: str | None, token_file: str | None, room: str) -> str:
     """The token from --token, else --token-file (the token alone, or the demo's JSON of every room), else the
     CORRIDOR_ROOM_TOKEN environment variable."""
     if token:
         return token
     if token_file:
+        entry = _room_entry(token_file, room)
+        if entry is not None:
+            return str(entry["token"])
         text = Path(token_file).read_text().strip()
         if not text.startswith("{"):
             return text
-        for entry in json.loads(text).get("rooms", []):
-            if room in (str(entry.get("room")), entry.get("slug")):
-                return str(entry["token"])
         raise SystemExit(f"{token_file} has no token for room {room!r}")
     found = os.environ.get("CORRIDOR_ROOM_TOKEN", "")
     if not found:

@@ -35,7 +35,8 @@ class RoomInfo(TypedDict):
 
 
 class StreamState(TypedDict):
-    """What the operators want of the agent: stream into `session_id` (the room's live session now) or not."""
+    """What the agent should do: stream into `session_id` (the room's live session now) or not. Not requested
+    means waiting for a session (or stopped by an operator for this one), which is not a fault."""
 
     requested: bool
     session_id: int | None
@@ -46,6 +47,7 @@ class WelcomeData(TypedDict):
     device_id: int
     health_interval: int
     stream: StreamState
+    microphone_muted: NotRequired[bool]  # send silence instead of the microphone (also on every health ack)
 
 
 class WelcomeFrame(TypedDict):
@@ -62,10 +64,25 @@ class CommandFrame(TypedDict):
     session_id: int | None
 
 
+class StreamFrame(TypedDict):
+    """Sent when a session in the agent's room goes live or ends: what the agent should do now."""
+
+    type: Literal["stream"]
+    stream: StreamState
+
+
 class AckFrame(TypedDict):
     type: Literal["ack"]
     ref: NotRequired[str | int]
     stream: NotRequired[StreamState]  # on a health report: the agent reconciles with it
+    microphone_muted: NotRequired[bool]  # on a health report: the agent mutes or unmutes to match
+
+
+class MicrophoneFrame(TypedDict):
+    """A moderator or operator muted (or unmuted) the room's microphone: the agent sends silence meanwhile."""
+
+    type: Literal["microphone"]
+    muted: bool
 
 
 class ErrorFrame(TypedDict):
@@ -116,3 +133,31 @@ class CommandResultFrame(TypedDict):
     message: str
     publishing: bool
     session_id: int | None
+
+
+class CameraFrame(TypedDict):
+    """An operator's preset command for one of the room's registered cameras: the agent sends VISCA over IP to
+    `address`:`port` and answers with a `camera.result` carrying `id` and `camera_id`. An agent refuses a frame
+    whose `room_id` is not its own room's."""
+
+    type: Literal["camera"]
+    id: str
+    room_id: int
+    camera_id: int
+    action: Literal["recall", "store"]
+    preset: int  # 1–6
+    address: str
+    port: int
+
+
+class CameraResultFrame(TypedDict):
+    """How the camera answered: `outcome` is acknowledged/completed (ok), or timeout (no acknowledgement in 2 s),
+    camera_error (`error_code`: VISCA's), unreachable, or refused (not this agent's room)."""
+
+    type: Literal["camera.result"]
+    id: str
+    camera_id: int
+    ok: bool
+    outcome: str
+    message: str
+    error_code: int | None

@@ -32,6 +32,9 @@ class Meter:
     frames: int = 0
     level_db: float | None = None
     errors: list[str] = field(default_factory=list)
+    # Audio: a moderator or operator muted the room. Frames keep flowing (the SFU and the recording keep their
+    # timing), silent; the agent sets it from the server's word, which survives a reconnect.
+    muted: bool = False
 
 
 class MeteredTrack(MediaStreamTrack):
@@ -51,6 +54,8 @@ class MeteredTrack(MediaStreamTrack):
             self.stop()
             raise
         self._meter.frames += 1
+        if isinstance(frame, AudioFrame) and self._meter.muted:
+            frame = silence_like(frame)
         if isinstance(frame, AudioFrame) and self._meter.frames % 10 == 1:
             self._meter.level_db = audio_level_db(frame)
         return frame
@@ -58,6 +63,16 @@ class MeteredTrack(MediaStreamTrack):
     def stop(self) -> None:
         super().stop()
         self._inner.stop()
+
+
+def silence_like(frame: AudioFrame) -> AudioFrame:
+    """A frame of the same format, length and timing whose samples are all zero (silence for signed and float
+    sample formats, which are what capture devices and the synthetic tone give)."""
+    silent = AudioFrame(format=frame.format.name, layout=frame.layout.name, samples=frame.samples)
+    for plane in silent.planes:
+        plane.update(bytes(plane.buffer_size))
+    silent.pts, silent.sample_rate, silent.time_base = frame.pts, frame.sample_rate, frame.time_base
+    return silent
 
 
 def audio_level_db(frame: AudioFrame) -> float | None:
@@ -71,13 +86,24 @@ def audio_level_db(frame: AudioFrame) -> float | None:
     return round(20 * math.log10(rms / 32768), 1) if rms > 0 else -120.0
 
 
+# A room's synthetic picture may carry a tint (its chroma, Cb and Cr), so people (and tests) tell rooms apart.
+TINTS: dict[str, tuple[int, int]] = {
+    "red": (90, 200),
+    "blue": (200, 100),
+    "green": (80, 70),
+    "amber": (60, 170),
+}
+
+
 class SyntheticCamera(VideoStreamTrack):
     """A moving test picture, `width`×`height` at 30 fps: a sweeping bar, a falling band, a second hand along the
-    bottom and the frame number in binary along the top, on a background whose colour drifts."""
+    bottom and the frame number in binary along the top, on a background whose colour drifts (or stays the room's
+    `tint`, one of TINTS)."""
 
-    def __init__(self, *, width: int = 640, height: int = 480) -> None:
+    def __init__(self, *, width: int = 640, height: int = 480, tint: str | None = None) -> None:
         super().__init__()
         self.width, self.height = width, height
+        self.tint = TINTS[tint] if tint else None
         self._index = 0
         probe = VideoFrame(width, height, "yuv420p")
         self._stride = probe.planes[0].line_size
@@ -106,8 +132,9 @@ class SyntheticCamera(VideoStreamTrack):
         frame = VideoFrame(width, height, "yuv420p")
         frame.planes[0].update(b"".join(rows))
         phase = index / 90
-        frame.planes[1].update(bytes([int(128 + 40 * math.sin(phase))]) * frame.planes[1].buffer_size)
-        frame.planes[2].update(bytes([int(128 + 40 * math.cos(phase))]) * frame.planes[2].buffer_size)
+        cb, cr = self.tint or (int(128 + 40 * math.sin(phase)), int(128 + 40 * math.cos(phase)))
+        frame.planes[1].update(bytes([cb]) * frame.planes[1].buffer_size)
+        frame.planes[2].update(bytes([cr]) * frame.planes[2].buffer_size)
         return frame
 
     async def recv(self) -> Frame:
@@ -119,16 +146,17 @@ class SyntheticCamera(VideoStreamTrack):
 
 
 class ToneMicrophone(MediaStreamTrack):
-    """A 440 Hz tone with a short 880 Hz pip at the start of every second (a clock you can hear), 48 kHz mono."""
+    """A tone (440 Hz unless told) with a short pip an octave up at the start of every second (a clock you can
+    hear), 48 kHz mono."""
 
     kind = "audio"
 
-    def __init__(self, *, level_dbfs: float = -14.0) -> None:
+    def __init__(self, *, level_dbfs: float = -14.0, frequency_hz: float = 440.0) -> None:
         super().__init__()
         amplitude = 32767 * 10 ** (level_dbfs / 20)
         second = array.array("h")
         for n in range(AUDIO_RATE):
-            frequency = 880 if n < AUDIO_RATE // 10 else 440
+            frequency = 2 * frequency_hz if n < AUDIO_RATE // 10 else frequency_hz
             second.append(int(amplitude * math.sin(2 * math.pi * frequency * n / AUDIO_RATE)))
         self._second = second.tobytes()
         self._start: float | None = None
@@ -165,6 +193,9 @@ class SourceOptions:
     audio_format: str = "alsa"
     # file: a recording played in a loop
     file: str | None = None
+    # synthetic: the tone's pitch and the picture's tint (one of TINTS), so two rooms look and sound different
+    tone_hz: float = 440.0
+    tint: str | None = None
 
     @property
     def camera_name(self) -> str:
@@ -202,7 +233,8 @@ def source_factory(options: SourceOptions) -> SourceFactory:
         video: MediaStreamTrack | None
         audio: MediaStreamTrack | None
         if options.kind == "synthetic":
-            video, audio = SyntheticCamera(width=options.width, height=options.height), ToneMicrophone()
+            video = SyntheticCamera(width=options.width, height=options.height, tint=options.tint)
+            audio = ToneMicrophone(frequency_hz=options.tone_hz)
         elif options.kind == "file":
             if not options.file:
                 raise ValueError("--file is required with --source file")

@@ -387,3 +387,43 @@ def course_live_minutes(*, course_key: UUID, user_ids: Iterable[int], now: datet
         scheduled_seconds=round(sum((end - start).total_seconds() for start, end in windows.values())),
         attended_seconds={user_id: _union_seconds(spans) for user_id, spans in intervals.items()},
     )
+
+
+@dataclass(frozen=True)
+class StayRow:
+    """One stay of one person, as the per-stay CSV lists it: when they came, when they left, and where."""
+
+    name: str
+    email: str
+    source: str  # AttendanceSource: remote, room (check-in), roster
+    place: str  # "Remote", or the room's name
+    city: str  # the room's city, "" when remote
+    joined: datetime
+    left: datetime | None  # None while the stay goes on
+    minutes: int
+
+
+def attendance_stays(*, session: LiveSession, now: datetime | None = None) -> list[StayRow]:
+    """Every stay in the session, by person then time: the detail behind `attendance_report`'s totals.
+
+    Unlike the report, a stay is not clipped to the scheduled time: its minutes are its own, from join to leave
+    (to now while it goes on). Overlapping stays (a room and a laptop) are each listed. One query.
+    """
+    now = now or timezone.now()
+    rows = []
+    for stay in _session_stays(session):
+        end = stay_effective_end(stay, now=now)
+        remote = stay.source == AttendanceSource.REMOTE
+        rows.append(
+            StayRow(
+                name=display_name(stay.record.user),
+                email=stay.record.user.email,
+                source=str(stay.source),
+                place=_place_label(stay),
+                city="" if remote or stay.room is None else str(stay.room.get_city_display()),
+                joined=stay.started_at,
+                left=None if stay_is_open(stay, now=now) else end,
+                minutes=_whole_minutes(round(max(0.0, (end - stay.started_at).total_seconds()))),
+            )
+        )
+    return sorted(rows, key=lambda row: (row.name.casefold(), row.email, row.joined))

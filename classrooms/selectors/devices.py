@@ -12,7 +12,16 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from classrooms.agent.protocol import HEALTH_INTERVAL_SECONDS
-from classrooms.models import Device, DeviceHealthSample, DeviceKind, DeviceToken, LiveSession, Room, SessionState
+from classrooms.models import (
+    Device,
+    DeviceHealthSample,
+    DeviceKind,
+    DeviceReview,
+    DeviceToken,
+    LiveSession,
+    Room,
+    SessionState,
+)
 from classrooms.selectors.attendance import can_keep_roster
 from lms.accounts.roles import Role, user_roles
 
@@ -102,6 +111,39 @@ def room_live_session(*, room: Room) -> LiveSession | None:
     return LiveSession.objects.filter(rooms=room, state=SessionState.LIVE).order_by("-starts_at", "-pk").first()
 
 
+StreamPlan = Literal["follows", "waiting", "stopped", "off"]
+
+
+def agent_stream_plan(*, agent: Device | None, session: LiveSession | None) -> StreamPlan:
+    """What the room's agent is meant to do now, as the console says it: publish into the live session
+    ("follows"), wait for one ("waiting": healthy, not a fault), or not, because an operator stopped the room for
+    this session ("stopped") or its streaming is switched off ("off")."""
+    if agent is not None and not agent.stream_requested:
+        return "off"
+    if session is None:
+        return "waiting"
+    if agent is not None and agent.stream_stopped_session_id == session.pk:
+        return "stopped"
+    return "follows"
+
+
+def session_muted_rooms(*, session: LiveSession) -> list[int]:
+    """The ids of the session's rooms whose microphone a moderator or operator muted."""
+    return sorted(
+        Device.objects.filter(room__in=session.rooms.all(), kind=DeviceKind.AGENT, microphone_muted=True)
+        .values_list("room_id", flat=True)
+        .distinct()
+    )
+
+
+def session_paused_rooms(*, session: LiveSession) -> list[dict[str, Any]]:
+    """The session's rooms an operator stopped for this session ({"id", "name", "city"}): pages show them paused."""
+    rooms = Room.objects.filter(
+        devices__kind=DeviceKind.AGENT, devices__stream_stopped_session=session, pk__in=session.rooms.all()
+    ).distinct()
+    return [{"id": room.pk, "name": room.name, "city": room.city} for room in rooms.order_by("pk")]
+
+
 def agent_may_publish(*, room_id: int, session: LiveSession) -> bool:
     """A room agent publishes only into a live session held in its own room."""
     return session.state == SessionState.LIVE and session.rooms.filter(pk=room_id).exists()
@@ -185,3 +227,46 @@ def room_device_views(*, room: Room, now: datetime | None = None) -> list[Device
         )
         for device in devices
     ]
+
+
+# The device registry -----------------------------------------------------------------------------------------------
+
+# A camera command the agent has not answered within this long (it waits 2 s for the camera) shows as failed.
+CAMERA_ANSWER_WITHIN = timedelta(seconds=6)
+
+
+def room_device_count(*, room_id: int) -> int:
+    """The room's devices that count against its cap (registered or awaiting review; the agent included)."""
+    return Device.objects.filter(room_id=room_id).exclude(review=DeviceReview.DISMISSED).count()
+
+
+def room_registry(*, room: Room) -> QuerySet[Device]:
+    """The room's devices an operator may edit or review: its agent first, then cameras, microphones, encoders,
+    displays."""
+    return room_devices(room=room)
+
+
+def room_cameras(*, room: Room) -> QuerySet[Device]:
+    """The room's registered cameras (presets go to these only)."""
+    return room_devices(room=room).filter(kind=DeviceKind.CAMERA, review=DeviceReview.ACCEPTED)
+
+
+def room_device(*, room: Room, device_id: int) -> Device | None:
+    """One of `room`'s devices, its agent included (None for another room's: a forged id finds nothing)."""
+    return Device.objects.filter(room=room, pk=device_id).first()
+
+
+CameraCommandState = Literal["none", "pending", "ok", "failed"]
+
+
+def camera_command_state(*, camera: Device, now: datetime | None = None) -> tuple[CameraCommandState, str]:
+    """The camera's last preset command as the console shows it, with the reason when it failed."""
+    command = camera.last_command or {}
+    if not command.get("id"):
+        return "none", ""
+    if command.get("ok") is None:
+        sent = datetime.fromisoformat(command["sent_at"])
+        if (now or timezone.now()) - sent > CAMERA_ANSWER_WITHIN:
+            return "failed", "no answer from the room agent"
+        return "pending", ""
+    return ("ok" if command["ok"] else "failed"), str(command.get("message", ""))

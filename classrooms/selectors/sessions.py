@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from django.db.models import Case, Q, Value, When
+from django.db.models import Case, Q, QuerySet, Value, When
 
 from classrooms.models import LiveEvent, LiveSession, Poll, Question, RaisedHand, SessionState
 from classrooms.selectors.attendance import presence_now
@@ -32,6 +32,9 @@ def session_snapshot(*, session: LiveSession, participant: Participant, user: An
             "state": session.state,
             "starts_at": session.starts_at.isoformat(),
             "ends_at": session.ends_at.isoformat(),
+            # Whether it is recorded (read again: a socket's session object is as old as the socket);
+            # "session.recording" events change it.
+            "recorded": bool(LiveSession.objects.filter(pk=session.pk, recorded=True).exists()),
         },
         "you": {"user_id": user.pk, "role": participant.value, "moderator": is_moderator},
         "last_event_id": last_event or 0,
@@ -84,3 +87,17 @@ def joinable_session_for_course(*, user: Any, course_key: UUID, now: datetime) -
         sessions = sessions.filter(may_join)
     live_first = Case(When(state=SessionState.LIVE, then=Value(0)), default=Value(1))
     return sessions.order_by(live_first, "starts_at", "pk").first()
+
+
+def sessions_overdue(*, now: datetime, grace: timedelta) -> list[LiveSession]:
+    """Sessions still live `grace` after their scheduled end (the auto-end sweep then asks who still publishes)."""
+    return list(LiveSession.objects.filter(state=SessionState.LIVE, ends_at__lt=now - grace).order_by("pk"))
+
+
+def sessions_managed_by(*, user: Any) -> QuerySet[LiveSession]:
+    """The sessions `user` may see and edit in the admin: an administrator every one, an instructor their own."""
+    if Role.ADMINISTRATOR in user_roles(user):
+        return LiveSession.objects.all()
+    if not getattr(user, "is_authenticated", False):
+        return LiveSession.objects.none()
+    return LiveSession.objects.filter(instructor=user)

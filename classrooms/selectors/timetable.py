@@ -10,7 +10,7 @@ from uuid import UUID
 
 from django.db.models import Q, QuerySet
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
 from classrooms.models import LiveSession, Room, SessionState
 from courses.models import CoursePage, Enrolment, ModulePage
@@ -50,6 +50,10 @@ def _localized_titles(
     return dict(rows)
 
 
+# The same 15 minutes as services.sessions.START_EARLY: the lobby opens when the instructor may start.
+LOBBY_OPENS_BEFORE = timedelta(minutes=15)
+
+
 @dataclass(frozen=True)
 class ScheduledSession:
     """A session as one person reads it: titles in their language, times on their city's clock."""
@@ -69,6 +73,14 @@ class ScheduledSession:
     @property
     def is_ended(self) -> bool:
         return self.session.state == SessionState.ENDED
+
+    @property
+    def lobby_open(self) -> bool:
+        """Trainees may wait in the lobby from LOBBY_OPENS_BEFORE the start (when the instructor may Start)."""
+        return (
+            self.session.state == SessionState.SCHEDULED
+            and timezone.now() >= self.session.starts_at - LOBBY_OPENS_BEFORE
+        )
 
 
 def scheduled_sessions(*, sessions: list[LiveSession], language: str, city: str) -> list[ScheduledSession]:

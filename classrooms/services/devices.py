@@ -1,9 +1,12 @@
 """Rooms' devices and their agents: device tokens, health reports, and operators' start and stop.
 
 A room agent (`python -m classrooms.agent`) holds a token issued to its room; only the token's SHA-256 is stored.
-It reports health over its control socket (`classrooms.device_consumer`), and operators start and stop its stream:
-the wish is stored on the agent's Device (so an agent that reconnects, or a server that restarts, carries on) and
-sent to the agent's socket over the channel layer after commit.
+It reports health over its control socket (`classrooms.device_consumer`). The agent follows its room's sessions:
+when a session held in the room goes live it publishes into it, and when that session ends it stops, with no
+operator command (`agents_follow_session_on_commit`). An operator may stop the room's stream: that stop holds for
+the session live at the time (`Device.stream_stopped_session`), so the room's next session streams again; an
+operator's start lifts it. The wish is stored on the agent's Device (so an agent that reconnects, or a server that
+restarts, carries on) and sent to the agent's socket over the channel layer after commit.
 """
 
 from __future__ import annotations
@@ -13,15 +16,33 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from classrooms.agent.protocol import TOKEN_PREFIX, Command, CommandResultFrame, HealthReport, StreamState
-from classrooms.models import Device, DeviceHealthSample, DeviceKind, DeviceToken, Room
+from classrooms.agent.protocol import (
+    TOKEN_PREFIX,
+    CameraResultFrame,
+    Command,
+    CommandResultFrame,
+    HealthReport,
+    StreamState,
+)
+from classrooms.agent.visca import PRESET_ACTIONS, PRESETS, PresetAction
+from classrooms.models import Device, DeviceHealthSample, DeviceKind, DeviceReview, DeviceToken, LiveSession, Room
 from classrooms.realtime import group_send
-from classrooms.selectors.devices import KEEP_SAMPLES, active_token, room_live_session, token_hash
+from classrooms.selectors.devices import (
+    KEEP_SAMPLES,
+    active_token,
+    device_status,
+    room_agent,
+    room_device_count,
+    room_live_session,
+    token_hash,
+)
+from classrooms.signals import room_microphone_changed, room_stream_changed
 from lms.accounts.models import User
 from lms.errors import CorridorError
 
@@ -112,14 +133,31 @@ def agent_authenticate(*, token: str, now: datetime | None = None) -> AgentIdent
 
 
 def agent_stream_state(*, agent_id: int) -> StreamState:
-    """What the agent should be doing now: streaming into its room's live session, or not."""
+    """What the agent should be doing now: streaming into its room's live session, or not (no session is live, or
+    an operator stopped the room for this one). An agent not asked to stream is waiting, which is not a fault."""
     agent = Device.objects.select_related("room").get(pk=agent_id)
     session = room_live_session(room=agent.room) if agent.stream_requested else None
-    return {"requested": agent.stream_requested, "session_id": session.pk if session else None}
+    if session is not None and agent.stream_stopped_session_id == session.pk:
+        session = None
+    return {"requested": session is not None, "session_id": session.pk if session else None}
+
+
+def agents_follow_session_on_commit(*, session: LiveSession) -> None:
+    """Once the caller's transaction commits, tell the agents of the session's rooms to re-read what they should be
+    doing (the session went live or ended): each control socket sends its agent the new stream state."""
+    room_ids = list(session.rooms.values_list("pk", flat=True))
+
+    def tell() -> None:
+        for room_id in room_ids:
+            group_send(agent_group(room_id), {"type": "agent.stream", "session_id": session.pk})
+
+    if room_ids:
+        transaction.on_commit(tell)
 
 
 def agent_connected(*, agent_id: int, now: datetime | None = None) -> None:
-    Device.objects.filter(pk=agent_id).update(last_seen=now or timezone.now())
+    now = now or timezone.now()
+    Device.objects.filter(pk=agent_id).update(last_seen=now, connected_at=now)
 
 
 @transaction.atomic
@@ -161,22 +199,36 @@ def agent_health_record(*, agent_id: int, report: HealthReport, now: datetime | 
     agent.last_seen, agent.publishing = now, publishing
     agent.save(update_fields=["health", "last_seen", "publishing"])
     samples = [DeviceHealthSample(device=agent, at=now, **_sample_figures(agent.health))]
+    # Reports fill in registered devices' state; a name nobody registered is kept for review ("pending"), up to the
+    # room's cap; a dismissed name is ignored, and so is anything beyond the cap (counted, for the console).
+    count, beyond_cap = room_device_count(room_id=agent.room_id), 0
     for reported in report["devices"]:
-        device, _created = Device.objects.get_or_create(
-            room_id=agent.room_id, kind=reported["kind"], name=reported["name"]
-        )
+        device = Device.objects.filter(room_id=agent.room_id, kind=reported["kind"], name=reported["name"]).first()
+        if device is None:
+            if count >= settings.ROOM_DEVICE_CAP:
+                beyond_cap += 1
+                continue
+            device = Device.objects.create(
+                room_id=agent.room_id, kind=reported["kind"], name=reported["name"], review=DeviceReview.PENDING
+            )
+            count += 1
+        if device.review == DeviceReview.DISMISSED:
+            continue
         device.health = {key: value for key, value in reported.items() if key not in ("kind", "name")}
         device.last_seen, device.publishing = now, publishing and reported["ok"]
         device.save(update_fields=["health", "last_seen", "publishing"])
         samples.append(DeviceHealthSample(device=device, at=now, **_sample_figures(device.health)))
+    if beyond_cap:
+        agent.health["beyond_cap"] = beyond_cap
+        agent.save(update_fields=["health"])
     DeviceHealthSample.objects.bulk_create(samples)
     DeviceHealthSample.objects.filter(device__room_id=agent.room_id, at__lt=now - KEEP_SAMPLES).delete()
 
 
 @transaction.atomic
 def agent_stream_request(*, room: Room, requested: bool) -> Device:
-    """Set whether the room should stream, without a command: the agent picks it up when it (re)connects or
-    reports (the demo asks its rooms to stream from the start)."""
+    """Set whether the room streams its live sessions at all (the default), without a command: the agent picks it
+    up when it (re)connects or reports."""
     agent = room_agent_ensure(room=room)
     Device.objects.filter(pk=agent.pk).update(stream_requested=requested)
     agent.stream_requested = requested
@@ -193,9 +245,13 @@ def agent_command_send(*, room: Room, command: Command, by: User | None = None) 
     agent = room_agent_ensure(room=room)
     agent = Device.objects.select_for_update().get(pk=agent.pk)
     session = room_live_session(room=room)
-    if command == "start" and session is None:
+    if session is None:
+        # Between sessions the agent waits anyway: there is nothing to start or stop.
         raise CorridorError("no_live_session", _("No live session is being held in this room now."), status=409)
-    agent.stream_requested = command == "start"
+    if command == "start":
+        agent.stream_requested, agent.stream_stopped_session = True, None
+    else:
+        agent.stream_stopped_session = session  # for this session only: the room's next session streams again
     agent.last_command = {
         "id": secrets.token_hex(6),
         "command": command,
@@ -206,7 +262,7 @@ def agent_command_send(*, room: Room, command: Command, by: User | None = None) 
         "message": "",
         "done_at": None,
     }
-    agent.save(update_fields=["stream_requested", "last_command"])
+    agent.save(update_fields=["stream_requested", "stream_stopped_session", "last_command"])
     frame = {
         "type": "agent.command",
         "id": agent.last_command["id"],
@@ -214,6 +270,7 @@ def agent_command_send(*, room: Room, command: Command, by: User | None = None) 
         "session_id": agent.last_command["session_id"],
     }
     transaction.on_commit(lambda: group_send(agent_group(room.pk), frame))
+    room_stream_changed.send(sender=Room, room=room, session=session, paused=command == "stop")
     return dict(agent.last_command)
 
 
@@ -234,3 +291,229 @@ def agent_command_result(*, agent_id: int, result: CommandResultFrame, now: date
         fields.append("last_command")
     agent.save(update_fields=fields)
     return latest
+
+
+@transaction.atomic
+def room_microphone_set(*, room: Room, muted: bool, by: User | None = None) -> Device:
+    """Mute or unmute the room's microphone (authorised by the caller: a moderator of a session held in the room,
+    or one of its operators). Kept on the agent's Device, so an agent that reconnects mutes itself again; after
+    commit the agent's control socket hears it (`agent.microphone`) and, through `room_microphone_changed`, so do
+    the media sockets of the room's live session (the tile shows "muted")."""
+    agent = room_agent_ensure(room=room)
+    Device.objects.filter(pk=agent.pk).update(microphone_muted=muted)
+    agent.microphone_muted = muted
+    room_id = room.pk
+    transaction.on_commit(lambda: group_send(agent_group(room_id), {"type": "agent.microphone", "muted": muted}))
+    room_microphone_changed.send(sender=Room, room=room, muted=muted, by=by)
+    return agent
+
+
+def agent_microphone_muted(*, agent_id: int) -> bool:
+    """Whether the agent's room is muted (the welcome and each health ack say so: the agent reconciles)."""
+    return bool(Device.objects.filter(pk=agent_id).values_list("microphone_muted", flat=True).first())
+
+
+# The device registry ----------------------------------------------------------------------------------------------
+# Administrators and the room's operators keep it (authorised by the caller: selectors.devices.can_operate_room).
+# Every operator action below is one service function, so the audit log can record each in one place.
+
+REGISTRABLE_KINDS = frozenset({DeviceKind.CAMERA, DeviceKind.MICROPHONE, DeviceKind.DISPLAY, DeviceKind.ENCODER})
+
+
+def _clean_presets(presets: dict[str, str] | None) -> dict[str, str]:
+    """Preset names by number ("1"–"6"), blank ones left out."""
+    return {
+        str(number): str(presets[str(number)]).strip()[:60]
+        for number in PRESETS
+        if presets and str(presets.get(str(number), "")).strip()
+    }
+
+
+def _registry_fields(
+    device: Device, *, name: str, model: str, address: str, visca_port: int | None, presets: dict[str, str] | None
+) -> None:
+    name = name.strip()
+    if not name:
+        raise CorridorError("invalid_device", _("Give the device a name."))
+    duplicate = Device.objects.filter(room_id=device.room_id, kind=device.kind, name=name).exclude(pk=device.pk)
+    if duplicate.exists():
+        raise CorridorError("duplicate_device", _("This room already has a device of that kind with that name."))
+    if visca_port is not None and not 1 <= visca_port <= 65535:
+        raise CorridorError("invalid_device", _("A port is a number from 1 to 65535."))
+    device.name, device.model, device.address = name, model.strip(), address.strip()
+    is_camera = device.kind == DeviceKind.CAMERA
+    device.visca_port = visca_port if is_camera else None
+    device.presets = _clean_presets(presets) if is_camera else {}
+
+
+@transaction.atomic
+def device_register(
+    *,
+    room: Room,
+    kind: str,
+    name: str,
+    model: str = "",
+    address: str = "",
+    visca_port: int | None = None,
+    presets: dict[str, str] | None = None,
+    by: User | None = None,
+) -> Device:
+    """Register a camera, microphone, display or encoder in `room` (within the room's cap)."""
+    if kind not in REGISTRABLE_KINDS:
+        raise CorridorError("invalid_device", _("Choose a camera, microphone, display or encoder."))
+    Room.objects.select_for_update().filter(pk=room.pk).first()  # one registration at a time per room: the cap holds
+    if room_device_count(room_id=room.pk) >= settings.ROOM_DEVICE_CAP:
+        raise CorridorError(
+            "device_cap",
+            _("This room has %(cap)d devices, its limit. Dismiss or remove one first.")
+            % {"cap": settings.ROOM_DEVICE_CAP},
+            status=409,
+        )
+    device = Device(room=room, kind=kind, review=DeviceReview.ACCEPTED)
+    _registry_fields(device, name=name, model=model, address=address, visca_port=visca_port, presets=presets)
+    device.save()
+    return device
+
+
+@transaction.atomic
+def device_update(
+    *,
+    device: Device,
+    name: str,
+    model: str = "",
+    address: str = "",
+    visca_port: int | None = None,
+    presets: dict[str, str] | None = None,
+    by: User | None = None,
+) -> Device:
+    """Change a registered device's name, model, address, VISCA port and preset names; it counts as registered.
+    The room agent keeps its name (its token and reports find it by it); its model and address may change."""
+    device = Device.objects.select_for_update().get(pk=device.pk)
+    if device.kind == DeviceKind.AGENT:
+        name = AGENT_NAME
+    _registry_fields(device, name=name, model=model, address=address, visca_port=visca_port, presets=presets)
+    device.review = DeviceReview.ACCEPTED
+    device.save(update_fields=["name", "model", "address", "visca_port", "presets", "review"])
+    return device
+
+
+@transaction.atomic
+def device_review(*, device: Device, accept: bool, by: User | None = None) -> Device:
+    """An operator's word on a device an agent reported that nobody registered: accept it into the registry, or
+    dismiss it (its reports are ignored from now on; accepting it later brings it back)."""
+    device = Device.objects.select_for_update().get(pk=device.pk)
+    if device.kind == DeviceKind.AGENT:
+        raise CorridorError("invalid_device", _("The room agent is registered by issuing it a token."))
+    device.review = DeviceReview.ACCEPTED if accept else DeviceReview.DISMISSED
+    if not accept:
+        device.publishing = False
+    device.save(update_fields=["review", "publishing"])
+    return device
+
+
+# Camera presets over VISCA-over-IP -------------------------------------------------------------------------------
+# The console sends recall/store to the room's agent socket; the agent sends VISCA to the camera's address:port and
+# reports the camera's answer (`camera.result`), which completes the camera's `last_command`.
+
+CAMERA_ANSWER_WITHIN_SECONDS = 6  # the agent waits 2 s for the camera; beyond this the agent itself did not answer
+
+
+@transaction.atomic
+def camera_preset_send(
+    *, room: Room, camera: Device, action: PresetAction, preset: int, by: User | None = None
+) -> dict[str, Any]:
+    """Recall or store a preset (1–6) of one of `room`'s registered cameras. The command reaches the room's agent
+    socket after commit; the agent's answer completes the camera's `last_command` (returned here, pending)."""
+    camera = Device.objects.select_for_update().get(pk=camera.pk)
+    if camera.room_id != room.pk or camera.kind != DeviceKind.CAMERA:
+        # A forged id: the camera is not in the room the caller was authorised for.
+        raise CorridorError("not_found", _("This room has no such camera."), status=404)
+    if action not in PRESET_ACTIONS or preset not in PRESETS:
+        raise CorridorError("invalid_command", _("Choose recall or store, and a preset from 1 to 6."))
+    if camera.review != DeviceReview.ACCEPTED:
+        raise CorridorError("device_not_registered", _("Accept this camera into the registry first."), status=409)
+    if not camera.address or not camera.visca_port:
+        raise CorridorError(
+            "no_visca_address", _("Enter the camera's network address and VISCA port first."), status=409
+        )
+    agent = room_agent(room=room)
+    if agent is None or device_status(agent, now=timezone.now()) in ("offline", "never"):
+        raise CorridorError("agent_offline", _("The room agent is offline: it cannot reach the camera."), status=409)
+    camera.last_command = {
+        "id": secrets.token_hex(6),
+        "command": action,
+        "preset": preset,
+        "by": str(by) if getattr(by, "is_authenticated", False) else "",
+        "sent_at": timezone.now().isoformat(),
+        "ok": None,
+        "outcome": "",
+        "message": "",
+        "done_at": None,
+    }
+    camera.save(update_fields=["last_command"])
+    frame = {
+        "type": "agent.camera",
+        "id": camera.last_command["id"],
+        "room_id": room.pk,
+        "camera_id": camera.pk,
+        "action": action,
+        "preset": preset,
+    }
+    transaction.on_commit(lambda: group_send(agent_group(room.pk), frame))
+    return dict(camera.last_command)
+
+
+@dataclass(frozen=True)
+class CameraTarget:
+    address: str
+    port: int
+
+
+def agent_camera_target(*, room_id: int, camera_id: int) -> CameraTarget | None:
+    """Where the agent of room `room_id` may send VISCA for `camera_id`: only a registered camera of its own room."""
+    camera = Device.objects.filter(
+        pk=camera_id, room_id=room_id, kind=DeviceKind.CAMERA, review=DeviceReview.ACCEPTED
+    ).first()
+    if camera is None or not camera.address or not camera.visca_port:
+        return None
+    return CameraTarget(address=camera.address, port=camera.visca_port)
+
+
+@transaction.atomic
+def camera_command_result(*, agent_id: int, result: CameraResultFrame, now: datetime | None = None) -> bool:
+    """The agent's report of a camera's answer. Refused (CorridorError) for a camera outside the agent's room;
+    returns whether it answered the camera's latest command (an older one's answer is dropped)."""
+    room_id = Device.objects.filter(pk=agent_id).values_list("room_id", flat=True).first() or 0
+    camera = (
+        Device.objects.select_for_update()
+        .filter(pk=result["camera_id"], room_id=room_id, kind=DeviceKind.CAMERA)
+        .first()
+    )
+    if camera is None:
+        raise CorridorError("forbidden", _("That camera is not in this agent's room."), status=403)
+    if camera.last_command.get("id") != result["id"]:
+        return False
+    camera.last_command = {
+        **camera.last_command,
+        "ok": result["ok"],
+        "outcome": result["outcome"],
+        "message": result["message"][:300],
+        "error_code": result["error_code"],
+        "done_at": (now or timezone.now()).isoformat(),
+    }
+    camera.save(update_fields=["last_command"])
+    return True
+
+
+def camera_command_refused(*, room_id: int, camera_id: int, command_id: str) -> None:
+    """An agent socket refused a camera command (the camera is not its room's, or has no address): say so."""
+    camera = Device.objects.filter(pk=camera_id, room_id=room_id, kind=DeviceKind.CAMERA).first()
+    if camera is not None and camera.last_command.get("id") == command_id:
+        camera.last_command = {
+            **camera.last_command,
+            "ok": False,
+            "outcome": "refused",
+            "message": "refused by the room agent's socket",
+            "done_at": timezone.now().isoformat(),
+        }
+        camera.save(update_fields=["last_command"])

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -10,7 +10,12 @@ from django.utils.translation import gettext as _
 
 from classrooms.models import LiveSession, Room, SessionState
 from classrooms.realtime import broadcast_on_commit
+from classrooms.selectors.participants import MODERATORS, session_participant
+from classrooms.services.devices import agents_follow_session_on_commit
+from classrooms.services.recording import recording_changed
 from classrooms.signals import session_ended
+from courses.models import CoursePage
+from lms.accounts.roles import Role, user_roles
 from lms.errors import CorridorError
 from lms.timezones import SCHEDULING_TIME_ZONE
 
@@ -60,6 +65,45 @@ def session_clashes(
     return clashes
 
 
+# A moderator may start a session this long before its scheduled start (to check sound and picture).
+START_EARLY = timedelta(minutes=15)
+
+
+def _module_belongs_to(module: Any, course: CoursePage) -> bool:
+    """The module sits under this course or under one of its translations."""
+    parent = CoursePage.objects.filter(path=module.path[: -CoursePage.steplen]).only("translation_key").first()
+    return parent is not None and parent.translation_key == course.translation_key
+
+
+def _check_schedule(
+    *,
+    starts_at: datetime,
+    ends_at: datetime,
+    instructor: Any,
+    rooms: list[Room],
+    exclude_id: int | None,
+    course: Any = None,
+    module: Any = None,
+) -> None:
+    if module is not None and course is not None and not _module_belongs_to(module, course):
+        raise CorridorError("invalid_module", _("Choose a module of the selected course."))
+    if ends_at <= starts_at:
+        raise CorridorError("invalid_time", _("A session must end after it starts."))
+    clashes = session_clashes(
+        starts_at=starts_at, ends_at=ends_at, instructor=instructor, rooms=rooms, exclude_id=exclude_id
+    )
+    if clashes:
+        raise CorridorError("schedule_clash", " ".join(clashes), status=409)
+
+
+def _check_instructor_choice(*, by: Any, instructor: Any, current: Any = None) -> None:
+    """An instructor schedules only themselves; administrators (and the system, `by=None`) anyone."""
+    if by is None or Role.ADMINISTRATOR in user_roles(by):
+        return
+    if instructor is None or instructor.pk != by.pk or (current is not None and current.pk != by.pk):
+        raise CorridorError("forbidden", _("Instructors schedule and edit only their own sessions."), status=403)
+
+
 @transaction.atomic
 def session_schedule(
     *,
@@ -71,12 +115,22 @@ def session_schedule(
     rooms: list[Room],
     module: Any = None,
     online_seats: int = 50,
+    recorded: bool = False,
+    by: Any = None,
 ) -> LiveSession:
-    if ends_at <= starts_at:
-        raise CorridorError("invalid_time", _("A session must end after it starts."))
-    clashes = session_clashes(starts_at=starts_at, ends_at=ends_at, instructor=instructor, rooms=rooms)
-    if clashes:
-        raise CorridorError("schedule_clash", " ".join(clashes), status=409)
+    """Schedule a session (the admin form and the tests both come here). `by`: who schedules it (None: the
+    system); an instructor may only schedule themselves. Refused on bad times or a double-booked room or
+    instructor."""
+    _check_instructor_choice(by=by, instructor=instructor)
+    _check_schedule(
+        starts_at=starts_at,
+        ends_at=ends_at,
+        instructor=instructor,
+        rooms=rooms,
+        exclude_id=None,
+        course=course,
+        module=module,
+    )
     session = LiveSession.objects.create(
         title=title,
         course=course,
@@ -85,28 +139,130 @@ def session_schedule(
         starts_at=starts_at,
         ends_at=ends_at,
         online_seats=online_seats,
+        recorded=recorded,
     )
     session.rooms.set(rooms)
     return session
 
 
 @transaction.atomic
-def session_set_state(*, session: LiveSession, state: SessionState) -> LiveSession:
-    allowed = {
-        SessionState.SCHEDULED: {SessionState.LIVE, SessionState.ENDED},
-        SessionState.LIVE: {SessionState.ENDED},
-        SessionState.ENDED: set(),
-    }
-    current = SessionState(session.state)
-    if state not in allowed[current]:
+def session_update(
+    *,
+    session: LiveSession,
+    title: str,
+    course: Any,
+    instructor: Any,
+    starts_at: datetime,
+    ends_at: datetime,
+    rooms: list[Room],
+    module: Any = None,
+    online_seats: int = 50,
+    recorded: bool = False,
+    by: Any = None,
+) -> LiveSession:
+    """Edit a scheduled session with the same checks as `session_schedule` (the session itself is not a clash).
+    An instructor edits only their own sessions, and cannot hand one to someone else."""
+    locked = LiveSession.objects.select_for_update().select_related("instructor").get(pk=session.pk)
+    _check_instructor_choice(by=by, instructor=instructor, current=locked.instructor)
+    _check_schedule(
+        starts_at=starts_at,
+        ends_at=ends_at,
+        instructor=instructor,
+        rooms=rooms,
+        exclude_id=locked.pk,
+        course=course,
+        module=module,
+    )
+    if locked.starts_at != starts_at:
+        locked.reminder_sent_at = None  # moved: remind people again before the new start
+    locked.title, locked.course, locked.module, locked.instructor = title, course, module, instructor
+    recording_switched = locked.recorded != recorded and locked.state != SessionState.ENDED
+    locked.starts_at, locked.ends_at, locked.online_seats = starts_at, ends_at, online_seats
+    if locked.state != SessionState.ENDED:  # an ended session's recording is history
+        locked.recorded = recorded
+    locked.save()
+    locked.rooms.set(rooms)
+    if recording_switched:
+        # As if switched on the live page: open pages and the publishers already publishing hear of it.
+        recording_changed(session=locked)
+    return locked
+
+
+def _require_moderator(*, session: LiveSession, by: Any) -> None:
+    if by is None:  # the system: the auto-end sweep, the demo
+        return
+    if session_participant(session=session, user=by) not in MODERATORS:
+        raise CorridorError("forbidden", _("Only the instructor or a moderator can do that."), status=403)
+
+
+def _locked(session: LiveSession) -> LiveSession:
+    """The session as it is now, its row locked until commit: a caller's object may be stale (a socket opened
+    before the session ended holds one), and only the row's state counts."""
+    return LiveSession.objects.select_for_update().get(pk=session.pk)
+
+
+def _refresh(session: LiveSession, locked: LiveSession) -> None:
+    session.state, session.live_since, session.live_until = locked.state, locked.live_since, locked.live_until
+
+
+@transaction.atomic
+def session_start(*, session: LiveSession, by: Any, now: datetime | None = None) -> LiveSession:
+    """Make a scheduled session live (from START_EARLY before its start until its scheduled end).
+
+    Only a moderator (the session's instructor, an administrator) may; `by=None` is the system. Every open page
+    hears `session.state` after commit, and the rooms' agents start publishing (unless an operator stopped them).
+    """
+    now = now or timezone.now()
+    _require_moderator(session=session, by=by)
+    locked = _locked(session)
+    if locked.state == SessionState.LIVE:
+        raise CorridorError("already_live", _("This session is already live."), status=409)
+    if locked.state == SessionState.ENDED:
+        raise CorridorError("session_ended", _("This session has ended and cannot be started again."), status=409)
+    if now < locked.starts_at - START_EARLY:
         raise CorridorError(
-            "invalid_state",
-            _("A %(current)s session cannot become %(state)s.") % {"current": current.label, "state": state.label},
+            "too_early",
+            _("You can start this session from %(time)s (15 minutes before it is scheduled to begin, UTC+8).")
+            % {"time": _local(locked.starts_at - START_EARLY)},
+            status=409,
         )
-    session.state = state
-    session.save(update_fields=["state"])
-    broadcast_on_commit(session, "session.state", {"state": state.value})
+    if now >= locked.ends_at:
+        raise CorridorError("too_late", _("This session's scheduled time is over: schedule a new one."), status=409)
+    locked.state, locked.live_since = SessionState.LIVE, now
+    locked.save(update_fields=["state", "live_since"])
+    _refresh(session, locked)
+    broadcast_on_commit(locked, "session.state", {"state": SessionState.LIVE.value})
+    agents_follow_session_on_commit(session=locked)
+    return locked
+
+
+@transaction.atomic
+def session_end(*, session: LiveSession, by: Any, now: datetime | None = None) -> LiveSession:
+    """End a live (or never started) session for good. Only a moderator may; `by=None` is the system.
+
+    Every open page hears `session.state` after commit; streaming closes the session's recordings
+    (`session_ended`) and the rooms' agents stop publishing.
+    """
+    now = now or timezone.now()
+    _require_moderator(session=session, by=by)
+    locked = _locked(session)
+    if locked.state == SessionState.ENDED:
+        raise CorridorError("session_ended", _("This session has already ended."), status=409)
+    locked.state, locked.live_until = SessionState.ENDED, now
+    locked.save(update_fields=["state", "live_until"])
+    _refresh(session, locked)
+    broadcast_on_commit(locked, "session.state", {"state": SessionState.ENDED.value})
+    # Streaming closes the session's recorders after commit and queues their uploads to storage.
+    session_ended.send(sender=LiveSession, session=locked)
+    agents_follow_session_on_commit(session=locked)
+    return locked
+
+
+def session_set_state(*, session: LiveSession, state: SessionState, by: Any = None) -> LiveSession:
+    """Start or end `session` (the socket's `session.state`): `session_start` or `session_end`, under the same
+    lock and checks."""
+    if state == SessionState.LIVE:
+        return session_start(session=session, by=by)
     if state == SessionState.ENDED:
-        # Streaming closes the session's recorders after commit and queues their uploads to storage.
-        session_ended.send(sender=LiveSession, session=session)
-    return session
+        return session_end(session=session, by=by)
+    raise CorridorError("invalid_state", _("A session cannot go back to scheduled."))

@@ -14,7 +14,7 @@ from typing import Any
 import segno
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -25,9 +25,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 from classrooms.charts import stacked_area_chart
 from classrooms.events import AttendancePayload
 from classrooms.forms import RosterMarkForm
-from classrooms.models import LiveSession, Room, SessionState
+from classrooms.models import AttendanceSource, LiveSession, Room, SessionState
 from classrooms.selectors import attendance as attendance_selectors
 from classrooms.selectors.attendance import AttendanceTimeline
+from classrooms.selectors.participants import session_participant
 from classrooms.services import attendance
 from lms.errors import CorridorError
 from lms.forms import form_checked
@@ -167,6 +168,10 @@ def checkin(request: HttpRequest, session_id: int, room_id: int, code: str) -> H
             return HttpResponseRedirect(url, status=303)
         attendance.checkin_check(session=session, user=request.user, code=code, room=room)
     except CorridorError as error:
+        if session_participant(session=session, user=request.user) is None:
+            # As the live page: a session someone may not join is as good as none, so its refusal names neither
+            # the session nor its room (a forged id and code would otherwise read any session's title).
+            context = {"code": code}
         return render(request, "classrooms/attendance_checkin.html", {**context, "error": error}, status=error.status)
     return render(request, "classrooms/attendance_checkin.html", context)
 
@@ -177,6 +182,8 @@ def checked_in(request: HttpRequest, session_id: int, room_id: int) -> HttpRespo
     """Where a check-in lands (so reloading the page does not post the used code again)."""
     session = _session(session_id)
     room = _session_room(session, room_id)
+    if session_participant(session=session, user=request.user) is None:
+        raise Http404  # as the live page: a session someone may not join is as good as none (its title, its rooms)
     stay = attendance_selectors.room_stay_open(session=session, room=room, user=request.user)
     return render(
         request,
@@ -346,6 +353,54 @@ def report_csv(request: HttpRequest, session_id: int) -> HttpResponse:
                 _csv_cell("; ".join(f"{place.label} ({place.minutes} min)" for place in row.places)),
                 row.first_seen.astimezone(clock["zone"]).strftime(time_format) if row.first_seen else "",
                 row.last_seen.astimezone(clock["zone"]).strftime(time_format) if row.last_seen else "",
+            ]
+        )
+    return response
+
+
+@login_required
+@require_GET
+def report_stays_csv(request: HttpRequest, session_id: int) -> HttpResponse:
+    """One row per stay (who, when they joined and left, for how long, where), beside the summary's one per trainee.
+
+    Times are ISO 8601 with their UTC offset, on the reader's city clock, which the header names.
+    """
+    session = _report_allowed(request, session_id)
+    zone = _reader_clock(request)["zone"]
+    stays = attendance_selectors.attendance_stays(session=session)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="attendance-stays-session-{session.pk}.csv"'
+    response.write("\ufeff")  # a byte-order mark, so Excel reads UTF-8 and shows Chinese names
+    writer = csv.writer(response)
+    clock = {"zone": zone.key}
+    sources = {
+        AttendanceSource.REMOTE: _("Remote connection"),
+        AttendanceSource.ROOM: _("Check-in"),
+        AttendanceSource.ROSTER: _("Operator's roster"),
+    }
+    writer.writerow(
+        [
+            _("Name"),
+            _("Email"),
+            _("Joined (%(zone)s, ISO 8601)") % clock,
+            _("Left (%(zone)s, ISO 8601)") % clock,
+            _("Minutes"),
+            _("Place"),
+            _("City"),
+            _("Recorded by"),
+        ]
+    )
+    for stay in stays:
+        writer.writerow(
+            [
+                _csv_cell(stay.name),
+                _csv_cell(stay.email),
+                stay.joined.astimezone(zone).isoformat(timespec="seconds"),
+                stay.left.astimezone(zone).isoformat(timespec="seconds") if stay.left else _("still here"),
+                stay.minutes,
+                _csv_cell(stay.place),
+                stay.city,
+                sources.get(AttendanceSource(stay.source), stay.source),
             ]
         )
     return response

@@ -22,11 +22,18 @@ from django.utils.translation import pgettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from classrooms.forms import StreamCommandForm
-from classrooms.models import DeviceKind, DeviceToken, Room
+from classrooms.forms import (
+    CameraPresetForm,
+    DeviceRegistryForm,
+    DeviceReviewForm,
+    MicrophoneForm,
+    StreamCommandForm,
+)
+from classrooms.models import Device, DeviceKind, DeviceReview, DeviceToken, Room
 from classrooms.selectors import devices as device_selectors
 from classrooms.selectors.devices import HISTORY, DeviceView, Series
 from classrooms.services import devices
+from classrooms.views.auditing import audited
 from lms.accounts.requests import AuthenticatedHttpRequest
 from lms.accounts.roles import Role, user_roles
 from lms.errors import CorridorError
@@ -132,8 +139,17 @@ def _panel_context(room: Room) -> dict[str, Any]:
         "agent_status_label": _status_labels()[agent_view.status if agent_view else "never"],
         "live_session": session,
         "streaming_into": streaming_into,
+        "stream_plan": device_selectors.agent_stream_plan(agent=agent, session=session),
         "last_command": agent.last_command if agent else {},
-        "rows": _device_rows([view for view in views if view.device.kind != DeviceKind.AGENT], now),
+        "rows": _device_rows(
+            [
+                view
+                for view in views
+                if view.device.kind != DeviceKind.AGENT and view.device.review != DeviceReview.DISMISSED
+            ],
+            now,
+        ),
+        "beyond_cap": (agent.health or {}).get("beyond_cap", 0) if agent else 0,
         "link": link,
         "rtt": sparkline(agent_view.rtt, name=_("Round trip"), unit="ms", caption=_("Round trip (ms)"), now=now)
         if agent_view
@@ -152,8 +168,23 @@ def room_index(request: HttpRequest) -> HttpResponse:
     """The rooms the reader operates (every room for an administrator)."""
     if not user_roles(request.user) & {Role.OPERATOR, Role.ADMINISTRATOR}:
         raise _forbidden()
-    rooms = device_selectors.operated_rooms(user=request.user)
-    return render(request, "classrooms/room_index.html", {"rooms": rooms.order_by("city", "name")})
+    rooms = device_selectors.operated_rooms(user=request.user).order_by("city", "name")
+    now, labels = timezone.now(), _status_labels()
+    cards = []
+    for room in rooms:
+        agent = device_selectors.room_agent(room=room)
+        status = device_selectors.device_status(agent, now=now) if agent else "never"
+        live = status not in ("offline", "never") and agent is not None and agent.publishing
+        cards.append({"room": room, "status": status, "status_label": labels[status], "publishing": live})
+    return render(
+        request,
+        "classrooms/room_index.html",
+        {
+            "rooms": rooms,
+            "cards": cards,
+            "may_read_audit": Role.ADMINISTRATOR in user_roles(request.user),
+        },
+    )
 
 
 @never_cache
@@ -161,9 +192,7 @@ def room_index(request: HttpRequest) -> HttpResponse:
 @require_GET
 def room_devices(request: HttpRequest, room_id: int) -> HttpResponse:
     room = _room(request, room_id)
-    context = _panel_context(room)
-    context["tokens"] = list(device_selectors.room_tokens(room=room)[:20])
-    return render(request, "classrooms/room_devices.html", context)
+    return render(request, "classrooms/room_devices.html", _page_context(room))
 
 
 @never_cache
@@ -181,6 +210,7 @@ def _back(room: Room) -> HttpResponseRedirect:
 
 @login_required
 @require_POST
+@audited("room.stream")
 def room_stream(request: AuthenticatedHttpRequest, room_id: int) -> HttpResponse:
     """Start or stop the room's stream: the command goes to the agent; its answer shows in the panel."""
     room = _room(request, room_id)
@@ -196,21 +226,40 @@ def room_stream(request: AuthenticatedHttpRequest, room_id: int) -> HttpResponse
     return _back(room)
 
 
+@login_required
+@require_POST
+@audited("room.microphone")
+def room_microphone(request: AuthenticatedHttpRequest, room_id: int) -> HttpResponse:
+    """Mute or unmute the room's microphone: the agent sends silence meanwhile, and the live page shows it."""
+    room = _room(request, room_id)
+    form = MicrophoneForm(request.POST)
+    if not form.is_valid():
+        raise CorridorError("invalid_command", _("Choose mute or unmute."))
+    muted: bool = form.cleaned_data["muted"]
+    devices.room_microphone_set(room=room, muted=muted, by=request.user)
+    text = _("The room's microphone is muted.") if muted else _("The room's microphone is on again.")
+    if "application/json" in request.headers.get("Accept", ""):
+        return JsonResponse({"muted": muted, "message": text})
+    messages.success(request, text)
+    return _back(room)
+
+
 @never_cache
 @login_required
 @require_POST
+@audited("device.token.issue")
 def room_token_issue(request: AuthenticatedHttpRequest, room_id: int) -> HttpResponse:
     """A new token for the room's agent, shown on this response only (it replaces the room's earlier tokens)."""
     room = _room(request, room_id)
     issued = devices.device_token_issue(room=room, by=request.user)
-    context = _panel_context(room)
-    context["tokens"] = list(device_selectors.room_tokens(room=room)[:20])
+    context = _page_context(room)
     context["issued"] = issued
     return render(request, "classrooms/room_devices.html", context)
 
 
 @login_required
 @require_POST
+@audited("device.token.revoke")
 def room_token_revoke(request: HttpRequest, room_id: int, token_id: int) -> HttpResponse:
     room = _room(request, room_id)
     token: DeviceToken = get_object_or_404(device_selectors.room_tokens(room=room), pk=token_id)
@@ -218,4 +267,212 @@ def room_token_revoke(request: HttpRequest, room_id: int, token_id: int) -> Http
     messages.success(
         request, _("Token %(prefix)s… is revoked; an agent using it is disconnected.") % {"prefix": token.prefix}
     )
+    return _back(room)
+
+
+# The device registry and camera presets ---------------------------------------------------------------------------
+
+
+def _page_context(room: Room) -> dict[str, Any]:
+    """The whole console page: the refreshed panel, and the parts around it (presets, registry, tokens)."""
+    context = _panel_context(room)
+    context["tokens"] = list(device_selectors.room_tokens(room=room)[:20])
+    context["cameras"] = [_camera_card(camera) for camera in device_selectors.room_cameras(room=room)]
+    context["registry"] = list(device_selectors.room_registry(room=room))
+    context["register_form"] = DeviceRegistryForm()
+    return context
+
+
+def _preset_label(camera: Device, number: int) -> str:
+    name = (camera.presets or {}).get(str(number), "")
+    label = _("Preset %(number)d") % {"number": number}
+    return f"{label}: {name}" if name else label
+
+
+def _camera_command_text(camera: Device) -> dict[str, Any]:
+    """The camera's last preset command in words (the console's status line under its buttons, and its JSON)."""
+    state, _reason = device_selectors.camera_command_state(camera=camera)
+    command = camera.last_command or {}
+    outcome = str(command.get("outcome", ""))
+    if state == "none":
+        return {"state": state, "outcome": "", "text": ""}
+    what = (_("Recall preset %(number)s") if command.get("command") == "recall" else _("Store preset %(number)s")) % {
+        "number": command.get("preset")
+    }
+    if state == "pending":
+        text = _("%(what)s: sent, waiting for the camera…") % {"what": what}
+    elif state == "ok":
+        text = _("%(what)s: acknowledged by the camera.") % {"what": what}
+    else:
+        reasons = {
+            "timeout": _("no acknowledgement from the camera within 2 seconds"),
+            "camera_error": _("the camera answered with an error (%(detail)s)") % {"detail": command.get("message")},
+            "unreachable": _("the camera is unreachable (%(detail)s)") % {"detail": command.get("message")},
+            "refused": _("refused: the camera is not this room agent's"),
+        }
+        reason = reasons.get(outcome, _("no answer from the room agent"))
+        text = _("%(what)s failed: %(reason)s.") % {"what": what, "reason": reason}
+        outcome = outcome or "no_answer"
+    return {"state": state, "outcome": outcome, "text": text}
+
+
+def _camera_card(camera: Device) -> dict[str, Any]:
+    return {
+        "camera": camera,
+        "reachable": bool(camera.address and camera.visca_port),
+        "presets": [{"number": n, "label": _preset_label(camera, n)} for n in range(1, 7)],
+        "command": _camera_command_text(camera),
+    }
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _room_camera(room: Room, camera_id: int) -> Device:
+    """One of `room`'s cameras: another room's id (forged) is 404, whoever asks."""
+    camera = device_selectors.room_device(room=room, device_id=camera_id)
+    if camera is None or camera.kind != DeviceKind.CAMERA:
+        raise CorridorError("not_found", _("This room has no such camera."), status=404)
+    return camera
+
+
+@login_required
+@require_POST
+@audited("camera.preset")
+def room_camera_preset(request: AuthenticatedHttpRequest, room_id: int, camera_id: int) -> HttpResponse:
+    """Recall or store one of a camera's presets: the room agent sends it over VISCA and reports the answer."""
+    room = _room(request, room_id)
+    camera = _room_camera(room, camera_id)
+    form = CameraPresetForm(request.POST)
+    if not form.is_valid():
+        raise CorridorError("invalid_command", _("Choose recall or store, and a preset from 1 to 6."))
+    sent = devices.camera_preset_send(
+        room=room,
+        camera=camera,
+        action=form.cleaned_data["action"],
+        preset=form.cleaned_data["preset"],
+        by=request.user,
+    )
+    camera.last_command = sent
+    answer = _camera_command_text(camera)
+    if _wants_json(request):
+        return JsonResponse({"command": sent, "message": answer["text"], **answer})
+    messages.success(request, answer["text"])
+    return _back(room)
+
+
+@never_cache
+@login_required
+@require_GET
+def room_camera_state(request: HttpRequest, room_id: int, camera_id: int) -> HttpResponse:
+    """The camera's last preset command and its answer (the console asks until it is no longer pending)."""
+    room = _room(request, room_id)
+    camera = _room_camera(room, camera_id)
+    return JsonResponse(_camera_command_text(camera))
+
+
+def _initial(device: Device) -> dict[str, Any]:
+    initial: dict[str, Any] = {
+        "kind": device.kind,
+        "name": device.name,
+        "model": device.model,
+        "address": device.address,
+        "visca_port": device.visca_port,
+    }
+    initial.update({f"preset_{n}": (device.presets or {}).get(str(n), "") for n in range(1, 7)})
+    return initial
+
+
+def _registry_page(request: HttpRequest, room: Room, form: DeviceRegistryForm, device: Device | None) -> HttpResponse:
+    status = 400 if form.is_bound else 200
+    return render(
+        request, "classrooms/room_device_form.html", {"room": room, "form": form, "device": device}, status=status
+    )
+
+
+@never_cache
+@login_required
+@audited("device.register")
+def room_device_new(request: AuthenticatedHttpRequest, room_id: int) -> HttpResponse:
+    """Register a camera, microphone, display or encoder in the room."""
+    room = _room(request, room_id)
+    form = DeviceRegistryForm(request.POST if request.method == "POST" else None)
+    if request.method != "POST" or not form.is_valid():
+        return _registry_page(request, room, form, None)
+    data = form.cleaned_data
+    try:
+        device = devices.device_register(
+            room=room,
+            kind=data["kind"],
+            name=data["name"],
+            model=data["model"],
+            address=data["address"],
+            visca_port=data.get("visca_port"),
+            presets=form.presets(),
+            by=request.user,
+        )
+    except CorridorError as error:
+        form.add_error(None, str(error.message))
+        return _registry_page(request, room, form, None)
+    messages.success(request, _("%(name)s is registered.") % {"name": device.name})
+    return _back(room)
+
+
+@never_cache
+@login_required
+@audited("device.update")
+def room_device_edit(request: AuthenticatedHttpRequest, room_id: int, device_id: int) -> HttpResponse:
+    """Change a device's name, model, address, VISCA port and preset names (its kind stays)."""
+    room = _room(request, room_id)
+    device = device_selectors.room_device(room=room, device_id=device_id)
+    if device is None:
+        raise CorridorError("not_found", _("This room has no such device."), status=404)
+    is_agent = device.kind == DeviceKind.AGENT
+    if request.method != "POST":
+        form = DeviceRegistryForm(initial=_initial(device), agent=is_agent)
+        return _registry_page(request, room, form, device)
+    form = DeviceRegistryForm(
+        {**request.POST.dict(), "kind": device.kind} | ({"name": device.name} if is_agent else {}),
+        initial=_initial(device),
+        agent=is_agent,
+    )
+    if not form.is_valid():
+        return _registry_page(request, room, form, device)
+    data = form.cleaned_data
+    try:
+        devices.device_update(
+            device=device,
+            name=data["name"],
+            model=data["model"],
+            address=data["address"],
+            visca_port=data.get("visca_port"),
+            presets=form.presets(),
+            by=request.user,
+        )
+    except CorridorError as error:
+        form.add_error(None, str(error.message))
+        return _registry_page(request, room, form, device)
+    messages.success(request, _("%(name)s is saved.") % {"name": data["name"]})
+    return _back(room)
+
+
+@login_required
+@require_POST
+@audited("device.review")
+def room_device_review(request: AuthenticatedHttpRequest, room_id: int, device_id: int) -> HttpResponse:
+    """Accept a device an agent reported into the registry, or dismiss it."""
+    room = _room(request, room_id)
+    device = device_selectors.room_device(room=room, device_id=device_id)
+    if device is None:
+        raise CorridorError("not_found", _("This room has no such device."), status=404)
+    form = DeviceReviewForm(request.POST)
+    if not form.is_valid():
+        raise CorridorError("invalid_command", _("Choose accept or dismiss."))
+    accept = form.cleaned_data["decision"] == "accept"
+    devices.device_review(device=device, accept=accept, by=request.user)
+    text = (
+        _("%(name)s is accepted into the registry.") if accept else _("%(name)s is dismissed: its reports are ignored.")
+    ) % {"name": device.name}
+    messages.success(request, text)
     return _back(room)

@@ -2,29 +2,36 @@
 
 The page is a shell: everything live arrives over the session's socket (`/ws/sessions/<id>/`,
 see docs/live-protocol.md) and is drawn by `corridor/live.js`. The page gives the script its
-configuration and its words, translated here, as one JSON document.
+configuration and its words, translated here, as one JSON document. Moderators' Start and End post to
+`session_state`, which hands them to the same services as the socket's `session.state`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_POST, require_safe
 
-from classrooms.models import LiveSession
+from classrooms.forms import SessionStateForm
+from classrooms.models import LiveSession, SessionState
 from classrooms.selectors.attendance import presence_now
 from classrooms.selectors.participants import MODERATORS, Participant, session_participant
 from classrooms.selectors.timetable import scheduled_sessions
+from classrooms.services.alerts import session_alerts_json
 from classrooms.services.polls import MAX_CHOICES
 from classrooms.services.qa import ANSWER_MAX_LENGTH, QUESTION_MAX_LENGTH
+from classrooms.services.sessions import START_EARLY, session_set_state
+from classrooms.views.auditing import audited
 from lms.accounts.models import Region
+from lms.errors import CorridorError
 from lms.timezones import city_time_zone
 
 HEARTBEAT_SECONDS = 10
@@ -61,7 +68,19 @@ def live_strings() -> dict[str, Any]:
         "stateScheduled": _("Scheduled"),
         "stateLive": _("Live"),
         "stateEnded": _("Ended"),
+        # The session's time on the reader's own clock (corridor/viewer-time.js), e.g. "12:00–13:30 your time
+        # (Australia/Sydney)".
+        "yourTime": _("{time} your time ({zone})"),
         "unknownError": _("Something went wrong. Please try again."),
+        # Start, End and the lobby
+        "lobbyStartsIn": _("Starts in {time}"),
+        "lobbyAnyMoment": _("The instructor will start the session at any moment."),
+        "lobbyDays": _("{days} d {hours} h"),
+        "startOpensAt": _("You can start the session from {time}, 15 minutes before it is scheduled to begin."),
+        "startReady": _("Start the session when you are ready: everyone waiting is let in."),
+        "started": _("The session is live."),
+        "ending": _("Ending the session…"),
+        "starting": _("Starting the session…"),
         "notConnected": _("Not connected: wait for the connection to come back, then try again."),
         # Questions
         "noQuestions": _("No questions yet — be the first to ask."),
@@ -113,6 +132,8 @@ def live_strings() -> dict[str, Any]:
         "lowerHandOf": _("Lower {name}'s hand"),
         "lower": _("Lower"),
         "raisedAt": _("raised at {time}"),
+        "inviteToSpeak": _("Invite to speak"),
+        "inviteToSpeakName": _("Invite {name} to speak"),
         # Attendance
         "attendanceSummary": _("{count} here of {enrolled} enrolled"),
         "remote": _("Remote"),
@@ -123,6 +144,9 @@ def live_strings() -> dict[str, Any]:
         "since": _("since {time}"),
         "leftAt": _("left at {time}"),
         "asOf": _("As of {time}."),
+        # Recording
+        "recordingStarted": _("This session is being recorded."),
+        "recordingStopped": _("Recording has stopped."),
         # The socket's error frames by code, in the page's language (the socket speaks English).
         "errors": {
             "session_ended": _("This session has ended."),
@@ -142,6 +166,11 @@ def live_strings() -> dict[str, Any]:
             "forbidden_now": _("You are no longer a participant of this session."),
             "signed_out": _("You signed out."),
             "role_changed": _("You are no longer a participant of this session."),
+            "already_live": _("This session is already live."),
+            "too_early": _("It is too early to start this session: you can start it 15 minutes before it begins."),
+            "too_late": _("This session's scheduled time is over: schedule a new one."),
+            "invalid_state": _("Choose start or end."),
+            "not_a_trainee": _("Only a trainee of this session can be invited to speak."),
         },
         "refusals": {
             # Close reasons on connect: "forbidden" there means not a participant at all.
@@ -157,6 +186,8 @@ def media_strings() -> dict[str, Any]:
         "connected": _("Video connected"),
         "reconnecting": _("Video connection lost. Reconnecting…"),
         "closed": _("Video unavailable"),
+        "waiting": _("Video starts when the session does."),
+        "ended": _("The session has ended: video is off."),
         "publish": _("Publish my camera"),
         "stopPublishing": _("Stop publishing"),
         "mute": _("Mute"),
@@ -173,6 +204,37 @@ def media_strings() -> dict[str, Any]:
         "sending": _("Sending"),
         "receiving": _("Receiving"),
         "cities": {region.value: str(region.label) for region in Region},
+        # Tiles
+        "pin": _("Pin large"),
+        "unpin": _("Unpin"),
+        "pinLabel": _("Show {name} large"),
+        "unpinLabel": _("Stop showing {name} large"),
+        "roomMuted": _("Muted"),
+        "muteRoom": _("Mute room"),
+        "unmuteRoom": _("Unmute room"),
+        "muteRoomLabel": _("Mute the microphone of {name}"),
+        "unmuteRoomLabel": _("Unmute the microphone of {name}"),
+        "roomPaused": _("{name}: paused by an operator"),
+        "stopSpeaker": _("Stop"),
+        "stopSpeakerLabel": _("Stop {name} speaking"),
+        "instructor": _("Instructor"),
+        # Invited to speak
+        "inviteTitle": _("You are invited to speak"),
+        "inviteText": _(
+            "The instructor invites you to speak. If you accept, your camera and microphone are shared with "
+            "everyone in the session until you or the instructor stop."
+        ),
+        "inviteRecorded": _("This session is being recorded: you will be recorded while you speak."),
+        "accept": _("Accept"),
+        "decline": _("Decline"),
+        "declined": _("{name} declined to speak."),
+        "invited": _("Invitation sent to {name}."),
+        "errors": {
+            "forbidden": _("Only the instructor or a moderator can do that."),
+            "not_a_trainee": _("Only a trainee of this session can be invited to speak."),
+            "unknown_room": _("That room is not part of this session."),
+            "not_invited": _("You have not been invited to speak."),
+        },
     }
 
 
@@ -202,6 +264,8 @@ def live_session(request: HttpRequest, session_id: int) -> HttpResponse:
     config = {
         "sessionId": session.pk,
         "userId": user.pk,
+        # Whether the session is recorded now (the page root's data-recording="on"|"off" is kept current).
+        "recorded": session.recorded,
         "role": participant.value,
         "moderator": is_moderator,
         "trainee": participant == Participant.TRAINEE,
@@ -214,6 +278,12 @@ def live_session(request: HttpRequest, session_id: int) -> HttpResponse:
         "answerMaxLength": ANSWER_MAX_LENGTH,
         "pollMaxChoices": MAX_CHOICES,
         "pollChoiceMaxLength": POLL_CHOICE_MAX_LENGTH,
+        # The lobby counts down to the scheduled start; moderators may start from START_EARLY before it.
+        "startsAt": session.starts_at.isoformat(),
+        "startOpensAt": (session.starts_at - START_EARLY).isoformat(),
+        "stateUrl": reverse("classrooms:live-session-state", kwargs={"session_id": session.pk})
+        if is_moderator
+        else None,
         # Who is here when the page opens (moderators only); "attendance.updated" events keep it current.
         "attendance": presence_now(session=session, now=timezone.now()) if is_moderator else None,
     }
@@ -226,11 +296,41 @@ def live_session(request: HttpRequest, session_id: int) -> HttpResponse:
             "participant": participant,
             "is_moderator": is_moderator,
             "is_trainee": participant == Participant.TRAINEE,
+            # The "● Recording" indicator, the moderators' toggle and the trainee's notice start from this.
+            "recording_on": session.recorded and session.state != SessionState.ENDED,
+            # Trainees wait in the lobby until the session goes live (live.js lets them in without a reload).
+            "in_lobby": participant == Participant.TRAINEE and session.state == SessionState.SCHEDULED,
+            "start_opens_at": timezone.localtime(session.starts_at - START_EARLY, city_time_zone(city)),
+            "may_start_now": timezone.now() >= session.starts_at - START_EARLY,
             "attendance_report_url": report_url,
             "question_max_length": QUESTION_MAX_LENGTH,
             "poll_prompt_max_length": POLL_PROMPT_MAX_LENGTH,
             "poll_max_choices": MAX_CHOICES,
             "live_config": config,
             "page_strings": {**live_strings(), "media": media_strings()},
+            # Operators' alerts about the session's rooms and the cities' link (its socket pushes the changes).
+            "alerts_initial": session_alerts_json(session=session)
+            if participant in MODERATORS | {Participant.OPERATOR}
+            else None,
         },
     )
+
+
+@login_required
+@require_POST
+@audited("session.state", target=lambda kwargs: f"session {kwargs['session_id']}")
+def session_state(request: HttpRequest, session_id: int) -> HttpResponse:
+    """A moderator's Start or End (the live page posts here). Refusals come from the services, in the page's
+    language, as JSON for the page's script or as a message on the page it came from."""
+    session = LiveSession.objects.filter(pk=session_id).first()
+    if session is None or session_participant(session=session, user=request.user) is None:
+        raise Http404  # as the page: a session someone may not join is as good as none
+    form = SessionStateForm(request.POST)
+    if not form.is_valid():
+        raise CorridorError("invalid_state", _("Choose start or end."))
+    session = session_set_state(session=session, state=form.state_value(), by=request.user)
+    text = _("The session is live.") if session.state == SessionState.LIVE else _("This session has ended.")
+    if "application/json" in request.headers.get("Accept", ""):
+        return JsonResponse({"state": session.state, "message": text})
+    messages.success(request, text)
+    return HttpResponseRedirect(reverse("classrooms:live-session", kwargs={"session_id": session.pk}), status=303)

@@ -40,7 +40,8 @@ class LessonCompletion(models.Model):
 
 
 class QuizAttempt(models.Model):
-    """One submission of one quiz; the best score is the highest of a user's attempts."""
+    """One submission of one quiz. The score that counts is the last attempt's, or the first's (the quiz block says),
+    never the best; a quiz allows a number of attempts with a wait between them (courses.selectors.quiz_rules)."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="quiz_attempts")
     course_key = models.UUIDField(db_index=True)

@@ -12,6 +12,13 @@ class Region(models.TextChoices):
     CHONGQING = "chongqing", _("Chongqing")
 
 
+class MediaRegion(models.TextChoices):
+    """Which city's media server a person's live video comes through (with one SFU node per city)."""
+
+    HOME = "home", _("My home region")
+    AUTOMATIC = "automatic", _("Automatic: the nearest, measured by my browser")
+
+
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
@@ -47,6 +54,9 @@ class User(AbstractUser):
     # The name in Chinese characters, where the person has one: certificates print both scripts.
     name_zh = models.CharField(_("name in Chinese"), max_length=120, blank=True)
     home_region = models.CharField(_("home region"), max_length=16, choices=Region.choices, default=Region.SINGAPORE)
+    media_region = models.CharField(
+        _("media server"), max_length=16, choices=MediaRegion.choices, default=MediaRegion.HOME
+    )
     preferred_language = models.CharField(
         _("preferred language"), max_length=16, choices=settings.LANGUAGES, default="en"
     )

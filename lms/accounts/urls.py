@@ -6,7 +6,14 @@ from lms.accounts import views
 app_name = "accounts"
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(template_name="accounts/login.html"), name="login"),
+    path("login/", views.SignInView.as_view(), name="login"),
+    path("login/code/", views.sign_in_code, name="login-code"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("welcome/", views.after_login, name="after-login"),
+    path("settings/", views.account_settings, name="settings"),
+    path("locked/", views.locked_sign_ins, name="locked-sign-ins"),
+    path("settings/two-step/", views.two_step_start, name="two-step-start"),
+    path("settings/two-step/confirm/", views.two_step_confirm, name="two-step-confirm"),
+    path("settings/two-step/off/", views.two_step_off, name="two-step-off"),
+    path("settings/two-step/qr.svg", views.two_step_qr, name="two-step-qr"),
 ]

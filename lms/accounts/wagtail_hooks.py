@@ -1,7 +1,13 @@
+from django.http import HttpRequest
+from django.urls import reverse_lazy
+from django.utils.translation import gettext_lazy as _
+from wagtail import hooks
+from wagtail.admin.menu import MenuItem
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
 from lms.accounts.models import Cohort
+from lms.accounts.roles import Role, user_roles
 
 
 class CohortViewSet(SnippetViewSet):
@@ -14,3 +20,17 @@ class CohortViewSet(SnippetViewSet):
 
 
 register_snippet(CohortViewSet)
+
+
+class LockedSignInsMenuItem(MenuItem):
+    """The locked sign-ins page (lms.accounts.views.locked_sign_ins): administrators unlock accounts there."""
+
+    def is_shown(self, request: HttpRequest) -> bool:
+        return Role.ADMINISTRATOR in user_roles(request.user)
+
+
+@hooks.register("register_admin_menu_item")
+def register_locked_sign_ins_menu_item() -> MenuItem:
+    return LockedSignInsMenuItem(
+        _("Locked sign-ins"), reverse_lazy("accounts:locked-sign-ins"), icon_name="lock", order=270
+    )

@@ -9,6 +9,9 @@ from .base import *  # noqa: F403
 from .celery import *  # noqa: F403
 from .certificates import *  # noqa: F403
 from .channels import *  # noqa: F403
+from .observability import *  # noqa: F403
+from .security import *  # noqa: F403
+from .signin import *  # noqa: F403
 from .storage import *  # noqa: F403
 from .streaming import *  # noqa: F403
 from .wagtail import *  # noqa: F403

@@ -3,9 +3,12 @@ from pathlib import Path
 from django.utils.translation import gettext_lazy as _
 
 from .env import BASE_DIR, REDIS_URL, VAR_DIR, env
+from .keys import secret_key as _secret_key
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env.str("SECRET_KEY", default="corridor-insecure-development-key-change-me")
+# No default secret: outside DEBUG a missing or short SECRET_KEY stops start-up (lms/settings/keys.py); under
+# DEBUG (`make run`) an unset key is made once per machine and kept in var/secret-key.
+SECRET_KEY = _secret_key(env.str("SECRET_KEY", default=""), debug=DEBUG, key_file=VAR_DIR / "secret-key")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -38,6 +41,10 @@ INSTALLED_APPS = [
     "taggit",
     "django_filters",
     "channels",
+    "csp",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -46,17 +53,28 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "lms.metrics.HttpMetricsMiddleware",
+    "lms.log_context.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # The Content-Security-Policy header on every response (settings in security.py).
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Wagtail's inline widget initialisers as data for a static script: no inline script in the admin either.
+    "lms.admin_scripts.AdminInlineScriptsMiddleware",
+    # The live page may time each city's SFU node (their probe URLs join its connect-src).
+    "streaming.csp.MediaProbeSourcesMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "lms.errors.CorridorErrorMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
+    # Last: turns a sign-in refused for too many failures into the locked-out page (lms/settings/signin.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "lms.urls"
@@ -102,12 +120,17 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.b
         "max_size": env.int("DATABASE_POOL_MAX", default=20),
         "timeout": 10,
     }
+# Threads on which sockets' joins reach PostgreSQL in parallel (lms/db_async.py); 1 queues them on one thread, as
+# Channels does. Keep it below DATABASE_POOL_MAX, which HTTP requests share.
+DATABASE_ASYNC_THREADS = env.int("DATABASE_ASYNC_THREADS", default=8)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "accounts:after-login"
@@ -138,12 +161,20 @@ if env.str("EMAIL_URL", default=""):
     # e.g. smtp+tls://user:password@smtp.example:587 sets the SMTP backend, host, port and credentials at once.
     globals().update(env.email_url("EMAIL_URL"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Corridor <no-reply@corridor.example>")
+# Quizzes and exams: attempts allowed and minutes between attempts, unless a quiz block sets its own.
+QUIZ_MAX_ATTEMPTS = env.int("QUIZ_MAX_ATTEMPTS", default=3)
+QUIZ_COOLDOWN_MINUTES = env.int("QUIZ_COOLDOWN_MINUTES", default=10)
 # Reminder emails go out this many minutes before a live session starts.
 CORRIDOR_REMINDER_MINUTES = env.int("CORRIDOR_REMINDER_MINUTES", default=30)
+# Operator alerts (classrooms.services.alerts): a room agent or device silent this many seconds, or a link losing
+# more than this share of its packets for this many seconds, raises an alert (banner, email, record).
+ALERT_SILENT_SECONDS = env.float("ALERT_SILENT_SECONDS", default=15.0)
+ALERT_LOSS_PCT = env.float("ALERT_LOSS_PCT", default=3.0)
+ALERT_LOSS_SECONDS = env.float("ALERT_LOSS_SECONDS", default=10.0)
+# Link-quality samples (rooms' links, the Singapore–Chongqing link) are kept this many days for session history.
+LINK_SAMPLES_KEEP_DAYS = env.int("LINK_SAMPLES_KEEP_DAYS", default=90)
+# A room's device registry: at most this many devices per room (registered and reported together). A room agent's
+# report naming a device beyond the cap is not stored, so a faulty agent cannot fill the table.
+ROOM_DEVICE_CAP = env.int("ROOM_DEVICE_CAP", default=16)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
-}
+# LOGGING: lms/settings/observability.py.

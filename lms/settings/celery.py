@@ -7,6 +7,8 @@ CELERY_RESULT_BACKEND = REDIS_URL or None
 # Without a broker (the embedded default) tasks run in-process, the same code either way.
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
+# Without a broker, long tasks (lms.celery.delay_long) run in a thread of their own rather than in the caller's.
+CELERY_LONG_TASKS_IN_THREAD = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -30,6 +32,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "courses.tasks.publish_scheduled_pages",
         "schedule": timedelta(seconds=60),
     },
+    # A recorded session's one file: composed again if a trigger was lost or its worker died.
+    "resume-compositions": {
+        "task": "streaming.tasks.resume_compositions",
+        "schedule": timedelta(minutes=5),
+    },
     # Reminder emails before live sessions (each session's reminder goes out once).
     "send-session-reminders": {
         "task": "classrooms.tasks.send_session_reminders",
@@ -39,5 +46,25 @@ CELERY_BEAT_SCHEDULE = {
     "close-stale-presence": {
         "task": "classrooms.tasks.close_stale_presence",
         "schedule": timedelta(seconds=10),
+    },
+    # A live session left running 30 minutes past its end with nobody publishing is ended.
+    "end-forgotten-sessions": {
+        "task": "streaming.tasks.end_forgotten_sessions",
+        "schedule": timedelta(seconds=60),
+    },
+    # Operator alerts: silent agents and devices, lossy links (raised, emailed once, cleared on recovery).
+    "check-alerts": {
+        "task": "classrooms.tasks.check_alerts",
+        "schedule": timedelta(seconds=3),
+    },
+    # The Singapore–Chongqing link's figures from the SFU nodes' records (SFU_MODE=nodes), kept for the charts.
+    "sample-node-links": {
+        "task": "streaming.tasks.sample_node_links",
+        "schedule": timedelta(seconds=5),
+    },
+    # Link-quality samples older than LINK_SAMPLES_KEEP_DAYS are deleted.
+    "prune-link-samples": {
+        "task": "classrooms.tasks.prune_link_samples",
+        "schedule": timedelta(hours=1),
     },
 }

@@ -23,3 +23,7 @@ CERTIFICATE_URL_MAX_AGE: int = env.int("CERTIFICATE_URL_MAX_AGE", default=300)
 CERTIFICATES_STORAGE_PREFIX: str = env.str("CERTIFICATES_STORAGE_PREFIX", default="certificates")
 # Certificates per Celery task in a bulk run (progress still moves one certificate at a time).
 CERTIFICATE_TASK_ITEMS: int = env.int("CERTIFICATE_TASK_ITEMS", default=8)
+# Verification by code (page and JSON): how long an outcome is cached (revoking forgets it at once), and how many
+# verification requests one address may make per minute before a 429.
+CERTIFICATE_VERIFY_CACHE_SECONDS: int = env.int("CERTIFICATE_VERIFY_CACHE_SECONDS", default=300)
+CERTIFICATE_VERIFY_RATE: int = env.int("CERTIFICATE_VERIFY_RATE", default=30)

@@ -30,3 +30,7 @@ else:
     CHANNEL_LAYERS = {
         "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 10_000, "expiry": 60}}
     }
+
+# Live and media sockets one person may hold open at once, across every app process (lms/socket_quota.py): a live
+# page opens two (live and media), so this is six pages; more are refused with close code 4429.
+SOCKETS_PER_USER: int = env.int("SOCKETS_PER_USER", default=12)

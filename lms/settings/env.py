@@ -5,6 +5,7 @@ as if DATABASE_URL were absent (a shell or a CI file often leaves a variable emp
 """
 
 import os
+import secrets
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 
@@ -45,3 +46,9 @@ env = Env()
 Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 REDIS_URL: str = env.str("REDIS_URL", default="")
+
+if os.environ.get("DJANGO_SETTINGS_MODULE") == "lms.settings.test" and not os.environ.get("SECRET_KEY"):
+    # The test settings run without DEBUG, where there is no default SECRET_KEY (lms/settings/keys.py): a fresh
+    # one per test run. Here, not in test.py, because the package (and so base.py) loads before test.py does; in
+    # the environment, so that the servers and workers a test starts share it.
+    os.environ["SECRET_KEY"] = secrets.token_urlsafe(64)

@@ -36,3 +36,5 @@ else:
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
         "staticfiles": _staticfiles,
     }
+    # Documents stream through Wagtail's view, which asks courses.wagtail_hooks who may read them.
+    WAGTAILDOCS_SERVE_METHOD = "serve_view"

@@ -27,6 +27,16 @@ if ICE_TRANSPORT_POLICY not in {"all", "relay"}:
 if ICE_TRANSPORT_POLICY == "relay" and not TURN_URLS:
     raise ImproperlyConfigured("ICE_TRANSPORT_POLICY is relay but TURN_URLS is empty: no media could flow.")
 
+# Which remote ICE candidates the SFU tries: "public" (the default: globally routable addresses only, so no browser
+# can steer the SFU at the machines around it), "private" (also 10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7:
+# a deployment inside one network), "any" (loopback and mDNS too; development only). Peers behind a refused address
+# still connect: the SFU answers the address their checks come from.
+SFU_ICE_ADDRESSES: str = env.str("SFU_ICE_ADDRESSES", default="public")
+# Remote candidates one peer connection may name (SDP and trickle together); more get `too_many_candidates`.
+SFU_ICE_MAX_CANDIDATES: int = env.int("SFU_ICE_MAX_CANDIDATES", default=40)
+if SFU_ICE_ADDRESSES not in {"public", "private", "any"}:
+    raise ImproperlyConfigured(f"SFU_ICE_ADDRESSES is {SFU_ICE_ADDRESSES!r}: it must be public, private or any.")
+
 # The SFU writes recordings here while a session runs; a Celery task moves them to storage afterwards.
 RECORDINGS_DIR = Path(env.str("RECORDINGS_DIR", default=str(VAR_DIR / "recordings")))
 # Storage key prefix of uploaded recordings.

@@ -45,3 +45,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 CERTIFICATE_SIGNING_KEY = os.environ.setdefault(
     "CERTIFICATE_SIGNING_KEY", base64.b64encode(secrets.token_bytes(32)).decode("ascii")
 )
+
+# Long tasks run inline without a broker, as every other task does here: tests check their results at once.
+CELERY_LONG_TASKS_IN_THREAD = False
+
+# The test client, the live servers and the browsers speak plain HTTP, as `make run` does; the production defaults
+# (HTTPS redirect, HSTS, Secure cookies) are checked by tests/lms/test_deploy_settings.py under lms.settings.
+SECURE_SSL_REDIRECT = False
+SECURE_HSTS_SECONDS = 0
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+# Verification is throttled per address; the suite asks from one address far more often than a person would. The
+# throttle's own tests set a small limit (and addresses of their own).
+CERTIFICATE_VERIFY_RATE = 100_000

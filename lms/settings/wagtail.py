@@ -2,6 +2,9 @@ from .base import LANGUAGES
 from .env import env
 
 WAGTAIL_SITE_NAME = "Corridor"
+# No avatars from Gravatar: it would learn who uses the admin (a hash of their email), and it is not reachable
+# from Chongqing. The admin shows its default avatar instead.
+WAGTAIL_GRAVATAR_PROVIDER_URL = None
 WAGTAILADMIN_BASE_URL = env.str("WAGTAILADMIN_BASE_URL", default="http://127.0.0.1:8000")
 WAGTAIL_I18N_ENABLED = True
 WAGTAIL_CONTENT_LANGUAGES = LANGUAGES

@@ -1,11 +1,16 @@
 """The app side of SFU nodes: `RemoteMediaHub`, a `streaming.signaling.MediaPlane` whose Sfu is on a node.
 
-One per event loop (built by `streaming.media_hubs`). It keeps this process's media sockets per session,
-pins each session to a node (`registry.session_pin`), sends requests to the node's channel and waits for the reply
-on a channel of its own, at most `timeout` seconds (then `SfuError("sfu_unavailable")`: an error frame, never a
-hang). A watcher checks every `check_interval` that each session's node is still advertised; when one is gone
-(its heartbeat expired), the session's sockets get `media.node_lost`, the pin is cleared, and the session moves to
-a live node, where its sockets are registered again (their pages reconnect and publish or subscribe anew).
+One per event loop (built by `streaming.media_hubs`). It keeps this process's media sockets per session, each of a
+city (a room agent's: its room's; a person's: their media city, see `socket_city`), pins each (session, city) to a
+node of that city (`registry.session_pin`; another city's when that city has none), sends requests to the node's
+channel and waits for the reply on a channel of its own, at most `timeout` seconds (then
+`SfuError("sfu_unavailable")`: an error frame, never a hang). The two nodes of a session exchange its tracks over
+their link (`streaming.node.cascade`), so each socket sees the whole session on its own city's node.
+
+A watcher checks every `check_interval` that each (session, city)'s node is still advertised; when one is gone (its
+heartbeat expired), or a node of the city has appeared for sockets served across the border, those sockets get
+`media.node_lost`, the pin is cleared, and they move to a live node, where they are registered again (their pages
+reconnect and publish or subscribe anew). Invitations to speak live in Redis, so they outlast any node.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any, Protocol, cast
 from redis.asyncio import Redis
 
 from streaming.node import registry
+from streaming.node.config import CITIES
 from streaming.node.server import ChannelLayer
 from streaming.node.wire import Malformed, Op, SocketInfo, parse_reply
 from streaming.sfu import PeerRole, PublishAnswer, SfuError, SubscribeOffer
@@ -31,6 +37,16 @@ class AppChannelLayer(ChannelLayer, Protocol):
     async def new_channel(self, prefix: str = ...) -> str: ...
 
 
+def socket_city(socket: MediaSocket) -> str:
+    """The city whose node serves the socket: its own `city` (a person's media city), else its room's, else
+    Singapore."""
+    room = getattr(socket, "room", None) or {}
+    for city in (getattr(socket, "city", ""), room.get("city", "")):
+        if city in CITIES:
+            return str(city)
+    return CITIES[0]
+
+
 def _socket_info(socket: MediaSocket) -> SocketInfo:
     return {
         "session_id": socket.session_id,
@@ -39,6 +55,8 @@ def _socket_info(socket: MediaSocket) -> SocketInfo:
         "role": socket.role,
         "room": getattr(socket, "room", None),
         "channel_name": str(getattr(socket, "channel_name", "")),
+        "name": str(getattr(socket, "name", "")),
+        "city": socket_city(socket),
     }
 
 
@@ -54,7 +72,8 @@ class RemoteMediaHub:
         self._timeout = timeout
         self._check_interval = check_interval
         self._sessions: dict[int, set[MediaSocket]] = {}
-        self._serving: dict[int, str] = {}  # session id → the node this process's sockets are registered on
+        # (session id, city) → the node this process's sockets of that city are registered on
+        self._serving: dict[tuple[int, str], str] = {}
         self._pending: dict[str, asyncio.Future[Any]] = {}
         self._reply_channel = ""
         self._workers: list[asyncio.Task[None]] = []
@@ -95,39 +114,58 @@ class RemoteMediaHub:
     async def _watch(self) -> None:
         while True:
             await asyncio.sleep(self._check_interval)
-            for session_id, node_id in list(self._serving.items()):
+            for (session_id, city), node_id in list(self._serving.items()):
                 try:
-                    await self._check(session_id, node_id)
+                    await self._check(session_id, city, node_id)
                 except Exception:  # Redis away: try again next time
                     logger.warning("checking the SFU node of session %s failed", session_id, exc_info=True)
 
-    async def _check(self, session_id: int, node_id: str) -> None:
-        if await registry.node_get(self._redis, prefix=self._prefix, node_id=node_id) is not None:
-            await registry.session_pin_refresh(self._redis, prefix=self._prefix, session_id=session_id)
+    async def _check(self, session_id: int, city: str, node_id: str) -> None:
+        record = await registry.node_get(self._redis, prefix=self._prefix, node_id=node_id)
+        reason = "node_gone"
+        if record is not None:
+            if registry.city_of(record) == city or not await self._city_has_node(city):
+                await registry.session_pin_refresh(self._redis, prefix=self._prefix, session_id=session_id, city=city)
+                return
+            reason = "node_moved"  # served across the border, and now the city has a node of its own
+        if self._serving.get((session_id, city)) != node_id:
             return
-        if self._serving.get(session_id) != node_id:
-            return
-        del self._serving[session_id]
-        logger.warning("SFU node %s of session %s is gone", node_id, session_id)
-        await registry.session_unpin(self._redis, prefix=self._prefix, session_id=session_id, node_id=node_id)
-        for socket in list(self._sessions.get(session_id, ())):
-            await socket.deliver({"type": "media.node_lost", "reason": "node_gone"})
+        del self._serving[(session_id, city)]
+        logger.warning("SFU node %s of session %s (%s): %s", node_id, session_id, city, reason)
+        await registry.session_unpin(
+            self._redis, prefix=self._prefix, session_id=session_id, city=city, node_id=node_id
+        )
+        for socket in self._sockets_of(session_id, city):
+            await socket.deliver({"type": "media.node_lost", "reason": reason})
         with contextlib.suppress(SfuError):
-            await self._node_for(session_id)  # move the session's sockets on now, so they hear announcements
+            await self._node_for(session_id, city)  # move the sockets on now, so they hear announcements
+
+    async def _city_has_node(self, city: str) -> bool:
+        return any(
+            registry.city_of(node) == city for node in await registry.nodes_live(self._redis, prefix=self._prefix)
+        )
+
+    def _sockets_of(self, session_id: int, city: str) -> list[MediaSocket]:
+        return [socket for socket in self._sessions.get(session_id, ()) if socket_city(socket) == city]
 
     # -- talking to nodes --------------------------------------------------------------------------------------
 
-    async def _node_for(self, session_id: int) -> registry.NodeRecord:
-        """The session's node, pinning the session if needed; this process's sockets are registered there."""
+    async def _node_for(self, session_id: int, city: str) -> registry.NodeRecord:
+        """The node of the session's sockets of `city`, pinning them if needed; this process's sockets of that city
+        are registered there."""
         await self._start()
-        node = await registry.session_pin(self._redis, prefix=self._prefix, session_id=session_id)
+        node = await registry.session_pin(self._redis, prefix=self._prefix, session_id=session_id, city=city)
         if node is None:
             raise SfuError("sfu_unavailable", "No SFU node is running.")
-        if self._serving.get(session_id) != node["id"]:
-            for socket in list(self._sessions.get(session_id, ())):
+        if self._serving.get((session_id, city)) != node["id"]:
+            for socket in self._sockets_of(session_id, city):
                 await self._call(node, "join", session_id, socket=socket)
-            self._serving[session_id] = node["id"]
+            self._serving[(session_id, city)] = node["id"]
         return node
+
+    async def _session_nodes(self, session_id: int) -> list[registry.NodeRecord]:
+        await self._start()
+        return await registry.session_nodes(self._redis, prefix=self._prefix, session_id=session_id, cities=CITIES)
 
     async def _call(
         self,
@@ -166,11 +204,34 @@ class RemoteMediaHub:
             raise SfuError(reply["code"], reply["message"])
         return reply.get("result")
 
-    async def _request(
-        self, op: Op, session_id: int, *, socket: MediaSocket | None = None, args: dict[str, Any] | None = None
-    ) -> Any:
-        node = await self._node_for(session_id)
-        return await self._call(node, op, session_id, socket=socket, args=args)
+    async def _request(self, op: Op, socket: MediaSocket, *, args: dict[str, Any] | None = None) -> Any:
+        node = await self._node_for(socket.session_id, socket_city(socket))
+        return await self._call(node, op, socket.session_id, socket=socket, args=args)
+
+    async def _each_node(self, op: Op, session_id: int, *, args: dict[str, Any] | None = None) -> list[Any]:
+        """Ask every node serving the session; a node that fails to answer is left out."""
+        nodes = await self._session_nodes(session_id)
+        results = await asyncio.gather(
+            *(self._call(node, op, session_id, args=args) for node in nodes), return_exceptions=True
+        )
+        for node, result in zip(nodes, results, strict=True):
+            if isinstance(result, BaseException):
+                logger.warning("SFU node %s failed %s: %s", node["id"], op, result)
+        return [result for result in results if not isinstance(result, BaseException)]
+
+    async def probes(self) -> dict[str, str]:
+        """Per city, the probe URL of its least-loaded live node; {} unless both cities have one that probes."""
+        try:
+            nodes = await registry.nodes_live(self._redis, prefix=self._prefix)
+        except Exception:  # Redis away: the page stays where it is
+            logger.warning("could not list the SFU nodes", exc_info=True)
+            return {}
+        found: dict[str, str] = {}
+        for city in CITIES:
+            here = [node for node in nodes if registry.city_of(node) == city and node.get("probe_url")]
+            if here:
+                found[city] = registry.least_loaded(here)["probe_url"]
+        return found if len(found) == len(CITIES) else {}
 
     # -- MediaPlane --------------------------------------------------------------------------------------------
 
@@ -179,11 +240,15 @@ class RemoteMediaHub:
         if socket in sockets:
             return
         sockets.add(socket)
+        city = socket_city(socket)
         try:
-            if self._serving.get(socket.session_id) is not None:
-                await self._request("join", socket.session_id, socket=socket)
+            node_id = self._serving.get((socket.session_id, city))
+            if node_id is not None:
+                node = await self._node_for(socket.session_id, city)
+                if node["id"] == node_id:
+                    await self._call(node, "join", socket.session_id, socket=socket)
             else:
-                await self._node_for(socket.session_id)  # registers every socket of the session, this one too
+                await self._node_for(socket.session_id, city)  # registers every socket of the city, this one too
         except SfuError as error:
             logger.warning("socket %s joined without an SFU node: %s", socket.peer_id, error.message)
 
@@ -192,10 +257,12 @@ class RemoteMediaHub:
         if sockets is None or socket not in sockets:
             return
         sockets.discard(socket)
-        node_id = self._serving.get(socket.session_id)
+        city = socket_city(socket)
+        node_id = self._serving.get((socket.session_id, city))
+        if not self._sockets_of(socket.session_id, city):
+            self._serving.pop((socket.session_id, city), None)
         if not sockets:
             del self._sessions[socket.session_id]
-            self._serving.pop(socket.session_id, None)
         if node_id is not None:
             node = await registry.node_get(self._redis, prefix=self._prefix, node_id=node_id)
             if node is not None:  # no reply awaited: leaving is idempotent, and a dead node has nothing to free
@@ -204,45 +271,60 @@ class RemoteMediaHub:
             await self.close()
 
     async def published(self, session_id: int) -> list[dict[str, Any]]:
+        """Every node of the session lists its tracks and the other's relayed ones: the union, by track id (a
+        publisher's own node describes it best)."""
         try:
-            return cast(list[dict[str, Any]], await self._request("tracks", session_id))
+            answers = await self._each_node("tracks", session_id)
         except SfuError:
             return []
+        found: dict[str, dict[str, Any]] = {}
+        for tracks in answers:
+            for track in cast(list[dict[str, Any]], tracks or []):
+                known = found.get(track["track_id"])
+                if known is None or (known.get("role") is None and track.get("role") is not None):
+                    found[track["track_id"]] = track
+        return list(found.values())
 
     async def may_speak(self, session_id: int, user_id: int) -> bool:
         try:
-            return bool(await self._request("may_speak", session_id, args={"user_id": user_id}))
-        except SfuError:
+            return user_id in await registry.invited(self._redis, prefix=self._prefix, session_id=session_id)
+        except Exception:  # Redis away
+            logger.warning("could not read the invitations of session %s", session_id, exc_info=True)
             return False
 
     async def speaker_invite(self, session_id: int, user_id: int) -> None:
-        await self._request("invite", session_id, args={"user_id": user_id})
+        await registry.invite(self._redis, prefix=self._prefix, session_id=session_id, user_id=user_id, invited=True)
+        await self._each_node("invite", session_id, args={"user_id": user_id})
 
     async def speaker_revoke(self, session_id: int, user_id: int) -> None:
-        await self._request("revoke", session_id, args={"user_id": user_id})
+        await registry.invite(self._redis, prefix=self._prefix, session_id=session_id, user_id=user_id, invited=False)
+        await self._each_node("revoke", session_id, args={"user_id": user_id})
 
     async def publish(self, socket: MediaSocket, *, sdp: str, label: str) -> PublishAnswer:
         args = {"sdp": sdp, "label": label}
-        return cast(PublishAnswer, await self._request("publish", socket.session_id, socket=socket, args=args))
+        return cast(PublishAnswer, await self._request("publish", socket, args=args))
 
     async def subscribe(self, socket: MediaSocket, *, track_ids: list[str] | None) -> SubscribeOffer:
         args = {"track_ids": track_ids}
-        return cast(SubscribeOffer, await self._request("subscribe", socket.session_id, socket=socket, args=args))
+        return cast(SubscribeOffer, await self._request("subscribe", socket, args=args))
 
     async def subscriber_answer(self, socket: MediaSocket, *, sdp: str) -> None:
-        await self._request("answer", socket.session_id, socket=socket, args={"sdp": sdp})
+        await self._request("answer", socket, args={"sdp": sdp})
 
     async def add_ice_candidate(
         self, socket: MediaSocket, *, role: PeerRole, candidate: str, sdp_mid: str | None, sdp_mline_index: int | None
     ) -> None:
         args = {"role": role, "candidate": candidate, "sdp_mid": sdp_mid, "sdp_mline_index": sdp_mline_index}
-        await self._request("candidate", socket.session_id, socket=socket, args=args)
+        await self._request("candidate", socket, args=args)
 
     async def unpublish(self, socket: MediaSocket) -> None:
-        await self._request("unpublish", socket.session_id, socket=socket)
+        await self._request("unpublish", socket)
 
     async def stop_recording(self, session_id: int) -> None:
-        await self._request("stop_recording", session_id)
+        await self._each_node("stop_recording", session_id)
+
+    async def record_publisher(self, socket: MediaSocket, *, label: str) -> bool:
+        return bool(await self._request("record", socket, args={"label": label}))
 
 
 CLOSE_TIMEOUT_SECONDS = 2.0

@@ -3,15 +3,18 @@
 Keys, under the registry prefix P (SFU_REDIS_PREFIX):
 - `P:node:<id>`: the node's `NodeRecord` as JSON, expiring `ttl` seconds after its last refresh: a node that dies
   (or hangs) disappears, and the sessions pinned to it move on.
-- `P:pin:<session id>`: the id of the node serving the session, set with NX (the first app process to pin wins)
-  and an expiry refreshed while the session has media sockets.
+- `P:pin:<session id>:<city>`: the id of the node serving the session's sockets of that city (its rooms' agents,
+  its people whose media city it is), set with NX (the first app process to pin wins) and an expiry refreshed while
+  the session has media sockets there. A city with no node of its own is pinned to a node of the other city.
+- `P:invited:<session id>`: the trainees invited to speak (a set of user ids): whichever node serves them, and
+  after a failover, the invitation holds.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import TypedDict, cast
+from typing import Any, NotRequired, TypedDict, cast
 
 from redis.asyncio import Redis
 
@@ -39,14 +42,28 @@ class NodeRecord(TypedDict):
     subscribers: int
     tracks: int
     updated: float  # the node's clock, seconds since the epoch
+    city: NotRequired[str]  # SFU_NODE_CITY (absent from an older node's record: "singapore")
+    link_address: NotRequired[str]  # "host:port" other nodes send this node's link RTP to (SFU_LINK_ADVERTISE)
+    links: NotRequired[
+        list[dict[str, Any]]
+    ]  # streaming.sfu.link.LinkStats, one per peer node, as of the last heartbeat
+    probe_url: NotRequired[str]  # an URL pages time to find the nearer city ("" when SFU_NODE_PROBE_BIND is unset)
+
+
+def city_of(node: NodeRecord) -> str:
+    return node.get("city") or "singapore"
 
 
 def node_key(prefix: str, node_id: str) -> str:
     return f"{prefix}:node:{node_id}"
 
 
-def pin_key(prefix: str, session_id: int) -> str:
-    return f"{prefix}:pin:{session_id}"
+def pin_key(prefix: str, session_id: int, city: str) -> str:
+    return f"{prefix}:pin:{session_id}:{city}"
+
+
+def invited_key(prefix: str, session_id: int) -> str:
+    return f"{prefix}:invited:{session_id}"
 
 
 def parse_record(raw: bytes | str | None) -> NodeRecord | None:
@@ -91,10 +108,17 @@ def least_loaded(nodes: list[NodeRecord]) -> NodeRecord:
     return min(nodes, key=lambda node: (node.get("sessions", 0), node.get("peers", 0), node["id"]))
 
 
-async def session_pin(redis: Redis, *, prefix: str, session_id: int) -> NodeRecord | None:
-    """The live node serving the session, pinning it to the least-loaded live node if it has none (or its node is
-    gone). None when no node is live."""
-    key = pin_key(prefix, session_id)
+def choose(nodes: list[NodeRecord], city: str) -> NodeRecord | None:
+    """The least-loaded node of `city`; with none there, the least-loaded of another city (served across the
+    border); None when no node is live."""
+    here = [node for node in nodes if city_of(node) == city]
+    return least_loaded(here or nodes) if nodes else None
+
+
+async def session_pin(redis: Redis, *, prefix: str, session_id: int, city: str) -> NodeRecord | None:
+    """The live node serving the session's sockets of `city`, pinning them to a live node (of that city first) if
+    they have none (or their node is gone). None when no node is live."""
+    key = pin_key(prefix, session_id, city)
     for _ in range(5):
         current = await redis.get(key)
         if current is not None:
@@ -102,22 +126,53 @@ async def session_pin(redis: Redis, *, prefix: str, session_id: int) -> NodeReco
             record = await node_get(redis, prefix=prefix, node_id=node_id)
             if record is not None:
                 return record
-            await session_unpin(redis, prefix=prefix, session_id=session_id, node_id=node_id)
+            await session_unpin(redis, prefix=prefix, session_id=session_id, city=city, node_id=node_id)
             continue
-        nodes = await nodes_live(redis, prefix=prefix)
-        if not nodes:
+        chosen = choose(await nodes_live(redis, prefix=prefix), city)
+        if chosen is None:
             return None
-        chosen = least_loaded(nodes)
         if await redis.set(key, chosen["id"], nx=True, ex=PIN_TTL):
-            logger.info("session %s pinned to SFU node %s", session_id, chosen["id"])
+            logger.info("session %s (%s) pinned to SFU node %s", session_id, city, chosen["id"])
             return chosen
         # Another process pinned it first: read its choice.
     return None
 
 
-async def session_pin_refresh(redis: Redis, *, prefix: str, session_id: int) -> None:
-    await redis.expire(pin_key(prefix, session_id), PIN_TTL)
+async def session_pinned(redis: Redis, *, prefix: str, session_id: int, city: str) -> NodeRecord | None:
+    """The live node serving the session's sockets of `city`, without pinning; None if none."""
+    current = await redis.get(pin_key(prefix, session_id, city))
+    if current is None:
+        return None
+    node_id = current.decode() if isinstance(current, bytes) else str(current)
+    return await node_get(redis, prefix=prefix, node_id=node_id)
 
 
-async def session_unpin(redis: Redis, *, prefix: str, session_id: int, node_id: str) -> None:
-    await redis.eval(_UNPIN, 1, pin_key(prefix, session_id), node_id)
+async def session_nodes(redis: Redis, *, prefix: str, session_id: int, cities: tuple[str, ...]) -> list[NodeRecord]:
+    """The live nodes serving the session, one per node (a node serving two cities counts once)."""
+    found: dict[str, NodeRecord] = {}
+    for city in cities:
+        record = await session_pinned(redis, prefix=prefix, session_id=session_id, city=city)
+        if record is not None:
+            found.setdefault(record["id"], record)
+    return list(found.values())
+
+
+async def session_pin_refresh(redis: Redis, *, prefix: str, session_id: int, city: str) -> None:
+    await redis.expire(pin_key(prefix, session_id, city), PIN_TTL)
+
+
+async def session_unpin(redis: Redis, *, prefix: str, session_id: int, city: str, node_id: str) -> None:
+    await redis.eval(_UNPIN, 1, pin_key(prefix, session_id, city), node_id)
+
+
+async def invited(redis: Redis, *, prefix: str, session_id: int) -> set[int]:
+    return {int(raw) for raw in await redis.smembers(invited_key(prefix, session_id))}
+
+
+async def invite(redis: Redis, *, prefix: str, session_id: int, user_id: int, invited: bool) -> None:
+    key = invited_key(prefix, session_id)
+    if invited:
+        await redis.sadd(key, user_id)
+        await redis.expire(key, PIN_TTL)
+    else:
+        await redis.srem(key, user_id)

@@ -8,6 +8,11 @@ Node → app, on the `reply_to` channel (one per app process):
     {"type": "sfu.reply", "id": str, "ok": False, "code": str, "message": str}
 Node → a media socket, on its channel (MediaConsumer.media_frame):
     {"type": "media.frame", "frame": {...}}   (media.tracks, media.publisher_left, media.subscription_lost, ...)
+Node → node, on the other node's channel, the same request and reply (`streaming.node.cascade`), with no socket:
+    op "link.tracks": the session's tracks published on that node, each with its codec (`codec`);
+    op "link.pull", args {"link_address": "host:port", "ssrcs": {track id: ssrc}}: send those tracks' RTP over the
+        link to that address with those SSRCs (once per track and peer, however often asked);
+    op "link.drop", args {"link_address": "host:port", "track_ids": [...]}: stop sending them.
 
 A message that does not parse is logged and dropped by whoever receives it (`Malformed`).
 """
@@ -29,9 +34,15 @@ Op = Literal[
     "candidate",
     "unpublish",
     "stop_recording",
+    "record",
+    "link.tracks",
+    "link.pull",
+    "link.drop",
 ]
 OPS: frozenset[str] = frozenset(Op.__args__)  # type: ignore[attr-defined]
-SOCKET_OPS: frozenset[str] = frozenset({"join", "leave", "publish", "subscribe", "answer", "candidate", "unpublish"})
+SOCKET_OPS: frozenset[str] = frozenset(
+    {"join", "leave", "publish", "subscribe", "answer", "candidate", "unpublish", "record"}
+)
 
 
 class Malformed(ValueError):
@@ -47,6 +58,8 @@ class SocketInfo(TypedDict):
     role: str
     room: dict[str, Any] | None
     channel_name: str
+    name: str  # the publisher's display name, for its tile
+    city: str  # the city whose node serves the socket (streaming.node.client.socket_city)
 
 
 class Request(TypedDict):
@@ -73,7 +86,10 @@ def parse_socket(value: Any, session_id: int) -> SocketInfo:
             raise Malformed(f"`socket.{name}` is not a string")
     if value.get("room") is not None and not isinstance(value.get("room"), dict):
         raise Malformed("`socket.room` is not an object")
-    return cast(SocketInfo, {key: value.get(key) for key in SocketInfo.__annotations__})
+    found = {key: value.get(key) for key in SocketInfo.__annotations__}
+    found["name"] = value["name"] if isinstance(value.get("name"), str) else ""  # absent from an older app
+    found["city"] = value["city"] if isinstance(value.get("city"), str) else ""
+    return cast(SocketInfo, found)
 
 
 def parse_request(message: Any) -> Request:

@@ -4,13 +4,15 @@ Pure asyncio, no Django: the signaling layer calls `Sfu` with plain strings and 
 socket frames. aiortc internals are touched only in `seam`.
 """
 
-from streaming.sfu.core import PeerRole, Sfu
+from streaming.sfu.core import PeerRole, RelayedPublisher, Sfu
 from streaming.sfu.frames import EncodedFrame, EncodedFrameSink, FrameAssembler
+from streaming.sfu.link import LinkConfig, LinkEndpoint, LinkReceiver, LinkSender, LinkStats, link_rtx_ssrc
 from streaming.sfu.seam import AiortcSeamError
 from streaming.sfu.types import (
     LegStats,
     PublishAnswer,
     PublisherLeftEvent,
+    RelayedTrack,
     SessionStats,
     SfuError,
     SfuEvent,
@@ -27,9 +29,16 @@ __all__ = [
     "EncodedFrameSink",
     "FrameAssembler",
     "LegStats",
+    "LinkConfig",
+    "LinkEndpoint",
+    "LinkReceiver",
+    "LinkSender",
+    "LinkStats",
     "PeerRole",
     "PublishAnswer",
     "PublisherLeftEvent",
+    "RelayedPublisher",
+    "RelayedTrack",
     "SessionStats",
     "Sfu",
     "SfuError",
@@ -39,4 +48,5 @@ __all__ = [
     "SubscriberLeftEvent",
     "TrackInfo",
     "TrackStats",
+    "link_rtx_ssrc",
 ]

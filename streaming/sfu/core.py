@@ -7,25 +7,32 @@ can later move behind `python -m streaming.node` without changing its callers. E
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import statistics
+import weakref
 from collections import deque
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc import sdp as aiortc_sdp
+from aiortc.rtcrtpparameters import RTCRtcpFeedback, RTCRtpCodecParameters
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
+from aiortc.rtp import RtpPacket
 
-from streaming.sfu.forwarder import PublishedTrack, SubscriberLeg
+from streaming.sfu.forwarder import PacketTap, PublishedTrack, SubscriberLeg
 from streaming.sfu.frames import EncodedFrameSink
+from streaming.sfu.ice_policy import IcePolicy, candidate_address, filter_sdp_candidates
 from streaming.sfu.seam import (
     IdleTrack,
     check_aiortc_seam,
     codec_preferences,
     negotiable_codecs,
     negotiated_codec,
+    request_keyframe,
+    set_payload_data,
     set_stream_id,
     tap_receiver,
 )
@@ -33,6 +40,7 @@ from streaming.sfu.types import (
     PublishAnswer,
     PublisherLeftEvent,
     PublisherLeftReason,
+    RelayedTrack,
     SessionStats,
     SfuError,
     SfuEvent,
@@ -51,7 +59,7 @@ PeerRole = Literal["publisher", "subscriber"]
 @dataclass(eq=False)
 class _Publisher:
     publisher_id: str
-    pc: RTCPeerConnection
+    pc: RTCPeerConnection | None  # None for a publisher relayed from another node
     tracks: dict[str, PublishedTrack] = field(default_factory=dict)
     media_watchdog: asyncio.TimerHandle | None = None
     sink: EncodedFrameSink | None = None
@@ -83,6 +91,75 @@ def _parse_sdp(text: str, kind: str) -> aiortc_sdp.SessionDescription:
     return description
 
 
+def codec_to_json(codec: RTCRtpCodecParameters) -> dict[str, Any]:
+    """A negotiated codec as JSON, for another node to offer its subscribers exactly the same (RelayedTrack)."""
+    return {
+        "mimeType": codec.mimeType,
+        "clockRate": codec.clockRate,
+        "channels": codec.channels,
+        "payloadType": codec.payloadType,
+        "parameters": dict(codec.parameters),
+        "rtcpFeedback": [{"type": fb.type, "parameter": fb.parameter} for fb in codec.rtcpFeedback],
+    }
+
+
+def codec_from_json(data: Mapping[str, Any], kind: str) -> RTCRtpCodecParameters:
+    """The inverse of codec_to_json; SfuError("no_codec") unless it is a codec this SFU forwards for `kind`."""
+    try:
+        codec = RTCRtpCodecParameters(
+            mimeType=str(data["mimeType"]),
+            clockRate=int(data["clockRate"]),
+            channels=int(data["channels"]) if data.get("channels") is not None else None,
+            payloadType=int(data["payloadType"]) if data.get("payloadType") is not None else None,
+            parameters=dict(data.get("parameters") or {}),
+            rtcpFeedback=[
+                RTCRtcpFeedback(type=str(fb["type"]), parameter=fb.get("parameter"))
+                for fb in data.get("rtcpFeedback") or ()
+            ],
+        )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise SfuError("no_codec", "The relayed track's codec is not a codec description.") from None
+    if not negotiable_codecs(kind, [codec]):
+        raise SfuError("no_codec", f"The relayed {kind} codec {codec.mimeType} cannot be forwarded here.")
+    return codec
+
+
+def _ask_origin(request_keyframe: Callable[[str], None], track_id: str) -> Callable[[int], None]:
+    """A relayed track's keyframe requester: the media SSRC is the link's, the origin wants the track id."""
+
+    def send(_media_ssrc: int) -> None:
+        request_keyframe(track_id)
+
+    return send
+
+
+class RelayedPublisher:
+    """A publisher on another SFU node whose tracks arrive over the link: push each packet with `push`.
+
+    It has no peer connection; its subscribers, events, statistics and recording sink work as for any publisher.
+    It ends with `Sfu.unpublish`/`leave` (or when relayed again); `push` then does nothing.
+    """
+
+    def __init__(self, publisher: _Publisher) -> None:
+        self._publisher = publisher
+        self.publisher_id = publisher.publisher_id
+
+    @property
+    def track_ids(self) -> list[str]:
+        return list(self._publisher.tracks)
+
+    @property
+    def closed(self) -> bool:
+        return all(track.closed for track in self._publisher.tracks.values())
+
+    async def push(self, track_id: str, packet: RtpPacket) -> None:
+        """One RTP packet of `track_id` as received over the link (RTX already unwrapped, duplicates dropped)."""
+        track = self._publisher.tracks.get(track_id)
+        if track is None or track.closed or not set_payload_data(packet, track.codec):
+            return
+        await track.on_packet(packet)
+
+
 async def _close_peer_connection(pc: RTCPeerConnection) -> None:
     # aiortc may already be closing this pc itself (remote DTLS close) and every closer awaits one shared future:
     # shield it, so cancelling one of them cannot cancel that future under aiortc's own close task.
@@ -106,16 +183,23 @@ class Sfu:
         keyframe_interval: float = 1.0,
         on_event: Callable[[SfuEvent], None] | None = None,
         measure_forwarding_delay: bool = False,
+        ice_policy: IcePolicy | None = None,
     ) -> None:
         """`ice_servers`: dicts with `urls` (str or list), optional `username`, `credential` (TURN from turn.py).
         `media_timeout`: seconds a new publisher has to send its first packet. `keyframe_interval`: the least
-        time between two keyframe requests to one publisher track."""
+        time between two keyframe requests to one publisher track. `ice_policy`: which remote candidates the SFU
+        tries (public addresses only unless told otherwise), and how many per peer."""
         check_aiortc_seam()
         self._ice_servers = [
             RTCIceServer(urls=server["urls"], username=server.get("username"), credential=server.get("credential"))
             for server in ice_servers
         ]
         self._media_timeout = media_timeout
+        self._ice_policy = ice_policy or IcePolicy()
+        # Remote candidates taken per peer connection (from its SDP and trickled), for the policy's cap.
+        self._candidates_taken: weakref.WeakKeyDictionary[RTCPeerConnection, int] = weakref.WeakKeyDictionary()
+        # Peer connections some of whose candidates were refused: their end-of-candidates is not passed on.
+        self._candidates_refused: weakref.WeakSet[RTCPeerConnection] = weakref.WeakSet()
         self._keyframe_interval = keyframe_interval
         self._on_event = on_event
         self._sessions: dict[str, _Session] = {}
@@ -145,13 +229,13 @@ class Sfu:
             raise SfuError("no_codec", "The offer sends no audio or video.")
 
         await self._remove_publisher(session_key, publisher_id, "unpublished")
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=self._ice_servers))
+        pc = RTCPeerConnection(self._configuration())
         publisher = _Publisher(publisher_id=publisher_id, pc=pc)
         try:
             for (kind, _), codec_prefs in zip(plan, preferences, strict=True):
                 # One codec per track: what arrives is exactly what subscribers are offered.
                 pc.addTransceiver(kind, direction="recvonly").setCodecPreferences(codec_prefs)
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=self._allowed_sdp(pc, offer_sdp), type="offer"))
             # aiortc matched the offer's m-lines to our transceivers in order.
             for (_, sends), transceiver in zip(plan, pc.getTransceivers(), strict=True):
                 track = self._published_track(publisher_id, transceiver) if sends else None
@@ -190,13 +274,74 @@ class Sfu:
         }
         track = PublishedTrack(
             info=info,
-            receiver=transceiver.receiver,
+            send_keyframe_request=functools.partial(request_keyframe, transceiver.receiver),
             codec=codec,
             keyframe_interval=self._keyframe_interval,
             delay_samples=self._delay_samples,
         )
         tap_receiver(transceiver.receiver, track.on_packet)
         return track
+
+    # -- relaying between nodes ---------------------------------------------------------------------------------
+
+    async def relay_publish(
+        self,
+        *,
+        session_key: str,
+        publisher_id: str,
+        tracks: Sequence[RelayedTrack],
+        request_keyframe: Callable[[str], None],
+    ) -> RelayedPublisher:
+        """Publish tracks that arrive from another SFU node (over the link) under the same publisher and track ids.
+
+        `request_keyframe(track_id)` is called (rate-limited per track like any publisher's) when a subscriber here
+        needs a keyframe: send it across. Relaying again replaces the previous relayed (or local) publisher.
+        """
+        self._check_open()
+        if not tracks:
+            raise SfuError("no_tracks", "A relayed publisher needs at least one track.")
+        built: list[PublishedTrack] = []
+        for relayed in tracks:
+            info = relayed["info"]
+            kind = info.get("kind")
+            if kind not in ("audio", "video") or info.get("publisher_id") != publisher_id:
+                raise SfuError(
+                    "unknown_track", f"The relayed track {info.get('track_id')} does not fit {publisher_id}."
+                )
+            codec = codec_from_json(relayed["codec"], kind)
+            track_id = info["track_id"]
+            built.append(
+                PublishedTrack(
+                    info=TrackInfo(
+                        track_id=track_id, publisher_id=publisher_id, kind=kind, codec=codec.mimeType, mid=info["mid"]
+                    ),
+                    send_keyframe_request=_ask_origin(request_keyframe, track_id),
+                    codec=codec,
+                    keyframe_interval=self._keyframe_interval,
+                    delay_samples=self._delay_samples,
+                    relayed=True,
+                )
+            )
+        await self._remove_publisher(session_key, publisher_id, "unpublished")
+        self._check_open()
+        publisher = _Publisher(publisher_id=publisher_id, pc=None)
+        for track in built:
+            publisher.tracks[track.track_id] = track
+        self._sessions.setdefault(session_key, _Session()).publishers[publisher_id] = publisher
+        return RelayedPublisher(publisher)
+
+    def track_codec(self, *, session_key: str, track_id: str) -> dict[str, Any]:
+        """The negotiated codec of a track here, as JSON (for RelayedTrack on another node)."""
+        return codec_to_json(self._find_track(session_key, track_id).codec)
+
+    def tap_track(self, *, session_key: str, track_id: str, on_packet: PacketTap) -> Callable[[], None]:
+        """Hand every packet of a track to `on_packet` (a link sender); returns "untap". A tap is not a subscriber:
+        it asks for no keyframe (the far side does, through `request_keyframe`) and ends when the track closes."""
+        return self._find_track(session_key, track_id).add_tap(on_packet)
+
+    def request_keyframe(self, *, session_key: str, track_id: str) -> None:
+        """Ask a track's publisher for a keyframe (a PLI from another node), rate-limited like subscribers' own."""
+        self._find_track(session_key, track_id).request_keyframe()
 
     async def unpublish(self, *, session_key: str, publisher_id: str) -> None:
         """Stop a publisher; its subscribers are told through a `publisher_left` event."""
@@ -216,6 +361,11 @@ class Sfu:
             track.attach_sink(sink, on_error=lambda: self._spawn(self._sink_failed(session_key, publisher)))
         if previous is not None and previous is not sink:
             await self._close_sink(previous)
+
+    def is_recording(self, *, session_key: str, publisher_id: str) -> bool:
+        """Whether a publisher's tracks are being written to a recording sink now."""
+        publisher = self._current_publisher(session_key, publisher_id)
+        return publisher is not None and publisher.sink is not None
 
     async def _sink_failed(self, session_key: str, publisher: _Publisher) -> None:
         sink, publisher.sink = publisher.sink, None
@@ -254,7 +404,7 @@ class Sfu:
             raise SfuError("no_tracks", "Nothing is published in this session yet.")
 
         await self._remove_subscriber(session_key, subscriber_id, "resubscribed", notify=False)
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=self._ice_servers))
+        pc = RTCPeerConnection(self._configuration())
         subscriber = _Subscriber(subscriber_id=subscriber_id, pc=pc)
         transceivers: list[tuple[PublishedTrack, RTCRtpTransceiver]] = []
         try:
@@ -298,7 +448,9 @@ class Sfu:
         if subscriber.pc.signalingState != "have-local-offer":
             raise SfuError("bad_sdp", "There is no offer waiting for an answer.")
         try:
-            await subscriber.pc.setRemoteDescription(RTCSessionDescription(sdp=answer_sdp, type="answer"))
+            await subscriber.pc.setRemoteDescription(
+                RTCSessionDescription(sdp=self._allowed_sdp(subscriber.pc, answer_sdp), type="answer")
+            )
         except Exception as exc:
             raise SfuError("bad_sdp", f"The answer was refused: {exc}") from None
 
@@ -323,7 +475,9 @@ class Sfu:
         if sdp_mid is None and sdp_mline_index is not None and not 0 <= sdp_mline_index < len(transceivers):
             raise SfuError("unknown_mid", f"No media section at index {sdp_mline_index}.")
         if not candidate:
-            await pc.addIceCandidate(None)
+            # After a refused candidate, the ICE agent must keep waiting for the peer's checks (peer-reflexive).
+            if pc not in self._candidates_refused:
+                await pc.addIceCandidate(None)
             return
         if sdp_mid is None and sdp_mline_index is None:
             raise SfuError("bad_candidate", "A candidate needs sdpMid or sdpMLineIndex.")
@@ -331,9 +485,31 @@ class Sfu:
             parsed = aiortc_sdp.candidate_from_sdp(candidate.removeprefix("candidate:"))
         except (AssertionError, ValueError, IndexError):
             raise SfuError("bad_candidate", "The ICE candidate could not be parsed.") from None
+        host = candidate_address(candidate) or parsed.ip
+        refusal = self._ice_policy.refusal(host)
+        if refusal is not None:
+            # Not an error: browsers name their private and mDNS addresses as a matter of course.
+            logger.debug("ignored a remote candidate of %s (%s): %s", peer_id, refusal, host)
+            self._candidates_refused.add(pc)
+            return
+        taken = self._candidates_taken.get(pc, 0)
+        if taken >= self._ice_policy.max_candidates:
+            raise SfuError(
+                "too_many_candidates", f"A connection may name at most {self._ice_policy.max_candidates} candidates."
+            )
+        self._candidates_taken[pc] = taken + 1
         parsed.sdpMid = sdp_mid
         parsed.sdpMLineIndex = sdp_mline_index
         await pc.addIceCandidate(parsed)
+
+    def _allowed_sdp(self, pc: RTCPeerConnection, sdp: str) -> str:
+        """`sdp` with only the candidates the policy lets the SFU try (counted towards the peer's cap)."""
+        allowed, kept, dropped = filter_sdp_candidates(sdp, self._ice_policy)
+        if dropped:
+            logger.debug("ignored %d remote candidates of an SDP", dropped)
+            self._candidates_refused.add(pc)
+        self._candidates_taken[pc] = self._candidates_taken.get(pc, 0) + kept
+        return allowed
 
     # -- leaving -----------------------------------------------------------------------------------------------
 
@@ -399,6 +575,12 @@ class Sfu:
 
     # -- internals ---------------------------------------------------------------------------------------------
 
+    def _configuration(self) -> RTCConfiguration:
+        # max-bundle: every m-line on the first one's transport from the start. With aiortc's default ("balanced",
+        # one transport per kind) a BUNDLE answer moves only the first audio (and first video) m-line onto the
+        # bundle's transport and stops the old one under the others: a subscriber to two rooms got one room's audio.
+        return RTCConfiguration(iceServers=self._ice_servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+
     def _check_open(self) -> None:
         if self._closed:
             raise SfuError("closed", "The SFU is shutting down.")
@@ -415,7 +597,7 @@ class Sfu:
             return self._subscriber(session_key, peer_id).pc
         session = self._sessions.get(session_key)
         publisher = session.publishers.get(peer_id) if session else None
-        if publisher is None:
+        if publisher is None or publisher.pc is None:
             raise SfuError("unknown_peer", f"{peer_id} is not publishing in this session.")
         return publisher.pc
 
@@ -482,7 +664,8 @@ class Sfu:
         sink, publisher.sink = publisher.sink, None
         if sink is not None:
             await self._close_sink(sink)
-        await _close_peer_connection(publisher.pc)
+        if publisher.pc is not None:
+            await _close_peer_connection(publisher.pc)
         self._forget_if_empty(session_key)
         event: PublisherLeftEvent = {
             "type": "publisher_left",

@@ -9,23 +9,29 @@ its leg's history. Video legs start on a keyframe; keyframes are asked of the pu
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from aiortc import clock
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
-from aiortc.rtcrtpreceiver import RTCRtpReceiver
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
 from aiortc.rtp import RtpPacket
 
 from streaming.sfu.frames import EncodedFrameSink, FrameAssembler, codec_name, is_keyframe_start
-from streaming.sfu.seam import PassthroughSender, request_keyframe
+from streaming.sfu.seam import PassthroughSender
 from streaming.sfu.types import LegStats, TrackInfo, TrackStats
 
 logger = logging.getLogger(__name__)
+
+# Sends a keyframe request (PLI) for the given media SSRC toward the publisher: through the aiortc receiver for a
+# WebRTC publisher, across the SFU link for a relayed one. May return an awaitable (then run as a task).
+KeyframeRequester = Callable[[int], Awaitable[None] | None]
+# Sees every packet of a track (e.g. a link sender to another node); may return an awaitable.
+PacketTap = Callable[[RtpPacket], Awaitable[None] | None]
 
 # Packets a new leg checks for "older than my first packet" (late retransmissions from before it joined).
 _JOIN_GUARD_PACKETS = 1024
@@ -49,16 +55,17 @@ class _Rate:
 
 
 class PublishedTrack:
-    """An incoming track: rate-limited keyframe requests, the recording sink, and the fan-out to its legs."""
+    """An incoming track: rate-limited keyframe requests, the recording sink, taps and the fan-out to its legs."""
 
     def __init__(
         self,
         *,
         info: TrackInfo,
-        receiver: RTCRtpReceiver,
+        send_keyframe_request: KeyframeRequester,
         codec: RTCRtpCodecParameters,
         keyframe_interval: float,
         delay_samples: deque[float] | None,
+        relayed: bool = False,
     ) -> None:
         self.info = info
         self.track_id = info["track_id"]
@@ -78,7 +85,9 @@ class PublishedTrack:
         self.keyframe_requests_sent = 0
         self.keyframe_interval = keyframe_interval
         self._video = self.kind == "video"
-        self._receiver = receiver
+        self.relayed = relayed
+        self._send_keyframe_request = send_keyframe_request
+        self._taps: tuple[PacketTap, ...] = ()
         self._fanout: tuple[SubscriberLeg, ...] = ()
         self._history: list[RtpPacket | None] = [None] * _HISTORY_SIZE
         self._delay_samples = delay_samples
@@ -86,7 +95,7 @@ class PublishedTrack:
         self._last_request_at = -math.inf
         self._request_wanted = False
         self._deferred_request: asyncio.TimerHandle | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Future[None]] = set()
         self._sink: EncodedFrameSink | None = None
         self._on_sink_error: Callable[[], None] | None = None
         self._assembler: FrameAssembler | None = None
@@ -103,6 +112,21 @@ class PublishedTrack:
             del self.legs[leg.subscriber_id]
             self._fanout = tuple(self.legs.values())
         leg.close()
+
+    # -- taps ---------------------------------------------------------------------------------------------------
+
+    def add_tap(self, tap: PacketTap) -> Callable[[], None]:
+        """Hand every packet to `tap` (after the recording sink, before the legs); returns the "untap" callable."""
+        self._taps = (*self._taps, tap)
+
+        def untap() -> None:
+            self._taps = tuple(t for t in self._taps if t is not tap)
+
+        return untap
+
+    @property
+    def tap_count(self) -> int:
+        return len(self._taps)
 
     # -- media in ----------------------------------------------------------------------------------------------
 
@@ -130,6 +154,13 @@ class PublishedTrack:
             self._write_sink(packet)
 
         self._history[packet.sequence_number % _HISTORY_SIZE] = packet
+        for tap in self._taps:
+            try:
+                result = tap(packet)
+                if result is not None:
+                    await result
+            except Exception:
+                logger.exception("a packet tap of track %s failed", self.track_id)
         fanout = self._fanout
         if not fanout:
             return
@@ -173,9 +204,15 @@ class PublishedTrack:
             return  # nothing received yet: waiting legs ask again once media flows
         self._last_request_at = now
         self.keyframe_requests_sent += 1
-        task = asyncio.ensure_future(request_keyframe(self._receiver, self.media_ssrc))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        try:
+            result = self._send_keyframe_request(self.media_ssrc)
+        except Exception:
+            logger.exception("keyframe request for track %s failed", self.track_id)
+            return
+        if inspect.isawaitable(result):
+            task = asyncio.ensure_future(result)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     def _keyframe_arrived(self) -> None:
         # Any request made before this keyframe is answered by it.
@@ -234,6 +271,7 @@ class PublishedTrack:
             leg.close()
         self.legs.clear()
         self._fanout = ()
+        self._taps = ()  # a tap ends with its track
         if self._deferred_request is not None:
             self._deferred_request.cancel()
             self._deferred_request = None
@@ -254,6 +292,8 @@ class PublishedTrack:
             "keyframe_requests_received": self.keyframe_requests_received,
             "keyframe_requests_sent": self.keyframe_requests_sent,
             "subscribers": len(self.legs),
+            "taps": len(self._taps),
+            "relayed": self.relayed,
         }
 
 

@@ -29,7 +29,7 @@ from typing import Any, Final
 
 import aiortc
 from aiortc import RTCRtpReceiver, RTCRtpSender
-from aiortc.codecs import CODECS
+from aiortc.codecs import CODECS, depayload
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcdtlstransport import RTCDtlsTransport
@@ -98,6 +98,17 @@ def rtp_payload_data(packet: RtpPacket) -> bytes:
     """The depayloaded codec data (VP8 frame fragment, H.264 Annex-B NAL units, Opus packet) the receiver stored."""
     data: bytes = getattr(packet, "_data", b"")
     return data
+
+
+def set_payload_data(packet: RtpPacket, codec: RTCRtpCodecParameters) -> bool:
+    """Depayload a packet that did not come through an RTCRtpReceiver (one relayed over the SFU link), as the
+    receiver would have: keyframe detection and frame assembly read `rtp_payload_data`. False (and the packet
+    should be dropped, as the receiver drops it) if the payload does not parse."""
+    try:
+        packet._data = depayload(codec, packet.payload) if packet.payload else b""  # type: ignore[attr-defined]
+    except ValueError:
+        return False
+    return True
 
 
 # --- receive side -----------------------------------------------------------------------------------------------

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal, TypedDict
+from typing import Any, Literal, TypedDict
 
 
 class SfuError(Exception):
     """A refusal the signaling layer turns into an error frame: a stable `code` and a human `message`.
 
-    Codes: bad_sdp, no_codec, bad_candidate, unknown_mid, unknown_track, unknown_peer, no_tracks, closed.
+    Codes: bad_sdp, no_codec, bad_candidate, too_many_candidates, unknown_mid, unknown_track, unknown_peer,
+    no_tracks, closed.
     (lms.errors.CorridorError is not used here: it imports Django, and streaming's media path must not.)
     """
 
@@ -24,6 +25,15 @@ class TrackInfo(TypedDict):
     kind: Literal["audio", "video"]
     codec: str  # MIME type, e.g. "video/VP8"
     mid: str  # the publisher's MID for this track
+
+
+class RelayedTrack(TypedDict):
+    """A track published on another SFU node and relayed to this one (see Sfu.relay_publish)."""
+
+    info: TrackInfo  # as the origin node announced it: the same track_id and publisher_id on both nodes
+    # The origin's negotiated codec as JSON (Sfu.track_codec): mimeType, clockRate, channels, payloadType,
+    # parameters, rtcpFeedback [{type, parameter}]. Subscribers here are offered exactly this codec.
+    codec: dict[str, Any]
 
 
 class PublishAnswer(TypedDict):
@@ -91,6 +101,8 @@ class TrackStats(TypedDict):
     keyframe_requests_received: int  # from subscribers (and joins), before rate limiting
     keyframe_requests_sent: int  # PLIs actually sent to the publisher
     subscribers: int
+    taps: int  # packet taps (e.g. link senders to other SFU nodes): not subscribers
+    relayed: bool  # published on another node and relayed here over the link
 
 
 class SessionStats(TypedDict):

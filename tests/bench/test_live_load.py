@@ -17,6 +17,7 @@ KEYS = {
     "clients",
     "join_p50_ms",
     "join_p95_ms",
+    "joins_per_s",
     "fanout_p50_ms",
     "fanout_p99_ms",
     "messages_per_s",
@@ -45,3 +46,4 @@ def test_small_live_load_run_loses_nothing_and_ends_with_the_json_figures(redis_
     assert figures["converged"] is True
     assert figures["votes"] == figures["votes_intended"] > 0
     assert figures["fanout_p50_ms"] > 0
+    assert figures["joins_per_s"] > 0

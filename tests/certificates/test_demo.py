@@ -10,6 +10,12 @@ from courses.models import CoursePage
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _debug(settings) -> None:
+    """The demo's known passwords are for a developer's machine: load_demo runs only under DEBUG."""
+    settings.DEBUG = True
+
+
 def test_the_demo_course_has_trainees_who_qualify_and_trainees_who_do_not() -> None:
     call_command("load_demo")
     call_command("load_demo")  # idempotent

@@ -10,14 +10,23 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from av import AudioFrame
 from websockets.asyncio.server import ServerConnection, serve
 
-from classrooms.agent.client import REFUSED, AgentRefused, RoomAgent, token_from
+from classrooms.agent.client import REFUSED, AgentRefused, RoomAgent, synthetic_defaults, token_from
 from classrooms.agent.protocol import bearer_token
 from classrooms.agent.publisher import Endpoint
-from classrooms.agent.sources import Meter, MeteredTrack, SourceOptions, SyntheticCamera, ToneMicrophone, source_factory
+from classrooms.agent.sources import (
+    TINTS,
+    Meter,
+    MeteredTrack,
+    SourceOptions,
+    SyntheticCamera,
+    ToneMicrophone,
+    source_factory,
+)
 from lms.close_codes import CloseCode, is_refusal
 from tests.support.waiting import wait_until_async
 
@@ -53,6 +62,38 @@ async def test_the_synthetic_picture_moves_and_the_tone_is_heard() -> None:
         "audio",
     )
     sources.close()
+
+
+async def test_two_rooms_look_and_sound_different_when_told() -> None:
+    red, blue = SyntheticCamera(tint="red").picture(0), SyntheticCamera(tint="blue").picture(0)
+    assert (bytes(red.planes[1])[0], bytes(red.planes[2])[0]) == TINTS["red"]
+    assert (bytes(blue.planes[1])[0], bytes(blue.planes[2])[0]) == TINTS["blue"]
+
+    def pitch(frames: list[AudioFrame]) -> float:
+        samples = np.concatenate([frame.to_ndarray().ravel() for frame in frames]).astype(float)
+        spectrum = np.abs(np.fft.rfft(samples))
+        return float(np.fft.rfftfreq(len(samples), 1 / 48_000)[int(spectrum.argmax())])
+
+    for hz in (440.0, 660.0):
+        tone = ToneMicrophone(frequency_hz=hz)
+        frames = [await tone.recv() for _ in range(60)]  # 1.2 s: the pip an octave up, then the tone
+        tone.stop()
+        assert isinstance(frames[0], AudioFrame)
+        assert abs(pitch([f for f in frames[10:] if isinstance(f, AudioFrame)]) - hz) < 5
+
+
+def test_the_demo_token_file_gives_each_room_its_tint_and_tone(tmp_path: Path) -> None:
+    demo = tmp_path / "room-tokens.json"
+    entry = {"room": 7, "slug": "jiefangbei-studio", "token": "cra_cq", "tint": "blue", "tone_hz": 660}
+    demo.write_text(json.dumps({"rooms": [entry]}))
+    found = synthetic_defaults(token_file=str(demo), room="7", tone_hz=None, tint=None)
+    assert found == {"tint": "blue", "tone_hz": 660.0}
+    # The command line wins; without either, the agent's own defaults.
+    assert synthetic_defaults(token_file=str(demo), room="7", tone_hz=500, tint="red") == {
+        "tint": "red",
+        "tone_hz": 500,
+    }
+    assert synthetic_defaults(token_file=None, room="7", tone_hz=None, tint=None) == {}
 
 
 def test_the_token_comes_from_the_flag_a_file_or_the_environment(tmp_path: Path, monkeypatch: Any) -> None:

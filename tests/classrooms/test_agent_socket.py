@@ -148,11 +148,13 @@ async def test_the_token_never_travels_in_the_url_and_only_its_hash_is_stored(so
 async def test_health_reports_are_stored_and_answered_with_what_operators_want(sockets: Any, live: Any) -> None:
     token = await issue(live.room)
     agent, welcome = await agent_joined(sockets, live.room, token)
-    assert welcome["stream"] == {"requested": False, "session_id": None}
+    # The room's session is live: its agent is to publish into it, with no operator command.
+    following = {"requested": True, "session_id": live.session.pk}
+    assert welcome["stream"] == following
     assert welcome["health_interval"] == 5
 
     reply = await agent.request({"type": "health", "data": HEALTH})
-    assert reply == {"type": "ack", "stream": {"requested": False, "session_id": None}, "ref": reply["ref"]}
+    assert reply == {"type": "ack", "stream": following, "microphone_muted": False, "ref": reply["ref"]}
 
     camera = await sync_to_async(Device.objects.get)(room=live.room, kind=DeviceKind.CAMERA)
     assert (camera.name, camera.health["fps"], camera.publishing) == ("Front camera", 29.8, True)
@@ -253,7 +255,7 @@ async def test_a_trainee_or_another_rooms_operator_cannot_start_or_stop(sockets:
         assert await sync_to_async(post_as)(user, stream_url, {"command": "start"}) == 403
     assert await agent.nothing_more()
     room_agent = await sync_to_async(Device.objects.get)(room=live.room, kind=DeviceKind.AGENT)
-    assert room_agent.stream_requested is False and room_agent.last_command == {}
+    assert room_agent.stream_stopped_session_id is None and room_agent.last_command == {}
 
 
 async def test_revoking_the_token_disconnects_the_agent(sockets: Any, live: Any) -> None:

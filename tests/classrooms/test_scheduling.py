@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from classrooms.models import LiveSession, Room, SessionState
-from classrooms.services.sessions import session_schedule
+from classrooms.models import LiveEvent, LiveSession, Room, SessionState
+from classrooms.services.sessions import session_schedule, session_update
 from courses.models import CoursePage
 from lms.accounts.models import User
 from lms.errors import CorridorError
@@ -219,3 +219,126 @@ def test_rooms_are_managed_by_administrators_not_instructors(setting: Any) -> No
     assert response.status_code == 302, response.context["form"].errors
     room = Room.objects.get(name="Raffles Room")
     assert list(room.operators.all()) == [operator]
+
+
+# One path: the admin schedules through the services; instructors keep to their own sessions
+
+
+def test_service_lets_an_instructor_schedule_only_themselves(setting: Any) -> None:
+    with pytest.raises(CorridorError) as refused:
+        session_schedule(
+            title="Someone else's class",
+            course=setting.course,
+            instructor=setting.other_instructor,
+            starts_at=NINE,
+            ends_at=TEN,
+            rooms=[],
+            by=setting.instructor,
+        )
+    assert refused.value.code == "forbidden"
+    own = session_schedule(
+        title="My class",
+        course=setting.course,
+        instructor=setting.instructor,
+        starts_at=NINE,
+        ends_at=TEN,
+        rooms=[],
+        recorded=True,
+        by=setting.instructor,
+    )
+    assert own.recorded is True
+    fields = {"title": "Moved", "course": setting.course, "starts_at": TEN, "ends_at": TEN + timedelta(hours=1)}
+    with pytest.raises(CorridorError) as refused:  # nor hand their session to someone else
+        session_update(session=own, instructor=setting.other_instructor, rooms=[], by=setting.instructor, **fields)
+    assert refused.value.code == "forbidden"
+    theirs = schedule(setting, instructor=setting.other_instructor, rooms=[], starts_at=TEN + timedelta(hours=2))
+    with pytest.raises(CorridorError) as refused:  # nor edit someone else's
+        session_update(session=theirs, instructor=setting.instructor, rooms=[], by=setting.instructor, **fields)
+    assert refused.value.code == "forbidden"
+    admin = factories.administrator()
+    moved = session_update(session=own, instructor=setting.other_instructor, rooms=[], by=admin, **fields)
+    assert (moved.title, moved.instructor, moved.recorded) == ("Moved", setting.other_instructor, False)
+
+
+def test_instructors_list_and_edit_only_their_own_sessions_administrators_all(setting: Any) -> None:
+    mine = schedule(setting, instructor=setting.instructor, rooms=[setting.singapore])
+    theirs = session_schedule(
+        title="Arun's workshop",
+        course=setting.course,
+        instructor=setting.other_instructor,
+        starts_at=NINE,
+        ends_at=TEN,
+        rooms=[setting.chongqing],
+    )
+    client = admin_client(setting.instructor)
+    listing = client.get(SESSIONS).content.decode()
+    assert "Cross-border design review" in listing and "Arun&#x27;s workshop" not in listing
+    assert "Arun's workshop" not in listing
+    for own_page in ("edit", "copy", "history", "usage"):
+        assert client.get(f"{SESSIONS}{own_page}/{mine.pk}/").status_code == 200, own_page
+    for refused in (
+        client.get(f"{SESSIONS}edit/{theirs.pk}/"),
+        client.post(f"{SESSIONS}edit/{theirs.pk}/", form_data(setting, title="Taken over")),
+        client.get(f"{SESSIONS}delete/{theirs.pk}/"),
+        client.post(f"{SESSIONS}delete/{theirs.pk}/"),
+        client.get(f"{SESSIONS}copy/{theirs.pk}/"),
+        client.get(f"{SESSIONS}history/{theirs.pk}/"),
+        client.get(f"{SESSIONS}usage/{theirs.pk}/"),
+    ):
+        # Wagtail answers a refusal by sending the user to the admin's home with "Sorry, you do not have permission".
+        assert refused.status_code == 302 and refused["Location"] == "/admin/"
+    theirs.refresh_from_db()
+    assert theirs.title == "Arun's workshop"
+
+    admin = admin_client(factories.administrator())
+    listing = admin.get(SESSIONS).content.decode()
+    assert "Cross-border design review" in listing and "Arun&#x27;s workshop" in listing
+    data = form_data(
+        setting,
+        title="Arun's workshop, moved",
+        instructor=setting.other_instructor.pk,
+        starts_at="2031-03-05 09:00",
+        ends_at="2031-03-05 10:00",
+        rooms=[setting.chongqing.pk],
+    )
+    assert admin.post(f"{SESSIONS}edit/{theirs.pk}/", data).status_code == 302
+    theirs.refresh_from_db()
+    assert theirs.title == "Arun's workshop, moved" and theirs.instructor == setting.other_instructor
+
+
+def test_the_instructor_field_is_fixed_to_the_instructor_themselves(setting: Any) -> None:
+    client = admin_client(setting.instructor)
+    form = client.get(f"{SESSIONS}add/").context["form"]
+    assert form.fields["instructor"].disabled
+    assert list(form.fields["instructor"].queryset) == [setting.instructor]
+    # A forged post naming someone else schedules the instructor themselves.
+    response = client.post(f"{SESSIONS}add/", form_data(setting, instructor=setting.other_instructor.pk))
+    assert response.status_code == 302
+    assert LiveSession.objects.get(title="Safety briefing").instructor == setting.instructor
+
+
+def test_the_admin_form_records_the_session_when_asked(setting: Any) -> None:
+    client = admin_client(setting.instructor)
+    page = client.get(f"{SESSIONS}add/").content.decode()
+    assert 'name="recorded"' in page and "Record this session" in page
+    assert client.post(f"{SESSIONS}add/", form_data(setting, recorded="on")).status_code == 302
+    session = LiveSession.objects.get(title="Safety briefing")
+    assert session.recorded is True
+    edit = f"{SESSIONS}edit/{session.pk}/"
+    assert client.post(edit, form_data(setting)).status_code == 302  # unticked
+    session.refresh_from_db()
+    assert session.recorded is False
+    # Open pages heard it, as if switched on the live page (the indicator goes away there at once).
+    events = LiveEvent.objects.filter(session=session, kind="session.recording").values_list("payload", flat=True)
+    assert list(events) == [{"recorded": False}]
+
+
+def test_an_edit_that_would_clash_is_refused_on_the_form_and_changes_nothing(setting: Any) -> None:
+    schedule(setting, instructor=setting.other_instructor, rooms=[setting.singapore], starts_at=TEN)
+    mine = schedule(setting, instructor=setting.instructor, rooms=[setting.chongqing])
+    data = form_data(setting, title="Moved into a clash", starts_at="2031-03-03 10:00", ends_at="2031-03-03 11:00")
+    response = admin_client(setting.instructor).post(f"{SESSIONS}edit/{mine.pk}/", data)
+    assert response.status_code == 200
+    assert "Marina Room (Singapore) is already booked" in " ".join(response.context["form"].non_field_errors())
+    mine.refresh_from_db()
+    assert (mine.title, mine.starts_at) == ("Cross-border design review", NINE)

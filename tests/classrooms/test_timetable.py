@@ -94,7 +94,21 @@ def test_timetable_shows_my_sessions_in_my_city_time(term: Any) -> None:
     assert "Marina Room" in html and "(Singapore)" in html
     assert "Jiefangbei Room" in html and "(Chongqing)" in html
     assert "Scheduled" in html
-    assert f"/en/live/sessions/{session.pk}/" not in html  # no Join link until it is live
+    assert f"/en/live/sessions/{session.pk}/" not in html  # no link until the lobby opens, 15 minutes before
+
+
+def test_the_lobby_opens_15_minutes_before_and_the_instructor_may_open_the_page_to_start_it(term: Any) -> None:
+    session = session_in(term, starts_in=timedelta(minutes=10), title="Customs clearance drill")
+    page = f"/en/live/sessions/{session.pk}/"
+    html = signed_in(term.trainee).get("/en/live/timetable/").content.decode()
+    assert page in html and "Open the lobby" in html and "Join" not in html
+    html = signed_in(session.instructor).get("/en/live/timetable/").content.decode()
+    assert page in html and "Open to start" in html
+    LiveSession.objects.filter(pk=session.pk).update(
+        starts_at=session.starts_at + timedelta(hours=1), ends_at=session.ends_at + timedelta(hours=1)
+    )
+    assert page not in signed_in(term.trainee).get("/en/live/timetable/").content.decode()
+    assert page in signed_in(session.instructor).get("/en/live/timetable/").content.decode()  # to prepare
 
 
 def test_chongqing_trainee_sees_chongqing_time_and_the_chinese_title(term: Any) -> None:

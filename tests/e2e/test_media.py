@@ -6,7 +6,7 @@ The media goes browser → Corridor's SFU (in the server's process) → browser,
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.browser import COUNT_FRAMES, MEASURE_SECONDS, AsgiServer, Class, SignIn, open_media_page
+from tests.support.browser import COUNT_FRAMES, MEASURE_SECONDS, AsgiServer, Class, SignIn, open_media_page, wait_for_js
 
 pytestmark = pytest.mark.e2e
 
@@ -37,7 +37,7 @@ def test_the_instructor_publishes_and_a_trainee_sees_moving_video(
     main_video = "[data-media-main] video[data-remote]"
     expect(trainee.locator(main_video)).to_have_attribute("data-role", "instructor", timeout=20_000)
     expect(trainee.get_by_text("Nobody is on camera yet.")).to_be_hidden()
-    trainee.wait_for_function(f"document.querySelector('{main_video}').videoWidth > 0", timeout=20_000)
+    wait_for_js(trainee, f"document.querySelector('{main_video}').videoWidth > 0", timeout=20_000)
     seen = trainee.evaluate(COUNT_FRAMES, [main_video, MEASURE_SECONDS])
     assert seen["width"] > 0, seen
     assert seen["frames"] / MEASURE_SECONDS >= MIN_FPS, seen

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.browser import COUNT_FRAMES, MEASURE_SECONDS, AsgiServer, Class, SignIn, open_media_page
+from tests.support.browser import COUNT_FRAMES, MEASURE_SECONDS, AsgiServer, Class, SignIn, open_media_page, wait_for_js
 from tests.support.coturn import CoturnServer
 
 pytestmark = pytest.mark.e2e
@@ -89,7 +89,7 @@ def test_a_relay_only_trainee_sees_the_instructor_through_turn(
 
     main_video = "[data-media-main] video[data-remote]"
     expect(trainee.locator(main_video)).to_have_attribute("data-role", "instructor", timeout=20_000)
-    trainee.wait_for_function(f"document.querySelector('{main_video}').videoWidth > 0", timeout=30_000)
+    wait_for_js(trainee, f"document.querySelector('{main_video}').videoWidth > 0", timeout=30_000)
 
     # Moving video ... (the path is under test here, not the frame rate, which test_media.py measures: coturn's
     # extra hop costs this busy 2-core machine a few frames a second)

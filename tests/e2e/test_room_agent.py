@@ -1,27 +1,29 @@
 """A room agent in real life: the agent process (`python -m classrooms.agent`) publishes its synthetic picture and
 tone into a live session when the room's operator presses Start on the console; two trainees, each in a browser of
-their own, see moving video and hear sound; Stop takes it away again.
+their own, see moving video and hear sound; Stop takes it away again. It also follows the session by itself: it
+publishes when the session goes live and stops when it ends, staying connected and healthy in between.
 
 Media goes agent (aiortc, its own process) → Corridor's SFU (in uvicorn) → Chromium, over loopback.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
+from classrooms.models import LiveSession, SessionState
 from classrooms.services import devices
+from classrooms.services.sessions import session_end, session_start
 from tests import factories
-from tests.support.browser import ROOT, AsgiServer, Class, SignIn, in_another_thread
-from tests.support.processes import stop_processes
+from tests.support.agents import RoomAgentProcess
+from tests.support.browser import AsgiServer, Class, SignIn, in_another_thread, wait_for_js
 
 pytestmark = pytest.mark.e2e
 
@@ -62,42 +64,12 @@ async (seconds) => {
 """
 
 
-class AgentProcess:
-    """`python -m classrooms.agent` for one room, in a process of its own, like `make run` starts it."""
-
-    def __init__(self, *, server: AsgiServer, room_id: int, token: str, log: Path) -> None:
-        self.log_path = log
-        self.log = log.open("wb")
-        env = {**os.environ, "CORRIDOR_ROOM_TOKEN": token}
-        env.pop("DJANGO_SETTINGS_MODULE", None)  # it is a client: it needs no settings
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "classrooms.agent", "--server", server.url, "--room", str(room_id)],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def stop(self) -> None:
-        stop_processes(self.process)
-        self.log.close()
-
-    def output(self) -> str:
-        if not self.log.closed:
-            self.log.flush()
-        return self.log_path.read_text(errors="replace")[-5000:]
-
-
 @pytest.fixture
 def singapore_agent(live_server: AsgiServer, live_class: Class, tmp_path: Path) -> Iterator[Any]:
     """The Singapore room's operator, and its agent running with a freshly issued token."""
     operator = factories.operator(first_name="Ravi", last_name="Kumar")
     live_class.singapore.operators.add(operator)
-    issued: list[str] = []
-    in_another_thread(lambda: issued.append(devices.device_token_issue(room=live_class.singapore).secret))
-    agent = AgentProcess(
-        server=live_server, room_id=live_class.singapore.pk, token=issued[0], log=tmp_path / "agent.log"
-    )
+    agent = RoomAgentProcess(server=live_server, room=live_class.singapore, log=tmp_path / "agent.log", stream=False)
     try:
         yield operator
     finally:
@@ -119,7 +91,7 @@ def sees_and_hears_the_room(page: Page) -> dict[str, Any]:
     enable_sound = page.get_by_role("button", name="Turn on sound")
     if enable_sound.is_visible():
         enable_sound.click()
-    page.wait_for_function(f"document.querySelector('{main_video}').videoWidth > 0", timeout=20_000)
+    wait_for_js(page, f"document.querySelector('{main_video}').videoWidth > 0", timeout=20_000)
     page.wait_for_timeout(WARM_UP_SECONDS * 1000)
     seen: dict[str, Any] = page.evaluate(MEASURE, MEASURE_SECONDS)
     print(f"measured: {seen}")
@@ -174,6 +146,41 @@ def test_a_room_agent_that_loses_its_server_comes_back_and_publishes_again(
     # The page reconnects by itself; the agent reconnects with backoff and, still asked to stream, publishes again.
     expect(mei.locator("[data-media-connection]")).to_have_attribute("data-state", "live", timeout=45_000)
     expect(mei.locator("[data-media-main] video[data-remote]")).to_have_attribute("data-role", "room", timeout=45_000)
-    mei.wait_for_function(
-        "document.querySelector('[data-media-main] video[data-remote]').videoWidth > 0", timeout=20_000
-    )
+    wait_for_js(mei, "document.querySelector('[data-media-main] video[data-remote]').videoWidth > 0", timeout=20_000)
+
+
+def test_the_agent_follows_the_session_with_no_operator_command(
+    live_server: AsgiServer, sign_in: SignIn, live_class: Class, singapore_agent: Any
+) -> None:
+    # The class is scheduled a few minutes ahead; the room's agent is up and waits for it.
+    def schedule_ahead() -> None:
+        starts_at = timezone.now() + timedelta(minutes=5)
+        LiveSession.objects.filter(pk=live_class.session.pk).update(
+            state=SessionState.SCHEDULED, starts_at=starts_at, ends_at=starts_at + timedelta(hours=1)
+        )
+
+    in_another_thread(schedule_ahead)
+    console = sign_in(singapore_agent)
+    console.goto(f"{live_server.url}/en/live/rooms/{live_class.singapore.pk}/devices/")
+    agent_state = console.locator(".agent-state .device-status").first
+    expect(agent_state).to_have_text("Online", timeout=20_000)
+    expect(console.locator("[data-stream-plan-text]")).to_have_text("Waiting for a session")
+    expect(console.locator("[data-streaming]")).to_contain_text("No")
+    expect(console.locator("tr[data-device-kind=camera] .device-status")).to_have_text("Online", timeout=20_000)
+
+    # The instructor starts the class: the room publishes by itself, and a trainee sees it.
+    in_another_thread(lambda: session_start(session=live_class.session, by=live_class.instructor))
+    expect(console.locator("[data-streaming]")).to_contain_text("Yes", timeout=20_000)
+    expect(console.locator("[data-last-command]")).to_have_count(0)  # no operator pressed anything
+    mei = watch_class(sign_in(live_class.trainee), live_server, live_class)
+    expect(mei.locator("[data-media-main] video[data-remote]")).to_have_attribute("data-role", "room", timeout=20_000)
+
+    # The class ends: the room stops, and its agent stays connected and healthy, waiting for the next one.
+    in_another_thread(lambda: session_end(session=live_class.session, by=live_class.instructor))
+    expect(console.locator("[data-streaming]")).to_contain_text("No", timeout=20_000)
+    expect(console.locator("[data-stream-plan-text]")).to_have_text("Waiting for a session")
+    console.wait_for_timeout(6000)  # a health report later: still online, nothing degraded
+    console.reload()
+    expect(agent_state).to_have_text("Online")
+    expect(console.locator("tr[data-device-kind=camera] .device-status")).to_have_text("Online")
+    expect(console.locator("tr[data-device-kind=microphone] .device-status")).to_have_text("Online")

@@ -10,6 +10,12 @@ from lms.demo import DEMO_COURSES
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _debug(settings) -> None:
+    """The demo's known passwords are for a developer's machine: load_demo runs only under DEBUG."""
+    settings.DEBUG = True
+
+
 def counts() -> tuple[int, ...]:
     return (
         User.objects.count(),
@@ -41,20 +47,32 @@ def test_demo_is_bilingual_complete_and_idempotent(capsys) -> None:
     assert roles == set(Role)
 
 
-def test_demo_has_two_rooms_and_a_session_live_now_in_both() -> None:
+def test_demo_has_two_rooms_and_a_session_in_both_for_the_instructor_to_start() -> None:
+    from datetime import timedelta
+
     from django.utils import timezone
 
     from classrooms.models import LiveSession, Room, SessionState
     from classrooms.selectors.participants import Participant, session_participant
+    from classrooms.services.sessions import session_end, session_start
 
     call_command("load_demo")
     call_command("load_demo")
     assert sorted(Room.objects.values_list("city", flat=True)) == ["chongqing", "singapore"]
-    # One session live now (the certificate demo adds a finished one, its attendance counting towards CX-101).
-    session = LiveSession.objects.get(state=SessionState.LIVE)
+    # One session a few minutes ahead (the certificate demo adds a finished one, its attendance counting to CX-101).
+    session = LiveSession.objects.get(state=SessionState.SCHEDULED)
     now = timezone.now()
-    assert session.state == SessionState.LIVE and session.starts_at <= now < session.ends_at
+    assert now < session.starts_at <= now + timedelta(minutes=15)  # Start is already allowed
     assert session.rooms.count() == 2
+    instructor = User.objects.get(email="instructor@corridor.example")
+    session_start(session=session, by=instructor)
+    call_command("load_demo")  # a live session is left alone
+    session.refresh_from_db()
+    assert session.state == SessionState.LIVE
+    session_end(session=session, by=instructor)
+    call_command("load_demo")  # an ended one is scheduled again
+    session.refresh_from_db()
+    assert session.state == SessionState.SCHEDULED and session.starts_at > now
     for email in ("trainee.sg@corridor.example", "trainee.cq@corridor.example"):
         assert session_participant(session=session, user=User.objects.get(email=email)) == Participant.TRAINEE
     assert session_participant(session=session, user=User.objects.get(email="operator.cq@corridor.example")) == (

@@ -39,3 +39,19 @@ def test_a_refusal_never_sends_the_browser_to_another_site(next_url: str) -> Non
     response = _refused_revocation(next_url)
     assert response.status_code == 400
     assert "Say why the certificate is revoked" in response.content.decode()
+
+
+def test_the_error_page_goes_back_to_the_page_on_this_site_the_person_came_from() -> None:
+    """A plain link, not `javascript:history.back()`, which the Content Security Policy would block."""
+    setup = course_with_rule()
+    certificate = services.certificate_issue(user=setup.qualifying_trainee(), course=setup.course, by=setup.admin)
+    client = Client()
+    client.force_login(setup.admin)
+    url = reverse("certificates:revoke", args=[certificate.code])
+    came_from = "http://testserver/en/certificates/verify/"
+    page = client.post(url, {"reason": ""}, HTTP_REFERER=came_from).content.decode()
+    assert f'href="{came_from}"' in page
+    elsewhere = client.post(url, {"reason": ""}, HTTP_REFERER="https://evil.example/").content.decode()
+    assert 'href="https://evil.example/"' not in elsewhere
+    assert 'href="/">' in elsewhere
+    assert "javascript:" not in elsewhere

@@ -58,3 +58,16 @@ def test_the_rate_limit_refuses_the_frame_over_the_limit_and_forgives_after_a_se
     assert raised.value.code == "rate_limited"
     now[0] += 1.0
     limit.spend()  # a new window
+
+
+def test_five_times_the_limit_within_a_second_is_a_flood(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("lms.socket_frames.time.monotonic", lambda: 100.0)
+    limit = FrameRateLimit(2)
+    codes = []
+    for _ in range(11):
+        try:
+            limit.spend()
+            codes.append("ok")
+        except CorridorError as error:
+            codes.append(error.code)
+    assert codes == ["ok", "ok"] + ["rate_limited"] * 8 + ["flooded"]

@@ -138,7 +138,7 @@ async def test_a_node_that_does_not_answer_gives_sfu_unavailable(
         "updated": time.time(),
     }
     sfu_nodes.redis.set(registry.node_key(sfu_nodes.prefix, mute["id"]), json.dumps(mute), ex=60)
-    sfu_nodes.redis.set(registry.pin_key(sfu_nodes.prefix, live.session.pk), mute["id"], ex=60)
+    sfu_nodes.redis.set(registry.pin_key(sfu_nodes.prefix, live.session.pk, "singapore"), mute["id"], ex=60)
 
     connected, teacher = await media(live.instructor, live.session.pk)
     assert connected

@@ -20,7 +20,7 @@ from classrooms.models import SessionState
 from streaming import services
 from streaming.live_recordings import RecordingSink
 from streaming.media_hubs import media_hub
-from streaming.models import Recording, RecordingState
+from streaming.models import CompositionState, Recording, RecordingState, SessionComposition
 from streaming.recording import RecordingError, RecordingFile, WebmRecorder
 from streaming.signaling import session_key
 from streaming.tasks import upload_session_recordings
@@ -74,6 +74,11 @@ def settled(session: Any) -> Recording | None:
     return recording if recording and recording.state in (RecordingState.STORED, RecordingState.FAILED) else None
 
 
+def composed(session: Any) -> SessionComposition | None:
+    composition = SessionComposition.objects.filter(session=session).first()
+    return composition if composition and composition.state == CompositionState.STORED else None
+
+
 def played_back(data: bytes, path: Path) -> dict[str, Any]:
     """What PyAV finds in the stored file: duration, streams, decoded frames (tests/support/recording.py)."""
     path.write_bytes(data)
@@ -107,12 +112,18 @@ async def test_a_recorded_session_is_stored_on_s3_when_it_ends_and_plays_back(
     )
     assert recording.state == RecordingState.STORED, recording.error
     assert not Path(recording.local_path).exists()  # removed once the upload was confirmed
-    assert [item["Key"] for item in s3_storage.list_objects_v2(Bucket=BUCKET)["Contents"]] == [recording.storage_key]
+    # The session's one composed file follows its last upload (tests/streaming/test_composition.py).
+    composition = await wait_until_async(
+        sync_to_async(lambda: composed(live.session)), timeout=60, interval=0.2, message="the composition"
+    )
+    keys = {item["Key"] for item in s3_storage.list_objects_v2(Bucket=BUCKET)["Contents"]}
+    assert keys == {recording.storage_key, composition.storage_key}
     head = s3_storage.head_object(Bucket=BUCKET, Key=recording.storage_key, ChecksumMode="ENABLED")
     assert head["Metadata"]["sha256"] == recording.sha256 and head["ChecksumSHA256"]
 
-    # An enrolled trainee finds it on the course page; its signed link serves the file.
-    html, url = await sync_to_async(course_page_links)(live, live.trainee)
+    # Staff find the publisher's own file on the course page (trainees get the composed one); its signed link
+    # serves the file.
+    html, url = await sync_to_async(course_page_links)(live, live.instructor)
     assert live.session.title in html
     with urllib.request.urlopen(url) as response:
         data = response.read()
@@ -143,10 +154,14 @@ async def test_a_publisher_who_leaves_mid_session_closes_its_file(
     data = s3_storage.get_object(Bucket=BUCKET, Key=recording.storage_key)["Body"].read()
     assert_plays_like(played_back(data, tmp_path / "left.webm"), seconds)
 
-    # Ending the session afterwards finds nothing more to do.
+    # Ending the session afterwards uploads nothing more; it composes the session's one file.
     await end_session(live)
     assert await sync_to_async(upload_session_recordings)(live.session.pk) == []
-    assert len(s3_storage.list_objects_v2(Bucket=BUCKET)["Contents"]) == 1
+    composition = await wait_until_async(
+        sync_to_async(lambda: composed(live.session)), timeout=60, interval=0.2, message="the composition"
+    )
+    keys = {item["Key"] for item in s3_storage.list_objects_v2(Bucket=BUCKET)["Contents"]}
+    assert keys == {recording.storage_key, composition.storage_key}
 
 
 async def test_a_failed_upload_keeps_the_local_file_and_can_be_retried(

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.test import Client
 
+from courses.models import Enrolment
 from lms.close_codes import CloseCode
 from tests.classrooms.factories import LiveSessionFactory
 from tests.support.media import Camera, Viewer, frames_arrive, joined
@@ -86,6 +88,44 @@ async def test_an_outsider_is_refused_at_connect(live: Any, media: Any) -> None:
     assert connected  # accepted, so the refusal can say why
     assert (await outsider.receive())["code"] == "forbidden"
     assert (await outsider.communicator.receive_output(timeout=3))["code"] == CloseCode.FORBIDDEN
+
+
+async def closed_with(client: Any) -> tuple[str, int]:
+    """The error code and close code of a media socket the server closed (other frames before them skipped)."""
+    error = ""
+    while True:
+        output = await client.communicator.receive_output(timeout=5)
+        if output["type"] == "websocket.close":
+            return error, output["code"]
+        frame = json.loads(output["text"])
+        error = frame.get("code", "")
+
+
+async def test_signing_out_closes_the_persons_media_sockets_and_no_one_elses(live: Any, media: Any) -> None:
+    trainee, _ = await joined(media, live.trainee, live.session.pk)
+    instructor, _ = await joined(media, live.instructor, live.session.pk)
+
+    def sign_out() -> None:
+        browser = Client()
+        browser.force_login(live.trainee)
+        browser.post("/en/accounts/logout/")
+
+    await sync_to_async(sign_out)()
+    assert await closed_with(trainee) == ("signed_out", CloseCode.SIGNED_OUT)
+    reply = await instructor.request({"type": "media.candidate", "candidate": "", "role": "publisher"})
+    assert reply.get("code") != "signed_out"  # still open and answering
+
+
+async def test_losing_the_enrolment_closes_the_media_socket_but_a_change_elsewhere_does_not(
+    live: Any, media: Any
+) -> None:
+    trainee, _ = await joined(media, live.trainee, live.session.pk)
+    operator, _ = await joined(media, live.operator, live.session.pk)
+    await sync_to_async(live.instructor.groups.clear)()  # another person's change: nobody here is closed
+    await sync_to_async(Enrolment.objects.filter(user=live.trainee).delete)()
+    assert await closed_with(trainee) == ("role_changed", CloseCode.SIGNED_OUT)
+    await sync_to_async(live.room.operators.remove)(live.operator)
+    assert await closed_with(operator) == ("role_changed", CloseCode.SIGNED_OUT)
 
 
 async def test_a_track_of_another_session_is_unknown(live: Any, media: Any, peers: list[Any]) -> None:

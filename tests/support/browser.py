@@ -7,6 +7,7 @@ The fixtures built from them (`asgi_live_server`, `live_class`, `sign_in` ...) a
 import os
 import socket
 import subprocess
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,6 +18,7 @@ from django.db import connection, connections
 from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteDatabaseWrapper
 from django.urls import reverse
 from django.utils import translation
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
 from lms.serve import asgi_server_command
@@ -150,6 +152,26 @@ def in_another_thread(work: Callable[[], object]) -> None:
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         pool.submit(run).result()
+
+
+def wait_for_js(page: Page, expression: str, *, timeout: float = 15_000) -> None:
+    """Wait until a JavaScript expression is true in the page, as `page.wait_for_function` does.
+
+    Playwright evaluates wait_for_function's predicate with eval inside the page, which the site's Content Security
+    Policy (no 'unsafe-eval') refuses; `page.evaluate` goes through the DevTools protocol, which the policy does not
+    govern. An expression that throws (its element not there yet) counts as false until the time is up.
+    """
+    deadline = time.monotonic() + timeout / 1000
+    last_error: Exception | None = None
+    while True:
+        try:
+            if page.evaluate(expression):
+                return
+        except PlaywrightError as error:
+            last_error = error
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{expression} was not true within {timeout} ms (last error: {last_error})")
+        page.wait_for_timeout(100)
 
 
 # --- video on the live page ---

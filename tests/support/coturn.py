@@ -60,9 +60,10 @@ def stun_answers(port: int, *, timeout: float = 0.2) -> bool:
 
 
 @contextmanager
-def running_coturn(workdir: Path) -> Iterator[CoturnServer]:
+def running_coturn(workdir: Path, *, options: list[str] | None = None) -> Iterator[CoturnServer]:
     """A coturn on 127.0.0.1 with `use-auth-secret`, relaying between loopback peers, working in `workdir`;
-    stopped afterwards. Skips the test if coturn is not installed.
+    stopped afterwards. Skips the test if coturn is not installed. `options`: more command-line options (peer
+    rules and quotas of the production configuration, say).
 
     Yields (urls, secret): mint credentials with `streaming.turn.turn_credentials(secret=secret, ...)`.
     Relay-only browsers can use it too (loopback peers are allowed, which production must not do).
@@ -91,6 +92,7 @@ def running_coturn(workdir: Path) -> Iterator[CoturnServer]:
         "--log-file=stdout",
         "--simple-log",
         "--verbose",
+        *(options or []),
     ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=dict(os.environ))
@@ -105,3 +107,16 @@ def running_coturn(workdir: Path) -> Iterator[CoturnServer]:
         yield CoturnServer(urls=[f"turn:127.0.0.1:{port}?transport=udp"], secret=secret)
     finally:
         stop_processes(process, timeout=5)
+
+
+PRODUCTION_CONFIG = Path(__file__).resolve().parents[2] / "infra" / "coturn" / "turnserver.conf"
+
+
+def production_options(name: str) -> list[str]:
+    """The values of option `name` in infra/coturn/turnserver.conf (`name=value` lines, comments skipped)."""
+    values = []
+    for line in PRODUCTION_CONFIG.read_text().splitlines():
+        key, _, value = line.strip().partition("=")
+        if key == name and not line.lstrip().startswith("#"):
+            values.append(value)
+    return values

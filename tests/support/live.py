@@ -1,6 +1,7 @@
 """A live session to join (the `live` fixture of tests/conftest.py), a participant on its socket (JSON frames), and the
 session cookie that signs one in."""
 
+import contextlib
 import json
 from typing import Any
 
@@ -95,3 +96,57 @@ def a_live_session() -> Any:
     live.outsider = factories.trainee()
     live.admin = factories.administrator()
     return live
+
+
+class RoomAgentSockets:
+    """Sockets opened as a room's agent opens them: a fresh device token for the room as a Bearer header. `open`
+    returns the client and its welcome's data; `close` closes every socket opened (the `room_agent_sockets`
+    fixture of tests/conftest.py does it after the test)."""
+
+    def __init__(self) -> None:
+        self.opened: list[LiveClient] = []
+
+    async def open(self, room: Room, path: str | None = None) -> tuple[LiveClient, dict[str, Any]]:
+        """`path`: the room's control socket unless given (e.g. a session's media socket)."""
+        from asgiref.sync import sync_to_async
+
+        from classrooms.services import devices
+        from lms.asgi import application
+
+        token = (await sync_to_async(devices.device_token_issue)(room=room)).secret
+        headers = [
+            (b"origin", b"http://testserver"),
+            (b"host", b"testserver"),
+            (b"authorization", f"Bearer {token}".encode()),
+        ]
+        communicator = WebsocketCommunicator(application, path or f"/ws/rooms/{room.pk}/agent/", headers=headers)
+        connected, _ = await communicator.connect()
+        assert connected
+        client = LiveClient(communicator)
+        self.opened.append(client)
+        welcome = await client.receive()
+        assert welcome["type"] == "welcome", welcome
+        return client, welcome["data"]
+
+    async def close(self) -> None:
+        for client in self.opened:
+            with contextlib.suppress(Exception):
+                await client.close()
+
+
+async def joined(connect: Any, user: Any, session: Any) -> Any:
+    """A live socket of `user` (through the `connect` fixture) that has had its welcome (`client.welcome`)."""
+    connected, _, client = await connect(user, session.pk)
+    assert connected
+    welcome = await client.receive()
+    assert welcome["type"] == "welcome", welcome
+    client.welcome = welcome["data"]
+    return client
+
+
+async def refused_with(client: Any) -> tuple[dict[str, Any], int]:
+    """The error frame a refused socket got, and the code it was closed with."""
+    frame = await client.receive()
+    closed = await client.communicator.receive_output(timeout=3)
+    assert closed["type"] == "websocket.close"
+    return frame, closed["code"]

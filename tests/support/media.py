@@ -6,15 +6,23 @@ The fixtures `media` (open the media socket as a user) and `peers` (closed after
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from aiortc import AudioStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
+from aiortc import (
+    AudioStreamTrack,
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCSessionDescription,
+    VideoStreamTrack,
+)
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from asgiref.sync import sync_to_async
-from av import VideoFrame
+from av import AudioFrame, VideoFrame
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
@@ -22,7 +30,9 @@ from lms.asgi import application
 from tests.support.live import LiveClient, session_cookie
 from tests.support.waiting import wait_until_async
 
-CONFIG = RTCConfiguration(iceServers=[])  # loopback only, no STUN lookups
+# Loopback only, no STUN lookups. max-bundle, as browsers do: aiortc's default ("balanced") receives only the first
+# audio m-line of a BUNDLE offer with two (two rooms' microphones), its second stays on a transport it stops.
+CONFIG = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
 WIDTH, HEIGHT = 160, 120
 FPS = 30  # SyntheticVideo's rate
 
@@ -84,21 +94,31 @@ class Camera:
 
 
 class Viewer:
-    """A subscribing peer that decodes what arrives and counts video frames."""
+    """A subscribing peer that decodes what arrives: video frames counted (in all and per MID), and per audio MID
+    the decoded frames and the energy (mean square of the samples) of the latest one."""
 
     def __init__(self) -> None:
         self.pc = RTCPeerConnection(CONFIG)
         self.frames = 0
+        self.video_frames: dict[str, int] = {}
+        self.audio_frames: dict[str, int] = {}
+        self.audio_energy: dict[str, float] = {}
         self.tasks: list[asyncio.Task[None]] = []
         self.pc.on("track", self.on_track)
 
     def on_track(self, track: MediaStreamTrack) -> None:
+        mid = next((t.mid or "" for t in self.pc.getTransceivers() if t.receiver.track is track), "")
+
         async def consume() -> None:
             with contextlib.suppress(MediaStreamError):
                 while True:
-                    await track.recv()
+                    frame = await track.recv()
                     if track.kind == "video":
                         self.frames += 1
+                        self.video_frames[mid] = self.video_frames.get(mid, 0) + 1
+                    elif isinstance(frame, AudioFrame):
+                        self.audio_frames[mid] = self.audio_frames.get(mid, 0) + 1
+                        self.audio_energy[mid] = audio_energy(frame)
 
         self.tasks.append(asyncio.ensure_future(consume()))
 
@@ -112,6 +132,12 @@ class Viewer:
         return offer
 
 
+def audio_energy(frame: AudioFrame) -> float:
+    """The mean square of a decoded frame's samples (aiortc decodes Opus to signed 16-bit): 0 for silence."""
+    samples = array.array("h", bytes(frame.planes[0]))
+    return sum(s * s for s in samples) / len(samples) if samples else 0.0
+
+
 async def frames_arrive(viewer: Viewer, count: int, timeout: float = 15) -> None:
     await wait_until_async(
         lambda: viewer.frames >= count, timeout=timeout, message=lambda: f"{count} video frames (only {viewer.frames})"
@@ -119,12 +145,13 @@ async def frames_arrive(viewer: Viewer, count: int, timeout: float = 15) -> None
 
 
 class CameraAndMicrophone:
-    """A publisher as a browser or room agent offers it: synthetic VP8 video and Opus audio, send only."""
+    """A publisher as a browser or room agent offers it: synthetic VP8 video and Opus audio (silence, unless
+    `audio` is given, e.g. a room agent's ToneMicrophone), send only."""
 
-    def __init__(self) -> None:
+    def __init__(self, audio: MediaStreamTrack | None = None) -> None:
         self.pc = RTCPeerConnection(CONFIG)
         self.pc.addTransceiver(SyntheticVideo(), direction="sendonly")
-        self.pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
+        self.pc.addTransceiver(audio or AudioStreamTrack(), direction="sendonly")
 
     async def publish(self, client: LiveClient) -> dict[str, Any]:
         await self.pc.setLocalDescription(await self.pc.createOffer())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
 import uuid
@@ -39,13 +40,44 @@ class Nodes:
     prefix: str
     redis: redis.Redis
     nodes: list[Node]
+    layer_prefix: str = ""
+    redis_url: str = ""
+    tmp_path: Path = Path()
+    env: Mapping[str, str] | None = None
+    run: str = ""
+
+    def start(self, name: str, *, env: Mapping[str, str] | None = None) -> Node:
+        """Another node process (a city's new or replacement node), once registered."""
+        node_id = f"node-{name}-{self.run}"
+        node = start_node(
+            node_id=node_id,
+            prefix=self.prefix,
+            layer_prefix=self.layer_prefix,
+            redis_url=self.redis_url,
+            log=self.tmp_path / f"{node_id}.log",
+            env={**(self.env or {}), **(env or {})},
+        )
+        self.nodes.append(node)
+        self.wait_registered(node)
+        return node
+
+    def wait_registered(self, *nodes: Node) -> None:
+        def registered() -> bool:
+            for node in nodes:
+                assert node.process.poll() is None, node.log.read_text()
+            return all(self.record(node.node_id) for node in nodes)
+
+        wait_until(registered, timeout=30, interval=0.1, message="the SFU nodes to register")
+
+    def by_name(self, name: str) -> Node:
+        return self.node(f"node-{name}-{self.run}")
 
     def record(self, node_id: str) -> dict[str, Any] | None:
         raw = self.redis.get(registry.node_key(self.prefix, node_id))
         return json.loads(raw) if raw else None
 
-    def pinned(self, session_id: int) -> str | None:
-        raw = self.redis.get(registry.pin_key(self.prefix, session_id))
+    def pinned(self, session_id: int, city: str = "singapore") -> str | None:
+        raw = self.redis.get(registry.pin_key(self.prefix, session_id, city))
         if not raw:
             return None
         return raw.decode() if isinstance(raw, bytes) else raw
@@ -79,9 +111,16 @@ def start_node(
 
 @contextmanager
 def nodes_running(
-    *, names: tuple[str, ...], redis_url: str, settings: Any, tmp_path: Path, env: Mapping[str, str] | None = None
+    *,
+    names: tuple[str, ...],
+    redis_url: str,
+    settings: Any,
+    tmp_path: Path,
+    env: Mapping[str, str] | None = None,
+    node_env: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Iterator[Nodes]:
-    """Node processes under a Redis prefix of this run's own, once registered; the app in SFU_MODE "nodes"."""
+    """Node processes under a Redis prefix of this run's own, once registered; the app in SFU_MODE "nodes".
+    `node_env` adds to one node's environment, by name (its city: SFU_NODE_CITY, its link: SFU_LINK_*)."""
     run = uuid.uuid4().hex[:10]
     prefix = f"{settings.CHANNEL_LAYER_PREFIX}:sfu-test-{run}"
     settings.SFU_MODE = "nodes"
@@ -89,7 +128,16 @@ def nodes_running(
     settings.SFU_REQUEST_TIMEOUT = REQUEST_TIMEOUT
     settings.SFU_NODE_CHECK_INTERVAL = 0.25
     client = redis.Redis.from_url(redis_url)
-    nodes = Nodes(prefix=prefix, redis=client, nodes=[])
+    nodes = Nodes(
+        prefix=prefix,
+        redis=client,
+        nodes=[],
+        layer_prefix=settings.CHANNEL_LAYER_PREFIX,
+        redis_url=redis_url,
+        tmp_path=tmp_path,
+        env=env,
+        run=run,
+    )
     try:
         for name in names:
             node_id = f"node-{name}-{run}"
@@ -100,16 +148,10 @@ def nodes_running(
                     layer_prefix=settings.CHANNEL_LAYER_PREFIX,
                     redis_url=redis_url,
                     log=tmp_path / f"{node_id}.log",
-                    env=env,
+                    env={**(env or {}), **((node_env or {}).get(name) or {})},
                 )
             )
-
-        def registered() -> bool:
-            for node in nodes.nodes:
-                assert node.process.poll() is None, node.log.read_text()
-            return all(nodes.record(node.node_id) for node in nodes.nodes)
-
-        wait_until(registered, timeout=30, interval=0.1, message="the SFU nodes to register")
+        nodes.wait_registered(*nodes.nodes)
         yield nodes
     finally:
         stop_processes(*(node.process for node in nodes.nodes))
@@ -122,3 +164,9 @@ def no_sfu_here() -> bool:
     """This process runs no Sfu: the media socket used no local MediaHub."""
     local = media_hubs._local_hubs.get(asyncio.get_running_loop())
     return local is None or local._sfu is None
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -17,7 +17,7 @@
       const cell = root.querySelector(`[data-field="${key}"]`);
       if (cell) cell.textContent = String(progress[key]);
     }
-    fill.style.width = `${progress.percent}%`;
+    fill.setAttribute("width", `${progress.percent}%`);
     bar.setAttribute("aria-valuemax", String(progress.total));
     bar.setAttribute("aria-valuenow", String(progress.done + progress.failed));
     stateText.textContent = progress.finished ? t("finished") : t("working");

@@ -26,6 +26,7 @@
     "hands.updated",
     "hand.lowered",
     "session.state",
+    "session.recording",
   ]);
 
   // Words and small DOM helpers ----------------------------------------------------------------
@@ -285,6 +286,10 @@
       case "pong":
       case "error":
         break;
+      case "alert.raised": // operators' alerts (alerts.js draws the banner)
+      case "alert.cleared":
+        window.corridorAlerts?.apply(frame);
+        break;
       default:
         if (typeof frame.event_id === "number") applyEvent(frame);
     }
@@ -374,6 +379,11 @@
       case "session.state":
         if (state.session) state.session.state = data.state;
         renderSessionState();
+        renderRecording(true); // an ended session is recorded no more
+        break;
+      case "session.recording":
+        if (state.session) state.session.recorded = data.recorded;
+        renderRecording(true);
         break;
       default:
         break; // kinds this page does not show (presence.changed)
@@ -439,7 +449,185 @@
     const message = ended ? t("sessionEnded") : sessionState === "scheduled" ? t("sessionScheduled") : "";
     notice.textContent = message;
     notice.hidden = !message;
+    renderLifecycle(sessionState);
   }
+
+  // Start, End and the lobby ---------------------------------------------------------------------------
+  // Trainees wait in the lobby (a countdown to the scheduled start) and are let in when `session.state` says
+  // live; moderators Start (from 15 minutes before) and End (after a confirmation) by posting to the page's
+  // state URL. media.js opens the video only while live: it hears `corridor:session-state` on the document.
+
+  const lobby = root.querySelector("[data-lobby]");
+  const lobbyCountdown = root.querySelector("[data-lobby-countdown]");
+  const grid = root.querySelector("[data-live-grid]");
+  const startForm = root.querySelector("[data-session-start-form]");
+  const startButton = root.querySelector("[data-session-start]");
+  const startHint = root.querySelector("[data-session-start-hint]");
+  const endForm = root.querySelector("[data-session-end-form]");
+  const endButton = root.querySelector("[data-session-end]");
+  const endDialog = root.querySelector("[data-session-end-dialog]");
+  const controlError = root.querySelector("[data-session-control-error]");
+  const controlStatus = root.querySelector("[data-session-control-status]");
+  const startsAt = Date.parse(config.startsAt);
+  const startOpensAt = Date.parse(config.startOpensAt);
+  let announcedState = "";
+  let changing = false;
+
+  function renderLifecycle(sessionState) {
+    if (!sessionState) return;
+    root.dataset.liveState = sessionState;
+    stateTag.dataset.sessionState = sessionState;
+    const waiting = sessionState === "scheduled" && !state.you.moderator && config.trainee;
+    if (lobby) lobby.hidden = !waiting;
+    if (grid) grid.hidden = waiting;
+    if (waiting) notice.hidden = true; // the lobby says it all
+    if (startForm) startForm.hidden = sessionState !== "scheduled";
+    if (endForm) endForm.hidden = sessionState === "ended";
+    if (sessionState === "ended" && endDialog && endDialog.open) endDialog.close("cancel");
+    tickLifecycle();
+    if (announcedState !== sessionState) {
+      announcedState = sessionState;
+      document.dispatchEvent(new CustomEvent("corridor:session-state", { detail: { state: sessionState } }));
+    }
+  }
+
+  function countdownText(milliseconds) {
+    const total = Math.ceil(milliseconds / 1000);
+    const days = Math.floor(total / 86400);
+    const hours = Math.floor((total % 86400) / 3600);
+    const minutes = Math.floor((total % 3600) / 60);
+    const seconds = total % 60;
+    if (days > 0) return t("lobbyDays", { days, hours });
+    const pad = (n) => String(n).padStart(2, "0");
+    return hours > 0 ? `${hours}:${pad(minutes)}:${pad(seconds)}` : `${pad(minutes)}:${pad(seconds)}`;
+  }
+
+  // Once a second: the lobby's countdown, and whether Start may be pressed yet.
+  function tickLifecycle() {
+    const sessionState = root.dataset.liveState;
+    const now = Date.now();
+    if (lobby && !lobby.hidden && lobbyCountdown) {
+      const left = startsAt - now;
+      lobbyCountdown.textContent = left > 0 ? t("lobbyStartsIn", { time: countdownText(left) }) : t("lobbyAnyMoment");
+      lobbyCountdown.dataset.secondsLeft = String(Math.max(0, Math.ceil(left / 1000)));
+    }
+    if (startButton && sessionState === "scheduled") {
+      const open = now >= startOpensAt;
+      startButton.disabled = !open || changing;
+      if (startHint) {
+        startHint.textContent = open ? t("startReady") : t("startOpensAt", { time: time(config.startOpensAt) });
+      }
+    }
+  }
+  setInterval(tickLifecycle, 1000);
+
+  // Post Start or End; the `session.state` broadcast then reaches every open page, this one included.
+  async function changeState(form, wanted) {
+    if (changing) return;
+    changing = true;
+    clearError(controlError);
+    const buttons = form.querySelectorAll("button");
+    buttons.forEach((b) => (b.disabled = true));
+    if (controlStatus) controlStatus.textContent = t(wanted === "live" ? "starting" : "ending");
+    try {
+      const response = await fetch(form.action, {
+        method: "POST",
+        body: new FormData(form),
+        headers: { Accept: "application/json" },
+        credentials: "same-origin",
+      });
+      const answer = await response.json().catch(() => ({}));
+      if (!response.ok) {
+        const error = answer.error || {};
+        showError(controlError, error.message || word(`errors.${error.code}`) || t("unknownError"));
+      } else if (state.session && answer.state) {
+        state.session.state = answer.state;
+        renderSessionState();
+      }
+    } catch (error) {
+      showError(controlError, t("notConnected"));
+    } finally {
+      if (controlStatus) controlStatus.textContent = "";
+      changing = false;
+      buttons.forEach((b) => (b.disabled = false));
+      tickLifecycle();
+    }
+    return wanted;
+  }
+
+  if (startForm) {
+    startForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      changeState(startForm, "live");
+    });
+  }
+  if (endButton && endDialog) {
+    endButton.addEventListener("click", () => {
+      clearError(controlError);
+      endDialog.showModal(); // Escape closes it (cancel); focus starts on "Keep it running"
+    });
+    endDialog.addEventListener("close", () => {
+      if (endDialog.returnValue === "confirm") changeState(endForm, "ended");
+      endDialog.returnValue = "";
+      endButton.focus();
+    });
+  }
+
+  // Recording ---------------------------------------------------------------------------------------
+  // The root's data-recording ("on" / "off") is the page's one truth for other scripts: the indicator, the
+  // moderators' toggle (aria-pressed) and it follow the welcome and every "session.recording" event.
+
+  const recordingIndicator = find("[data-recording-indicator]");
+  const recordingAnnounce = find("[data-recording-announce]");
+  const recordingToggle = find("[data-recording-toggle]");
+  const recordingError = find("[data-recording-error]");
+
+  function recordingOn() {
+    return Boolean(state.session && state.session.recorded && state.session.state !== "ended");
+  }
+
+  function renderRecording(announce) {
+    if (!state.session) return;
+    const on = recordingOn();
+    const changed = (root.dataset.recording === "on") !== on;
+    root.dataset.recording = on ? "on" : "off";
+    if (recordingIndicator) recordingIndicator.hidden = !on;
+    if (recordingToggle) {
+      recordingToggle.setAttribute("aria-pressed", String(on));
+      recordingToggle.disabled = state.session.state === "ended";
+    }
+    if (announce && changed && recordingAnnounce) {
+      recordingAnnounce.textContent = t(on ? "recordingStarted" : "recordingStopped");
+    }
+  }
+
+  if (recordingToggle) {
+    recordingToggle.addEventListener("click", () => {
+      clearError(recordingError);
+      recordingToggle.disabled = true;
+      request({ type: "session.recording", recorded: !recordingOn() })
+        .then((ack) => {
+          if (state.session) state.session.recorded = ack.recorded;
+        })
+        .catch((frame) => showError(recordingError, errorText(frame)))
+        .finally(() => renderRecording(true));
+    });
+  }
+
+  // A trainee opening a recorded session is told first: the video (media.js) waits for this promise.
+  const recordingNotice = document.querySelector("[data-recording-notice]");
+  window.corridorRecordingNotice = new Promise((resolve) => {
+    if (!recordingNotice || typeof recordingNotice.showModal !== "function") {
+      resolve();
+      return;
+    }
+    recordingNotice.addEventListener("cancel", (event) => event.preventDefault()); // Esc is not consent
+    recordingNotice.querySelector("[data-recording-notice-accept]").addEventListener("click", () => {
+      recordingNotice.close();
+      resolve();
+    });
+    recordingNotice.showModal();
+  });
 
   // Questions --------------------------------------------------------------------------------------
 
@@ -945,7 +1133,27 @@
               showError(handsError, errorText(frame)),
             );
           });
-          li.append(who, when, lower);
+          // Invite to speak: the media socket's media.invite (media.js); the server lowers the hand.
+          const invite = button(t("inviteToSpeak"), "primary");
+          invite.setAttribute("aria-label", t("inviteToSpeakName", { name: hand.name }));
+          invite.dataset.inviteToSpeak = String(hand.user_id);
+          invite.dataset.focusKey = `invite-${hand.user_id}`;
+          invite.addEventListener("click", () => {
+            clearError(handsError);
+            const media = window.corridorMedia;
+            if (!media || !media.invite) {
+              showError(handsError, t("notConnected"));
+              return;
+            }
+            invite.disabled = true;
+            media
+              .invite(hand.user_id, hand.name)
+              .catch((frame) => showError(handsError, errorText(frame)))
+              .finally(() => {
+                invite.disabled = false;
+              });
+          });
+          li.append(who, when, invite, lower);
           return li;
         }),
       );
@@ -1010,6 +1218,7 @@
 
   function renderAll() {
     renderSessionState();
+    renderRecording(false);
     renderQuestions();
     renderPolls();
     renderHand();

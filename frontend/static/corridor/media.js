@@ -54,7 +54,19 @@
     retry: 0,
     stopped: false,
     lastStats: new Map(),
+    byMid: new Map(), // the current subscription's tracks by MID (with role, room, name)
+    mutedRooms: new Set(), // ids of the session's rooms whose microphone is muted
+    pausedRooms: new Map(), // id → room ({id, name, city}) of the session's rooms an operator stopped
+    pinned: null, // the publisher_id of the tile the viewer pinned large
+    inviteOpen: false,
   };
+
+  // The page root carries data-recording="on"|"off" (kept current by the recording controls); set it from the
+  // page's configuration where nothing else has.
+  const pageRoot = document.getElementById("live-session") || document.querySelector("[data-live-session]");
+  if (pageRoot && !pageRoot.id) pageRoot.id = "live-session";
+  if (pageRoot && !pageRoot.dataset.recording) pageRoot.dataset.recording = config.recorded ? "on" : "off";
+  const moderator = Boolean(config.moderator);
 
   // -- the socket -------------------------------------------------------------------------------------------
 
@@ -69,9 +81,53 @@
     ui.error.hidden = !text;
   }
 
+  // Short news for this viewer (an invitation sent, declined): a polite live region in the media panel.
+  const notice = document.createElement("p");
+  notice.className = "message media-notice";
+  notice.dataset.mediaNotice = "";
+  notice.setAttribute("role", "status");
+  notice.setAttribute("aria-live", "polite");
+  notice.hidden = true;
+  ui.error.before(notice);
+
+  function showNotice(text) {
+    notice.textContent = text || "";
+    notice.hidden = !text;
+  }
+
+  function errorWord(error) {
+    return (error && error.code && has(`media.errors.${error.code}`) && t(`media.errors.${error.code}`)) ||
+      (error && error.message) || word("error");
+  }
+
+  // The city whose media server answers fastest: the best of three timed requests to each city's probe.
+  async function nearestCity(probes) {
+    const timed = async (url) => {
+      let best = Infinity;
+      for (let i = 0; i < 3; i++) {
+        const started = performance.now();
+        try {
+          await fetch(`${url}?t=${Date.now()}-${i}`, { mode: "cors", cache: "no-store" });
+          best = Math.min(best, performance.now() - started);
+        } catch (error) {
+          return Infinity; // unreachable from here
+        }
+      }
+      return best;
+    };
+    const cities = Object.keys(probes);
+    const times = await Promise.all(cities.map((city) => timed(probes[city])));
+    state.probeTimes = Object.fromEntries(cities.map((city, i) => [city, times[i]]));
+    const best = Math.min(...times);
+    return best === Infinity ? null : cities[times.indexOf(best)];
+  }
+
   function connect() {
+    if (state.stopped) return; // refused, or the session ended
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const socket = new WebSocket(`${scheme}://${location.host}/ws/sessions/${sessionId}/media/`);
+    // `?city=`: the city whose media server this person measured nearer (their setting "automatic").
+    const city = state.nearCity ? `?city=${encodeURIComponent(state.nearCity)}` : "";
+    const socket = new WebSocket(`${scheme}://${location.host}/ws/sessions/${sessionId}/media/${city}`);
     state.socket = socket;
     socket.addEventListener("message", (event) => onFrame(JSON.parse(event.data)));
     socket.addEventListener("close", (event) => {
@@ -123,8 +179,23 @@
         state.iceServers = frame.data.ice_servers;
         state.iceTransportPolicy = relayForced || frame.data.ice_transport_policy === "relay" ? "relay" : "all";
         state.peerId = frame.data.peer_id;
+        state.mutedRooms = new Set(frame.data.muted_rooms || []);
+        state.pausedRooms = new Map((frame.data.paused_rooms || []).map((room) => [room.id, room]));
+        drawPaused();
         setCanPublish(frame.data.can_publish);
         showConnection("connected");
+        state.mediaCity = frame.data.media_city || "";
+        panel.dataset.mediaCity = state.mediaCity;
+        if (!state.probed && Object.keys(frame.data.media_probes || {}).length > 1) {
+          state.probed = true;
+          nearestCity(frame.data.media_probes).then((city) => {
+            // Nearer elsewhere: reconnect there before anything is published or received here.
+            if (city && city !== state.mediaCity && state.socket) {
+              state.nearCity = city;
+              state.socket.close();
+            }
+          });
+        }
         if (state.publishing) startPublishing().catch(publishFailed);
         onTracks(frame.data.tracks);
         break;
@@ -143,10 +214,25 @@
         break;
       case "media.can_publish":
         setCanPublish(frame.can_publish);
+        if (frame.can_publish && !state.publishing && config.trainee) askToSpeak();
+        if (!frame.can_publish) closeInvitation();
         if (!frame.can_publish && state.publishing) {
           stopPublishing(false);
           showError(word("revoked"));
         }
+        break;
+      case "media.room_muted":
+        if (frame.muted) state.mutedRooms.add(frame.room_id);
+        else state.mutedRooms.delete(frame.room_id);
+        drawTiles();
+        break;
+      case "media.room_paused":
+        if (frame.paused) state.pausedRooms.set(frame.room.id, frame.room);
+        else state.pausedRooms.delete(frame.room.id);
+        drawPaused();
+        break;
+      case "media.declined":
+        showNotice(word("declined").replace("{name}", frame.name || ""));
         break;
       case "error":
         showError(word("error"));
@@ -222,6 +308,7 @@
     const peer = newPeer("sub");
     state.sub = peer;
     const byMid = new Map();
+    state.byMid = byMid;
     peer.pc.addEventListener("track", (event) => {
       const info = byMid.get(event.transceiver.mid);
       if (info) showRemote(event.track, info);
@@ -231,8 +318,8 @@
       if (state.sub !== peer) return;
       const published = new Map(state.tracks.map((t) => [t.publisher_id, t]));
       for (const t of offer.tracks) {
-        const { role, room } = published.get(t.publisher_id) || {};
-        byMid.set(t.mid, { ...t, role, room });
+        const { role, room, name, user_id: userId } = published.get(t.publisher_id) || {};
+        byMid.set(t.mid, { ...t, role, room, name, user_id: userId });
       }
       await peer.pc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
       await peer.pc.setLocalDescription(await peer.pc.createAnswer());
@@ -251,10 +338,26 @@
     ui.enableSound.hidden = true;
   }
 
+  // The words on a publisher's tile: a room's name and city, else the person's name (or "Instructor").
+  function tileLabel(info) {
+    if (info.room) return `${info.room.name} · ${word(`cities.${info.room.city}`, info.room.city)}`;
+    return info.name || (info.role === "instructor" ? word("instructor") : "");
+  }
+
+  function tileButton(text, key) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "button small media-tile-button";
+    button.dataset[key] = "";
+    button.textContent = text;
+    return button;
+  }
+
   function showRemote(track, info) {
     if (track.kind === "audio") {
       const audio = document.createElement("audio");
       audio.dataset.remote = info.track_id;
+      audio.dataset.publisher = info.publisher_id;
       audio.autoplay = true;
       audio.srcObject = new MediaStream([track]);
       panel.append(audio);
@@ -270,35 +373,138 @@
     video.autoplay = true;
     video.playsInline = true;
     video.srcObject = new MediaStream([track]);
-    // A room agent's camera is labelled with its room and city ("Marina Bay Studio · Singapore").
+    // One tile per publisher, labelled: a room agent's camera with its room and city ("Marina Bay Studio ·
+    // Singapore"), a person's with their name. Its buttons: pin large (everyone), mute a room or stop a
+    // speaker (moderators).
+    const label = tileLabel(info);
     const tile = document.createElement("figure");
     tile.className = "media-tile";
     tile.dataset.remoteTile = info.track_id;
+    tile.dataset.publisher = info.publisher_id;
+    tile.dataset.role = info.role || "";
+    if (info.room) tile.dataset.roomId = String(info.room.id);
+    if (info.user_id) tile.dataset.userId = String(info.user_id);
+    tile.dataset.label = label;
     tile.append(video);
-    if (info.room) {
-      const label = `${info.room.name} · ${word(`cities.${info.room.city}`, info.room.city)}`;
-      const caption = document.createElement("figcaption");
-      caption.className = "media-label";
-      caption.textContent = label;
-      video.setAttribute("aria-label", label);
-      tile.append(caption);
+    const caption = document.createElement("figcaption");
+    caption.className = "media-label";
+    const name = document.createElement("span");
+    name.dataset.mediaLabel = "";
+    name.textContent = label;
+    const badge = document.createElement("span");
+    badge.className = "tag media-muted";
+    badge.dataset.mediaMutedBadge = "";
+    badge.textContent = word("roomMuted");
+    badge.hidden = true;
+    caption.append(name);
+    if (label) video.setAttribute("aria-label", label);
+    const actions = document.createElement("div");
+    actions.className = "media-tile-actions";
+    const pin = tileButton(word("pin"), "mediaPin");
+    pin.addEventListener("click", () => {
+      state.pinned = state.pinned === info.publisher_id ? null : info.publisher_id;
+      drawTiles();
+      pin.focus();
+    });
+    actions.append(pin);
+    if (moderator && info.room) {
+      const mute = tileButton(word("muteRoom"), "mediaRoomMute");
+      mute.addEventListener("click", () => {
+        const muted = !state.mutedRooms.has(info.room.id);
+        mute.disabled = true;
+        request({ type: "media.mute", room_id: info.room.id, muted })
+          .then(() => {
+            if (muted) state.mutedRooms.add(info.room.id);
+            else state.mutedRooms.delete(info.room.id);
+            drawTiles();
+          })
+          .catch((error) => showError(errorWord(error)))
+          .finally(() => {
+            mute.disabled = false;
+          });
+      });
+      actions.append(mute);
     }
+    if (moderator && info.role === "trainee" && info.user_id) {
+      const stop = tileButton(word("stopSpeaker"), "mediaStopSpeaker");
+      stop.setAttribute("aria-label", word("stopSpeakerLabel").replace("{name}", label));
+      stop.addEventListener("click", () => {
+        stop.disabled = true;
+        request({ type: "media.revoke", user_id: info.user_id })
+          .catch((error) => showError(errorWord(error)))
+          .finally(() => {
+            stop.disabled = false;
+          });
+      });
+      actions.append(stop);
+    }
+    tile.append(caption, badge, actions);
     placeVideos(video);
     video.play().catch(() => {});
   }
 
+  // Rooms an operator stopped for this session: said in words, so a room that is gone is not a mystery.
+  function drawPaused() {
+    let list = panel.querySelector("[data-media-paused]");
+    if (!list) {
+      list = document.createElement("ul");
+      list.className = "media-paused";
+      list.dataset.mediaPaused = "";
+      list.setAttribute("role", "status");
+      ui.empty.parentNode.insertBefore(list, ui.empty.nextSibling);
+    }
+    list.replaceChildren(
+      ...[...state.pausedRooms.values()].map((room) => {
+        const item = document.createElement("li");
+        item.dataset.mediaRoomPaused = String(room.id);
+        item.textContent = word("roomPaused").replace("{name}", tileLabel({ room }));
+        return item;
+      }),
+    );
+    list.hidden = state.pausedRooms.size === 0;
+  }
+
+  // Pin, mute and muted badges follow the state: drawn again whenever it changes.
+  function drawTiles() {
+    for (const tile of panel.querySelectorAll("[data-remote-tile]")) {
+      const label = tile.dataset.label || "";
+      const pinned = state.pinned === tile.dataset.publisher;
+      tile.dataset.pinned = pinned ? "true" : "false";
+      const pin = tile.querySelector("[data-media-pin]");
+      pin.textContent = pinned ? word("unpin") : word("pin");
+      pin.setAttribute("aria-pressed", pinned ? "true" : "false");
+      pin.setAttribute("aria-label", word(pinned ? "unpinLabel" : "pinLabel").replace("{name}", label));
+      const roomId = Number(tile.dataset.roomId || 0);
+      const muted = Boolean(roomId) && state.mutedRooms.has(roomId);
+      tile.dataset.muted = muted ? "true" : "false";
+      tile.querySelector("[data-media-muted-badge]").hidden = !muted;
+      const mute = tile.querySelector("[data-media-room-mute]");
+      if (mute) {
+        mute.textContent = muted ? word("unmuteRoom") : word("muteRoom");
+        mute.setAttribute("aria-pressed", muted ? "true" : "false");
+        mute.setAttribute("aria-label", word(muted ? "unmuteRoomLabel" : "muteRoomLabel").replace("{name}", label));
+      }
+    }
+    placeVideos();
+  }
+
   function placeVideos(added) {
-    // The main picture is the instructor's, else a room's; without either, the first camera.
+    // The main picture is the pinned one, else the instructor's, else a room's; without any, the first camera.
     const videos = [...panel.querySelectorAll("video[data-remote]")];
     if (added) videos.push(added);
+    const tileOf = (video) => video.closest("[data-remote-tile]");
     const main =
-      videos.find((v) => v.dataset.role === "instructor") || videos.find((v) => v.dataset.role === "room") || videos[0];
+      videos.find((v) => state.pinned && tileOf(v)?.dataset.publisher === state.pinned) ||
+      videos.find((v) => v.dataset.role === "instructor") ||
+      videos.find((v) => v.dataset.role === "room") ||
+      videos[0];
     for (const video of videos) {
       const target = video === main ? ui.main : ui.side;
-      const tile = video.closest("[data-remote-tile]") || video;
+      const tile = tileOf(video) || video;
       if (tile.parentNode !== target) target.append(tile);
     }
     ui.empty.hidden = videos.length > 0;
+    if (added) drawTiles();
   }
 
   ui.enableSound.addEventListener("click", () => {
@@ -306,6 +512,86 @@
     ui.enableSound.hidden = true;
   });
   ui.audioOnly.addEventListener("change", () => resubscribe(false));
+
+  // -- invited to speak -------------------------------------------------------------------------------------
+
+  // A modal <dialog>: focus moves into it, Escape declines, and the choice is one of two buttons.
+  let invitation = null;
+
+  function invitationDialog() {
+    if (invitation) return invitation;
+    const dialog = document.createElement("dialog");
+    dialog.className = "media-invite";
+    dialog.dataset.mediaInvite = "";
+    dialog.setAttribute("aria-labelledby", "media-invite-title");
+    dialog.setAttribute("aria-describedby", "media-invite-text media-invite-recorded");
+    const title = document.createElement("h2");
+    title.id = "media-invite-title";
+    title.textContent = word("inviteTitle");
+    const text = document.createElement("p");
+    text.id = "media-invite-text";
+    text.textContent = word("inviteText");
+    const recorded = document.createElement("p");
+    recorded.id = "media-invite-recorded";
+    recorded.className = "media-invite-recorded";
+    recorded.dataset.mediaInviteRecorded = "";
+    recorded.textContent = word("inviteRecorded");
+    const buttons = document.createElement("div");
+    buttons.className = "media-controls";
+    const accept = document.createElement("button");
+    accept.type = "button";
+    accept.className = "button primary";
+    accept.dataset.mediaInviteAccept = "";
+    accept.textContent = word("accept");
+    const decline = document.createElement("button");
+    decline.type = "button";
+    decline.className = "button";
+    decline.dataset.mediaInviteDecline = "";
+    decline.textContent = word("decline");
+    buttons.append(accept, decline);
+    dialog.append(title, text, recorded, buttons);
+    accept.addEventListener("click", () => {
+      closeInvitation();
+      startPublishing().catch(publishFailed);
+    });
+    decline.addEventListener("click", () => declineInvitation());
+    dialog.addEventListener("cancel", (event) => {
+      event.preventDefault();
+      declineInvitation();
+    });
+    document.body.append(dialog);
+    invitation = dialog;
+    return dialog;
+  }
+
+  function askToSpeak() {
+    const dialog = invitationDialog();
+    const recording = pageRoot && pageRoot.dataset.recording === "on";
+    dialog.querySelector("[data-media-invite-recorded]").hidden = !recording;
+    if (dialog.open) return;
+    state.inviteOpen = true;
+    if (dialog.showModal) dialog.showModal();
+    else dialog.setAttribute("open", "");
+    dialog.querySelector("[data-media-invite-accept]").focus();
+  }
+
+  function closeInvitation() {
+    state.inviteOpen = false;
+    if (invitation && invitation.open) invitation.close();
+  }
+
+  function declineInvitation() {
+    closeInvitation();
+    request({ type: "media.decline" }).catch(() => {});
+  }
+
+  // The moderators' "Invite to speak" (live.js, raised hands): media.invite; the server lowers the hand.
+  function invite(userId, name) {
+    return request({ type: "media.invite", user_id: userId }).then((reply) => {
+      showNotice(word("invited").replace("{name}", name || ""));
+      return reply;
+    });
+  }
 
   // -- publishing -------------------------------------------------------------------------------------------
 
@@ -430,8 +716,64 @@
   }
   setInterval(() => drawStats().catch(() => {}), 2000);
 
+  // Per remote track, what this browser receives and decodes (tests and support staff read it from the console):
+  // { track_id: { kind, publisher_id, label, packetsReceived, framesDecoded, totalSamplesReceived, audioLevel,
+  // totalAudioEnergy } }.
+  async function trackStats() {
+    const out = {};
+    const peer = state.sub;
+    if (!peer) return out;
+    const byTrack = new Map([...state.byMid.values()].map((info) => [info.track_id, info]));
+    const report = await peer.pc.getStats();
+    report.forEach((s) => {
+      if (s.type !== "inbound-rtp") return;
+      const info = state.byMid.get(s.mid) || byTrack.get(s.trackIdentifier);
+      if (!info) return;
+      out[info.track_id] = {
+        kind: s.kind,
+        publisher_id: info.publisher_id,
+        label: tileLabel(info),
+        packetsReceived: s.packetsReceived || 0,
+        framesDecoded: s.framesDecoded || 0,
+        totalSamplesReceived: s.totalSamplesReceived || 0,
+        audioLevel: s.audioLevel || 0,
+        totalAudioEnergy: s.totalAudioEnergy || 0,
+      };
+    });
+    return out;
+  }
+
   // Tests and support staff can look at the connections from the console.
-  window.corridorMedia = { state };
-  showConnection("connecting");
-  connect();
+  window.corridorMedia = { state, invite, trackStats };
+
+  // The video opens only while the session is live: before, the page waits (trainees in the lobby); once it has
+  // ended, everything closes. live.js says when the state changes (`corridor:session-state` on the document).
+  function followSession(sessionState) {
+    if (sessionState === "live") {
+      if (!state.socket && !state.stopped && !state.connectQueued) {
+        showConnection("connecting");
+        // In a recorded session a trainee first acknowledges the recording notice (live.js); then the video connects.
+        state.connectQueued = true;
+        (window.corridorRecordingNotice || Promise.resolve()).then(() => {
+          state.connectQueued = false;
+          if (!state.socket && !state.stopped) connect();
+        });
+      }
+    } else if (sessionState === "ended") {
+      state.stopped = true;
+      const socket = state.socket;
+      state.socket = null;
+      if (socket) socket.close();
+      if (state.publishing || state.localStream) stopPublishing(false);
+      closePeer("sub");
+      closePeer("pub");
+      clearRemote();
+      showConnection("ended");
+    } else {
+      showConnection("waiting");
+    }
+  }
+  const liveRoot = document.querySelector("[data-live-session]");
+  followSession(liveRoot && liveRoot.dataset.liveState ? liveRoot.dataset.liveState : "live");
+  document.addEventListener("corridor:session-state", (event) => followSession(event.detail.state));
 })();

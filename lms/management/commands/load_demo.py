@@ -1,7 +1,8 @@
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from certificates.demo import load_certificate_demo
 from lms.demo import DEMO_PASSWORD, DEMO_USERS, load_demo, write_room_tokens
@@ -18,6 +19,12 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG:
+            # Every demo user shares one published password: on a real deployment that is an open door.
+            raise CommandError(
+                "load_demo runs only with DEBUG=true: its users share a published password. "
+                "On a deployment, create the first administrator with `manage.py createsuperuser`."
+            )
         users = load_demo()
         load_certificate_demo(
             administrator=users["admin@corridor.example"], instructor=users["instructor@corridor.example"]

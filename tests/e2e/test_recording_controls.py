@@ -1,0 +1,116 @@
+"""Recording switched on and off from the live page, in real browsers: the moderator's toggle, the "● Recording"
+indicator on every open page (and the room console), and the notice a trainee acknowledges before the video
+connects in a recorded session."""
+
+import pytest
+from django.urls import reverse
+from django.utils import translation
+from playwright.sync_api import Page, expect
+
+from classrooms.models import LiveSession
+from tests import factories
+from tests.support.browser import AsgiServer, Class, SignIn
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def live_server(asgi_live_server: AsgiServer) -> AsgiServer:
+    """The ASGI server instead of pytest-django's WSGI server: the pages reach the websockets."""
+    return asgi_live_server
+
+
+def open_live_page(page: Page, server: AsgiServer, live_class: Class) -> Page:
+    page.goto(f"{server.url}{live_class.path}")
+    expect(page.get_by_role("heading", name="Cross-border networking lab")).to_be_visible()
+    expect(page.locator("[data-connection]")).to_have_attribute("data-state", "live")
+    return page
+
+
+def recorded(live_class: Class) -> bool:
+    return LiveSession.objects.get(pk=live_class.session.pk).recorded
+
+
+def test_the_instructor_switches_recording_and_every_open_page_shows_it_without_reloading(
+    live_server: AsgiServer, sign_in: SignIn, live_class: Class
+) -> None:
+    operator = factories.operator(first_name="Kai", last_name="Ong")
+    live_class.singapore.operators.add(operator)
+    instructor = open_live_page(sign_in(live_class.instructor), live_server, live_class)
+    trainee = open_live_page(sign_in(live_class.trainee), live_server, live_class)
+    trainee.evaluate("window.stillTheSamePage = true")  # gone if the page reloads
+    with translation.override("en"):
+        console_path = reverse("classrooms:room-devices", kwargs={"room_id": live_class.singapore.pk})
+    console = sign_in(operator)
+    console.goto(f"{live_server.url}{console_path}")
+
+    toggle = instructor.get_by_role("button", name="Record this session")
+    indicator = trainee.locator("[data-recording-indicator]")
+    expect(toggle).to_have_attribute("aria-pressed", "false")
+    expect(indicator).to_be_hidden()
+    expect(trainee.locator("#live-session")).to_have_attribute("data-recording", "off")
+    expect(console.locator("[data-recording-indicator]")).to_have_count(0)
+    # Trainees have no toggle.
+    expect(trainee.get_by_role("button", name="Record this session")).to_have_count(0)
+
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-pressed", "true")
+    expect(indicator).to_be_visible()
+    expect(indicator).to_have_text("● Recording")
+    expect(trainee.locator("#live-session")).to_have_attribute("data-recording", "on")
+    expect(instructor.locator("[data-recording-indicator]")).to_be_visible()
+    assert recorded(live_class)
+    # The room console refreshes its panel every few seconds: the room's session is recorded.
+    expect(console.locator("[data-recording-indicator]")).to_have_text("● Recording")
+
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-pressed", "false")
+    expect(indicator).to_be_hidden()
+    expect(trainee.locator("#live-session")).to_have_attribute("data-recording", "off")
+    expect(console.locator("[data-recording-indicator]")).to_have_count(0)
+    assert not recorded(live_class)
+    assert trainee.evaluate("window.stillTheSamePage") is True
+
+
+def test_a_trainee_opening_a_recorded_session_is_told_before_the_video_connects(
+    live_server: AsgiServer, sign_in: SignIn, live_class: Class
+) -> None:
+    LiveSession.objects.filter(pk=live_class.session.pk).update(recorded=True)
+    trainee = sign_in(live_class.trainee)
+    trainee.goto(f"{live_server.url}{live_class.path}")
+
+    notice = trainee.get_by_role("dialog", name="This session is being recorded")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("yours too if you are invited to speak")
+    expect(trainee.locator("[data-recording-indicator]")).to_be_visible()
+    # Escape is not consent; the video has not connected.
+    trainee.keyboard.press("Escape")
+    expect(notice).to_be_visible()
+    trainee.wait_for_timeout(1000)
+    assert trainee.evaluate("window.corridorMedia.state.socket === null")
+    expect(trainee.locator("[data-media-connection]")).not_to_have_attribute("data-state", "live")
+
+    notice.get_by_role("button", name="I understand, join").click()
+    expect(notice).to_be_hidden()
+    expect(trainee.locator("[data-media-connection]")).to_have_attribute("data-state", "live")
+
+    # The Chinese page says the same, in Chinese.
+    chinese = sign_in(live_class.chongqing_trainee)
+    with translation.override("zh-hans"):
+        path = reverse("classrooms:live-session", kwargs={"session_id": live_class.session.pk})
+    chinese.goto(f"{live_server.url}{path}")
+    expect(chinese.locator("[data-recording-notice]")).to_be_visible()
+
+
+def test_nobody_else_is_asked_and_an_unrecorded_session_asks_nobody(
+    live_server: AsgiServer, sign_in: SignIn, live_class: Class
+) -> None:
+    trainee = open_live_page(sign_in(live_class.trainee), live_server, live_class)
+    expect(trainee.locator("[data-recording-notice]")).to_have_count(0)
+    expect(trainee.locator("[data-media-connection]")).to_have_attribute("data-state", "live")
+
+    LiveSession.objects.filter(pk=live_class.session.pk).update(recorded=True)
+    instructor = open_live_page(sign_in(live_class.instructor), live_server, live_class)
+    expect(instructor.locator("[data-recording-notice]")).to_have_count(0)
+    expect(instructor.locator("[data-recording-indicator]")).to_be_visible()
+    expect(instructor.get_by_role("button", name="Record this session")).to_have_attribute("aria-pressed", "true")
