@@ -21,11 +21,13 @@ SERIAL_MODULES = {
     "tests/streaming/test_nodes_recording.py",
     "tests/streaming/test_turn.py",
     "tests/streaming/test_recording_switch.py",
+    "tests/streaming/test_recording_live.py",
     "tests/classrooms/test_two_servers.py",
     "tests/bench/test_live_load.py",
     "tests/bench/test_sfu_bench.py",
     "tests/bench/test_cascade_bench.py",
     "tests/bench/test_workers.py",
+    "tests/bench/test_recording_compose.py",
 }
 SERIAL_MARKERS = {"e2e", "real_worker"}
 ROOT = Path(__file__).resolve().parent.parent
