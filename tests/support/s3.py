@@ -9,6 +9,8 @@ from typing import Any
 import boto3
 
 BUCKET = "corridor-test-media"
+# One bucket per region, for the tests of where personal files go (the `region_buckets` fixture).
+REGION_BUCKETS = {"singapore": "corridor-test-sg", "chongqing": "corridor-test-cq"}
 
 
 def free_port() -> int:
@@ -69,3 +71,14 @@ def storages_on_bucket(storages: dict[str, Any], bucket: str) -> dict[str, Any]:
         options = config.get("OPTIONS", {})
         moved[alias] = {**config, "OPTIONS": {**options, "bucket_name": bucket}} if "bucket_name" in options else config
     return moved
+
+
+def bucket_keys(client: Any, bucket: str) -> set[str]:
+    """Every object's key in `bucket`."""
+    return {item["Key"] for item in client.list_objects_v2(Bucket=bucket).get("Contents", [])}
+
+
+def empty_and_delete(client: Any, bucket: str) -> None:
+    for key in bucket_keys(client, bucket):
+        client.delete_object(Bucket=bucket, Key=key)
+    client.delete_bucket(Bucket=bucket)
