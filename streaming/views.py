@@ -3,6 +3,7 @@ schedules a session, where its recordings are stored."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect, JsonResponse
@@ -12,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
+from classrooms.models import LiveSession
 from classrooms.selectors.sessions import sessions_managed_by
 from lms.files import stored_file_response
 from lms.regions import region_label
@@ -100,13 +102,10 @@ def composition_progress(request: HttpRequest, composition_id: int) -> JsonRespo
     )
 
 
-def _rule_label(session: object) -> str:
-    from django.conf import settings
-
+def _rule_label(session: LiveSession) -> str:
+    """What "no choice" means for `session`: the site's RECORDINGS_REGION, and the region it comes to."""
     if settings.RECORDINGS_REGION == "instructor":
-        return _("The instructor's home region (%(region)s)") % {
-            "region": region_label(getattr(session, "instructor").home_region)  # noqa: B009
-        }
+        return _("The instructor's home region (%(region)s)") % {"region": region_label(session.instructor.home_region)}
     return _("The site's choice (%(region)s)") % {"region": region_label(settings.RECORDINGS_REGION)}
 
 
@@ -120,7 +119,7 @@ def session_storage(request: HttpRequest, session_id: int) -> HttpResponse:
     if session is None:
         raise Http404
     form = RecordingsRegionForm(
-        request.POST or None,
+        request.POST if request.method == "POST" else None,
         rule_label=_rule_label(session),
         initial={"region": selectors.session_recordings_region_chosen(session=session)},
     )
