@@ -10,8 +10,10 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.test import Client
+from django.urls import reverse
 
 from lms.regions import UnknownRegion, storage_for_region
+from tests import factories
 from tests.support.s3 import BUCKET, REGION_BUCKETS, bucket_keys, use_s3_storage
 
 
@@ -45,3 +47,9 @@ def test_readyz_names_storage_when_a_regions_bucket_is_missing(
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["failed"] == ["storage"]
+
+
+def test_a_person_sees_in_their_settings_which_region_keeps_their_files(client: Client, db: Any) -> None:
+    client.force_login(factories.trainee(home_region="chongqing"))
+    html = client.get(reverse("accounts:settings")).content.decode()
+    assert "Your personal files (certificates) are stored in your home region: Chongqing." in html
