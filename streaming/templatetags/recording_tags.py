@@ -11,6 +11,7 @@ from django import template
 from django.urls import reverse
 
 from classrooms.models import LiveSession
+from classrooms.selectors.sessions import sessions_managed_by
 from courses.selectors import user_is_course_staff
 from lms.timezones import CityTime, city_time
 from streaming import selectors
@@ -53,6 +54,8 @@ class SessionRecording:
     url: str | None
     files: list[CourseRecording]
     staff: bool
+    # Its instructor or an administrator: may choose where its recordings are stored (streaming:session-storage).
+    manages: bool = False
 
     @property
     def state(self) -> str:
@@ -85,7 +88,11 @@ def course_recordings(context: template.Context, course: Any) -> list[SessionRec
     for recording in selectors.course_stored_recordings(course=course):
         files[recording.session_id].append(recording)
     items = []
-    for session in selectors.course_recorded_sessions(course=course):
+    sessions = list(selectors.course_recorded_sessions(course=course))
+    managed = set(
+        sessions_managed_by(user=user).filter(pk__in=[session.pk for session in sessions]).values_list("pk", flat=True)
+    )
+    for session in sessions:
         composition = getattr(session, "composition", None)
         home = city_time(user.home_region, session.starts_at, session.ends_at)
         url = None
@@ -109,6 +116,7 @@ def course_recordings(context: template.Context, course: Any) -> list[SessionRec
                     for recording in shown
                 ],
                 staff=staff,
+                manages=session.pk in managed,
             )
         )
     return items
