@@ -37,6 +37,7 @@ def test_expired_archives_are_swept_every_hour() -> None:
     assert expire_data_exports.name in app.tasks
 
 
+@pytest.mark.real_worker
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_real_celery_worker_builds_the_archive(redis_url: str) -> None:
     from celery.contrib.testing.worker import start_worker
