@@ -307,6 +307,7 @@ def _account_erase(person: ErasedPerson) -> dict[str, int]:
         counts["data_exports"] += 1
     DataExport.objects.filter(user=user).delete()
     counts["wagtail_profile"] = _wagtail_profile_erase(user)
+    counts["admin_log_entries"] = _wagtail_log_scrub(person)
     user.email = f"erased-{user.pk}@{ERASED_EMAIL_DOMAIN}"
     user.first_name, user.last_name, user.name_zh = ERASED_NAME, str(user.pk), ""
     user.home_region, user.media_region = Region.SINGAPORE, MediaRegion.HOME
@@ -318,6 +319,23 @@ def _account_erase(person: ErasedPerson) -> dict[str, int]:
     user.user_permissions.clear()
     user.cohorts.clear()
     return counts
+
+
+def _wagtail_log_scrub(person: ErasedPerson) -> int:
+    """Wagtail's action log labels each entry with its object's name: an edit of the account carries theirs."""
+    from django.db.models import Q
+    from wagtail.models import ModelLogEntry, PageLogEntry
+
+    changed = 0
+    mentions = Q()
+    for word in (person.email, *person.names):
+        mentions |= Q(label__icontains=word)
+    for model in (ModelLogEntry, PageLogEntry):
+        for entry in model.objects.filter(mentions):
+            entry.label, entry.data = person.scrub(entry.label), person.scrub(entry.data)
+            entry.save(update_fields=["label", "data"])
+            changed += 1
+    return changed
 
 
 def _wagtail_profile_erase(user: User) -> int:

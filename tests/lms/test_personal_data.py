@@ -27,8 +27,9 @@ from tests.support.personal_data import person_with_everything as build
 pytestmark = pytest.mark.django_db
 
 # Kept on purpose (docs/privacy.md): a certificate states its holder's name, as printed, and must still verify.
-CERTIFICATE_AS_PRINTED = {"certificates.Certificate.name_en", "certificates.Certificate.name_zh"}
-CERTIFICATE_AS_PRINTED |= {"certificates.Certificate.credential"}
+CERTIFICATE_AS_PRINTED = frozenset(
+    {"certificates.Certificate.name_en", "certificates.Certificate.name_zh", "certificates.Certificate.credential"}
+)
 
 
 @pytest.fixture
@@ -108,7 +109,7 @@ def test_a_failed_build_says_so_on_the_export(
         raise OSError("storage unreachable")
 
     monkeypatch.setattr(services, "checksummed_writer", lambda: type("W", (), {"upload": staticmethod(broken)})())
-    with pytest.raises(OSError), django_capture_on_commit_callbacks(execute=True):
+    with pytest.raises(OSError, match="storage unreachable"), django_capture_on_commit_callbacks(execute=True):
         data_export_request(user=trace.user, by=trace.user)
     export = DataExport.objects.get(user=trace.user)
     assert export.state == DataExportState.FAILED and "storage unreachable" in export.error

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -33,7 +34,7 @@ def test_the_task_builds_the_archive(tasks_in_process: None) -> None:
 
 def test_expired_archives_are_swept_every_hour() -> None:
     schedule = settings.CELERY_BEAT_SCHEDULE["expire-data-exports"]
-    assert schedule["task"] == expire_data_exports.name and schedule["schedule"].total_seconds() == 3600
+    assert schedule["task"] == expire_data_exports.name and schedule["schedule"] == timedelta(hours=1)
     assert expire_data_exports.name in app.tasks
 
 

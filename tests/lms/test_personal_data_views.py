@@ -31,7 +31,7 @@ def download(client: Client, export: DataExport) -> dict[str, Any]:
     file = client.get(response["Location"])
     assert file.status_code == 200 and file["Content-Type"] == "application/zip"
     assert "attachment" in file["Content-Disposition"]
-    with zipfile.ZipFile(io.BytesIO(b"".join(file.streaming_content))) as archive:
+    with zipfile.ZipFile(io.BytesIO(file.getvalue())) as archive:
         return json.loads(archive.read("data.json"))
 
 

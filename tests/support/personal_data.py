@@ -15,6 +15,7 @@ from django.apps import apps
 from django.db import models
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from wagtail.log_actions import log as log_action
 
 from certificates import services as certificates
 from certificates.models import Certificate
@@ -86,6 +87,7 @@ def person_with_everything(*, email: str = EMAIL, sign_in_records: bool = True) 
     recording.state, recording.size = RecordingState.STORED, len(RECORDING_BYTES)
     recording.save()
 
+    log_action(instance=user, action="wagtail.edit", user=setup.admin)  # an administrator edited the account
     if not sign_in_records:
         return Trace(user, other, certificate, recording, session, question, setup.admin)
     AccessAttempt.objects.create(
@@ -114,7 +116,7 @@ def person_with_everything(*, email: str = EMAIL, sign_in_records: bool = True) 
 TEXT_FIELDS = (models.CharField, models.TextField, models.JSONField)
 
 
-def mentions_anywhere(words: tuple[str, ...], *, ignore: set[str] = frozenset()) -> list[str]:
+def mentions_anywhere(words: tuple[str, ...], *, ignore: frozenset[str] = frozenset()) -> list[str]:
     """Every (model.field, row) of every model whose text or JSON holds one of `words` (case-insensitive), but the
     fields named in `ignore` ("app_label.Model.field")."""
     lowered = [word.lower() for word in words]
