@@ -191,3 +191,33 @@ def test_erasing_needs_a_reason_and_happens_once(trace: Trace) -> None:
     assert refused.value.code == "already_erased"
     with pytest.raises(CorridorError):
         data_export_request(user=User.objects.get(pk=trace.user.pk), by=trace.admin)
+
+
+def test_on_s3_the_archive_downloads_by_presigned_url_and_erasure_moves_the_recording(
+    s3_storage: Any, tasks_in_process: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    import urllib.request
+
+    from tests.support.s3 import BUCKET
+
+    with django_capture_on_commit_callbacks(execute=True):
+        trace = build()
+        export = data_export_request(user=trace.user, by=trace.user)
+    export.refresh_from_db()
+    assert export.state == DataExportState.READY
+    client = Client()
+    client.force_login(trace.user)
+    url = client.get(f"/en/accounts/data/exports/{export.pk}/download/")["Location"]
+    assert url.startswith("http://127.0.0.1:") and "X-Amz-Expires=300" in url
+    with urllib.request.urlopen(url) as response:
+        assert response.headers["Content-Type"] == "application/zip"
+        archive = zipfile.ZipFile(io.BytesIO(response.read()))
+    assert json.loads(archive.read("data.json"))["account"]["email"] == EMAIL
+
+    old_key = trace.recording.storage_key
+    with django_capture_on_commit_callbacks(execute=True):
+        user_erase(user=trace.user, by=trace.admin, reason="asked")
+    keys = [item["Key"] for item in s3_storage.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+    assert old_key not in keys and export.storage_key not in keys
+    assert Recording.objects.get(pk=trace.recording.pk).storage_key in keys
+    assert not [key for key in keys if "meilin" in key.lower() or "quenneville" in key.lower()]
