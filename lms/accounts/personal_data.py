@@ -44,10 +44,19 @@ class ErasedPerson:
     @property
     def _pattern(self) -> re.Pattern[str] | None:
         # Longest first, so a full name is replaced whole rather than as its first name plus a stray surname.
-        words = sorted({w for w in (self.email, *self.names) if len(w.strip()) >= 2}, key=len, reverse=True)
+        words = sorted({w.strip() for w in (self.email, *self.names) if len(w.strip()) >= 2}, key=len, reverse=True)
         if not words:
             return None
-        return re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
+        return re.compile("|".join(_whole(word) for word in words), re.IGNORECASE)
+
+
+def _whole(word: str) -> str:
+    """`word` as a pattern that matches it whole among Latin letters and digits ("Tan", not the "tan" of "Standard");
+    a name in Chinese characters matches anywhere, since Chinese text has no spaces between words."""
+    ascii_alnum = "A-Za-z0-9"
+    before = f"(?<![{ascii_alnum}])" if word[0].isascii() and word[0].isalnum() else ""
+    after = f"(?![{ascii_alnum}])" if word[-1].isascii() and word[-1].isalnum() else ""
+    return f"{before}{re.escape(word)}{after}"
 
 
 @dataclass(frozen=True)
