@@ -23,6 +23,7 @@ from classrooms.selectors.attendance import course_live_minutes
 from courses.models import CoursePage, Enrolment
 from courses.selectors import course_achievement
 from lms.accounts.models import Cohort, User
+from lms.accounts.personal_data import ExportFile
 from lms.accounts.roles import Role, user_has_role
 
 
@@ -402,3 +403,49 @@ def default_pass_mark(*, course: CoursePage) -> int | None:
 
     assessment = course_final_assessment(course=course)
     return assessment.pass_mark if assessment else None
+
+
+def certificate_records_of(*, user: Any) -> dict[str, Any]:
+    """A person's certificates, for their data export: what each states, its state, where its files are."""
+    return {
+        "certificates": [
+            {
+                "code": certificate.code,
+                "state": certificate.state,
+                "name": certificate.name_en,
+                "name_zh": certificate.name_zh,
+                "course": certificate.course_title_en,
+                "course_zh": certificate.course_title_zh,
+                "issued_at": certificate.issued_at.isoformat(),
+                "revoked_at": certificate.revoked_at.isoformat() if certificate.revoked_at else None,
+                "revoked_reason": certificate.revoked_reason,
+                "emailed_at": certificate.emailed_at.isoformat() if certificate.emailed_at else None,
+                "pdf": f"files/certificates/{certificate.code}.pdf" if certificate.pdf_key else None,
+                "credential": f"files/certificates/{certificate.code}.json" if certificate.credential_key else None,
+            }
+            for certificate in Certificate.objects.filter(user=user).order_by("issued_at", "pk")
+        ],
+    }
+
+
+def certificate_files_of(*, user: Any) -> list[ExportFile]:
+    """A person's certificate PDFs and signed credentials, for their data export."""
+    files: list[ExportFile] = []
+    for certificate in Certificate.objects.filter(user=user).order_by("issued_at", "pk"):
+        if certificate.pdf_key:
+            files.append(
+                ExportFile(
+                    key=certificate.pdf_key,
+                    path=f"certificates/{certificate.code}.pdf",
+                    region=certificate.storage_region,
+                )
+            )
+        if certificate.credential_key:
+            files.append(
+                ExportFile(
+                    key=certificate.credential_key,
+                    path=f"certificates/{certificate.code}.json",
+                    region=certificate.storage_region,
+                )
+            )
+    return files

@@ -35,6 +35,7 @@ from certificates.models import (
 from certificates.verification import certificate_verification_forget
 from courses.models import CoursePage
 from lms.accounts.models import Cohort, User
+from lms.accounts.personal_data import ErasedPerson
 from lms.errors import CorridorError
 from lms.files import checksummed_writer
 from lms.regions import storage_for_region
@@ -308,3 +309,16 @@ def certificate_revoke(*, certificate: Certificate, by: User, reason: str) -> Ce
         certificate_verification_forget(code=locked.code)
         transaction.on_commit(lambda: certificate_verification_forget(code=locked.code))
     return locked
+
+
+def certificates_erase_user(*, person: ErasedPerson) -> dict[str, int]:
+    """Erasing a person leaves their certificates as issued (docs/privacy.md): a certificate is a signed statement
+    they hold and show to others, which must still verify by its code; it states their name (in both scripts, as
+    printed), the course and the date, and the verification page shows no more than that. What is not on the
+    certificate goes: issuing runs' error messages that name them are scrubbed."""
+    counts = {"certificates_kept": Certificate.objects.filter(user=person.user).count(), "issue_items": 0}
+    for item in IssueBatchItem.objects.filter(user=person.user).exclude(error=""):
+        item.error = person.scrub(item.error)
+        item.save(update_fields=["error"])
+        counts["issue_items"] += 1
+    return counts

@@ -14,3 +14,17 @@ class ClassroomsConfig(AppConfig):
         from lms.metrics import register_collector
 
         register_collector("live-sessions", LiveSessionsCollector())
+
+        from classrooms.selectors.personal_data import classroom_records_of
+        from classrooms.services.personal_data import classrooms_erase_user
+        from lms.accounts.personal_data import PersonalDataPart, register_personal_data
+
+        register_personal_data(
+            PersonalDataPart(
+                name="classrooms",
+                describe="live classes: attendance and check-ins, questions, votes, raised hands, sessions taught, "
+                "rooms operated, the audit log's entries of their actions",
+                export=lambda user: classroom_records_of(user=user),
+                erase=lambda person: classrooms_erase_user(person=person),
+            )
+        )

@@ -436,7 +436,8 @@ class AuditEntry(models.Model):
     """One operator's or administrator's action: who, what, on what, when, from where, and how it ended.
 
     Written only by `services.audit.audit_record`; never changed or deleted (save() refuses an existing row, the
-    queryset refuses update() and delete(), and the admin offers neither).
+    queryset refuses update() and delete(), and the admin offers neither), but for erasing a person, whose name it
+    then no longer holds (`services.personal_data.classrooms_erase_user`, docs/privacy.md).
     """
 
     at = models.DateTimeField(_("when"), db_index=True)

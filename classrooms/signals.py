@@ -13,6 +13,7 @@ from classrooms.models import Room
 from classrooms.realtime import close_user_sockets
 from courses.models import Enrolment
 from lms.accounts.models import User
+from lms.accounts.personal_data import user_erased
 
 # Sent inside the transaction that ends a live session (argument: `session`). Receivers in higher layers
 # (streaming closes the session's recorders) must defer their effects with `transaction.on_commit`.
@@ -61,3 +62,13 @@ def _recheck_on_operator_change(sender: Any, instance: Any, action: str, pk_set:
     if action in {"post_remove", "post_clear"}:
         for user_id in pk_set or []:
             close_user_sockets(user_id, code="role_changed", message="You no longer operate this room.")
+
+
+@receiver(user_erased)
+def _audit_user_erased(
+    sender: Any, user: User, by: User, reason: str, counts: dict[str, dict[str, int]], **kwargs: Any
+) -> None:
+    """An erasure goes into the audit log: who erased which account (by its number only), why, and what changed."""
+    from classrooms.services.audit import audit_record
+
+    audit_record(actor=by, action="user.erase", target=f"user {user.pk}", details={"reason": reason, "counts": counts})

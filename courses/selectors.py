@@ -460,3 +460,51 @@ def course_achievement(*, course: CoursePage, user_ids: Iterable[int]) -> Course
         final_assessment=assessment,
         final_percent=counted,
     )
+
+
+def learning_records_of(*, user: Any) -> dict[str, Any]:
+    """A person's learning records for their data export: enrolments, completed lessons and quiz attempts."""
+    titles = {
+        page.translation_key: page.title
+        for page in CoursePage.objects.filter(
+            translation_key__in=Enrolment.objects.filter(user=user).values("course_key")
+        ).order_by("pk")
+    }
+    lessons = {
+        page.translation_key: page.title
+        for page in LessonPage.objects.filter(
+            translation_key__in=LessonCompletion.objects.filter(user=user).values("lesson_key")
+        ).order_by("pk")
+    }
+    return {
+        "enrolments": [
+            {
+                "course": titles.get(row.course_key, ""),
+                "course_key": str(row.course_key),
+                "at": row.created_at.isoformat(),
+            }
+            for row in Enrolment.objects.filter(user=user).order_by("created_at")
+        ],
+        "completed_lessons": [
+            {
+                "lesson": lessons.get(row.lesson_key, ""),
+                "lesson_key": str(row.lesson_key),
+                "course_key": str(row.course_key),
+                "at": row.completed_at.isoformat(),
+            }
+            for row in LessonCompletion.objects.filter(user=user).order_by("completed_at")
+        ],
+        "quiz_attempts": [
+            {
+                "lesson_key": str(row.lesson_key),
+                "course_key": str(row.course_key),
+                "quiz": row.quiz_block_id,
+                "answers": row.answers,
+                "score": row.score,
+                "max_score": row.max_score,
+                "passed": row.passed,
+                "at": row.created_at.isoformat(),
+            }
+            for row in QuizAttempt.objects.filter(user=user).order_by("created_at")
+        ],
+    }

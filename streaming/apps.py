@@ -13,3 +13,17 @@ class StreamingConfig(AppConfig):
         from streaming.metrics import SfuCollector
 
         register_collector("sfu", SfuCollector())
+
+        from lms.accounts.personal_data import PersonalDataPart, register_personal_data
+        from streaming.selectors import media_files_of, media_records_of
+        from streaming.services import media_erase_user
+
+        register_personal_data(
+            PersonalDataPart(
+                name="media",
+                describe="when they published live video (as instructor or invited speaker), and those recordings",
+                export=lambda user: media_records_of(user=user),
+                files=lambda user: media_files_of(user=user),
+                erase=lambda person: media_erase_user(person=person),
+            )
+        )

@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from classrooms.models import LiveSession, SessionState
 from courses.models import CoursePage
 from courses.selectors import enrolment_for, user_is_course_staff
+from lms.accounts.personal_data import ExportFile
 from lms.files import SignedFileLinks, StoredFile
 from lms.regions import region_label
 from streaming.models import (
@@ -255,3 +256,60 @@ def sfu_node_records() -> list[dict[str, Any]]:
             await redis.aclose()
 
     return async_to_sync(read)()
+
+
+def recordings_of_person(*, user: Any) -> list[Recording]:
+    """The recordings in which `user` published (as the instructor or an invited speaker): each publication of theirs
+    names its label, and the session's recording of that publisher carries it."""
+    found: list[Recording] = []
+    for session_id, label in (
+        Publication.objects.filter(user=user).values_list("session_id", "label").distinct().order_by("session_id")
+    ):
+        found.extend(Recording.objects.filter(session_id=session_id, publisher=label[:120]).order_by("pk"))
+    return list({recording.pk: recording for recording in found}.values())
+
+
+def media_records_of(*, user: Any) -> dict[str, Any]:
+    """A person's records in the media path, for their data export: when they published, and the recordings."""
+    return {
+        "publications": [
+            {
+                "session_id": row.session_id,
+                "kind": row.kind,
+                "label": row.label,
+                "started_at": row.started_at.isoformat(),
+                "ended_at": row.ended_at.isoformat() if row.ended_at else None,
+            }
+            for row in Publication.objects.filter(user=user).order_by("started_at", "pk")
+        ],
+        "recordings": [
+            {
+                "session_id": recording.session_id,
+                "publisher": recording.publisher,
+                "state": recording.state,
+                "duration_s": recording.duration_s,
+                "started_at": recording.started_at.isoformat(),
+                "file": f"files/recordings/{recording_archive_name(recording)}"
+                if recording.state == RecordingState.STORED
+                else None,
+            }
+            for recording in recordings_of_person(user=user)
+        ],
+    }
+
+
+def recording_archive_name(recording: Recording) -> str:
+    return f"session-{recording.session_id}/{recording.storage_key.rsplit('/', 1)[-1]}"
+
+
+def media_files_of(*, user: Any) -> list[ExportFile]:
+    """The stored recordings in which `user` published, for their data export."""
+    return [
+        ExportFile(
+            key=recording.storage_key,
+            path=f"recordings/{recording_archive_name(recording)}",
+            region=recording.storage_region,
+        )
+        for recording in recordings_of_person(user=user)
+        if recording.state == RecordingState.STORED and recording.storage_key
+    ]

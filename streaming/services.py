@@ -34,6 +34,7 @@ from django.utils.translation import gettext as _
 from classrooms.models import LiveSession, Room, SessionState
 from classrooms.selectors.sessions import sessions_managed_by
 from lms.accounts.models import Region
+from lms.accounts.personal_data import ErasedPerson
 from lms.celery import delay_long
 from lms.errors import CorridorError
 from lms.files import StorageKeyConflict, checksummed_writer
@@ -688,3 +689,81 @@ def _workspace() -> Path:
     folder = Path(settings.RECORDINGS_DIR) / "compose"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+# Erasing a person (lms.accounts.services.user_erase; docs/privacy.md) ------------------------------------------
+
+
+def _recording_move(*, recording: Recording) -> str | None:
+    """Store the recording again under the key its (new) publisher name gives, and return the old key, which the
+    caller deletes after commit. Copy, then delete: storage has no rename, and a rollback must leave the old file."""
+    old_key = recording.storage_key
+    new_key = recording_storage_key(recording=recording)
+    if not old_key or old_key == new_key:
+        return None
+    storage = storage_for_region(recording.storage_region)  # the new key stays in the region the file is in
+    with tempfile.TemporaryDirectory(prefix="corridor-erase-") as scratch:
+        local = Path(scratch) / "recording.webm"
+        digest = hashlib.sha256()
+        with storage.open(old_key, "rb") as source, local.open("wb") as target:
+            while chunk := source.read(1024 * 1024):
+                digest.update(chunk)
+                target.write(chunk)
+        checksummed_writer(storage, part_size=settings.RECORDING_UPLOAD_PART_SIZE).upload(
+            key=new_key, path=local, size=local.stat().st_size, sha256=digest.hexdigest(), content_type="video/webm"
+        )
+    recording.storage_key = new_key
+    return old_key
+
+
+def media_erase_user(*, person: ErasedPerson) -> dict[str, int]:
+    """Rename `person` wherever the media path labelled something with their name, inside the erasure's transaction.
+
+    Their publications' labels and their recordings' publisher become the placeholder; a stored recording whose
+    storage key carried their name is copied to the key the placeholder gives and the old object deleted after
+    commit (a local file still being written or uploaded is renamed in place). A session's composed video draws
+    the publishers' names on its tiles, so a composition in which they appeared is deleted and composed again."""
+    from streaming.selectors import recordings_of_person
+
+    counts = {"publications": 0, "recordings": 0, "files_moved": 0, "compositions": 0}
+    recordings = recordings_of_person(user=person.user)
+    sessions = {recording.session_id for recording in recordings}
+    sessions |= set(LiveSession.objects.filter(instructor=person.user).values_list("pk", flat=True))
+    counts["publications"] = Publication.objects.filter(user=person.user).update(label=person.placeholder)
+    old_keys: list[tuple[str, str]] = []  # (region, key) of each stored object to delete after commit
+    for recording in recordings:
+        recording.publisher = person.placeholder
+        if recording.state == RecordingState.STORED:
+            old_key = _recording_move(recording=recording)
+            if old_key is not None:
+                old_keys.append((recording.storage_region, old_key))
+                counts["files_moved"] += 1
+        else:
+            recording.storage_key = recording_storage_key(recording=recording)
+            if recording.local_path:
+                new_path = recording_local_path(recording=recording)
+                with contextlib.suppress(OSError):
+                    Path(recording.local_path).rename(new_path)
+                recording.local_path = str(new_path)
+        recording.error = person.scrub(recording.error)
+        recording.save(update_fields=["publisher", "storage_key", "local_path", "error"])
+        counts["recordings"] += 1
+    for composition in SessionComposition.objects.filter(session_id__in=sessions):
+        if composition.storage_key:
+            old_keys.append((composition.storage_region, composition.storage_key))
+        composition.state, composition.progress, composition.started_at = CompositionState.WAITING, 0, None
+        composition.storage_key, composition.size, composition.sha256, composition.stored_at = "", None, "", None
+        composition.error, composition.attempts = person.scrub(composition.error), 0
+        composition.save()
+        _request_composition_on_commit(composition.session_id)
+        counts["compositions"] += 1
+
+    def delete_old() -> None:
+        for region, key in old_keys:
+            try:
+                storage_for_region(region).delete(key)
+            except (OSError, BotoCoreError, ClientError):
+                logger.warning("erasure: could not delete %s from storage", key)
+
+    transaction.on_commit(delete_old)
+    return counts

@@ -91,3 +91,40 @@ class Cohort(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class DataExportState(models.TextChoices):
+    QUEUED = "queued", _("Waiting")
+    RUNNING = "running", _("Being prepared")
+    READY = "ready", _("Ready")
+    FAILED = "failed", _("Failed")
+    EXPIRED = "expired", _("Expired")
+
+
+class DataExport(models.Model):
+    """One archive of everything held about a person (data.json and their files), built by a Celery task.
+
+    `progress` (0-100) is the task's; once `ready` the archive is in storage under `storage_key` until
+    `expires_at`, when the sweep deletes it (DATA_EXPORT_KEEP_DAYS) and marks the row expired.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="data_exports")
+    requested_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    state = models.CharField(max_length=16, choices=DataExportState.choices, default=DataExportState.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)
+    storage_key = models.CharField(max_length=255, blank=True)
+    # The region whose storage holds the archive (lms/regions.py): the person's home region when it was built.
+    storage_region = models.CharField(max_length=16, blank=True)
+    size = models.BigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("data export")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"export {self.pk} of {self.user_id} ({self.state})"

@@ -16,4 +16,12 @@ urlpatterns = [
     path("settings/two-step/confirm/", views.two_step_confirm, name="two-step-confirm"),
     path("settings/two-step/off/", views.two_step_off, name="two-step-off"),
     path("settings/two-step/qr.svg", views.two_step_qr, name="two-step-qr"),
+    path("settings/data/export/", views.data_export_start, name="data-export-start"),
+    path("settings/erase/", views.account_erase_self, name="erase-self"),
+    path("data/exports/<int:export_id>/", views.data_export_detail, name="data-export"),
+    path("data/exports/<int:export_id>/download/", views.data_export_download, name="data-export-download"),
+    path("data/exports/file/<str:token>/", views.data_export_file, name="data-export-file"),
+    path("users/<int:user_id>/data/", views.user_personal_data, name="user-data"),
+    path("users/<int:user_id>/data/export/", views.user_data_export, name="user-data-export"),
+    path("users/<int:user_id>/erase/", views.user_data_erase, name="user-data-erase"),
 ]

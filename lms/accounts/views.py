@@ -10,12 +10,14 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth import login as auth_login
+from django.contrib.auth import logout as auth_logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
-from django.shortcuts import redirect, render, resolve_url
+from django.http.response import HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -25,17 +27,21 @@ from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from django_otp import user_has_device
 
-from lms.accounts.models import MediaRegion, Region, User
+from lms.accounts.models import DataExport, DataExportState, MediaRegion, Region, User
 from lms.accounts.roles import Role, user_roles
-from lms.accounts.selectors import sign_in_lockouts
+from lms.accounts.selectors import data_exports_of, sign_in_lockouts
 from lms.accounts.services import (
+    data_export_request,
     sign_in_unlock,
+    user_erase,
+    user_is_erased,
     user_media_settings_set,
     user_totp_confirm,
     user_totp_device,
     user_totp_start,
     user_totp_turn_off,
 )
+from lms.files import SignedFileLinks, StoredFile, stored_file_response
 
 
 @login_required
@@ -82,7 +88,12 @@ def account_settings(request: HttpRequest) -> HttpResponse:
             return redirect("accounts:settings")
     else:
         form = MediaSettingsForm(initial={"home_region": user.home_region, "media_region": user.media_region})
-    context: dict[str, Any] = {"form": form, "may_use_two_step": may_use_two_step(user)}
+    context: dict[str, Any] = {
+        "form": form,
+        "may_use_two_step": may_use_two_step(user),
+        "exports": data_exports_of(user=user)[:5],
+        "erase_form": SelfEraseForm(user=user),
+    }
     if context["may_use_two_step"]:
         pending = user_totp_device(user=user, confirmed=False)
         context["two_step_on"] = user_totp_device(user=user, confirmed=True) is not None
@@ -274,3 +285,192 @@ def locked_sign_ins(request: HttpRequest) -> HttpResponse:
         "accounts/locked_sign_ins.html",
         {"attempts": sign_in_lockouts()[:200], "limit": settings.AXES_FAILURE_LIMIT},
     )
+
+
+# A person's data: export and erasure (docs/privacy.md) ----------------------------------------------------------
+
+DATA_EXPORT_LINKS = SignedFileLinks(
+    salt="corridor.data-export", view="accounts:data-export-file", max_age_setting="DATA_EXPORT_URL_MAX_AGE"
+)
+
+
+def _is_administrator(user: Any) -> bool:
+    return Role.ADMINISTRATOR in user_roles(user)
+
+
+def _export_for(request: HttpRequest, export_id: int) -> DataExport:
+    """The export `export_id`, for its own person or an administrator; anyone else is told it does not exist."""
+    export = DataExport.objects.select_related("user").filter(pk=export_id).first()
+    if export is None or not (export.user_id == request.user.pk or _is_administrator(request.user)):
+        raise Http404
+    return export
+
+
+def _export_file(export: DataExport) -> StoredFile:
+    return StoredFile(
+        key=export.storage_key,
+        content_type="application/zip",
+        filename=f"corridor-data-{export.user_id}-{export.created_at:%Y%m%d}.zip",
+        attachment=True,
+        region=export.storage_region,
+    )
+
+
+@require_POST
+@login_required
+def data_export_start(request: HttpRequest) -> HttpResponse:
+    """ "Download my data" on the Settings page: the archive is prepared in the background; its page follows it."""
+    user = request.user
+    assert isinstance(user, User)
+    export = data_export_request(user=user, by=user)
+    return redirect("accounts:data-export", export_id=export.pk)
+
+
+@never_cache
+@login_required
+def data_export_detail(request: HttpRequest, export_id: int) -> HttpResponse:
+    """One export: its progress while it is prepared (the page reloads itself), then its download link."""
+    export = _export_for(request, export_id)
+    pending = export.state in (DataExportState.QUEUED, DataExportState.RUNNING)
+    return render(
+        request,
+        "accounts/data_export.html",
+        {"export": export, "pending": pending, "keep_days": settings.DATA_EXPORT_KEEP_DAYS},
+    )
+
+
+@never_cache
+@login_required
+def data_export_download(request: HttpRequest, export_id: int) -> HttpResponse:
+    """On to a short-lived signed link to the archive (S3 presigned, or the app's own signed view)."""
+    export = _export_for(request, export_id)
+    if export.state != DataExportState.READY or not export.storage_key:
+        raise Http404
+    url = DATA_EXPORT_LINKS.url(file=_export_file(export), user=request.user, claims={"export": export.pk})
+    return HttpResponseRedirect(url)
+
+
+@never_cache
+@login_required
+def data_export_file(request: HttpRequest, token: str) -> HttpResponseBase:
+    """The archive from local storage, for a signed link made for this user a moment ago."""
+    claims = DATA_EXPORT_LINKS.claims(token=token, user=request.user)
+    if claims is None or not isinstance(claims.get("export"), int):
+        raise Http404
+    export = _export_for(request, claims["export"])
+    if export.state != DataExportState.READY or not export.storage_key:
+        raise Http404
+    return stored_file_response(_export_file(export))
+
+
+class EraseForm(forms.Form):
+    """An administrator erases an account: they type its email address, and say why (the audit log keeps it)."""
+
+    confirmation = forms.CharField(label=gettext_lazy("Type the account's email address to confirm"), max_length=254)
+    reason = forms.CharField(
+        label=gettext_lazy("Reason (kept in the audit log)"), widget=forms.Textarea(attrs={"rows": 2}), max_length=500
+    )
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_confirmation(self) -> str:
+        typed = str(self.cleaned_data["confirmation"]).strip()
+        if typed.lower() != self.user.email.lower():
+            raise forms.ValidationError(_("That is not this account's email address."))
+        return typed
+
+
+class SelfEraseForm(EraseForm):
+    """A person erases their own account: their email address and their password."""
+
+    password = forms.CharField(label=gettext_lazy("Password"), widget=forms.PasswordInput, max_length=200)
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, user=user, **kwargs)
+        self.fields["confirmation"].label = gettext_lazy("Type your email address to confirm")
+        self.fields["reason"].required = False
+        self.fields["reason"].label = gettext_lazy("Why (optional)")
+
+    def clean_password(self) -> str:
+        password = str(self.cleaned_data["password"])
+        if not self.user.check_password(password):
+            raise forms.ValidationError(_("That password is not right."))
+        return password
+
+
+@require_POST
+@login_required
+def account_erase_self(request: HttpRequest) -> HttpResponse:
+    """ "Erase my account" on the Settings page: with the password and the email typed out, at once and for good."""
+    user = request.user
+    assert isinstance(user, User)
+    form = SelfEraseForm(request.POST, user=user)
+    if not form.is_valid():
+        context = {
+            "form": MediaSettingsForm(initial={"home_region": user.home_region, "media_region": user.media_region}),
+            "may_use_two_step": False,
+            "exports": data_exports_of(user=user)[:5],
+            "erase_form": form,
+        }
+        return render(request, "accounts/settings.html", context, status=400)
+    user_erase(user=user, by=user, reason=form.cleaned_data["reason"] or _("Asked by the person themselves"))
+    auth_logout(request)
+    messages.success(request, _("Your account was erased. You have been signed out."))
+    return redirect("/")
+
+
+def _administered_user(request: HttpRequest, user_id: int) -> User:
+    _require_administrator(request)
+    return get_object_or_404(User, pk=user_id)
+
+
+@never_cache
+@login_required
+def user_personal_data(request: HttpRequest, user_id: int) -> HttpResponse:
+    """An administrator's page for one account's personal data: its exports, "Export" and "Erase" (linked from
+    the Wagtail user list)."""
+    subject = _administered_user(request, user_id)
+    return render(
+        request,
+        "accounts/user_data.html",
+        {
+            "subject": subject,
+            "erased": user_is_erased(subject),
+            "exports": data_exports_of(user=subject)[:10],
+            "erase_form": EraseForm(user=subject),
+        },
+    )
+
+
+@require_POST
+@login_required
+def user_data_export(request: HttpRequest, user_id: int) -> HttpResponse:
+    subject = _administered_user(request, user_id)
+    admin = request.user
+    assert isinstance(admin, User)
+    export = data_export_request(user=subject, by=admin)
+    return redirect("accounts:data-export", export_id=export.pk)
+
+
+@require_POST
+@login_required
+def user_data_erase(request: HttpRequest, user_id: int) -> HttpResponse:
+    subject = _administered_user(request, user_id)
+    admin = request.user
+    assert isinstance(admin, User)
+    form = EraseForm(request.POST, user=subject)
+    if not form.is_valid():
+        context = {
+            "subject": subject,
+            "erased": user_is_erased(subject),
+            "exports": data_exports_of(user=subject)[:10],
+            "erase_form": form,
+        }
+        return render(request, "accounts/user_data.html", context, status=400)
+    if subject.pk == admin.pk:
+        return HttpResponseBadRequest(_("Erase your own account from your Settings page."))
+    user_erase(user=subject, by=admin, reason=form.cleaned_data["reason"])
+    messages.success(request, _("The account was erased. It can no longer sign in."))
+    return redirect("accounts:user-data", user_id=subject.pk)

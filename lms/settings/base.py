@@ -176,5 +176,10 @@ LINK_SAMPLES_KEEP_DAYS = env.int("LINK_SAMPLES_KEEP_DAYS", default=90)
 # A room's device registry: at most this many devices per room (registered and reported together). A room agent's
 # report naming a device beyond the cap is not stored, so a faulty agent cannot fill the table.
 ROOM_DEVICE_CAP = env.int("ROOM_DEVICE_CAP", default=16)
+# A person's data export (lms.accounts: data.json and their files, one ZIP) is kept this many days, then deleted;
+# its download link lives DATA_EXPORT_URL_MAX_AGE seconds; archives go under DATA_EXPORT_STORAGE_PREFIX.
+DATA_EXPORT_KEEP_DAYS = env.int("DATA_EXPORT_KEEP_DAYS", default=7)
+DATA_EXPORT_URL_MAX_AGE = env.int("DATA_EXPORT_URL_MAX_AGE", default=300)
+DATA_EXPORT_STORAGE_PREFIX = env.str("DATA_EXPORT_STORAGE_PREFIX", default="exports")
 
 # LOGGING: lms/settings/observability.py.

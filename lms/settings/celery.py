@@ -67,4 +67,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "classrooms.tasks.prune_link_samples",
         "schedule": timedelta(hours=1),
     },
+    # People's data exports older than DATA_EXPORT_KEEP_DAYS are deleted from storage.
+    "expire-data-exports": {
+        "task": "lms.accounts.tasks.expire_data_exports",
+        "schedule": timedelta(hours=1),
+    },
 }

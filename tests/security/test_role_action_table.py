@@ -25,7 +25,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone, translation
 
 from certificates.models import Certificate, CertificateRule, CertificateState, IssueBatch
-from lms.accounts.models import User
+from lms.accounts.models import DataExport, DataExportState, User
 from streaming.models import CompositionState, Recording, RecordingState, SessionComposition
 from tests.support import authz
 from tests.support.authz import (
@@ -186,6 +186,55 @@ ROUTES: dict[str, list[Case]] = {
             expect(ALLOW),
             "post",
             lambda w: {"home_region": "chongqing", "media_region": "home"},
+        ),
+    ],
+    # A person's data (docs/privacy.md): their own export from Settings, its page and download (the person and
+    # administrators only; anyone else is told it does not exist), erasing one's own account (password), and the
+    # administrators' page for one account (export, erase).
+    "accounts:data-export-start": [
+        Case(url("accounts:data-export-start"), expect(METHOD, anonymous=METHOD)),
+        Case(url("accounts:data-export-start"), expect(ALLOW), "post", label="each their own"),
+    ],
+    "accounts:erase-self": [
+        Case(url("accounts:erase-self"), expect(METHOD, anonymous=METHOD)),
+        Case(
+            url("accounts:erase-self"),
+            expect(BAD),
+            "post",
+            lambda w: {"confirmation": "someone@else.test", "password": "wrong", "reason": ""},
+            label="wrong password",
+        ),
+    ],
+    "accounts:data-export": [
+        Case(
+            url("accounts:data-export", export_id=extra("export")), expect(NOT_FOUND, **{TRAINEE: ALLOW, ADMIN: ALLOW})
+        ),
+        Case(url("accounts:data-export", export_id=fixed(FORGED_ID)), expect(NOT_FOUND), label="forged id"),
+    ],
+    "accounts:data-export-download": [
+        Case(
+            url("accounts:data-export-download", export_id=extra("export")),
+            expect(NOT_FOUND, **{TRAINEE: ALLOW, ADMIN: ALLOW}),
+        ),
+    ],
+    "accounts:data-export-file": [
+        Case(url("accounts:data-export-file", token=fixed("forged")), expect(NOT_FOUND), label="forged token")
+    ],
+    "accounts:user-data": [
+        Case(url("accounts:user-data", user_id=extra("trainee")), expect(DENY, **{ADMIN: ALLOW})),
+        Case(url("accounts:user-data", user_id=fixed(FORGED_ID)), expect(DENY, **{ADMIN: NOT_FOUND}), label="forged"),
+    ],
+    "accounts:user-data-export": [
+        Case(url("accounts:user-data-export", user_id=extra("trainee")), everyone(METHOD)),
+        Case(url("accounts:user-data-export", user_id=extra("trainee")), expect(DENY, **{ADMIN: ALLOW}), "post"),
+    ],
+    "accounts:user-data-erase": [
+        Case(
+            url("accounts:user-data-erase", user_id=extra("trainee")),
+            expect(DENY, **{ADMIN: BAD}),
+            "post",
+            lambda w: {"confirmation": "not-their@email.test", "reason": "asked"},
+            label="wrong confirmation",
         ),
     ],
     "wagtailcore_login": [Case(fixed("/en/_util/login/"), everyone(ALLOW))],
@@ -646,6 +695,16 @@ def _build() -> World:
         issued_by=admin,
         pdf_key="certificates/authz/AUTHZ-0001.pdf",
     ).code
+    world.extra["trainee"] = trainee.pk
+    world.extra["export"] = DataExport.objects.create(
+        user=trainee,
+        requested_by=trainee,
+        state=DataExportState.READY,
+        progress=100,
+        storage_key="exports/authz/trainee.zip",
+        finished_at=now,
+        expires_at=now + timedelta(days=7),
+    ).pk
     world.extra["batch"] = IssueBatch.objects.create(
         course_key=world.course.translation_key, rule=rule, created_by=admin
     ).pk
@@ -657,6 +716,7 @@ def _build() -> World:
 
 FINGERPRINTED = (
     "accounts.User",
+    "accounts.DataExport",
     "certificates.CertificateRule",
     "certificates.Certificate",
     "certificates.IssueBatch",
