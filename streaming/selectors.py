@@ -198,3 +198,12 @@ def sfu_node_records() -> list[dict[str, Any]]:
             await redis.aclose()
 
     return async_to_sync(read)()
+
+
+def recordings_kept_until(*, session: LiveSession) -> datetime | None:
+    """When the retention task deletes the session's recordings (RETENTION_RECORDINGS_DAYS after it ended), or None
+    when they are kept forever."""
+    days = settings.RETENTION_RECORDINGS_DAYS
+    if not days or days <= 0:
+        return None
+    return (session.live_until or session.ends_at) + timedelta(days=days)

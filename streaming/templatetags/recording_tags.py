@@ -53,6 +53,8 @@ class SessionRecording:
     url: str | None
     files: list[CourseRecording]
     staff: bool
+    # When the retention task deletes the recording (RETENTION_RECORDINGS_DAYS), in the reader's city; None: kept.
+    kept_until: CityTime | None = None
 
     @property
     def state(self) -> str:
@@ -109,6 +111,12 @@ def course_recordings(context: template.Context, course: Any) -> list[SessionRec
                     for recording in shown
                 ],
                 staff=staff,
+                kept_until=_kept_until(user, session),
             )
         )
     return items
+
+
+def _kept_until(user: Any, session: LiveSession) -> CityTime | None:
+    moment = selectors.recordings_kept_until(session=session)
+    return city_time(user.home_region, moment, moment) if moment is not None else None
