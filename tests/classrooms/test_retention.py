@@ -70,7 +70,7 @@ def attended(session: LiveSession, user: Any, minutes: int, *, consent: str = ""
     AttendanceStay.objects.create(
         record=record, source=AttendanceSource.REMOTE, started_at=start, last_seen_at=end, ended_at=end
     )
-    room = session.rooms.first()
+    room = session.rooms.get()
     AttendanceCheckin.objects.create(session=session, room=room, user=user, window=1, checked_in_at=start)
     event = LiveEvent.objects.create(session=session, kind="question.created", payload={})
     LiveEvent.objects.filter(pk=event.pk).update(created_at=session.starts_at)

@@ -148,6 +148,7 @@ def test_the_course_page_says_until_when_a_recording_is_kept(
     recorded(session, recordings_dir)
     trainee = factories.trainee()
     enrol(trainee, course)
+    assert session.live_until is not None
     until = timezone.localtime(session.live_until + timedelta(days=30), timezone.get_fixed_timezone(8 * 60))
     for reader in (factories.administrator(), trainee):
         client = Client()
