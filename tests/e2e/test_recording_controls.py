@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import translation
 from playwright.sync_api import Page, expect
 
-from classrooms.models import LiveSession
+from classrooms.models import AttendanceRecord, LiveSession
 from tests import factories
 from tests.support.browser import AsgiServer, Class, SignIn
 
@@ -63,6 +63,17 @@ def test_the_instructor_switches_recording_and_every_open_page_shows_it_without_
     consent.get_by_role("button", name="Not now").click()
     expect(consent).to_be_hidden()
     expect(trainee.locator("[data-session-notice]")).to_contain_text("without being recorded")
+    # Beside "Raise hand" they may still agree, which the instructor would need before inviting them to speak.
+    reminder = trainee.locator("[data-consent-reminder]")
+    expect(reminder).to_be_visible()
+    reminder.get_by_role("button", name="Agree to be recorded").click()
+    expect(consent).to_be_visible()
+    consent.get_by_role("button", name="I agree to be recorded").click()
+    expect(consent).to_be_hidden()
+    expect(reminder).to_be_hidden()
+    assert AttendanceRecord.objects.get(session=live_class.session, user=live_class.trainee).recording_consent == (
+        "agreed"
+    )
     expect(trainee.locator("#live-session")).to_have_attribute("data-recording", "on")
     expect(instructor.locator("[data-recording-indicator]")).to_be_visible()
     assert recorded(live_class)

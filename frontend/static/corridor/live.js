@@ -384,7 +384,7 @@
       case "session.recording":
         if (state.session) state.session.recorded = data.recorded;
         renderRecording(true);
-        consentFollowsRecording();
+        consentFollowsRecording(data.recorded === true);
         break;
       default:
         break; // kinds this page does not show (presence.changed)
@@ -634,10 +634,25 @@
     if (agree) agree.focus();
   }
 
-  function consentFollowsRecording() {
-    // Called when recording changes: asked again when it comes on and the trainee has not agreed.
-    if (consentDialog && recordingOn() && consentDialog.dataset.recordingConsent !== "agreed") askConsent();
+  const consentReminder = find("[data-consent-reminder]");
+
+  function renderConsentReminder() {
+    // Beside "Raise hand": a trainee who has not agreed, in a recorded session, may agree at any time.
+    if (!consentReminder || !consentDialog) return;
+    consentReminder.hidden = !(recordingOn() && consentDialog.dataset.recordingConsent !== "agreed");
   }
+
+  function consentFollowsRecording(cameOn) {
+    // A trainee who has not agreed is asked when recording comes on, and after a (re)connect only if they have
+    // never answered: "Not now" is not asked again on every reconnect (the reminder's button stays).
+    renderConsentReminder();
+    if (!consentDialog || !recordingOn()) return;
+    const answer = consentDialog.dataset.recordingConsent || "";
+    if (answer !== "agreed" && (cameOn || answer === "")) askConsent();
+  }
+
+  const consentOpen = find("[data-recording-consent-open]");
+  if (consentOpen) consentOpen.addEventListener("click", askConsent);
 
   if (consentDialog && consentForm) {
     consentDialog.addEventListener("cancel", (event) => event.preventDefault()); // Esc is not an answer
@@ -665,6 +680,7 @@
         consentDialog.dataset.recordingConsent = reply.consent;
         root.dataset.recordingConsent = reply.consent;
         consentDialog.close();
+        renderConsentReminder();
         if (recordingAnnounce) recordingAnnounce.textContent = reply.message || "";
         const notice = find("[data-session-notice]");
         if (notice) {
@@ -1275,7 +1291,7 @@
   function renderAll() {
     renderSessionState();
     renderRecording(false);
-    consentFollowsRecording();
+    consentFollowsRecording(false);
     renderQuestions();
     renderPolls();
     renderHand();
