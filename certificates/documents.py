@@ -204,9 +204,19 @@ def certificate_pdf(*, certificate: Certificate) -> bytes:
 def certificate_file(*, certificate: Certificate, kind: str) -> StoredFile:
     """One of the certificate's files: its storage key, content type and download name."""
     if kind == "pdf":
-        return StoredFile(certificate.pdf_key, "application/pdf", f"{certificate.code}.pdf", attachment=True)
+        return StoredFile(
+            certificate.pdf_key,
+            "application/pdf",
+            f"{certificate.code}.pdf",
+            attachment=True,
+            region=certificate.storage_region,
+        )
     return StoredFile(
-        certificate.credential_key, "application/json", f"{certificate.code}.credential.json", attachment=True
+        certificate.credential_key,
+        "application/json",
+        f"{certificate.code}.credential.json",
+        attachment=True,
+        region=certificate.storage_region,
     )
 
 

@@ -2,7 +2,8 @@
 
 A certificate is unique per trainee, course and rule version (a database constraint, so a
 retried or duplicated task can never make a second one). Its PDF and signed credential are
-stored through the default storage (S3 in production) under names derived from its code.
+stored in the trainee's home region's storage (lms/regions.py; S3 in production) under names derived from its
+code; `storage_region` says which, so a later change of home region does not lose them.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from lms.accounts.models import Region
+from lms.regions import region_label
 
 
 class CertificateRule(models.Model):
@@ -70,6 +74,9 @@ class Certificate(models.Model):
     # Set when an administrator issued to a trainee the rule did not qualify: who decided is issued_by.
     override_justification = models.TextField(blank=True)
     pdf_key = models.CharField(max_length=255, blank=True)
+    # The region whose storage holds the PDF and credential ("" for certificates stored before regions: the
+    # default storage).
+    storage_region = models.CharField(_("stored in"), max_length=16, choices=Region.choices, blank=True)
     pdf_sha256 = models.CharField(max_length=64, blank=True)
     credential_key = models.CharField(max_length=255, blank=True)
     credential_sha256 = models.CharField(max_length=64, blank=True)
@@ -90,6 +97,11 @@ class Certificate(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+    @property
+    def stored_in(self) -> str:
+        """The region its file is stored in, for staff ("Singapore"; the default storage for older rows)."""
+        return region_label(self.storage_region)
 
 
 class BatchState(models.TextChoices):

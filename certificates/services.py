@@ -37,6 +37,7 @@ from courses.models import CoursePage
 from lms.accounts.models import Cohort, User
 from lms.errors import CorridorError
 from lms.files import checksummed_writer
+from lms.regions import storage_for_region
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +140,9 @@ def certificate_files_make(*, certificate: Certificate) -> Certificate:
     pdf_key, credential_key = f"{prefix}/certificate.pdf", f"{prefix}/credential.json"
     # Under exactly these names, replacing what a dead worker may have left; on S3 one PUT each that S3
     # checks against the SHA-256 on arrival (a corrupted upload is refused).
-    writer = checksummed_writer()
+    # In the trainee's home region (PDPA, PIPL); the row keeps which, for readers after a change of region.
+    region = certificate.user.home_region
+    writer = checksummed_writer(storage_for_region(region))
     pdf_sha256 = writer.write(key=pdf_key, content=pdf_bytes, content_type="application/pdf")
     credential_sha256 = writer.write(key=credential_key, content=credential_bytes, content_type="application/json")
     # One conditional UPDATE: of two runs racing here, only the first marks it issued (and emails).
@@ -149,6 +152,7 @@ def certificate_files_make(*, certificate: Certificate) -> Certificate:
         "credential_key": credential_key,
         "credential_sha256": credential_sha256,
         "credential": credential,
+        "storage_region": region,
     }
     with transaction.atomic():
         marked = Certificate.objects.filter(pk=certificate.pk, state=CertificateState.PENDING).update(

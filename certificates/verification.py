@@ -13,12 +13,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.files.storage import default_storage
 from django.utils import translation
 from django.utils.translation import gettext as _
 
 from certificates import credentials, documents, selectors
 from certificates.models import Certificate, CertificateState
+from lms.regions import storage_for_region
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def _revoked(certificate: Certificate, *, signature_valid: bool) -> Verification
 def certificate_verify(*, certificate: Certificate) -> VerificationOutcome:
     """Check the credential stored for `certificate`: the file is the one issued, and its signature checks."""
     try:
-        with default_storage.open(certificate.credential_key, "rb") as stored:
+        with storage_for_region(certificate.storage_region).open(certificate.credential_key, "rb") as stored:
             content = stored.read()
     except (OSError, ValueError):
         return VerificationOutcome(

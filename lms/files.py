@@ -7,6 +7,8 @@ Links: on S3 a presigned GET; on any other storage (local files, the embedded de
 app's own view carrying a Django-signed token that expires as fast and works only for the user it was
 made for. `SignedFileLinks` makes and reads both; the app's view checks the claims it put in.
 
+Each file is in its region's storage (lms/regions.py: `storage_for_region`, `StoredFile.region`).
+
 Writes: `checksummed_writer(storage)` writes bytes (one PUT) or uploads a file (multipart, per-part
 checksums) so that S3 refuses a corrupted transfer, and tells whether storage holds exactly a file.
 Every write goes under exactly the key given, replacing what an earlier, interrupted run left.
@@ -33,6 +35,7 @@ from storages.backends.s3 import S3Storage
 from storages.utils import clean_name
 
 from lms.errors import CorridorError
+from lms.regions import storage_for_region
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +54,7 @@ class StoredFile:
     content_type: str
     filename: str
     attachment: bool = False  # saved as `filename` rather than shown in the browser
+    region: str = ""  # the storage region its bytes are in (lms/regions.py); "" the default storage
 
 
 @dataclass(frozen=True)
@@ -73,11 +77,12 @@ class SignedFileLinks:
     def url(self, *, file: StoredFile, user: Any, claims: dict[str, Any]) -> str:
         """A URL for `file`: S3 presigned on S3, else a signed local link to `view` that works only for `user`
         and carries `claims` (what the view needs to find the file again)."""
-        if isinstance(default_storage, S3Storage):
+        storage = storage_for_region(file.region)
+        if isinstance(storage, S3Storage):
             parameters = {"ResponseContentType": file.content_type}
             if file.attachment:
                 parameters["ResponseContentDisposition"] = f'attachment; filename="{file.filename}"'
-            return str(default_storage.url(file.key, parameters=parameters, expire=self.max_age))
+            return str(storage.url(file.key, parameters=parameters, expire=self.max_age))
         token = signing.dumps({**claims, "user": user.pk}, salt=self.salt, compress=True)
         return reverse(self.view, kwargs={"token": token})
 
@@ -95,7 +100,7 @@ class SignedFileLinks:
 def stored_file_response(file: StoredFile) -> FileResponse:
     """Serve `file` from local storage, for a valid signed link (never cached: the link is per user)."""
     response = FileResponse(
-        default_storage.open(file.key, "rb"),
+        storage_for_region(file.region).open(file.key, "rb"),
         content_type=file.content_type,
         filename=file.filename,
         as_attachment=file.attachment,

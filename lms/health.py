@@ -15,10 +15,12 @@ from collections.abc import Callable
 
 import redis
 from django.conf import settings
-from django.core.files.storage import default_storage
+from django.core.files.storage import Storage, default_storage
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
+
+from lms.regions import REGIONS, storage_for_region
 
 logger = logging.getLogger(__name__)
 
@@ -39,18 +41,25 @@ def check_redis() -> None:
         client.ping()
 
 
-def check_storage() -> None:
-    bucket = getattr(default_storage, "bucket_name", None)
+def _check_one_storage(storage: Storage) -> None:
+    bucket = getattr(storage, "bucket_name", None)
     if bucket:  # S3: one HEAD request on the bucket (a missing bucket or bad keys raise, as an unreachable endpoint)
-        getattr(default_storage, "connection").meta.client.head_bucket(Bucket=bucket)  # noqa: B009 (S3Storage)
+        getattr(storage, "connection").meta.client.head_bucket(Bucket=bucket)  # noqa: B009 (S3Storage)
         return
-    location = getattr(default_storage, "location", None)
+    location = getattr(storage, "location", None)
     if location:  # local files: the folder must exist (or be creatable) and be writable
         os.makedirs(location, exist_ok=True)
         if not os.access(location, os.W_OK | os.X_OK):
             raise OSError(f"{location} is not writable")
         return
-    default_storage.exists("readyz-probe")  # another remote storage: any answer will do
+    storage.exists("readyz-probe")  # another remote storage: any answer will do
+
+
+def check_storage() -> None:
+    """The default storage and each region's (lms/regions.py): their buckets answer, or their folders are writable."""
+    _check_one_storage(default_storage)
+    for region in REGIONS:
+        _check_one_storage(storage_for_region(region))
 
 
 def readiness_checks() -> dict[str, Callable[[], None]]:

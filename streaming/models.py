@@ -6,6 +6,9 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from lms.accounts.models import Region
+from lms.regions import region_label
+
 
 class RecordingState(models.TextChoices):
     RECORDING = "recording", _("Recording")
@@ -31,9 +34,12 @@ class Recording(models.Model):
         _("state"), max_length=16, choices=RecordingState.choices, default=RecordingState.RECORDING
     )
     local_path = models.CharField(max_length=500, blank=True)
-    # The object's key in the default storage (S3 in production), deterministic so a retried
+    # The object's key in its region's storage (S3 in production), deterministic so a retried
     # upload overwrites the same object instead of leaving a second one.
     storage_key = models.CharField(max_length=500, blank=True)
+    # Which region's storage (lms/regions.py), fixed when recording starts; "" for recordings stored before
+    # regions (the default storage).
+    storage_region = models.CharField(_("stored in"), max_length=16, choices=Region.choices, blank=True)
     size = models.BigIntegerField(null=True, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)
     duration_s = models.FloatField(null=True, blank=True)
@@ -50,6 +56,11 @@ class Recording(models.Model):
 
     def __str__(self) -> str:
         return f"{self.session_id} {self.publisher} ({self.state})"
+
+    @property
+    def stored_in(self) -> str:
+        """The region its file is stored in, for staff ("Singapore"; the default storage for older rows)."""
+        return region_label(self.storage_region)
 
 
 class PublicationKind(models.TextChoices):
@@ -114,6 +125,8 @@ class SessionComposition(models.Model):
     progress = models.PositiveSmallIntegerField(default=0)
     local_path = models.CharField(max_length=500, blank=True)
     storage_key = models.CharField(max_length=500, blank=True)
+    # Which region's storage holds the file (chosen when composing starts); "" before regions: the default storage.
+    storage_region = models.CharField(_("stored in"), max_length=16, choices=Region.choices, blank=True)
     size = models.BigIntegerField(null=True, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)
     duration_s = models.FloatField(null=True, blank=True)
@@ -130,3 +143,31 @@ class SessionComposition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.session_id} composition ({self.state})"
+
+    @property
+    def stored_in(self) -> str:
+        """The region its file is stored in, for staff ("Singapore"; the default storage for older rows)."""
+        return region_label(self.storage_region)
+
+
+class SessionRecordingsRegion(models.Model):
+    """Where one session's recordings are stored, as chosen by the person scheduling it, instead of the site's
+    RECORDINGS_REGION (by default the instructor's home region). Applies to recordings started after the choice."""
+
+    session = models.OneToOneField(
+        "classrooms.LiveSession",
+        on_delete=models.CASCADE,
+        related_name="recordings_region",
+        verbose_name=_("live session"),
+    )
+    region = models.CharField(_("recordings stored in"), max_length=16, choices=Region.choices)
+    chosen_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    chosen_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("recordings region")
+
+    def __str__(self) -> str:
+        return f"{self.session_id} recordings in {self.region}"

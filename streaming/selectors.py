@@ -4,6 +4,7 @@ composed file) a user may watch."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,13 +12,22 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 from redis.asyncio import Redis
 
 from classrooms.models import LiveSession, SessionState
 from courses.models import CoursePage
 from courses.selectors import enrolment_for, user_is_course_staff
 from lms.files import SignedFileLinks, StoredFile
-from streaming.models import CompositionState, Publication, Recording, RecordingState, SessionComposition
+from lms.regions import region_label
+from streaming.models import (
+    CompositionState,
+    Publication,
+    Recording,
+    RecordingState,
+    SessionComposition,
+    SessionRecordingsRegion,
+)
 from streaming.node.registry import nodes_live
 from streaming.turn import IceServer, ice_servers, turn_credentials
 
@@ -37,6 +47,46 @@ def ice_servers_for_user(*, user: Any, now: float | None = None) -> list[IceServ
             now=time.time() if now is None else now,
         )
     return ice_servers(turn_urls=settings.TURN_URLS, stun_urls=settings.STUN_URLS, credentials=credentials)
+
+
+def session_recordings_region(*, session: LiveSession) -> str:
+    """The region whose storage a session's new recordings (each publisher's, and the composed file) go to: the
+    one the person scheduling it chose, else the site's RECORDINGS_REGION, which by default is the instructor's
+    home region (lms/regions.py)."""
+    chosen = SessionRecordingsRegion.objects.filter(session=session).values_list("region", flat=True).first()
+    if chosen:
+        return str(chosen)
+    if settings.RECORDINGS_REGION != "instructor":
+        return str(settings.RECORDINGS_REGION)
+    return str(session.instructor.home_region)
+
+
+def session_recordings_region_chosen(*, session: LiveSession) -> str:
+    """The region chosen for this session's recordings, or "" when it follows the site's rule."""
+    chosen = SessionRecordingsRegion.objects.filter(session=session).values_list("region", flat=True).first()
+    return str(chosen or "")
+
+
+@dataclass(frozen=True)
+class StoredSessionFile:
+    """One of a session's stored files (a publisher's recording or the composed file) and the region it is in."""
+
+    label: str
+    region: str
+
+
+def session_stored_files(*, session: LiveSession) -> list[StoredSessionFile]:
+    """Each of `session`'s files in storage and where it is, for staff (the session's storage page)."""
+    files = [
+        StoredSessionFile(recording.publisher, region_label(recording.storage_region))
+        for recording in Recording.objects.filter(session=session, state=RecordingState.STORED)
+    ]
+    composition = SessionComposition.objects.filter(session=session, state=CompositionState.STORED).first()
+    if composition is not None:
+        files.append(
+            StoredSessionFile(str(_("The session's recording (MP4)")), region_label(composition.storage_region))
+        )
+    return files
 
 
 def session_is_recorded(*, session_id: int) -> bool:
@@ -101,7 +151,12 @@ RECORDING_LINKS = SignedFileLinks(
 
 def recording_file(*, recording: Recording) -> StoredFile:
     """A stored recording's file, as its viewer gets it (shown in the browser, not saved)."""
-    return StoredFile(recording.storage_key, "video/webm", recording.storage_key.rsplit("/", 1)[-1])
+    return StoredFile(
+        recording.storage_key,
+        "video/webm",
+        recording.storage_key.rsplit("/", 1)[-1],
+        region=recording.storage_region,
+    )
 
 
 def recording_signed_url(*, recording: Recording, user: Any) -> str:
@@ -166,7 +221,9 @@ COMPOSITION_LINKS = SignedFileLinks(
 def composition_file(*, composition: SessionComposition) -> StoredFile:
     """A session's composed file, as its viewer gets it: saved under the session's title."""
     name = slugify(composition.session.title) or f"session-{composition.session_id}"
-    return StoredFile(composition.storage_key, "video/mp4", f"{name}.mp4", attachment=True)
+    return StoredFile(
+        composition.storage_key, "video/mp4", f"{name}.mp4", attachment=True, region=composition.storage_region
+    )
 
 
 def composition_signed_url(*, composition: SessionComposition, user: Any) -> str:

@@ -26,16 +26,21 @@ from asgiref.sync import async_to_sync
 from botocore.exceptions import BotoCoreError, ClientError
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 
 from classrooms.models import LiveSession, Room, SessionState
+from classrooms.selectors.sessions import sessions_managed_by
 from classrooms.services.retention import retention_cutoff, sessions_over_before
+from lms.accounts.models import Region
 from lms.celery import delay_long
+from lms.errors import CorridorError
 from lms.files import StorageKeyConflict, checksummed_writer
+from lms.regions import storage_for_region
+from streaming import selectors
 from streaming.composer import CompositionError, Track, TrackKind, compose
 from streaming.models import (
     CompositionState,
@@ -44,6 +49,7 @@ from streaming.models import (
     Recording,
     RecordingState,
     SessionComposition,
+    SessionRecordingsRegion,
 )
 from streaming.recording import RecordingFile, file_size_and_sha256
 
@@ -75,6 +81,29 @@ def recording_storage_key(*, recording: Recording) -> str:
 
 
 @transaction.atomic
+def session_recordings_region_choose(*, session: LiveSession, region: str, by: Any) -> str:
+    """Store `session`'s recordings in `region`'s storage from now on ("": follow the site's RECORDINGS_REGION,
+    the instructor's home region by default); returns the region its new recordings will go to.
+
+    Only whoever may edit the session (its instructor, an administrator) chooses. Recordings already started keep
+    the region they were started in (their rows say where they are).
+    """
+    if not sessions_managed_by(user=by).filter(pk=session.pk).exists():
+        raise CorridorError(
+            "forbidden", _("Only the session's instructor or an administrator can choose this."), status=403
+        )
+    if region and region not in Region.values:
+        raise CorridorError("bad_region", _("Choose Singapore or Chongqing."))
+    if region:
+        SessionRecordingsRegion.objects.update_or_create(
+            session=session, defaults={"region": region, "chosen_by": by, "chosen_at": timezone.now()}
+        )
+    else:
+        SessionRecordingsRegion.objects.filter(session=session).delete()
+    return selectors.session_recordings_region(session=session)
+
+
+@transaction.atomic
 def recording_start(*, session: LiveSession, publisher: str, now: datetime | None = None) -> Recording:
     """A new recording of `publisher` in `session`; the SFU writes to its `local_path`.
 
@@ -83,7 +112,9 @@ def recording_start(*, session: LiveSession, publisher: str, now: datetime | Non
     recording = Recording.objects.create(session=session, publisher=publisher, started_at=now or timezone.now())
     recording.local_path = str(recording_local_path(recording=recording))
     recording.storage_key = recording_storage_key(recording=recording)
-    recording.save(update_fields=["local_path", "storage_key"])
+    # Fixed now, so every upload attempt (and every reader) goes to the same region's storage.
+    recording.storage_region = selectors.session_recordings_region(session=session)
+    recording.save(update_fields=["local_path", "storage_key", "storage_region"])
     return recording
 
 
@@ -222,7 +253,9 @@ def recording_upload(*, recording_id: int) -> Recording:
         recording.upload_attempts += 1
         recording.save(update_fields=["upload_attempts"])
 
-    target = checksummed_writer(default_storage, part_size=settings.RECORDING_UPLOAD_PART_SIZE)
+    target = checksummed_writer(
+        storage_for_region(recording.storage_region), part_size=settings.RECORDING_UPLOAD_PART_SIZE
+    )
     key = recording.storage_key or recording_storage_key(recording=recording)
     try:
         path = Path(recording.local_path)
@@ -448,12 +481,13 @@ def _composition_tracks(*, session: LiveSession, recordings: list[Recording]) ->
 def _fetch_recording(*, recording: Recording, folder: Path) -> Path:
     """The stored recording as a local file (downloaded from S3; read in place from local storage), its
     SHA-256 checked against the one taken when it was recorded."""
+    storage = storage_for_region(recording.storage_region)
     try:
-        local = Path(default_storage.path(recording.storage_key))
+        local = Path(storage.path(recording.storage_key))
     except NotImplementedError:  # S3: download
         local = folder / f"{recording.pk}.webm"
         digest = hashlib.sha256()
-        with default_storage.open(recording.storage_key, "rb") as source, local.open("wb") as target:
+        with storage.open(recording.storage_key, "rb") as source, local.open("wb") as target:
             while chunk := source.read(1024 * 1024):
                 digest.update(chunk)
                 target.write(chunk)
@@ -484,7 +518,20 @@ def _composition_begin(*, session_id: int, now: datetime) -> SessionComposition 
         composition.attempts += 1
         composition.started_at = composition.heartbeat_at = now
         composition.storage_key = composition_storage_key(session_id=session_id)
-        composition.save(update_fields=["state", "progress", "attempts", "started_at", "heartbeat_at", "storage_key"])
+        if not composition.storage_region:  # fixed by the first run: a retry overwrites the same object
+            session = LiveSession.objects.select_related("instructor").get(pk=session_id)
+            composition.storage_region = selectors.session_recordings_region(session=session)
+        composition.save(
+            update_fields=[
+                "state",
+                "progress",
+                "attempts",
+                "started_at",
+                "heartbeat_at",
+                "storage_key",
+                "storage_region",
+            ]
+        )
         return composition
 
 
@@ -533,7 +580,9 @@ def composition_compose(*, session_id: int, now: datetime | None = None) -> Sess
         )
         size, sha256 = file_size_and_sha256(output)
         key = composition_storage_key(session_id=session_id)
-        target = checksummed_writer(default_storage, part_size=settings.RECORDING_UPLOAD_PART_SIZE)
+        target = checksummed_writer(
+            storage_for_region(composition.storage_region), part_size=settings.RECORDING_UPLOAD_PART_SIZE
+        )
         if not target.holds(key=key, path=output, size=size, sha256=sha256):
             target.upload(key=key, path=output, size=size, sha256=sha256, content_type=COMPOSITION_CONTENT_TYPE)
             if not target.holds(key=key, path=output, size=size, sha256=sha256):
@@ -646,10 +695,11 @@ def _workspace() -> Path:
 # Retention: recordings past RETENTION_RECORDINGS_DAYS (classrooms.services.retention has the rest).
 
 
-def _stored_file_delete(*, storage_key: str, local_path: str) -> None:
-    """Delete a recording's object in storage and its local file, if either is still there. Idempotent."""
+def _stored_file_delete(*, storage_key: str, storage_region: str, local_path: str) -> None:
+    """Delete a recording's object in its region's storage and its local file, if either is still there.
+    Idempotent."""
     if storage_key:
-        default_storage.delete(storage_key)  # no error when the object is already gone
+        storage_for_region(storage_region).delete(storage_key)  # no error when the object is already gone
     if local_path:
         _remove_local_file(local_path)
 
@@ -663,9 +713,15 @@ def _session_recordings_delete(*, session_id: int) -> int:
     composition = SessionComposition.objects.filter(session_id=session_id).first()
     recordings = list(Recording.objects.filter(session_id=session_id))
     if composition is not None:
-        _stored_file_delete(storage_key=composition.storage_key, local_path=composition.local_path)
+        _stored_file_delete(
+            storage_key=composition.storage_key,
+            storage_region=composition.storage_region,
+            local_path=composition.local_path,
+        )
     for recording in recordings:
-        _stored_file_delete(storage_key=recording.storage_key, local_path=recording.local_path)
+        _stored_file_delete(
+            storage_key=recording.storage_key, storage_region=recording.storage_region, local_path=recording.local_path
+        )
     with transaction.atomic():
         deleted_compositions, _detail = SessionComposition.objects.filter(session_id=session_id).delete()
         deleted_recordings, _detail = Recording.objects.filter(pk__in=[r.pk for r in recordings]).delete()

@@ -14,5 +14,7 @@ urlpatterns: list[Any] = [
     # A session's one composed file.
     path("sessions/<int:composition_id>/", views.composition_watch, name="composition-watch"),
     path("sessions/file/<str:token>/", views.composition_file, name="composition-file"),
+    # Where a session's recordings are stored (its instructor or an administrator chooses).
+    path("sessions/<int:session_id>/storage/", views.session_storage, name="session-storage"),
     path("sessions/<int:composition_id>/progress/", views.composition_progress, name="composition-progress"),
 ]

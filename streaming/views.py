@@ -1,16 +1,24 @@
-"""Recordings for viewers: a link that checks who asks, then hands out a short-lived signed URL."""
+"""Recordings for viewers: a link that checks who asks, then hands out a short-lived signed URL; and, for whoever
+schedules a session, where its recordings are stored."""
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_http_methods, require_safe
 
+from classrooms.models import LiveSession
+from classrooms.selectors.sessions import sessions_managed_by
 from lms.files import stored_file_response
-from streaming import selectors
+from lms.regions import region_label
+from streaming import selectors, services
+from streaming.forms import RecordingsRegionForm
 from streaming.models import CompositionState
 
 
@@ -91,4 +99,48 @@ def composition_progress(request: HttpRequest, composition_id: int) -> JsonRespo
             if stored
             else None,
         }
+    )
+
+
+def _rule_label(session: LiveSession) -> str:
+    """What "no choice" means for `session`: the site's RECORDINGS_REGION, and the region it comes to."""
+    if settings.RECORDINGS_REGION == "instructor":
+        return _("The instructor's home region (%(region)s)") % {"region": region_label(session.instructor.home_region)}
+    return _("The site's choice (%(region)s)") % {"region": region_label(settings.RECORDINGS_REGION)}
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@never_cache
+@login_required
+def session_storage(request: HttpRequest, session_id: int) -> HttpResponse:
+    """Where a session's recordings are stored: the region new ones go to (changeable by its instructor or an
+    administrator) and, for each stored file, the region it is in. 404 for anyone else."""
+    session = sessions_managed_by(user=request.user).filter(pk=session_id).select_related("instructor").first()
+    if session is None:
+        raise Http404
+    form = RecordingsRegionForm(
+        request.POST if request.method == "POST" else None,
+        rule_label=_rule_label(session),
+        initial={"region": selectors.session_recordings_region_chosen(session=session)},
+    )
+    if request.method == "POST" and form.is_valid():
+        region = services.session_recordings_region_choose(
+            session=session, region=form.cleaned_data["region"], by=request.user
+        )
+        messages.success(
+            request,
+            _("New recordings of this session will be stored in %(region)s.") % {"region": region_label(region)},
+        )
+        return HttpResponseRedirect(reverse("streaming:session-storage", args=[session.pk]))
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "streaming/session_storage.html",
+        {
+            "session": session,
+            "form": form,
+            "region": region_label(selectors.session_recordings_region(session=session)),
+            "files": selectors.session_stored_files(session=session),
+        },
+        status=status,
     )

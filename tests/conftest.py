@@ -10,7 +10,7 @@ from tests import factories
 from tests.support.coturn import CoturnServer, running_coturn
 from tests.support.live import LiveClient, RoomAgentSockets, a_live_session
 from tests.support.media import open_media_socket
-from tests.support.s3 import BUCKET, free_port, s3_client, use_s3_storage
+from tests.support.s3 import BUCKET, REGION_BUCKETS, empty_and_delete, free_port, s3_client, use_s3_storage
 
 # Tests that measure media timing (frame rates, first-frame delays) or start Chromium, servers, SFU nodes or
 # Celery workers of their own: run in parallel with others on a 2-core machine, they would measure the machine
@@ -21,11 +21,13 @@ SERIAL_MODULES = {
     "tests/streaming/test_nodes_recording.py",
     "tests/streaming/test_turn.py",
     "tests/streaming/test_recording_switch.py",
+    "tests/streaming/test_recording_live.py",
     "tests/classrooms/test_two_servers.py",
     "tests/bench/test_live_load.py",
     "tests/bench/test_sfu_bench.py",
     "tests/bench/test_cascade_bench.py",
     "tests/bench/test_workers.py",
+    "tests/bench/test_recording_compose.py",
 }
 SERIAL_MARKERS = {"e2e", "real_worker"}
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,6 +143,20 @@ def s3_storage(s3_endpoint: str, settings: Any) -> Iterator[Any]:
     for item in client.list_objects_v2(Bucket=BUCKET).get("Contents", []):
         client.delete_object(Bucket=BUCKET, Key=item["Key"])
     client.delete_bucket(Bucket=BUCKET)
+
+
+@pytest.fixture
+def region_buckets(s3_endpoint: str, settings: Any) -> Iterator[Any]:
+    """The default storage on `BUCKET` and each region's storage on its own bucket (`REGION_BUCKETS`) at the local
+    endpoint, all fresh; yields the client."""
+    client = s3_client(s3_endpoint)
+    for bucket in (BUCKET, *REGION_BUCKETS.values()):
+        client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "ap-southeast-1"})
+    use_s3_storage(settings, endpoint=s3_endpoint, bucket=BUCKET, regions=REGION_BUCKETS)
+    settings.WAGTAILDOCS_SERVE_METHOD = "redirect"
+    yield client
+    for bucket in (BUCKET, *REGION_BUCKETS.values()):
+        empty_and_delete(client, bucket)
 
 
 @pytest.fixture(scope="session")

@@ -44,6 +44,13 @@ _storage_sources: list[str] = []
 if env.str("AWS_STORAGE_BUCKET_NAME", default=""):
     _endpoint = env.str("AWS_S3_ENDPOINT_URL", default="")
     _storage_sources = [_origin(_endpoint)] if _endpoint else ["https://*.amazonaws.com"]
+    # A region's own endpoint (lms/settings/storage.py), e.g. China's amazonaws.com.cn.
+    for _region_endpoint in (
+        env.str("AWS_S3_ENDPOINT_URL_SINGAPORE", default=""),
+        env.str("AWS_S3_ENDPOINT_URL_CHONGQING", default=""),
+    ):
+        if _region_endpoint and _origin(_region_endpoint) not in _storage_sources:
+            _storage_sources.append(_origin(_region_endpoint))
 _extra_media = env.list("CSP_MEDIA_SOURCES", default=[])
 
 CONTENT_SECURITY_POLICY = {

@@ -11,6 +11,7 @@ from django import template
 from django.urls import reverse
 
 from classrooms.models import LiveSession
+from classrooms.selectors.sessions import sessions_managed_by
 from courses.selectors import user_is_course_staff
 from lms.timezones import CityTime, city_time
 from streaming import selectors
@@ -55,6 +56,8 @@ class SessionRecording:
     staff: bool
     # When the retention task deletes the recording (RETENTION_RECORDINGS_DAYS), in the reader's city; None: kept.
     kept_until: CityTime | None = None
+    # Its instructor or an administrator: may choose where its recordings are stored (streaming:session-storage).
+    manages: bool = False
 
     @property
     def state(self) -> str:
@@ -87,7 +90,11 @@ def course_recordings(context: template.Context, course: Any) -> list[SessionRec
     for recording in selectors.course_stored_recordings(course=course):
         files[recording.session_id].append(recording)
     items = []
-    for session in selectors.course_recorded_sessions(course=course):
+    sessions = list(selectors.course_recorded_sessions(course=course))
+    managed = set(
+        sessions_managed_by(user=user).filter(pk__in=[session.pk for session in sessions]).values_list("pk", flat=True)
+    )
+    for session in sessions:
         composition = getattr(session, "composition", None)
         home = city_time(user.home_region, session.starts_at, session.ends_at)
         url = None
@@ -112,6 +119,7 @@ def course_recordings(context: template.Context, course: Any) -> list[SessionRec
                 ],
                 staff=staff,
                 kept_until=_kept_until(user, session),
+                manages=session.pk in managed,
             )
         )
     return items

@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 from django.core import mail
-from django.core.files.storage import default_storage
 from django.test import Client
 from django.urls import reverse
 
 from certificates import credentials, documents, selectors, services, status_list
 from certificates.models import Certificate, CertificateState, IssueBatchItem, ItemState
 from lms.errors import CorridorError
+from lms.regions import storage_for_region
 from tests import factories
 from tests.support.certificates import course_with_rule
 
@@ -29,9 +29,9 @@ def test_issuing_stores_a_pdf_and_a_signed_credential_and_emails_the_trainee(
 
     assert certificate.state == CertificateState.ISSUED
     assert certificate.name_en == "Wei Ming Tan" and certificate.name_zh == "陈伟明"
-    pdf = default_storage.open(certificate.pdf_key).read()
+    pdf = storage_for_region(certificate.storage_region).open(certificate.pdf_key).read()
     assert pdf.startswith(b"%PDF-") and hashlib.sha256(pdf).hexdigest() == certificate.pdf_sha256
-    stored = default_storage.open(certificate.credential_key).read()
+    stored = storage_for_region(certificate.storage_region).open(certificate.credential_key).read()
     assert hashlib.sha256(stored).hexdigest() == certificate.credential_sha256
     credential = json.loads(stored)
     assert credential["credentialSubject"]["name"] == "Wei Ming Tan / 陈伟明"

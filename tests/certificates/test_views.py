@@ -4,7 +4,6 @@ import json
 from typing import Any
 
 import pytest
-from django.core.files.storage import default_storage
 from django.http import StreamingHttpResponse
 from django.test import Client
 from django.urls import reverse
@@ -12,6 +11,7 @@ from django.utils import translation
 
 from certificates import services
 from certificates.models import Certificate, CertificateRule, CertificateState, IssueBatch
+from lms.regions import storage_for_region
 from tests import factories
 from tests.factories import PASSWORD
 from tests.support.certificates import course_with_rule
@@ -158,8 +158,9 @@ def test_a_credential_altered_after_signing_verifies_as_invalid() -> None:
 def test_a_stored_credential_changed_in_storage_verifies_as_invalid() -> None:
     setup = course_with_rule()
     certificate = _issued(setup)
-    default_storage.delete(certificate.credential_key)
-    default_storage.save(certificate.credential_key, __import__("io").BytesIO(b'{"tampered": true}'))
+    storage = storage_for_region(certificate.storage_region)
+    storage.delete(certificate.credential_key)
+    storage.save(certificate.credential_key, __import__("io").BytesIO(b'{"tampered": true}'))
     body = Client().get(reverse("verify:json", args=[certificate.code])).json()
     assert body["status"] == "invalid" and body["reason"] == "altered"
 

@@ -478,6 +478,28 @@ ROUTES: dict[str, list[Case]] = {
             expect(NOT_FOUND, trainee_enrolled=ALLOW, **COURSE_STAFF),
         ),
     ],
+    # Where a session's recordings are stored: its instructor and administrators; anyone else is told nothing.
+    "streaming:session-storage": [
+        Case(url("streaming:session-storage", session_id=session_a), expect(NOT_FOUND, **STAFF_OF_A)),
+        Case(
+            url("streaming:session-storage", session_id=session_a),
+            expect(NOT_FOUND, **STAFF_OF_A),
+            "post",
+            lambda w: {"region": "chongqing"},
+        ),
+        Case(
+            url("streaming:session-storage", session_id=session_a),
+            expect(NOT_FOUND, **{INSTRUCTOR: BAD, ADMIN: BAD}),
+            "post",
+            lambda w: {"region": "mars"},
+            label="no such region",
+        ),
+        Case(
+            url("streaming:session-storage", session_id=fixed(FORGED_ID)),
+            expect(NOT_FOUND),
+            label="forged id",
+        ),
+    ],
     # Certificates: issuing is the administrators'; a trainee downloads their own; verification is public.
     "certificates:courses": [Case(url("certificates:courses"), expect(DENY, administrator=ALLOW))],
     "certificates:mine": [Case(url("certificates:mine"), expect(ALLOW))],

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.files.storage import default_storage
 from django.http import StreamingHttpResponse
 from django.test import Client
 from django.urls import reverse
@@ -20,6 +19,7 @@ from django.utils.translation import override as translation_override
 
 from classrooms.models import LiveSession, SessionState
 from classrooms.services.sessions import session_set_state
+from lms.regions import storage_for_region
 from streaming import selectors, services
 from streaming.models import CompositionState, Recording, RecordingState, SessionComposition
 from streaming.recording import RecordingFile, file_size_and_sha256
@@ -120,7 +120,7 @@ def test_ending_the_session_composes_its_recordings_into_one_file_a_trainee_down
     assert composition.state == CompositionState.STORED, composition.error
     assert (composition.progress, composition.attempts) == (100, 1)
     assert composition.duration_s == pytest.approx(4.0, abs=0.1)
-    assert default_storage.exists(composition.storage_key)
+    assert storage_for_region(composition.storage_region).exists(composition.storage_key)
 
     copy = tmp_path / "downloaded.mp4"
     download(client, lesson.trainee, composition, copy)
@@ -140,7 +140,7 @@ def test_ending_the_session_composes_its_recordings_into_one_file_a_trainee_down
     # The per-publisher recordings are still there, stored and untouched.
     assert set(Recording.objects.values_list("state", flat=True)) == {RecordingState.STORED}
     for recording in Recording.objects.all():
-        with default_storage.open(recording.storage_key, "rb") as stored:
+        with storage_for_region(recording.storage_region).open(recording.storage_key, "rb") as stored:
             assert hashlib.sha256(stored.read()).hexdigest() == recording.sha256
 
 
@@ -196,8 +196,8 @@ def test_a_session_whose_recordings_all_failed_says_so(lesson: Class, django_cap
 def damage(recording: Recording) -> bytes:
     """The stored file becomes garbage, consistently with its row (as if the recorder had written it so)."""
     garbage = b"\x1aE\xdf\xa3 this is not a WebM file " * 200
-    default_storage.delete(recording.storage_key)
-    default_storage.save(recording.storage_key, _content(garbage))
+    storage_for_region(recording.storage_region).delete(recording.storage_key)
+    storage_for_region(recording.storage_region).save(recording.storage_key, _content(garbage))
     Recording.objects.filter(pk=recording.pk).update(sha256=hashlib.sha256(garbage).hexdigest(), size=len(garbage))
     return garbage
 
@@ -236,7 +236,7 @@ def test_a_corrupt_recording_is_retried_then_failed_with_its_reason_for_staff(
 
     # The per-publisher recordings and their files are untouched.
     assert list(Recording.objects.order_by("pk").values()) == before
-    with default_storage.open(broken.storage_key, "rb") as stored:
+    with storage_for_region(broken.storage_region).open(broken.storage_key, "rb") as stored:
         assert stored.read() == garbage
     assert not list((recordings_dir / "compose").iterdir())  # no leftovers
 

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from classrooms.models import LiveSession, SessionState
 from classrooms.services.sessions import session_set_state
 from lms.celery import app
+from lms.regions import storage_for_region
 from streaming import services
 from streaming.models import CompositionState, RecordingState, SessionComposition
 from streaming.recording import RecordingFile, file_size_and_sha256
@@ -60,6 +60,6 @@ def test_a_real_worker_uploads_then_composes_the_session(redis_url: str, tmp_pat
 
     assert composition is not None and composition.state == CompositionState.STORED, composition
     assert set(session.recordings.values_list("state", flat=True)) == {RecordingState.STORED}
-    with default_storage.open(composition.storage_key, "rb") as stored_file:
+    with storage_for_region(composition.storage_region).open(composition.storage_key, "rb") as stored_file:
         (tmp_path / "session.mp4").write_bytes(stored_file.read())
     assert played(tmp_path / "session.mp4").duration_s == pytest.approx(2.0, abs=0.2)

@@ -27,7 +27,7 @@ from streaming.tasks import upload_session_recordings
 from tests.support.live import LiveClient
 from tests.support.media import CameraAndMicrophone, joined
 from tests.support.recording import assert_plays_like, end_session, probe
-from tests.support.s3 import BUCKET
+from tests.support.s3 import BUCKET, storages_on_bucket
 from tests.support.waiting import wait_until_async
 
 pytestmark = [
@@ -168,10 +168,7 @@ async def test_a_failed_upload_keeps_the_local_file_and_can_be_retried(
     live: Any, media: Any, cameras: list[CameraAndMicrophone], s3_storage: Any, settings: Any
 ) -> None:
     good = settings.STORAGES
-    settings.STORAGES = {
-        **good,
-        "default": {**good["default"], "OPTIONS": {**good["default"]["OPTIONS"], "bucket_name": "no-such-bucket"}},
-    }
+    settings.STORAGES = storages_on_bucket(good, "no-such-bucket")
     await recorded_session(live, media, cameras)
     await asyncio.sleep(1.5)
     await end_session(live)

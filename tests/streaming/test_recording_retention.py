@@ -15,11 +15,12 @@ from django.test import Client
 from django.utils import timezone
 
 from classrooms.models import LiveSession, SessionState
+from lms.regions import storage_for_region
 from streaming import services, tasks
 from streaming.models import CompositionState, Recording, RecordingState, SessionComposition
 from tests import factories
 from tests.classrooms.factories import LiveSessionFactory, enrol
-from tests.support.s3 import BUCKET
+from tests.support.s3 import BUCKET, REGION_BUCKETS, bucket_keys
 
 pytestmark = pytest.mark.django_db
 
@@ -114,10 +115,10 @@ def test_a_run_that_died_after_deleting_files_finishes_the_rows_next_time(
     real_delete = services._stored_file_delete
     deleted: list[str] = []
 
-    def dies_after_two(*, storage_key: str, local_path: str) -> None:
+    def dies_after_two(*, storage_key: str, storage_region: str, local_path: str) -> None:
         if len(deleted) == 2:
             raise RuntimeError("the worker died")
-        real_delete(storage_key=storage_key, local_path=local_path)
+        real_delete(storage_key=storage_key, storage_region=storage_region, local_path=local_path)
         deleted.append(storage_key)
 
     monkeypatch.setattr(services, "_stored_file_delete", dies_after_two)
@@ -157,3 +158,28 @@ def test_the_course_page_says_until_when_a_recording_is_kept(
         assert f"Kept until {until:%Y-%m-%d}, then deleted." in html
     settings.RETENTION_RECORDINGS_DAYS = 0
     assert "Kept until" not in client.get(course.url).content.decode()
+
+
+def test_a_recording_kept_in_a_region_is_deleted_from_that_regions_storage(
+    region_buckets: Any, recordings_dir: Path, catalogue: Any
+) -> None:
+    course = factories.course_with_lessons(catalogue, modules=1, lessons=1)
+    old, recent = ended(course, days_ago=40), ended(course, days_ago=5)
+    chongqing = storage_for_region("chongqing")
+    keys = {}
+    for session in (old, recent):
+        key = chongqing.save(f"recordings/{session.pk}/JFB.webm", ContentFile(b"webm"))
+        Recording.objects.create(
+            session=session,
+            publisher="JFB",
+            state=RecordingState.STORED,
+            storage_key=key,
+            storage_region="chongqing",
+            started_at=session.starts_at,
+        )
+        keys[session.pk] = key
+    assert bucket_keys(region_buckets, REGION_BUCKETS["chongqing"]) == set(keys.values())
+
+    assert tasks.expire_recordings() == 1
+    assert bucket_keys(region_buckets, REGION_BUCKETS["chongqing"]) == {keys[recent.pk]}
+    assert list(Recording.objects.values_list("session_id", flat=True)) == [recent.pk]

@@ -12,11 +12,12 @@ from typing import Any
 
 import av
 import pytest
-from django.core.files.storage import default_storage, storages
+from django.core.files.storage import storages
 
 from classrooms.models import SessionState
 from classrooms.services.sessions import session_set_state
 from lms.files import S3Writer
+from lms.regions import storage_for_region
 from streaming import selectors, services
 from streaming.models import Recording, RecordingState
 from streaming.recording import RecordingFile, WebmRecorder
@@ -24,7 +25,7 @@ from streaming.services import CONTENT_TYPE, RecordingUploadError
 from tests import factories
 from tests.classrooms.factories import LiveSessionFactory, RoomFactory
 from tests.support.recording import record_synthetic
-from tests.support.s3 import BUCKET
+from tests.support.s3 import BUCKET, storages_on_bucket
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("tasks_in_process")]
 
@@ -119,8 +120,7 @@ def test_a_failed_upload_keeps_the_local_file_and_a_retry_stores_it(
     s3_storage: Any, session: Any, settings: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     good_storages = settings.STORAGES
-    broken = {**good_storages["default"], "OPTIONS": {**good_storages["default"]["OPTIONS"], "bucket_name": "gone"}}
-    settings.STORAGES = {**good_storages, "default": broken}
+    settings.STORAGES = storages_on_bucket(good_storages, "gone")
     recording = services.recording_start(session=session, publisher="SG-1")
     file = record_synthetic(Path(recording.local_path), seconds=1.0)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -208,13 +208,14 @@ def test_a_changed_local_file_is_not_uploaded(
 def test_local_storage_keeps_recordings_under_media(session: Any, django_capture_on_commit_callbacks: Any) -> None:
     recording = recorded(session, django_capture_on_commit_callbacks, seconds=1.0)
     assert recording.state == RecordingState.STORED
-    assert default_storage.exists(recording.storage_key)
-    with default_storage.open(recording.storage_key, "rb") as stored:
+    storage = storage_for_region(recording.storage_region)
+    assert storage.exists(recording.storage_key)
+    with storage.open(recording.storage_key, "rb") as stored:
         assert hashlib.sha256(stored.read()).hexdigest() == recording.sha256
     assert not Path(recording.local_path).exists()
     # Again: the same file, not a second copy beside it.
     services.recording_upload(recording_id=recording.pk)
-    assert default_storage.listdir(str(Path(recording.storage_key).parent))[1] == [Path(recording.storage_key).name]
+    assert storage.listdir(str(Path(recording.storage_key).parent))[1] == [Path(recording.storage_key).name]
 
 
 def test_an_empty_recording_is_not_uploaded(session: Any, django_capture_on_commit_callbacks: Any) -> None:

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.core.files.storage import default_storage
 
 from classrooms.models import LiveSession
 from classrooms.services.recording import session_recording_switch
+from lms.regions import storage_for_region
 from streaming.media_hubs import media_hub
 from streaming.models import Recording, RecordingState
 from streaming.signaling import session_key
@@ -108,6 +108,6 @@ async def test_switching_recording_on_mid_session_records_who_already_publishes_
     stored = await wait_until_async(sync_to_async(second_settled), timeout=30, interval=0.1, message="the second")
     assert stored.state == RecordingState.STORED, stored.error
     local = tmp_path / "played.webm"
-    with default_storage.open(stored.storage_key, "rb") as stored_file:
+    with storage_for_region(stored.storage_region).open(stored.storage_key, "rb") as stored_file:
         local.write_bytes(stored_file.read())
     assert_plays_like(probe(local), seconds)
