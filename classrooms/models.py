@@ -88,15 +88,33 @@ class AttendanceSource(models.TextChoices):
     ROSTER = "roster", _("Operator's roster")
 
 
+class RecordingConsent(models.TextChoices):
+    NOT_ASKED = "", _("Not asked")
+    AGREED = "agreed", _("Agreed")
+    DECLINED = "declined", _("Declined")
+
+
 class AttendanceRecord(models.Model):
     """One per trainee per session; its stays come from every source and are merged.
 
     Services lock this row (SELECT ... FOR UPDATE) before touching its stays, so two
     sockets, a scan and a roster mark for the same trainee apply one after the other.
+
+    It also keeps the trainee's answer to the recording consent (services.consent) and, once the retention task
+    has deleted its stays (services.retention), the seconds they attended, which certificates still read.
     """
 
     session = models.ForeignKey(LiveSession, on_delete=models.CASCADE, related_name="attendance")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attendance")
+    recording_consent = models.CharField(
+        _("recording consent"), max_length=16, choices=RecordingConsent.choices, default="", blank=True
+    )
+    recording_consent_at = models.DateTimeField(_("recording consent answered at"), null=True, blank=True)
+    # Whether the session was being recorded when the trainee answered (the state their answer was about).
+    recording_consent_while_recorded = models.BooleanField(default=False)
+    # Set with `attended_seconds` when the stays and check-ins were deleted past RETENTION_ATTENDANCE_DETAIL_DAYS.
+    detail_pruned_at = models.DateTimeField(null=True, blank=True, editable=False)
+    attended_seconds = models.PositiveIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["session", "user"], name="one_attendance_per_session")]

@@ -8,6 +8,7 @@ from django.utils import timezone
 from classrooms.services import attendance, reminders
 from classrooms.services.alerts import alerts_check
 from classrooms.services.link_quality import link_samples_prune
+from classrooms.services.retention import attendance_detail_expire, live_events_expire
 
 
 @shared_task(name="classrooms.tasks.send_session_reminders")
@@ -35,3 +36,14 @@ def check_alerts() -> int:
 @shared_task(name="classrooms.tasks.prune_link_samples")
 def prune_link_samples() -> int:
     return link_samples_prune(now=timezone.now())
+
+
+@shared_task(name="classrooms.tasks.expire_live_data")
+def expire_live_data() -> dict[str, int]:
+    """Delete live events and attendance detail past their retention (RETENTION_*_DAYS); beat runs this hourly.
+    Idempotent: a second run, or a run after one that died midway, deletes only what is left."""
+    now = timezone.now()
+    return {
+        "live_events": live_events_expire(now=now),
+        "attendance_detail": attendance_detail_expire(now=now),
+    }

@@ -12,6 +12,8 @@ urlpatterns = [
     path("sessions/<int:session_id>/", live.live_session, name="live-session"),
     # A moderator's Start and End (the page's buttons post here).
     path("sessions/<int:session_id>/state/", live.session_state, name="live-session-state"),
+    # A trainee's answer to the recording consent (the page's dialog posts here).
+    path("sessions/<int:session_id>/recording-consent/", live.recording_consent, name="live-recording-consent"),
     # Attendance: the room display's rotating check-in code, the roster, reports.
     path("sessions/<int:session_id>/rooms/<int:room_id>/display/", attendance.room_display, name="attendance-display"),
     path(

@@ -30,6 +30,7 @@ from classrooms.agent.protocol import bearer_token
 from classrooms.models import LiveSession
 from classrooms.realtime import user_group
 from classrooms.selectors import devices as device_selectors
+from classrooms.selectors.attendance import recording_consent_given
 from classrooms.selectors.participants import MODERATORS, Participant, session_participant
 from classrooms.services import devices as device_services
 from classrooms.services import hands as hand_services
@@ -216,7 +217,11 @@ class MediaConsumer(AsyncWebsocketConsumer):
         """Recording was switched on or off mid-session (streaming.services.session_recordings_switch): record what
         this socket publishes now, or close this process's recorders of the session (their uploads follow)."""
         try:
-            if message.get("recorded"):
+            if message.get("recorded") and not await self.consents_to_recording():
+                # A trainee speaking without having agreed to be recorded is stopped, not recorded: their page asks
+                # them now (live.js), and they may be invited again once they agree.
+                await self.stop_speaking_unconsented()
+            elif message.get("recorded"):
                 await self.hub.record_publisher(self, label=_recording_label(self))
             else:
                 await self.hub.stop_recording(self.session_id)
@@ -344,6 +349,21 @@ class MediaConsumer(AsyncWebsocketConsumer):
             or (self.participant == Participant.TRAINEE and await self.hub.may_speak(self.session_id, self.user_id))
         )
 
+    async def consents_to_recording(self) -> bool:
+        """May this socket be published (and recorded) now? Rooms and staff yes; a trainee unless the session is
+        recorded and they have not agreed (classrooms.services.consent), read from the database each time."""
+        if self.agent is not None or self.participant != Participant.TRAINEE:
+            return True
+        return bool(
+            await database_sync_to_async(recording_consent_given)(session_id=self.session_id, user_id=self.user_id)
+        )
+
+    async def stop_speaking_unconsented(self) -> None:
+        """Recording came on while a trainee who has not agreed to it may speak: withdraw the invitation (which
+        unpublishes them) and end their publication."""
+        await self.hub.speaker_revoke(self.session_id, self.user_id)  # unpublishes this user's sockets too
+        await self.publication_end()
+
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if not self.joined:
             return
@@ -442,6 +462,12 @@ async def handle_publish(consumer: MediaConsumer, message: messages.Publish) -> 
     await consumer.recheck_role()
     if not await consumer.can_publish():
         raise CorridorError("forbidden", _("Only the instructor, or a trainee invited to speak, can publish."))
+    if not await consumer.consents_to_recording():
+        raise CorridorError(
+            "recording_consent_required",
+            _("This session is recorded and you have not agreed to be recorded, so you cannot speak."),
+            status=403,
+        )
     await consumer.hear_session_end()
     answer = await consumer.hub.publish(consumer, sdp=message.sdp, label=_recording_label(consumer))
     await consumer.publication_start()
@@ -507,6 +533,10 @@ def _part_of(session: LiveSession, user_id: int) -> Participant | None:
 
 async def handle_invite(consumer: MediaConsumer, message: messages.Speaker) -> dict[str, Any]:
     user_id = await _speaker(consumer, message)
+    if not await database_sync_to_async(recording_consent_given)(session_id=consumer.session_id, user_id=user_id):
+        raise CorridorError(
+            "not_consented", _("This trainee has not agreed to be recorded, so cannot speak while it is recorded.")
+        )
     await consumer.hub.speaker_invite(consumer.session_id, user_id)
     # Invited, their raised hand is answered: it goes down (moderators see the queue change, they hear of it).
     assert consumer.session is not None

@@ -313,3 +313,12 @@ def media_files_of(*, user: Any) -> list[ExportFile]:
         for recording in recordings_of_person(user=user)
         if recording.state == RecordingState.STORED and recording.storage_key
     ]
+
+
+def recordings_kept_until(*, session: LiveSession) -> datetime | None:
+    """When the retention task deletes the session's recordings (RETENTION_RECORDINGS_DAYS after it ended), or None
+    when they are kept forever."""
+    days = settings.RETENTION_RECORDINGS_DAYS
+    if not days or days <= 0:
+        return None
+    return (session.live_until or session.ends_at) + timedelta(days=days)

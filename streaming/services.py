@@ -27,12 +27,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from classrooms.models import LiveSession, Room, SessionState
 from classrooms.selectors.sessions import sessions_managed_by
+from classrooms.services.retention import retention_cutoff, sessions_over_before
 from lms.accounts.models import Region
 from lms.accounts.personal_data import ErasedPerson
 from lms.celery import delay_long
@@ -767,3 +769,63 @@ def media_erase_user(*, person: ErasedPerson) -> dict[str, int]:
 
     transaction.on_commit(delete_old)
     return counts
+
+
+# Retention: recordings past RETENTION_RECORDINGS_DAYS (classrooms.services.retention has the rest).
+
+
+def _stored_file_delete(*, storage_key: str, storage_region: str, local_path: str) -> None:
+    """Delete a recording's object in its region's storage and its local file, if either is still there.
+    Idempotent."""
+    if storage_key:
+        storage_for_region(storage_region).delete(storage_key)  # no error when the object is already gone
+    if local_path:
+        _remove_local_file(local_path)
+
+
+def _session_recordings_delete(*, session_id: int) -> int:
+    """Delete the session's composed file and each publisher's recording: the files first, then the rows.
+
+    A run that dies between the two leaves rows whose files are gone, which the next run deletes; nothing that
+    should be kept is lost. The composition goes first, so a resumed composition never looks for deleted inputs.
+    """
+    composition = SessionComposition.objects.filter(session_id=session_id).first()
+    recordings = list(Recording.objects.filter(session_id=session_id))
+    if composition is not None:
+        _stored_file_delete(
+            storage_key=composition.storage_key,
+            storage_region=composition.storage_region,
+            local_path=composition.local_path,
+        )
+    for recording in recordings:
+        _stored_file_delete(
+            storage_key=recording.storage_key, storage_region=recording.storage_region, local_path=recording.local_path
+        )
+    with transaction.atomic():
+        deleted_compositions, _detail = SessionComposition.objects.filter(session_id=session_id).delete()
+        deleted_recordings, _detail = Recording.objects.filter(pk__in=[r.pk for r in recordings]).delete()
+    logger.info("retention: deleted the recordings of session %s", session_id)
+    return deleted_compositions + deleted_recordings
+
+
+def recordings_expire(*, now: datetime | None = None, batch_size: int = 20) -> int:
+    """Delete the recordings (rows and stored files, composed and per publisher) of sessions over for longer than
+    RETENTION_RECORDINGS_DAYS; 0 or empty keeps them forever. Returns how many rows were deleted."""
+    cutoff = retention_cutoff(settings.RETENTION_RECORDINGS_DAYS, now=now)
+    if cutoff is None:
+        return 0
+    deleted = 0
+    done: set[int] = set()
+    while True:
+        old = sessions_over_before(cutoff).exclude(pk__in=done)
+        session_ids = list(
+            old.filter(Q(recordings__isnull=False) | Q(composition__isnull=False))
+            .distinct()
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not session_ids:
+            return deleted
+        for session_id in session_ids:
+            deleted += _session_recordings_delete(session_id=session_id)
+            done.add(session_id)

@@ -104,3 +104,9 @@ def sample_node_links() -> int:
     alerts (classrooms.services.link_quality). Nothing to do with one media node. Returns the samples written."""
     nodes = sfu_node_records()
     return link_samples_cross_record(nodes=nodes, now=timezone.now()) if nodes else 0
+
+
+@shared_task(name="streaming.tasks.expire_recordings")
+def expire_recordings() -> int:
+    """Delete recordings (rows and stored files) past RETENTION_RECORDINGS_DAYS; beat runs this hourly. Idempotent."""
+    return services.recordings_expire(now=timezone.now())

@@ -15,7 +15,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from classrooms.events import AttendancePayload, AttendeePayload, DepartedPayload
-from classrooms.models import AttendanceSource, AttendanceStay, LiveSession, Room, SessionState
+from classrooms.models import (
+    AttendanceRecord,
+    AttendanceSource,
+    AttendanceStay,
+    LiveSession,
+    RecordingConsent,
+    Room,
+    SessionState,
+)
 from classrooms.selectors.participants import MODERATORS, Participant, session_participant
 from courses.models import CoursePage, Enrolment
 from lms.accounts.models import User
@@ -220,6 +228,15 @@ class AttendanceRow:
     places: tuple[PlaceMinutes, ...]
     first_seen: datetime | None
     last_seen: datetime | None
+    # The answer to the recording consent ("agreed", "declined", "" not asked) and when it was given.
+    recording_consent: str = ""
+    recording_consent_at: datetime | None = None
+    # The stays were deleted by the retention task: `seconds` is the summary kept on the attendance record.
+    detail_pruned: bool = False
+
+    @property
+    def recording_consent_label(self) -> str:
+        return str(RecordingConsent(self.recording_consent).label) if self.recording_consent else _("Not asked")
 
     @property
     def where_from(self) -> str:
@@ -250,7 +267,10 @@ def attendance_report(*, session: LiveSession, now: datetime | None = None) -> A
     trainees = list(session_trainees(session=session))
     enrolled_ids = {user.pk for user in trainees}
     stays_by_user = _by_user(_session_stays(session))
-    others = [stays[0].record.user for user_id, stays in stays_by_user.items() if user_id not in enrolled_ids]
+    records = {
+        record.user_id: record for record in AttendanceRecord.objects.filter(session=session).select_related("user")
+    }
+    others = [record.user for user_id, record in records.items() if user_id not in enrolled_ids]
     rows = []
     for user in [*trainees, *sorted(others, key=lambda u: display_name(u).casefold())]:
         clipped: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
@@ -264,6 +284,10 @@ def attendance_report(*, session: LiveSession, now: datetime | None = None) -> A
                 clipped[_place_key(stay)].append(interval)
                 labels[_place_key(stay)] = _place_label(stay)
         seconds = _union_seconds(interval for intervals in clipped.values() for interval in intervals)
+        record = records.get(user.pk)
+        pruned = record is not None and record.detail_pruned_at is not None
+        if record is not None and pruned:
+            seconds = record.attended_seconds or 0
         places = sorted(
             (PlaceMinutes(key, labels[key], _whole_minutes(_union_seconds(clipped[key]))) for key in clipped),
             key=lambda place: (-place.minutes, place.label),
@@ -280,6 +304,9 @@ def attendance_report(*, session: LiveSession, now: datetime | None = None) -> A
                 places=tuple(places),
                 first_seen=min(s for s, _e in seen) if seen else None,
                 last_seen=max(e for _s, e in seen) if seen else None,
+                recording_consent=record.recording_consent if record is not None else "",
+                recording_consent_at=record.recording_consent_at if record is not None else None,
+                detail_pruned=pruned,
             )
         )
     return AttendanceReport(
@@ -366,13 +393,14 @@ def course_live_minutes(*, course_key: UUID, user_ids: Iterable[int], now: datet
     session's scheduled time. Two queries, whatever the number of trainees.
     """
     now = now or timezone.now()
+    user_ids = list(user_ids)
     sessions = list(
         LiveSession.objects.filter(course__translation_key=course_key)
         .filter(Q(state=SessionState.ENDED) | Q(ends_at__lte=now))
         .only("pk", "starts_at", "ends_at")
     )
     windows = {session.pk: (session.starts_at, session.ends_at) for session in sessions}
-    stays = AttendanceStay.objects.filter(record__session__in=sessions, record__user_id__in=list(user_ids)).values_list(
+    stays = AttendanceStay.objects.filter(record__session__in=sessions, record__user_id__in=user_ids).values_list(
         "record__user_id", "record__session_id", "started_at", "ended_at", "last_seen_at", "source"
     )
     intervals: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
@@ -382,10 +410,17 @@ def course_live_minutes(*, course_key: UUID, user_ids: Iterable[int], now: datet
         clipped = (max(started_at, start), min(stay_effective_end(stay, now=now), end))
         if clipped[0] < clipped[1]:
             intervals[user_id].append(clipped)
+    attended = {user_id: _union_seconds(spans) for user_id, spans in intervals.items()}
+    # Sessions whose stays the retention task deleted count by the summary it kept (the same clipped union).
+    summaries = AttendanceRecord.objects.filter(
+        session__in=sessions, user_id__in=user_ids, detail_pruned_at__isnull=False
+    ).values_list("user_id", "attended_seconds")
+    for user_id, seconds in summaries:
+        attended[user_id] = attended.get(user_id, 0) + (seconds or 0)
     return CourseLiveMinutes(
         sessions=len(sessions),
         scheduled_seconds=round(sum((end - start).total_seconds() for start, end in windows.values())),
-        attended_seconds={user_id: _union_seconds(spans) for user_id, spans in intervals.items()},
+        attended_seconds=attended,
     )
 
 
@@ -427,3 +462,25 @@ def attendance_stays(*, session: LiveSession, now: datetime | None = None) -> li
             )
         )
     return sorted(rows, key=lambda row: (row.name.casefold(), row.email, row.joined))
+
+
+def recording_consent_of(*, session: LiveSession, user_id: int) -> str:
+    """The trainee's answer to the recording consent in `session`: "agreed", "declined", or "" (not asked yet)."""
+    consent = (
+        AttendanceRecord.objects.filter(session=session, user_id=user_id)
+        .values_list("recording_consent", flat=True)
+        .first()
+    )
+    return consent or ""
+
+
+def recording_consent_given(*, session_id: int, user_id: int) -> bool:
+    """May this trainee be published in the session now? Yes unless it is recorded and they have not agreed.
+
+    The session is read again: recording may have been switched on since the socket opened."""
+    recorded = LiveSession.objects.filter(pk=session_id).values_list("recorded", flat=True).first()
+    if not recorded:
+        return True
+    return AttendanceRecord.objects.filter(
+        session_id=session_id, user_id=user_id, recording_consent=RecordingConsent.AGREED
+    ).exists()

@@ -46,6 +46,8 @@ def classroom_records_of(*, user: Any) -> dict[str, Any]:
             {
                 "session": record.session.title,
                 "session_id": record.session_id,
+                "recording_consent": record.recording_consent,
+                "recording_consent_at": _when(record.recording_consent_at),
                 "stays": [
                     {
                         "source": stay.source,

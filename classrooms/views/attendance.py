@@ -339,6 +339,8 @@ def report_csv(request: HttpRequest, session_id: int) -> HttpResponse:
             _("Where from"),
             _("First seen (%(city)s time)") % {"city": clock["city_name"]},
             _("Last seen (%(city)s time)") % {"city": clock["city_name"]},
+            _("Recording consent"),
+            _("Recording consent answered (%(city)s time)") % {"city": clock["city_name"]},
         ]
     )
     for row in result.rows:
@@ -353,6 +355,10 @@ def report_csv(request: HttpRequest, session_id: int) -> HttpResponse:
                 _csv_cell("; ".join(f"{place.label} ({place.minutes} min)" for place in row.places)),
                 row.first_seen.astimezone(clock["zone"]).strftime(time_format) if row.first_seen else "",
                 row.last_seen.astimezone(clock["zone"]).strftime(time_format) if row.last_seen else "",
+                row.recording_consent_label,
+                row.recording_consent_at.astimezone(clock["zone"]).strftime(time_format)
+                if row.recording_consent_at
+                else "",
             ]
         )
     return response

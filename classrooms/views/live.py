@@ -21,11 +21,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from classrooms.forms import SessionStateForm
-from classrooms.models import LiveSession, SessionState
-from classrooms.selectors.attendance import presence_now
+from classrooms.models import LiveSession, RecordingConsent, SessionState
+from classrooms.selectors.attendance import presence_now, recording_consent_of
 from classrooms.selectors.participants import MODERATORS, Participant, session_participant
 from classrooms.selectors.timetable import scheduled_sessions
 from classrooms.services.alerts import session_alerts_json
+from classrooms.services.consent import recording_consent_record
 from classrooms.services.polls import MAX_CHOICES
 from classrooms.services.qa import ANSWER_MAX_LENGTH, QUESTION_MAX_LENGTH
 from classrooms.services.sessions import START_EARLY, session_set_state
@@ -146,6 +147,8 @@ def live_strings() -> dict[str, Any]:
         "asOf": _("As of {time}."),
         # Recording
         "recordingStarted": _("This session is being recorded."),
+        "consentAgreed": _("You agreed to be recorded."),
+        "consentDeclined": _("You follow the class without being recorded: you cannot speak while it is recorded."),
         "recordingStopped": _("Recording has stopped."),
         # The socket's error frames by code, in the page's language (the socket speaks English).
         "errors": {
@@ -234,6 +237,10 @@ def media_strings() -> dict[str, Any]:
             "not_a_trainee": _("Only a trainee of this session can be invited to speak."),
             "unknown_room": _("That room is not part of this session."),
             "not_invited": _("You have not been invited to speak."),
+            "recording_consent_required": _(
+                "This session is recorded and you have not agreed to be recorded, so you cannot speak."
+            ),
+            "not_consented": _("This trainee has not agreed to be recorded, so cannot speak while it is recorded."),
         },
     }
 
@@ -261,6 +268,8 @@ def live_session(request: HttpRequest, session_id: int) -> HttpResponse:
     may_see_report = participant in MODERATORS | {Participant.OPERATOR}
     report_url = _url_or_none("classrooms:attendance-report", session_id=session.pk) if may_see_report else None
     scheme = "wss" if request.is_secure() else "ws"
+    is_trainee = participant == Participant.TRAINEE
+    consent = recording_consent_of(session=session, user_id=user.pk) if is_trainee else ""
     config = {
         "sessionId": session.pk,
         "userId": user.pk,
@@ -281,6 +290,11 @@ def live_session(request: HttpRequest, session_id: int) -> HttpResponse:
         # The lobby counts down to the scheduled start; moderators may start from START_EARLY before it.
         "startsAt": session.starts_at.isoformat(),
         "startOpensAt": (session.starts_at - START_EARLY).isoformat(),
+        # A trainee's answer to the recording consent: "agreed", "declined" or "" (asked when recording is on).
+        "recordingConsent": consent,
+        "consentUrl": reverse("classrooms:live-recording-consent", kwargs={"session_id": session.pk})
+        if is_trainee
+        else None,
         "stateUrl": reverse("classrooms:live-session-state", kwargs={"session_id": session.pk})
         if is_moderator
         else None,
@@ -295,7 +309,8 @@ def live_session(request: HttpRequest, session_id: int) -> HttpResponse:
             "scheduled": scheduled,
             "participant": participant,
             "is_moderator": is_moderator,
-            "is_trainee": participant == Participant.TRAINEE,
+            "is_trainee": is_trainee,
+            "recording_consent": consent,
             # The "● Recording" indicator, the moderators' toggle and the trainee's notice start from this.
             "recording_on": session.recorded and session.state != SessionState.ENDED,
             # Trainees wait in the lobby until the session goes live (live.js lets them in without a reload).
@@ -332,5 +347,30 @@ def session_state(request: HttpRequest, session_id: int) -> HttpResponse:
     text = _("The session is live.") if session.state == SessionState.LIVE else _("This session has ended.")
     if "application/json" in request.headers.get("Accept", ""):
         return JsonResponse({"state": session.state, "message": text})
+    messages.success(request, text)
+    return HttpResponseRedirect(reverse("classrooms:live-session", kwargs={"session_id": session.pk}), status=303)
+
+
+@login_required
+@require_POST
+def recording_consent(request: HttpRequest, session_id: int) -> HttpResponse:
+    """A trainee's answer to "I agree to be recorded" / "Not now" (the live page's dialog posts here), kept on their
+    attendance record. JSON for the page's script, else back to the page with a message."""
+    session = LiveSession.objects.select_related("course").filter(pk=session_id).first()
+    if session is None or session_participant(session=session, user=request.user) is None:
+        raise Http404  # as the page: a session someone may not join is as good as none
+    answer = request.POST.get("answer", "")
+    if answer not in {RecordingConsent.AGREED, RecordingConsent.DECLINED}:
+        raise CorridorError("invalid_answer", _("Choose whether you agree to be recorded."))
+    user: Any = request.user
+    record = recording_consent_record(session=session, user=user, agreed=answer == RecordingConsent.AGREED)
+    agreed = record.recording_consent == RecordingConsent.AGREED
+    text = (
+        _("You agreed to be recorded.")
+        if agreed
+        else _("You follow the class without being recorded: you cannot speak while it is recorded.")
+    )
+    if "application/json" in request.headers.get("Accept", ""):
+        return JsonResponse({"consent": record.recording_consent, "message": text})
     messages.success(request, text)
     return HttpResponseRedirect(reverse("classrooms:live-session", kwargs={"session_id": session.pk}), status=303)

@@ -173,6 +173,12 @@ ALERT_LOSS_PCT = env.float("ALERT_LOSS_PCT", default=3.0)
 ALERT_LOSS_SECONDS = env.float("ALERT_LOSS_SECONDS", default=10.0)
 # Link-quality samples (rooms' links, the Singapore–Chongqing link) are kept this many days for session history.
 LINK_SAMPLES_KEEP_DAYS = env.int("LINK_SAMPLES_KEEP_DAYS", default=90)
+# Retention (classrooms.services.retention, streaming.services.recordings_expire; beat runs them hourly): what a live
+# session leaves is deleted this many days after it ended; 0 keeps it forever. Attendance detail is each trainee's
+# stays and check-ins (their attendance record stays, with the minutes certificates read, and their recording consent).
+RETENTION_LIVE_EVENTS_DAYS = env.int("RETENTION_LIVE_EVENTS_DAYS", default=90)
+RETENTION_ATTENDANCE_DETAIL_DAYS = env.int("RETENTION_ATTENDANCE_DETAIL_DAYS", default=0)
+RETENTION_RECORDINGS_DAYS = env.int("RETENTION_RECORDINGS_DAYS", default=0)
 # A room's device registry: at most this many devices per room (registered and reported together). A room agent's
 # report naming a device beyond the cap is not stored, so a faulty agent cannot fill the table.
 ROOM_DEVICE_CAP = env.int("ROOM_DEVICE_CAP", default=16)

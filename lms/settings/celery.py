@@ -72,4 +72,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "lms.accounts.tasks.expire_data_exports",
         "schedule": timedelta(hours=1),
     },
+    # Retention: live events, attendance detail and recordings past their configured age are deleted.
+    "expire-live-data": {
+        "task": "classrooms.tasks.expire_live_data",
+        "schedule": timedelta(hours=1),
+    },
+    "expire-recordings": {
+        "task": "streaming.tasks.expire_recordings",
+        "schedule": timedelta(hours=1),
+    },
 }

@@ -54,6 +54,8 @@ class SessionRecording:
     url: str | None
     files: list[CourseRecording]
     staff: bool
+    # When the retention task deletes the recording (RETENTION_RECORDINGS_DAYS), in the reader's city; None: kept.
+    kept_until: CityTime | None = None
     # Its instructor or an administrator: may choose where its recordings are stored (streaming:session-storage).
     manages: bool = False
 
@@ -116,7 +118,13 @@ def course_recordings(context: template.Context, course: Any) -> list[SessionRec
                     for recording in shown
                 ],
                 staff=staff,
+                kept_until=_kept_until(user, session),
                 manages=session.pk in managed,
             )
         )
     return items
+
+
+def _kept_until(user: Any, session: LiveSession) -> CityTime | None:
+    moment = selectors.recordings_kept_until(session=session)
+    return city_time(user.home_region, moment, moment) if moment is not None else None

@@ -169,13 +169,13 @@ def test_a_class_from_start_to_finish_with_both_rooms_an_invited_trainee_and_one
     expect(instructor.locator("[data-recording-toggle]")).to_have_attribute("aria-pressed", "true")
     expect(instructor.locator("[data-recording-indicator]")).to_be_visible()
 
-    # Two trainees wait in the lobby; the session is recorded, and they are told so before joining.
+    # Two trainees wait in the lobby; the session is recorded, and they agree to be recorded before joining.
     trainees = {}
     for name, trainee in (("Mei", live_class.trainee), ("Jun", live_class.chongqing_trainee)):
         page = open_from_timetable(sign_in(trainee), live_server, f"Open the lobby {course_title}")
         expect(page.locator("#session-lobby")).to_be_visible()
         expect(page.locator("[data-recording-notice]")).to_be_visible()
-        page.locator("[data-recording-notice-accept]").click()
+        page.locator("[data-recording-consent-agree]").click()
         expect(page.locator("[data-recording-indicator]")).to_be_visible()
         trainees[name] = page
     mei, jun = trainees["Mei"], trainees["Jun"]

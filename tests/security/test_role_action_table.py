@@ -319,6 +319,31 @@ ROUTES: dict[str, list[Case]] = {
             lambda w: {"state": "ended"},
         ),
     ],
+    "classrooms:live-recording-consent": [
+        Case(
+            url("classrooms:live-recording-consent", session_id=session_a),
+            expect(NOT_FOUND, trainee_enrolled=ALLOW, instructor_own=DENY, operator_own=DENY, administrator=DENY),
+            "post",
+            lambda w: {"answer": "agreed"},
+            json=True,
+        ),
+        Case(
+            url("classrooms:live-recording-consent", session_id=session_a),
+            expect(NOT_FOUND, trainee_enrolled=BAD, instructor_own=BAD, operator_own=BAD, administrator=BAD),
+            "post",
+            lambda w: {"answer": "perhaps"},
+            label="neither agreed nor declined",
+            json=True,
+        ),
+        Case(url("classrooms:live-recording-consent", session_id=session_a), expect(METHOD), label="GET"),
+        Case(
+            url("classrooms:live-recording-consent", session_id=fixed(FORGED_ID)),
+            expect(NOT_FOUND),
+            "post",
+            lambda w: {"answer": "agreed"},
+            label="forged id",
+        ),
+    ],
     "classrooms:attendance-display": [
         Case(
             url("classrooms:attendance-display", session_id=session_a, room_id=room_a),

@@ -384,6 +384,7 @@
       case "session.recording":
         if (state.session) state.session.recorded = data.recorded;
         renderRecording(true);
+        consentFollowsRecording(data.recorded === true);
         break;
       default:
         break; // kinds this page does not show (presence.changed)
@@ -614,20 +615,91 @@
     });
   }
 
-  // A trainee opening a recorded session is told first: the video (media.js) waits for this promise.
-  const recordingNotice = document.querySelector("[data-recording-notice]");
+  // Recording consent: a trainee opening a recorded session answers "I agree to be recorded" or "Not now" first (the
+  // video, media.js, waits for this promise); either answer is kept with their attendance (POST consentUrl), and
+  // "Not now" lets them follow the class without speaking. Switched on while they are here, recording asks again.
+  const consentDialog = document.querySelector("[data-recording-notice]");
+  const consentForm = consentDialog && consentDialog.querySelector("[data-recording-consent-form]");
+  const consentError = consentDialog && consentDialog.querySelector("[data-recording-consent-error]");
+  let consentAnswered = null;
   window.corridorRecordingNotice = new Promise((resolve) => {
-    if (!recordingNotice || typeof recordingNotice.showModal !== "function") {
-      resolve();
-      return;
-    }
-    recordingNotice.addEventListener("cancel", (event) => event.preventDefault()); // Esc is not consent
-    recordingNotice.querySelector("[data-recording-notice-accept]").addEventListener("click", () => {
-      recordingNotice.close();
-      resolve();
-    });
-    recordingNotice.showModal();
+    consentAnswered = resolve;
   });
+
+  function askConsent() {
+    if (!consentDialog || consentDialog.open) return;
+    if (typeof consentDialog.showModal === "function") consentDialog.showModal();
+    else consentDialog.setAttribute("open", "");
+    const agree = consentDialog.querySelector("[data-recording-consent-agree]");
+    if (agree) agree.focus();
+  }
+
+  const consentReminder = find("[data-consent-reminder]");
+
+  function renderConsentReminder() {
+    // Beside "Raise hand": a trainee who has not agreed, in a recorded session, may agree at any time.
+    if (!consentReminder || !consentDialog) return;
+    consentReminder.hidden = !(recordingOn() && consentDialog.dataset.recordingConsent !== "agreed");
+  }
+
+  function consentFollowsRecording(cameOn) {
+    // A trainee who has not agreed is asked when recording comes on, and after a (re)connect only if they have
+    // never answered: "Not now" is not asked again on every reconnect (the reminder's button stays).
+    renderConsentReminder();
+    if (!consentDialog || !recordingOn()) return;
+    const answer = consentDialog.dataset.recordingConsent || "";
+    if (answer !== "agreed" && (cameOn || answer === "")) askConsent();
+  }
+
+  const consentOpen = find("[data-recording-consent-open]");
+  if (consentOpen) consentOpen.addEventListener("click", askConsent);
+
+  if (consentDialog && consentForm) {
+    consentDialog.addEventListener("cancel", (event) => event.preventDefault()); // Esc is not an answer
+    consentForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const answer = event.submitter && event.submitter.value === "agreed" ? "agreed" : "declined";
+      const buttons = consentForm.querySelectorAll("button");
+      buttons.forEach((b) => (b.disabled = true));
+      clearError(consentError);
+      const body = new FormData(consentForm);
+      body.set("answer", answer);
+      try {
+        const response = await fetch(consentForm.action, {
+          method: "POST",
+          body,
+          headers: { Accept: "application/json" },
+          credentials: "same-origin",
+        });
+        const reply = await response.json().catch(() => ({}));
+        if (!response.ok) {
+          const error = reply.error || {};
+          showError(consentError, error.message || t("unknownError"));
+          return;
+        }
+        consentDialog.dataset.recordingConsent = reply.consent;
+        root.dataset.recordingConsent = reply.consent;
+        consentDialog.close();
+        renderConsentReminder();
+        if (recordingAnnounce) recordingAnnounce.textContent = reply.message || "";
+        const notice = find("[data-session-notice]");
+        if (notice) {
+          notice.textContent = t(reply.consent === "agreed" ? "consentAgreed" : "consentDeclined");
+          notice.hidden = false;
+        }
+        consentAnswered();
+      } catch (error) {
+        showError(consentError, t("notConnected"));
+      } finally {
+        buttons.forEach((b) => (b.disabled = false));
+      }
+    });
+    root.dataset.recordingConsent = consentDialog.dataset.recordingConsent || "";
+    if (consentDialog.hasAttribute("data-ask-now")) askConsent();
+    else consentAnswered();
+  } else {
+    consentAnswered();
+  }
 
   // Questions --------------------------------------------------------------------------------------
 
@@ -1219,6 +1291,7 @@
   function renderAll() {
     renderSessionState();
     renderRecording(false);
+    consentFollowsRecording(false);
     renderQuestions();
     renderPolls();
     renderHand();
