@@ -35,7 +35,7 @@ class PrivateRedis:
     def __init__(self, log: Path) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
-            pytest.skip("redis-server is not installed (apt-get install redis-server)")
+            pytest.skip("redis-server is not installed: make system-packages (apt-get install redis-server)")
         self.binary = binary
         self.port = _free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
