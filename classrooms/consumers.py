@@ -101,7 +101,13 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         # any it already has (event_id <= the snapshot's last_event_id).
         self.pending: list[str] | None = []
         live_hub = hub()
-        await live_hub.join(self)
+        try:
+            await live_hub.join(self)
+        except ConnectionError:  # the channel layer is away (Redis restarting): try again shortly
+            await self.socket_claim.release()
+            message = _("Live updates are unavailable for a moment: reconnecting.")
+            await self._refuse(CloseCode.SILENT, "unavailable", message)
+            return
         self.joined = True
         # Trainees' presence is their attendance; staff are there to teach and run the rooms.
         self.counts_attendance = self.participant == Participant.TRAINEE

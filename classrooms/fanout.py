@@ -172,11 +172,20 @@ class LiveHub:
         fanout = self.sessions.get(socket.session_id)
         if fanout is None:
             fanout = self.sessions[socket.session_id] = _SessionFanout()
+        if fanout.listener is None or fanout.listener.done():
+            # The session's first socket here, or its listener could not subscribe (the layer was away): listen
+            # (again); otherwise every later socket of the session would wait for a subscription that never comes.
+            fanout.ready = asyncio.Event()
             fanout.listener = asyncio.create_task(self._listen(socket.session_id, fanout))
         fanout.sockets.add(socket)
         self.by_user[socket.user_id].add(socket)
         self._ensure_background()
-        await asyncio.wait_for(fanout.ready.wait(), timeout=10)
+        ready = asyncio.ensure_future(fanout.ready.wait())
+        await asyncio.wait({ready, fanout.listener}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
+        if not fanout.ready.is_set():
+            ready.cancel()
+            await self.leave(socket)  # not left behind, half joined: the client reconnects and tries again
+            raise ConnectionError(f"could not subscribe to session {socket.session_id}'s events")
         self.on_joined()
 
     async def leave(self, socket: LocalSocket) -> None:
@@ -228,7 +237,10 @@ class LiveHub:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await fanout.listener
         if self.layer is not None and fanout.channel is not None:
-            await self.layer.group_discard(session_group(session_id), fanout.channel)
+            try:
+                await self.layer.group_discard(session_group(session_id), fanout.channel)
+            except Exception:  # the layer is away: the subscription went with its connection anyway
+                logger.info("leaving session %s's group failed", session_id, exc_info=True)
 
     async def _dispatch(self, fanout: _SessionFanout, message: dict[str, Any]) -> None:
         text: str = message["text"]

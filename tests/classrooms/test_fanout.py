@@ -58,6 +58,11 @@ class FlakyLayer(InMemoryChannelLayer):
             raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
         await super().group_send(group, message)
 
+    async def group_add(self, group: str, channel: str) -> None:
+        if self.down:
+            raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+        await super().group_add(group, channel)
+
 
 async def test_after_a_layer_outage_the_hub_sends_its_sockets_what_they_missed(monkeypatch: Any) -> None:
     monkeypatch.setattr(fanout_module, "LAYER_PROBE_SECONDS", 0.05)
@@ -93,12 +98,22 @@ async def test_after_a_layer_outage_the_hub_sends_its_sockets_what_they_missed(m
         with pytest.raises(ConnectionError):  # event 8 is lost, as a publish to a Redis that is away
             await layer.group_send(session_group(1), {"type": "live.event", "event_id": 8, "text": "event 8"})
         await wait_until_async(lambda: hub.layer_down, timeout=2, message="the hub to notice the outage")
+        # A socket of another session cannot subscribe meanwhile: refused (its client reconnects), not half joined.
+        other = FakeSocket(3)
+        other.session_id = 2
+        with pytest.raises(ConnectionError):
+            await hub.join(other)  # type: ignore[arg-type]
+        assert 2 not in hub.sessions
         layer.down = False
 
         await wait_until_async(lambda: len(trainee.received) == 2, timeout=2, message="the catch-up")
         assert trainee.received == ["event 7", "everyone's synced frame"]
         assert instructor.received == ["event 7", "moderators' synced frame"]
         assert asked == [(1, 7)]  # from the last event delivered before the outage
+        await hub.join(other)  # type: ignore[arg-type]
+        await layer.group_send(session_group(2), {"type": "live.event", "event_id": 9, "text": "event 9"})
+        await wait_until_async(lambda: other.received == ["event 9"], timeout=2, message="event 9")
+        await hub.leave(other)  # type: ignore[arg-type]
     finally:
         for socket in (trainee, instructor):
             await hub.leave(socket)  # type: ignore[arg-type]
