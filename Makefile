@@ -27,7 +27,7 @@ system-packages:
 	@if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null 2>&1; then sudo=sudo; \
 	else echo "system-packages: run as root, or install sudo"; exit 1; fi; \
 	$$sudo apt-get update -qq && \
-	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium coturn
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium coturn redis-server
 
 migrate: install
 	mkdir -p var

@@ -19,6 +19,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.db import InterfaceError, OperationalError
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -33,7 +34,7 @@ from classrooms.services.recording import session_recording_switch
 from lms.accounts.models import User
 from lms.close_codes import CloseCode
 from lms.db_async import database_parallel
-from lms.errors import CorridorError
+from lms.errors import DATABASE_UNAVAILABLE, CorridorError
 from lms.socket_frames import FrameRateLimit, NoFields, Route, error_frame, handler_for, parse_json_frame, with_ref
 from lms.socket_quota import TOO_MANY_SOCKETS, SocketClaim
 
@@ -43,7 +44,7 @@ logger = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 16 * 1024
 MESSAGES_PER_SECOND = 20
 SYNC_MIN_INTERVAL = 2  # seconds between two `sync` requests of one socket
-SYNC_LIMIT = 500
+SYNC_LIMIT = session_selectors.SYNC_LIMIT
 
 
 class LiveSessionConsumer(AsyncWebsocketConsumer):
@@ -100,11 +101,18 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         # any it already has (event_id <= the snapshot's last_event_id).
         self.pending: list[str] | None = []
         live_hub = hub()
-        await live_hub.join(self)
+        try:
+            await live_hub.join(self)
+        except ConnectionError:  # the channel layer is away (Redis restarting): try again shortly
+            await self.socket_claim.release()
+            message = _("Live updates are unavailable for a moment: reconnecting.")
+            await self._refuse(CloseCode.SILENT, "unavailable", message)
+            return
         self.joined = True
         # Trainees' presence is their attendance; staff are there to teach and run the rooms.
         self.counts_attendance = self.participant == Participant.TRAINEE
         presence_changed, snapshot = await self._enter()
+        live_hub.saw_event(self.session_id, snapshot["last_event_id"])
         if presence_changed:
             live_hub.attendance_changed(self.session_id)
         await self._send({"type": "welcome", "data": snapshot})
@@ -159,6 +167,11 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
             reply = await handler_for(HANDLERS, message)(self, message)
             if reply is not None:
                 await self._send_reply(with_ref(reply, ref))
+        except (OperationalError, InterfaceError):
+            # The database is away (restarting, cut off): the write rolled back with its transaction, so say so
+            # and keep the socket; closing it would only make every page reconnect into the same outage.
+            logger.warning("live socket message refused: the database is unavailable", exc_info=True)
+            await self._send_error(CorridorError("database_unavailable", DATABASE_UNAVAILABLE, status=503), ref)
         except CorridorError as error:
             await self._send_error(error, ref)
             if error.code == "flooded":
@@ -176,10 +189,14 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
     async def force_close(self, code: str, message: str) -> None:
         if not self.joined:
             return
-        close_code = {"timeout": CloseCode.SILENT, "forbidden_now": CloseCode.FORBIDDEN}.get(code, CloseCode.SIGNED_OUT)
+        reconnect = {"timeout": CloseCode.SILENT, "resync": CloseCode.SILENT}
+        close_code = {**reconnect, "forbidden_now": CloseCode.FORBIDDEN}.get(code, CloseCode.SIGNED_OUT)
         if not message:
             with translation.override(self.language):
-                message = _("You are no longer a participant of this session.")
+                if code == "resync":
+                    message = _("The connection missed too much: reconnecting.")
+                else:
+                    message = _("You are no longer a participant of this session.")
         await self._send({"type": "error", "code": code, "message": message})
         await self.close(code=close_code, reason=code)
         # Leave now: the server's disconnect may come later, and nothing more may be sent.

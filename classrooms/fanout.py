@@ -12,12 +12,20 @@ one `question.voted` event per `VOTE_FLUSH_SECONDS` per process, and a burst of
 trainees joining (each of which changes who is here) one `attendance.updated` per
 `ATTENDANCE_FLUSH_SECONDS`: that payload lists everyone present, so sending it per
 join would make a class of N cost N² to fill.
+
+The layer may go away (Redis restarted): events published meanwhile are lost to the
+hub, and a client cannot notice, since later events move its `sync` point past
+them. So the hub probes the layer (a message to itself every LAYER_PROBE_SECONDS);
+once a probe comes back after some failed, it sends each socket, as one `synced`
+frame, every event of its session since the last one it had delivered when the
+layer was last known good (clients apply each event_id once).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections import defaultdict
@@ -44,6 +52,10 @@ SILENCE_LIMIT_SECONDS = 30.0
 # changes made through the app close sockets at once (the control group), this catches the
 # rest (a change made in another process without Redis, an account deactivated by SQL).
 ROLE_RECHECK_SECONDS = 15.0
+# The layer is probed this often (one message to the hub itself); one not back within LAYER_PROBE_TIMEOUT_SECONDS
+# means the layer is down.
+LAYER_PROBE_SECONDS = 1.0
+LAYER_PROBE_TIMEOUT_SECONDS = 2.0
 
 
 def session_group(session_id: int) -> str:
@@ -74,11 +86,15 @@ class _SessionFanout:
         self.channel: str | None = None
         self.listener: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
+        self.last_event_id = 0  # the newest event this process has had for the session (live, or in a welcome)
 
 
 Publisher = Callable[[int, list[int]], Coroutine[Any, Any, None]]
 # (session id, user ids) → {user id: their part}; users left out may no longer be there.
 RoleReader = Callable[[int, list[int]], Coroutine[Any, Any, dict[int, Any]]]
+# (session id, after event id) → the `synced` frame text for moderators and for everyone else, with the session's
+# events after that id; None if there are too many (the sockets reconnect and start from a welcome instead).
+MissedReader = Callable[[int, int], Coroutine[Any, Any, "tuple[str, str] | None"]]
 
 
 @dataclass(frozen=True)
@@ -90,6 +106,7 @@ class LiveHubHooks:
     report_presence: Publisher  # the trainees this process holds, every PRESENCE_REPORT_SECONDS
     read_roles: RoleReader
     apply_votes: Callable[[int, list[Any]], Awaitable[list[Any]]]  # a batch of votes (classrooms.batching)
+    read_missed: MissedReader | None = None  # what sockets missed while the layer was down
     # Metrics (classrooms/metrics.py): a socket joined; an event reached this process's sockets this many seconds
     # after it was sent.
     joined: Callable[[], None] = lambda: None
@@ -136,6 +153,9 @@ class LiveHub:
         self.by_user: dict[int, set[LocalSocket]] = defaultdict(set)
         self.control_task: asyncio.Task[None] | None = None
         self.sweeper: asyncio.Task[None] | None = None
+        self.layer_watch: asyncio.Task[None] | None = None
+        self.layer_down = False
+        self.missed_reader: MissedReader | None = hooks.read_missed if hooks else None
         self.votes = Coalescer(VOTE_FLUSH_SECONDS, hooks.announce_votes if hooks else None)
         self.attendance = Coalescer(ATTENDANCE_FLUSH_SECONDS, hooks.announce_attendance if hooks else None)
         self.presence_reporter: Publisher | None = hooks.report_presence if hooks else None
@@ -152,11 +172,20 @@ class LiveHub:
         fanout = self.sessions.get(socket.session_id)
         if fanout is None:
             fanout = self.sessions[socket.session_id] = _SessionFanout()
+        if fanout.listener is None or fanout.listener.done():
+            # The session's first socket here, or its listener could not subscribe (the layer was away): listen
+            # (again); otherwise every later socket of the session would wait for a subscription that never comes.
+            fanout.ready = asyncio.Event()
             fanout.listener = asyncio.create_task(self._listen(socket.session_id, fanout))
         fanout.sockets.add(socket)
         self.by_user[socket.user_id].add(socket)
         self._ensure_background()
-        await asyncio.wait_for(fanout.ready.wait(), timeout=10)
+        ready = asyncio.ensure_future(fanout.ready.wait())
+        await asyncio.wait({ready, fanout.listener}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
+        if not fanout.ready.is_set():
+            ready.cancel()
+            await self.leave(socket)  # not left behind, half joined: the client reconnects and tries again
+            raise ConnectionError(f"could not subscribe to session {socket.session_id}'s events")
         self.on_joined()
 
     async def leave(self, socket: LocalSocket) -> None:
@@ -175,6 +204,12 @@ class LiveHub:
     def members(self) -> dict[int, list[int]]:
         """Per session with sockets here, the user id of each socket (read from another thread by /metrics)."""
         return {session_id: [s.user_id for s in list(f.sockets)] for session_id, f in list(self.sessions.items())}
+
+    def saw_event(self, session_id: int, event_id: int) -> None:
+        """A socket's welcome held the session's events up to `event_id`: there is nothing to catch up before it."""
+        fanout = self.sessions.get(session_id)
+        if fanout is not None:
+            fanout.last_event_id = max(fanout.last_event_id, event_id)
 
     def local_sockets(self, session_id: int) -> list[LocalSocket]:
         fanout = self.sessions.get(session_id)
@@ -202,7 +237,10 @@ class LiveHub:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await fanout.listener
         if self.layer is not None and fanout.channel is not None:
-            await self.layer.group_discard(session_group(session_id), fanout.channel)
+            try:
+                await self.layer.group_discard(session_group(session_id), fanout.channel)
+            except Exception:  # the layer is away: the subscription went with its connection anyway
+                logger.info("leaving session %s's group failed", session_id, exc_info=True)
 
     async def _dispatch(self, fanout: _SessionFanout, message: dict[str, Any]) -> None:
         text: str = message["text"]
@@ -220,6 +258,9 @@ class LiveHub:
                 # A socket whose client just went (its disconnect not yet handled) raises on send;
                 # the sockets after it in this loop must still get the event.
                 logger.info("live fan-out to one socket of session %s failed", socket.session_id, exc_info=True)
+        event_id = message.get("event_id")
+        if isinstance(event_id, int):
+            fanout.last_event_id = max(fanout.last_event_id, event_id)
         sent_at = message.get("sent_at")
         if isinstance(sent_at, float) and fanout.sockets:
             self.on_delivered(max(0.0, time.time() - sent_at))
@@ -231,6 +272,57 @@ class LiveHub:
             self.control_task = asyncio.create_task(self._listen_control())
         if self.sweeper is None or self.sweeper.done():
             self.sweeper = asyncio.create_task(self._sweep())
+        if self.layer is not None and (self.layer_watch is None or self.layer_watch.done()):
+            self.layer_watch = asyncio.create_task(self._watch_layer())
+
+    # The layer going away and coming back -------------------------------------------
+
+    async def _watch_layer(self) -> None:
+        """Probe the layer while sessions have sockets here; after an outage, catch every socket up."""
+        assert self.layer is not None
+        probes = itertools.count(1)
+        channel: str | None = None
+        confirmed: dict[int, int] = {}  # per session, the last event delivered when the layer was last known good
+        while self.sessions:
+            await asyncio.sleep(LAYER_PROBE_SECONDS)
+            number = next(probes)
+            try:
+                async with asyncio.timeout(LAYER_PROBE_TIMEOUT_SECONDS):
+                    if channel is None:
+                        channel = await self.layer.new_channel("live-probe.")
+                    await self.layer.send(channel, {"type": "live.probe", "number": number})
+                    while (await self.layer.receive(channel)).get("number") != number:
+                        pass  # a late answer to an earlier probe
+            except Exception:  # ConnectionError, TimeoutError, whatever the layer's client raises
+                if not self.layer_down:
+                    logger.warning("the channel layer is unavailable: live events are not reaching this process")
+                self.layer_down = True
+                continue
+            if self.layer_down:
+                self.layer_down = False
+                logger.warning("the channel layer is back: catching live sockets up on what they missed")
+                await self.catch_up(confirmed)
+            confirmed = {session_id: fanout.last_event_id for session_id, fanout in self.sessions.items()}
+
+    async def catch_up(self, after: dict[int, int]) -> None:
+        """Send each session's sockets the events after `after[session]` (what this process had delivered before)."""
+        if self.missed_reader is None:
+            return
+        for session_id, fanout in list(self.sessions.items()):
+            since = after.get(session_id, fanout.last_event_id)
+            try:
+                frames = await self.missed_reader(session_id, since)
+            except Exception:
+                logger.exception("catching up session %s after a layer outage failed", session_id)
+                continue
+            for socket in list(fanout.sockets):
+                try:
+                    if frames is None:
+                        await socket.force_close("resync", "")  # too much missed: reconnect for a fresh welcome
+                    else:
+                        await socket.deliver(frames[0] if socket.is_moderator else frames[1])
+                except Exception:
+                    logger.info("catch-up of one socket of session %s failed", session_id, exc_info=True)
 
     async def _listen_control(self) -> None:
         if self.layer is None:

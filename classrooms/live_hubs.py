@@ -7,6 +7,7 @@ from the channel layer and `LIVE_HUB_HOOKS`. A test wanting another hub builds i
 from __future__ import annotations
 
 import asyncio
+import json
 import weakref
 from typing import Any
 
@@ -15,6 +16,8 @@ from channels.layers import get_channel_layer
 
 from classrooms.fanout import LiveHub, LiveHubHooks
 from classrooms.metrics import FANOUT_SECONDS, LIVE_JOINS
+from classrooms.models import LiveSession
+from classrooms.selectors import sessions as session_selectors
 from classrooms.selectors.participants import session_participants
 from classrooms.services import attendance, qa
 
@@ -41,12 +44,33 @@ async def _report_presence(session_id: int, user_ids: list[int]) -> None:
     await database_sync_to_async(attendance.remote_presence_seen)(session_id=session_id, user_ids=user_ids)
 
 
+@database_sync_to_async
+def _read_missed(session_id: int, after_id: int) -> tuple[str, str] | None:
+    """The `synced` frames (moderators', everyone else's) with the session's events after `after_id`, as `sync`
+    answers them; None when there are more than a sync would send (the sockets start again from a welcome)."""
+    session = LiveSession.objects.filter(pk=session_id).first()
+    if session is None:
+        return None
+    frames = []
+    limit = session_selectors.SYNC_LIMIT
+    for moderators in (True, False):
+        events = session_selectors.events_since(
+            session=session, after_id=after_id, include_moderator_events=moderators, limit=limit + 1
+        )
+        if len(events) > limit:
+            return None
+        synced = {"type": "synced", "events": [{"type": e.kind, "event_id": e.pk, "data": e.payload} for e in events]}
+        frames.append(json.dumps(synced, ensure_ascii=False))
+    return frames[0], frames[1]
+
+
 LIVE_HUB_HOOKS = LiveHubHooks(
     announce_votes=_announce_votes,
     announce_attendance=_announce_attendance,
     report_presence=_report_presence,
     read_roles=_read_roles,
     apply_votes=_apply_votes,
+    read_missed=_read_missed,
     joined=LIVE_JOINS.inc,
     delivered=FANOUT_SECONDS.observe,
 )

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+from redis.exceptions import RedisError
 
 from classrooms.events import EventKind
 from classrooms.fanout import CONTROL_GROUP, session_group
 from classrooms.models import LiveEvent, LiveSession
+
+logger = logging.getLogger(__name__)
 
 
 def frame_text(kind: str, event_id: int, data: Any) -> str:
@@ -43,6 +47,7 @@ def broadcast_on_commit(
     event = LiveEvent.objects.create(session=session, kind=kind, payload=data, moderators_only=moderators_only)
     message: dict[str, Any] = {
         "type": "live.event",
+        "event_id": event.pk,  # hubs remember the last they delivered, to catch up from after a layer outage
         "text": frame_text(kind, event.pk, data),
         "moderators_only": moderators_only,
     }
@@ -75,9 +80,15 @@ def close_user_sockets(user_id: int, *, code: str = "signed_out", message: str =
 
 
 def group_send(group: str, message: dict[str, Any]) -> None:
+    """Publish after commit. A layer that is away (Redis restarting) is logged, not raised: the change and its
+    event are committed, the person who made it must hear it worked, and the hubs catch their sockets up from the
+    database once the layer is back (classrooms.fanout)."""
     layer = get_channel_layer()
     if layer is not None:
         if message.get("type") == "live.event":
             # When it left, for the fan-out latency metric (classrooms.fanout; wall clock: it may cross processes).
             message = {**message, "sent_at": time.time()}
-        async_to_sync(layer.group_send)(group, message)
+        try:
+            async_to_sync(layer.group_send)(group, message)
+        except (ConnectionError, OSError, RedisError, TimeoutError):
+            logger.warning("layer unavailable: %s not published to %s", message.get("type"), group, exc_info=True)

@@ -1,12 +1,17 @@
 """Domain errors, and the one place they become an HTTP response."""
 
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from django.contrib import messages
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy
+from django.views.defaults import server_error
 
 if TYPE_CHECKING:  # the stubs' name for a lazy translation; not importable at run time
     from django.utils.functional import _StrPromise
@@ -64,3 +69,33 @@ class CorridorErrorMiddleware:
             {"error_code": exception.code, "error_message": exception.message, "back_url": back_url},
             status=exception.status,
         )
+
+
+DATABASE_UNAVAILABLE = gettext_lazy("The database is unavailable, try again in a moment.")
+RETRY_AFTER_SECONDS = 5
+
+
+def is_database_unavailable(exception: BaseException | None) -> bool:
+    """The database could not be reached (down, restarting, its connections cut, the pool waiting in vain), as
+    opposed to a bug: OperationalError and InterfaceError are what Django raises for both PostgreSQL and SQLite."""
+    return isinstance(exception, (OperationalError, InterfaceError))
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    """The site's 500 handler (lms/urls.py). Django calls it inside the `except` that caught the error, wherever it
+    was raised (a view, or a middleware loading the session): a database that is away becomes a 503 saying so, in
+    the request's language, with Retry-After, instead of "server error". Its page extends nothing: the base template
+    reads the user, which needs the database."""
+    if not is_database_unavailable(sys.exc_info()[1]):
+        return server_error(request)
+    message = str(DATABASE_UNAVAILABLE)
+    if "application/json" in request.headers.get("Accept", ""):
+        response: HttpResponse = JsonResponse(
+            {"error": {"code": "database_unavailable", "message": message}}, status=503
+        )
+    else:
+        response = HttpResponse(
+            render_to_string("corridor/database_unavailable.html", {"error_message": message}), status=503
+        )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response

@@ -202,8 +202,23 @@ class S3Writer:
         stored_value, _, stored_parts = stored.partition("-")
         return stored_value == expected and stored_parts in {"", parts}
 
+    def abort_unfinished(self, object_key: str) -> None:
+        """Abort the unfinished multipart uploads of `object_key`: an earlier attempt's, whose worker was killed
+        before it could abort them itself (its parts are billed until then). Keys are one per recording or
+        composition, and an upload is only started when storage does not hold the file yet."""
+        try:
+            found = self.client.list_multipart_uploads(Bucket=self.storage.bucket_name, Prefix=object_key)
+            for upload in found.get("Uploads", []):
+                if upload["Key"] == object_key:
+                    self.client.abort_multipart_upload(
+                        Bucket=self.storage.bucket_name, Key=object_key, UploadId=upload["UploadId"]
+                    )
+        except (ClientError, BotoCoreError):
+            logger.warning("could not list or abort the unfinished uploads of %s", object_key, exc_info=True)
+
     def upload(self, *, key: str, path: Path, size: int, sha256: str, content_type: str) -> None:
         bucket, object_key = self.storage.bucket_name, self.object_key(key)
+        self.abort_unfinished(object_key)
         upload_id = self.client.create_multipart_upload(
             Bucket=bucket,
             Key=object_key,

@@ -18,6 +18,9 @@ from lms.accounts.views import admin_sign_in
 from lms.health import healthz, readyz
 from lms.metrics import metrics_view
 
+# A database that is away answers 503 with a message saying so, not a bare 500 (lms/errors.py).
+handler500 = "lms.errors.handler500"
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),

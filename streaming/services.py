@@ -504,15 +504,15 @@ def _fetch_recording(*, recording: Recording, folder: Path) -> Path:
     return local
 
 
-def _composition_begin(*, session_id: int, now: datetime) -> SessionComposition | None:
+def _composition_begin(*, session_id: int, now: datetime, take_over: bool = False) -> SessionComposition | None:
     """Take the composition for this run, or None when there is nothing to do (done, failed, or another run is
-    busy with it)."""
+    busy with it). `take_over`: the run that looks busy is known to be dead, take it now rather than once stale."""
     with transaction.atomic():
         composition = SessionComposition.objects.select_for_update().filter(session_id=session_id).first()
         if composition is None or composition.state in {CompositionState.STORED, CompositionState.FAILED}:
             return None
         busy = composition.state in {CompositionState.COMPOSING, CompositionState.UPLOADING}
-        if busy and not _composition_stale(composition, now=now):
+        if busy and not take_over and not _composition_stale(composition, now=now):
             return None
         composition.state = CompositionState.COMPOSING
         composition.progress = 0
@@ -542,7 +542,9 @@ def _composition_stale(composition: SessionComposition, *, now: datetime) -> boo
     return heard is None or (now - heard).total_seconds() >= COMPOSITION_STALE_SECONDS
 
 
-def composition_compose(*, session_id: int, now: datetime | None = None) -> SessionComposition | None:
+def composition_compose(
+    *, session_id: int, now: datetime | None = None, take_over: bool = False
+) -> SessionComposition | None:
     """Compose the session's stored recordings into one MP4, upload it (checksummed) and mark it stored.
 
     Runs without a transaction while media is decoded, encoded and moved, recording `progress` as it goes.
@@ -550,8 +552,10 @@ def composition_compose(*, session_id: int, now: datetime | None = None) -> Sess
     COMPOSITION_STALE_SECONDS is not disturbed, and the object key is fixed per session. A failed attempt
     records its reason and raises CompositionFailed (the task retries); the COMPOSITION_MAX_ATTEMPTS-th marks
     the composition failed instead. The per-publisher recordings and their files are only read.
+
+    `take_over`: the caller knows the run that left the composition busy is dead (its task was redelivered).
     """
-    composition = _composition_begin(session_id=session_id, now=now or timezone.now())
+    composition = _composition_begin(session_id=session_id, now=now or timezone.now(), take_over=take_over)
     if composition is None:
         return SessionComposition.objects.filter(session_id=session_id).first()
     session = LiveSession.objects.get(pk=session_id)

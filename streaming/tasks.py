@@ -64,9 +64,15 @@ def compose_session_recording(self: Task[[int], str | None], session_id: int) ->
     A failed attempt raises CompositionFailed and is retried later; the last one marks the composition failed.
     Run in-process (the embedded default, no worker to retry later), the attempts follow one another at once.
     """
+    # Redelivered (acks_late): the worker that had this very message died without acknowledging it (killed, or
+    # its machine lost), so the composition it left `composing` has nobody behind it. Without taking it over the
+    # redelivery would see a busy run and do nothing, and the file would wait COMPOSITION_STALE_SECONDS (15 min)
+    # for the periodic resume (tests/faults/test_worker_crash.py). A message is also redelivered when its task runs
+    # past CELERY_VISIBILITY_TIMEOUT (1 h), which no composition should: the visibility timeout must stay above it.
+    take_over = bool((self.request.delivery_info or {}).get("redelivered"))
     while True:
         try:
-            composition = services.composition_compose(session_id=session_id)
+            composition = services.composition_compose(session_id=session_id, take_over=take_over)
         except CompositionFailed:
             if self.request.is_eager:
                 continue  # the service counts the attempts and stops at the last

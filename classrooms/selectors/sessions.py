@@ -48,8 +48,12 @@ def session_snapshot(*, session: LiveSession, participant: Participant, user: An
     }
 
 
+# The most events one `sync` answer (or a catch-up after a layer outage) carries; beyond it, a fresh welcome.
+SYNC_LIMIT = 500
+
+
 def events_since(
-    *, session: LiveSession, after_id: int, include_moderator_events: bool, limit: int = 500
+    *, session: LiveSession, after_id: int, include_moderator_events: bool, limit: int = SYNC_LIMIT
 ) -> list[LiveEvent]:
     events = LiveEvent.objects.filter(session=session, id__gt=after_id)
     if include_moderator_events:

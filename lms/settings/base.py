@@ -120,6 +120,10 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.b
         "max_size": env.int("DATABASE_POOL_MAX", default=20),
         "timeout": 10,
     }
+    # Each connection is checked as it leaves the pool (with a pool, Django's health checks are the pool's `check`):
+    # after the database restarted, or its connections were cut, the pool's idle connections are dead, and without
+    # a check each would fail one request with an error first (tests/faults/test_database_outage.py).
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Threads on which sockets' joins reach PostgreSQL in parallel (lms/db_async.py); 1 queues them on one thread, as
 # Channels does. Keep it below DATABASE_POOL_MAX, which HTTP requests share.
 DATABASE_ASYNC_THREADS = env.int("DATABASE_ASYNC_THREADS", default=8)

@@ -148,6 +148,10 @@ def test_the_cluster_serves_a_class_through_its_balancer_and_survives_losing_an_
     for _ in range(20):
         assert opener.open(f"{url}/en/live/timetable/", timeout=30).status == 200
     assert asyncio.run(welcome(url, f"/ws/sessions/{session_id}/", cookie))["type"] == "welcome"
+    # Its clients reconnect through the balancer to the other process and catch up there (a fresh welcome).
+    recovered = time.monotonic() - started
+    print(f"App process killed: recovered in {recovered:.2f} s (pages and a live socket served by the other)")
+    assert recovered < 30
     wait_until(
         lambda: "app-1 exited" in cluster["output"].read_text(errors="replace"),
         timeout=30,

@@ -115,6 +115,10 @@ async def test_a_killed_node_s_session_moves_to_a_live_one(
     viewer = Viewer()
     peers.append(viewer)
     await viewer.subscribe(trainee)
+    await frames_arrive(viewer, 5)
+    recovered = time.monotonic() - killed_at
+    print(f"SFU node killed: recovered in {recovered:.2f} s (the subscriber re-attached, video again)")
+    assert recovered < 5.0 + NODE_TTL  # the 5 s, after the node is known gone
     await frames_arrive(viewer, 20)
     record = sfu_nodes.record(survivor)
     assert record is not None and (record["publishers"], record["subscribers"]) == (1, 1)
