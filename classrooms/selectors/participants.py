@@ -33,21 +33,27 @@ def session_participant(*, session: LiveSession, user: Any) -> Participant | Non
     return _part(
         session=session,
         user=user,
+        roles=lambda: user_roles(user),
         operates=lambda: session.rooms.filter(operators=user).exists(),
         enrolled=lambda: Enrolment.objects.filter(user=user, course_key=session.course.translation_key).exists(),
     )
 
 
 def _part(
-    *, session: LiveSession, user: Any, operates: Callable[[], bool], enrolled: Callable[[], bool]
+    *,
+    session: LiveSession,
+    user: Any,
+    roles: Callable[[], frozenset[Role]],
+    operates: Callable[[], bool],
+    enrolled: Callable[[], bool],
 ) -> Participant | None:
     """The one rule of who takes part as what (the facts it needs asked only when it needs them)."""
     if session.instructor_id == user.pk:
         return Participant.INSTRUCTOR
-    roles = user_roles(user)
-    if Role.ADMINISTRATOR in roles:
+    held = roles()
+    if Role.ADMINISTRATOR in held:
         return Participant.ADMINISTRATOR
-    if Role.OPERATOR in roles and operates():
+    if Role.OPERATOR in held and operates():
         return Participant.OPERATOR
     if enrolled():
         return Participant.TRAINEE
@@ -64,15 +70,14 @@ class SessionEntry:
 
 
 def session_entry(*, session_id: int, user: Any) -> SessionEntry:
-    """`session_participant` for a socket's join in one query: the session (with its course), whether the user is
-    enrolled, operates one of its rooms, holds each role (kept on the user as `user_roles` keeps them) and has a hand
-    raised in it. 2,000 trainees join in the minute a class starts; each round trip counts."""
+    """`session_participant` for a socket's join in one query: the session, whether the user is enrolled in its
+    course, operates one of its rooms, holds the roles that decide their part, and has a hand raised in it.
+    2,000 trainees join in the minute a class starts: each round trip, and each expression Django builds, counts."""
     if not getattr(user, "is_authenticated", False):
         return SessionEntry(LiveSession.objects.filter(pk=session_id).first(), None)
     groups = User.groups.through.objects.filter(user_id=user.pk)
     found = (
-        LiveSession.objects.select_related("course")
-        .filter(pk=session_id)
+        LiveSession.objects.filter(pk=session_id)
         .annotate(
             entry_enrolled=Exists(
                 Enrolment.objects.filter(user_id=user.pk, course_key=OuterRef("course__translation_key"))
@@ -83,17 +88,28 @@ def session_entry(*, session_id: int, user: Any) -> SessionEntry:
             entry_hand=Exists(
                 RaisedHand.objects.filter(session_id=OuterRef("pk"), user_id=user.pk, lowered_at__isnull=True)
             ),
-            **{f"entry_role_{role.name}": Exists(groups.filter(group__name=role.value)) for role in Role},
+            entry_administrator=Exists(groups.filter(group__name=Role.ADMINISTRATOR.value)),
+            entry_operator=Exists(groups.filter(group__name=Role.OPERATOR.value)),
         )
         .first()
     )
     if found is None:
         return SessionEntry(None, None)
-    if getattr(user, "_corridor_roles", None) is None:
-        roles = frozenset(role for role in Role if getattr(found, f"entry_role_{role.name}"))
-        user._corridor_roles = roles | {Role.ADMINISTRATOR} if user.is_superuser else roles
+
+    def roles() -> frozenset[Role]:
+        # Only the roles that decide a part (user_roles would read them all, in a query of its own).
+        cached: frozenset[Role] | None = getattr(user, "_corridor_roles", None)
+        if cached is not None:
+            return cached
+        held = {Role.ADMINISTRATOR} if found.entry_administrator or user.is_superuser else set()
+        return frozenset(held | ({Role.OPERATOR} if found.entry_operator else set()))
+
     participant = _part(
-        session=found, user=user, operates=lambda: found.entry_operates, enrolled=lambda: found.entry_enrolled
+        session=found,
+        user=user,
+        roles=roles,
+        operates=lambda: found.entry_operates,
+        enrolled=lambda: found.entry_enrolled,
     )
     return SessionEntry(found, participant, hand_raised=bool(found.entry_hand))
 

@@ -35,7 +35,7 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 # and user (auth); the session with their part in it and their hand (one query); their attendance, recorded before
 # the welcome (record, stay: 5 statements the first time); their votes; and the part of the snapshot every trainee
 # shares (last event, questions, polls: 3), which a process reads once for a burst of joins, not once per join.
-# Before issue 15's join work: 22 statements for a first join, 21 for the next.
+# Before issue 15's join work: 19 statements for every trainee's join into an empty session, and one more per poll.
 FIRST_TRAINEE_JOIN_STATEMENTS = 13
 NEXT_TRAINEE_JOIN_STATEMENTS = 10
 

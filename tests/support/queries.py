@@ -27,15 +27,16 @@ class Statements:
 def counting_queries() -> Iterator[Statements]:
     """Every statement sent through a Django cursor, whichever thread sends it (savepoints included)."""
     seen = Statements()
-    original = utils.CursorWrapper._execute_with_wrappers
+    # A private method of Django's (5.2), unknown to its type stubs; every execute and executemany goes through it.
+    original = getattr(utils.CursorWrapper, "_execute_with_wrappers")  # noqa: B009
 
     def counted(self: Any, sql: str, params: Any, many: bool, executor: Any) -> Any:
         with seen.lock:
             seen.sql.append(str(sql))
         return original(self, sql, params, many, executor)
 
-    utils.CursorWrapper._execute_with_wrappers = counted  # type: ignore[method-assign]
+    setattr(utils.CursorWrapper, "_execute_with_wrappers", counted)  # noqa: B010
     try:
         yield seen
     finally:
-        utils.CursorWrapper._execute_with_wrappers = original  # type: ignore[method-assign]
+        setattr(utils.CursorWrapper, "_execute_with_wrappers", original)  # noqa: B010
