@@ -31,6 +31,9 @@ Messages per second = frames received by all clients during the Q&A phase / its 
 The session's id and the users' ids are large and pid-derived so that the channel-layer groups ("live-session-<id>",
 the control group's user ids) cannot collide with a test run sharing the same Redis.
 
+`join_cpu_ms` is the server processes' CPU time during the join phase per join: unlike joins per second, it does not
+depend on what else the machine is running.
+
 Human-readable lines first; the last line of stdout is one JSON object.
 """
 
@@ -577,6 +580,8 @@ class Client:
 class Outcome:
     joined: int = 0
     join_s: float = 0.0
+    # Server CPU (all processes) during the join phase per join: what a join costs, whatever else the machine runs.
+    join_cpu_ms: float = 0.0
     join_errors: Counter[str] = field(default_factory=Counter)
     questions: list[int] = field(default_factory=list)
     broadcast_s: float = 0.0
@@ -660,16 +665,20 @@ async def run_clients(
                 client.closed = "join failed"
                 outcome.join_errors[type(error).__name__] += 1
 
+    join_cpu_before = sum(s.cpu_seconds() for s in servers)
     started = time.perf_counter()
     await asyncio.gather(*(join(c) for c in clients))
     outcome.join_s = time.perf_counter() - started
     live = [c for c in clients if c.closed is None]
     outcome.joined = len(live)
+    if outcome.joined:
+        outcome.join_cpu_ms = (sum(s.cpu_seconds() for s in servers) - join_cpu_before) / outcome.joined * 1000
     retried = f"; retried {dict(shared.join_retries)}" if shared.join_retries else ""
     failed = f"; gave up {dict(outcome.join_errors)}" if outcome.join_errors else ""
     say(
         f"joined {outcome.joined:,} of {len(clients):,} clients in {outcome.join_s:.1f} s "
-        f"({args.join_concurrency} at a time, {outcome.joined / outcome.join_s:.0f}/s){retried}{failed}"
+        f"({args.join_concurrency} at a time, {outcome.joined / outcome.join_s:.0f}/s; "
+        f"server CPU {outcome.join_cpu_ms:.1f} ms per join){retried}{failed}"
     )
     await asyncio.sleep(1.0)
 
@@ -887,6 +896,7 @@ def run(args: argparse.Namespace, database: BenchDatabase, redis_url: str) -> di
         # Joins completed per second of the join phase, per server process (the clients all join at once, at most
         # --join-concurrency in flight): what a class start asks of each process.
         "joins_per_s": round(outcome.joined / outcome.join_s / args.servers, 1) if outcome.join_s else None,
+        "join_cpu_ms": round(outcome.join_cpu_ms, 1),
         "fanout_p50_ms": ms(fan50),
         "fanout_p99_ms": ms(fan99),
         "messages_per_s": round(messages_per_s),

@@ -27,7 +27,13 @@ from classrooms import messages
 from classrooms.live_hubs import hub
 from classrooms.models import LiveSession
 from classrooms.selectors import sessions as session_selectors
-from classrooms.selectors.participants import MODERATORS, Participant, session_participant
+from classrooms.selectors.participants import (
+    MODERATORS,
+    Participant,
+    SessionEntry,
+    session_entry,
+    session_participant,
+)
 from classrooms.services import attendance, hands, polls, qa, sessions
 from classrooms.services.audit import audit_record, scope_address
 from classrooms.services.recording import session_recording_switch
@@ -82,7 +88,8 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
             session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
         except (KeyError, ValueError):
             session_id = 0
-        self.session, self.participant = await self._load(session_id, user)
+        entry = await self._load(session_id, user)
+        self.session, self.participant = entry.session, entry.participant
         if self.session is None:
             await self._refuse(CloseCode.NOT_FOUND, "session_not_found", _("That session does not exist."))
             return
@@ -111,7 +118,22 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         self.joined = True
         # Trainees' presence is their attendance; staff are there to teach and run the rooms.
         self.counts_attendance = self.participant == Participant.TRAINEE
-        presence_changed, snapshot = await self._enter()
+        since = live_hub.snapshot_generation(self.session_id)
+        presence_changed, personal = await self._enter(entry.hand_raised)
+        if self.is_moderator:  # a few per session: hidden questions, hands, who is here; read afresh
+            shared = await database_parallel(session_selectors.session_shared_snapshot)(
+                session=self.session, include_hidden=True
+            )
+        else:
+            shared = await live_hub.shared_snapshot(self.session_id, since, self._shared_snapshot)
+        snapshot = session_selectors.session_snapshot_for(
+            session=self.session,
+            recorded=self.session.recorded,  # just read, with the session
+            participant=self.participant,
+            user=user,
+            shared=shared,
+            personal=personal,
+        )
         live_hub.saw_event(self.session_id, snapshot["last_event_id"])
         if presence_changed:
             live_hub.attendance_changed(self.session_id)
@@ -245,23 +267,27 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
     # Database helpers ----------------------------------------------------------------
 
     @database_parallel
-    def _load(self, session_id: int, user: User) -> tuple[LiveSession | None, Participant | None]:
-        session = LiveSession.objects.select_related("course").filter(pk=session_id).first()
-        if session is None:
-            return None, None
-        return session, session_participant(session=session, user=user)
+    def _load(self, session_id: int, user: User) -> SessionEntry:
+        return session_entry(session_id=session_id, user=user)
 
     @database_parallel
-    def _enter(self) -> tuple[bool, dict[str, Any]]:
-        """Presence and the welcome snapshot in one trip to the database thread: under a join
+    def _enter(self, hand_raised: bool) -> tuple[bool, dict[str, Any]]:
+        """Presence and the user's own part of the welcome in one trip to the database thread: under a join
         storm every trip queues behind everyone else's, so a join makes as few as it can."""
         assert self.session is not None
         assert self.participant is not None
         changed = self.counts_attendance and attendance.remote_presence_start(
             session=self.session, user=self.user, announce=False
         )
-        return changed, session_selectors.session_snapshot(
-            session=self.session, participant=self.participant, user=self.user
+        return changed, session_selectors.session_personal_snapshot(
+            session=self.session, participant=self.participant, user=self.user, hand_raised=hand_raised
+        )
+
+    async def _shared_snapshot(self) -> dict[str, Any]:
+        """What every trainee's welcome holds (built once for a burst of joins by the hub)."""
+        assert self.session is not None
+        return await database_parallel(session_selectors.session_shared_snapshot)(
+            session=self.session, include_hidden=False
         )
 
     @database_sync_to_async

@@ -56,6 +56,9 @@ ROLE_RECHECK_SECONDS = 15.0
 # means the layer is down.
 LAYER_PROBE_SECONDS = 1.0
 LAYER_PROBE_TIMEOUT_SECONDS = 2.0
+# A session's shared snapshot (questions, polls: what every trainee's welcome holds) is read once per process per
+# change, and at least this often (a change made without an event, e.g. in the admin, shows within this long).
+SNAPSHOT_MAX_AGE_SECONDS = 1.0
 
 
 def session_group(session_id: int) -> str:
@@ -87,6 +90,17 @@ class _SessionFanout:
         self.listener: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
         self.last_event_id = 0  # the newest event this process has had for the session (live, or in a welcome)
+        # Events this hub has handed out for the session: the version of what a snapshot read before them shows.
+        self.generation = 0
+        self.snapshot: _Snapshot | None = None  # the last shared snapshot built (see LiveHub.shared_snapshot)
+        self.building: _Snapshot | None = None  # the one being built, its value a future
+
+
+@dataclass
+class _Snapshot:
+    generation: int  # the session's generation when its reading began
+    started: float  # time.monotonic() then
+    value: Any  # the snapshot, or (while building) a future of it
 
 
 Publisher = Callable[[int, list[int]], Coroutine[Any, Any, None]]
@@ -243,6 +257,9 @@ class LiveHub:
                 logger.info("leaving session %s's group failed", session_id, exc_info=True)
 
     async def _dispatch(self, fanout: _SessionFanout, message: dict[str, Any]) -> None:
+        # Whatever the event changed, a snapshot read before it no longer shows.
+        fanout.generation += 1
+        fanout.snapshot = None
         text: str = message["text"]
         moderators_only: bool = message.get("moderators_only", False)
         private: dict[str, Any] | None = message.get("private")
@@ -264,6 +281,56 @@ class LiveHub:
         sent_at = message.get("sent_at")
         if isinstance(sent_at, float) and fanout.sockets:
             self.on_delivered(max(0.0, time.time() - sent_at))
+
+    # Shared snapshots ----------------------------------------------------------------
+
+    def snapshot_generation(self, session_id: int) -> int:
+        """How many events this hub has handed out for the session: read once a socket has joined."""
+        fanout = self.sessions.get(session_id)
+        return fanout.generation if fanout is not None else -1
+
+    async def shared_snapshot(self, session_id: int, since: int, build: Callable[[], Awaitable[Any]]) -> Any:
+        """The part of a welcome that is the same for every trainee, read once for a burst of joins.
+
+        `since`: the session's generation when the asking socket had joined (`snapshot_generation`). Every event
+        handed out after that reaches the socket, so any snapshot whose reading began no earlier (no event handed
+        out in between) is one it may start from: together they miss nothing. A snapshot is shared while no event
+        has come since its reading began, for at most SNAPSHOT_MAX_AGE_SECONDS; joins arriving while one is read
+        wait for it rather than read their own. The caller must not change the value.
+        """
+        fanout = self.sessions.get(session_id)
+        if fanout is None or since < 0:
+            return await build()
+        now = time.monotonic()
+        for candidate in (fanout.snapshot, fanout.building):
+            if (
+                candidate is not None
+                and candidate.generation == fanout.generation
+                and candidate.generation >= since
+                and now - candidate.started < SNAPSHOT_MAX_AGE_SECONDS
+            ):
+                if candidate is fanout.snapshot:
+                    return candidate.value
+                try:
+                    return await asyncio.shield(candidate.value)
+                except asyncio.CancelledError:
+                    if not candidate.value.cancelled():
+                        raise  # this join was cancelled, not the reading it waited for
+                    return await build()  # that reading failed: its own caller has the error
+        building = _Snapshot(fanout.generation, now, asyncio.get_running_loop().create_future())
+        fanout.building = building
+        try:
+            value = await build()
+        except BaseException:
+            building.value.cancel()
+            raise
+        finally:
+            if fanout.building is building:
+                fanout.building = None
+        building.value.set_result(value)
+        if fanout.generation == building.generation:
+            fanout.snapshot = _Snapshot(building.generation, building.started, value)
+        return value
 
     # Control: closing a user's sockets from anywhere ----------------------------------
 
@@ -309,6 +376,9 @@ class LiveHub:
         if self.missed_reader is None:
             return
         for session_id, fanout in list(self.sessions.items()):
+            # Events missed in the outage never bumped the generation: a cached shared snapshot may predate them.
+            fanout.generation += 1
+            fanout.snapshot = None
             since = after.get(session_id, fanout.last_event_id)
             try:
                 frames = await self.missed_reader(session_id, since)

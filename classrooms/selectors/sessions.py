@@ -12,19 +12,72 @@ from classrooms.models import LiveEvent, LiveSession, Poll, Question, RaisedHand
 from classrooms.selectors.attendance import presence_now
 from classrooms.selectors.hands import hands_queue
 from classrooms.selectors.participants import MODERATORS, Participant
-from classrooms.selectors.polls import poll_payload
+from classrooms.selectors.polls import poll_payload, poll_vote_counts
 from classrooms.selectors.qa import question_payload, session_questions
 from courses.models import Enrolment
 from lms.accounts.roles import Role, user_roles
 
 
 def session_snapshot(*, session: LiveSession, participant: Participant, user: Any) -> dict[str, Any]:
-    """Everything a client needs on joining, and the event id to resume from."""
+    """Everything a client needs on joining, and the event id to resume from (read afresh)."""
     is_moderator = participant in MODERATORS
+    shared = session_shared_snapshot(session=session, include_hidden=is_moderator)
+    # Whether it is recorded is read again: a socket's session object is as old as the socket.
+    recorded = bool(LiveSession.objects.filter(pk=session.pk, recorded=True).exists())
+    return session_snapshot_for(
+        session=session,
+        recorded=recorded,
+        participant=participant,
+        user=user,
+        shared=shared,
+        personal=session_personal_snapshot(session=session, participant=participant, user=user),
+    )
+
+
+def session_shared_snapshot(*, session: LiveSession, include_hidden: bool) -> dict[str, Any]:
+    """The part of the snapshot that is the same for every trainee (or, with hidden questions, every moderator):
+    the questions, the polls and the event id to resume from, in four queries whatever their number.
+
+    The last event id is read first: whatever the rest shows that is newer comes again as an event, which a
+    client applies once more (events carry whole states, not differences)."""
     last_event = LiveEvent.objects.filter(session=session).order_by("-id").values_list("id", flat=True).first()
-    questions = session_questions(session=session, include_hidden=is_moderator)
-    polls = Poll.objects.filter(session=session).prefetch_related("choices")
-    my_votes = list(Question.objects.filter(session=session, votes__user=user).values_list("id", flat=True))
+    questions = session_questions(session=session, include_hidden=include_hidden)
+    polls = list(Poll.objects.filter(session=session).prefetch_related("choices"))
+    counts = poll_vote_counts(poll_ids=[p.pk for p in polls])
+    return {
+        "last_event_id": last_event or 0,
+        "questions": [question_payload(q) for q in questions],
+        "polls": [poll_payload(p, counts=counts.get(p.pk, {})) for p in polls],
+    }
+
+
+def session_personal_snapshot(
+    *, session: LiveSession, participant: Participant, user: Any, hand_raised: bool | None = None
+) -> dict[str, Any]:
+    """The user's own part of the snapshot: their votes, their hand, and for moderators the hands and who is here.
+    `hand_raised`: when the caller has read it already (classrooms.selectors.participants.session_entry)."""
+    is_moderator = participant in MODERATORS
+    if hand_raised is None:
+        hand_raised = RaisedHand.objects.filter(session=session, user=user, lowered_at__isnull=True).exists()
+    return {
+        "my_votes": list(Question.objects.filter(session=session, votes__user=user).values_list("id", flat=True)),
+        "hands": hands_queue(session=session) if is_moderator else [],
+        "my_hand_raised": hand_raised,
+        # Who is here: the same payload as the moderators' "attendance.updated" events.
+        "attendance": presence_now(session=session) if is_moderator else None,
+    }
+
+
+def session_snapshot_for(
+    *,
+    session: LiveSession,
+    recorded: bool,
+    participant: Participant,
+    user: Any,
+    shared: dict[str, Any],
+    personal: dict[str, Any],
+) -> dict[str, Any]:
+    """The welcome's data from its parts (no query)."""
     return {
         "session": {
             "id": session.pk,
@@ -32,19 +85,17 @@ def session_snapshot(*, session: LiveSession, participant: Participant, user: An
             "state": session.state,
             "starts_at": session.starts_at.isoformat(),
             "ends_at": session.ends_at.isoformat(),
-            # Whether it is recorded (read again: a socket's session object is as old as the socket);
             # "session.recording" events change it.
-            "recorded": bool(LiveSession.objects.filter(pk=session.pk, recorded=True).exists()),
+            "recorded": recorded,
         },
-        "you": {"user_id": user.pk, "role": participant.value, "moderator": is_moderator},
-        "last_event_id": last_event or 0,
-        "questions": [question_payload(q) for q in questions],
-        "my_votes": my_votes,
-        "polls": [poll_payload(p) for p in polls],
-        "hands": hands_queue(session=session) if is_moderator else [],
-        "my_hand_raised": RaisedHand.objects.filter(session=session, user=user, lowered_at__isnull=True).exists(),
-        # Who is here: the same payload as the moderators' "attendance.updated" events.
-        "attendance": presence_now(session=session) if is_moderator else None,
+        "you": {"user_id": user.pk, "role": participant.value, "moderator": participant in MODERATORS},
+        "last_event_id": shared["last_event_id"],
+        "questions": shared["questions"],
+        "my_votes": personal["my_votes"],
+        "polls": shared["polls"],
+        "hands": personal["hands"],
+        "my_hand_raised": personal["my_hand_raised"],
+        "attendance": personal["attendance"],
     }
 
 

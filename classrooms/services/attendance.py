@@ -82,9 +82,19 @@ def remote_presence_start(
     itself (the socket hub coalesces a burst of joins with `presence_announce`).
     """
     at = _moment(at)
-    record = _lock_record(session, user)
-    remote = AttendanceStay.objects.filter(record=record, source=AttendanceSource.REMOTE)
-    stay = remote.filter(ended_at__isnull=True).order_by("-started_at").first()
+    record, created = AttendanceRecord.objects.select_for_update().get_or_create(session=session, user=user)
+    # One read for both kinds of stay this may continue (none for a new record): the open one, and one that
+    # ended less than STAY_MERGE_GAP ago. 2,000 trainees join in the minute a class starts.
+    candidates = (
+        []
+        if created
+        else list(
+            AttendanceStay.objects.filter(record=record, source=AttendanceSource.REMOTE).filter(
+                Q(ended_at__isnull=True) | Q(ended_at__gte=at - STAY_MERGE_GAP)
+            )
+        )
+    )
+    stay = max((c for c in candidates if c.ended_at is None), key=lambda c: c.started_at, default=None)
     changed = False
     if stay is not None and at - stay.last_seen_at > REMOTE_PRESENCE_TIMEOUT:
         # No heartbeat for a while: the sockets it counted are dead (a crashed process) and the
@@ -97,7 +107,8 @@ def remote_presence_start(
             stay = None
     if stay is None:
         changed = True
-        stay = remote.filter(ended_at__gte=at - STAY_MERGE_GAP).order_by("-ended_at").first()
+        recent = [c for c in candidates if c.ended_at is not None and c.ended_at >= at - STAY_MERGE_GAP]
+        stay = max(recent, key=lambda c: c.ended_at or at, default=None)
         if stay is not None:
             stay.ended_at, stay.timed_out, stay.open_sockets = None, False, 0
         else:

@@ -18,6 +18,7 @@ KEYS = {
     "join_p50_ms",
     "join_p95_ms",
     "joins_per_s",
+    "join_cpu_ms",
     "fanout_p50_ms",
     "fanout_p99_ms",
     "messages_per_s",
@@ -47,3 +48,4 @@ def test_small_live_load_run_loses_nothing_and_ends_with_the_json_figures(redis_
     assert figures["votes"] == figures["votes_intended"] > 0
     assert figures["fanout_p50_ms"] > 0
     assert figures["joins_per_s"] > 0
+    assert figures["join_cpu_ms"] > 0
