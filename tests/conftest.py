@@ -79,6 +79,19 @@ def redis_url() -> str:
     return url
 
 
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    """Each test starts in the site's default language: a request through LocaleMiddleware (or a view that
+    activates a person's language) leaves its language active on the thread, and a later test on the same
+    worker would otherwise read its messages in Chinese."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _close_connection_pool(django_db_setup: Any, django_db_blocker: Any) -> Any:
     """On PostgreSQL the app uses a connection pool (shared by every thread's connection): close it
