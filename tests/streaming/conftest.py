@@ -4,6 +4,8 @@ tests/conftest.py; helpers in tests/support)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,3 +29,11 @@ async def close_remote_media_hub() -> AsyncIterator[None]:
     unsubscribe)."""
     yield
     await media_hubs.remote_media_hub_close()
+
+
+@pytest.fixture
+def recordings_dir(tmp_path: Path, settings: Any) -> Path:
+    """Recordings (and the local storage they go to) in the test's own folder."""
+    settings.RECORDINGS_DIR = tmp_path / "recordings"
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.RECORDINGS_DIR

@@ -30,16 +30,9 @@ from tests.classrooms.factories import LiveSessionFactory, RoomFactory, enrol
 from tests.support.composition import audio_spectrum, played, solid, synthetic_recording, tone_strength
 from tests.support.s3 import BUCKET
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("tasks_in_process")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("tasks_in_process", "recordings_dir")]
 
 SIZE = {"width": 320, "height": 240}
-
-
-@pytest.fixture(autouse=True)
-def recordings_dir(tmp_path: Path, settings: Any) -> Path:
-    settings.RECORDINGS_DIR = tmp_path / "recordings"
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.RECORDINGS_DIR
 
 
 class Class:

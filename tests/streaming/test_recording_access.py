@@ -20,14 +20,7 @@ from tests import factories
 from tests.classrooms.factories import LiveSessionFactory, RoomFactory, enrol
 from tests.support.recording import record_synthetic
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("tasks_in_process")]
-
-
-@pytest.fixture(autouse=True)
-def recordings_dir(tmp_path: Path, settings: Any) -> Path:
-    settings.RECORDINGS_DIR = tmp_path / "recordings"
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.RECORDINGS_DIR
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("tasks_in_process", "recordings_dir")]
 
 
 class Course:

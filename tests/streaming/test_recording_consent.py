@@ -4,7 +4,6 @@ moderator's invitation says why, and a speaker who has not agreed is stopped, no
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,26 +11,14 @@ from asgiref.sync import sync_to_async
 
 from classrooms.models import AttendanceRecord, LiveSession, RecordingConsent
 from classrooms.services.consent import recording_consent_record
-from classrooms.services.recording import session_recording_switch
 from streaming.models import Recording
 from tests.support.media import Camera, joined
+from tests.support.recording import recording_switched
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
-    pytest.mark.usefixtures("tasks_in_process"),
+    pytest.mark.usefixtures("tasks_in_process", "recordings_dir"),
 ]
-
-
-@pytest.fixture(autouse=True)
-def recordings_dir(tmp_path: Path, settings: Any) -> Path:
-    settings.RECORDINGS_DIR = tmp_path / "recordings"
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.RECORDINGS_DIR
-
-
-async def switch(live: Any, recorded: bool) -> None:
-    session = await LiveSession.objects.aget(pk=live.session.pk)
-    await sync_to_async(session_recording_switch)(session=session, by=live.instructor, recorded=recorded)
 
 
 async def answer(live: Any, agreed: bool) -> None:
@@ -47,7 +34,7 @@ async def test_a_trainee_who_said_not_now_cannot_publish_in_a_recorded_session_e
     # Invited while nothing is recorded; then recording comes on and the trainee says "Not now".
     assert (await teacher.request({"type": "media.invite", "user_id": live.trainee.pk}))["type"] == "ack"
     assert (await trainee.receive_type("media.can_publish"))["can_publish"] is True
-    await switch(live, True)
+    await recording_switched(live, True)
     await answer(live, agreed=False)
 
     camera = Camera()
@@ -65,7 +52,7 @@ async def test_a_trainee_who_said_not_now_cannot_publish_in_a_recorded_session_e
 
 
 async def test_a_moderator_cannot_invite_a_trainee_who_has_not_agreed_while_recording(live: Any, media: Any) -> None:
-    await switch(live, True)
+    await recording_switched(live, True)
     teacher, _ = await joined(media, live.instructor, live.session.pk)
     refused = await teacher.request({"type": "media.invite", "user_id": live.trainee.pk})
     assert refused["type"] == "error" and refused["code"] == "not_consented"
@@ -85,7 +72,7 @@ async def test_recording_switched_on_stops_a_speaker_who_has_not_agreed_instead_
     peers.append(camera)
     assert (await camera.publish(trainee))["type"] == "media.answer"
 
-    await switch(live, True)
+    await recording_switched(live, True)
     stopped = await trainee.receive_type("media.can_publish", timeout=10)
     assert stopped["can_publish"] is False
     left = await teacher.receive_type("media.publisher_left", timeout=10)

@@ -32,17 +32,10 @@ from tests.support.waiting import wait_until_async
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
-    pytest.mark.usefixtures("tasks_in_process"),
+    pytest.mark.usefixtures("tasks_in_process", "recordings_dir"),
 ]
 
 RECORD_SECONDS = 3.0
-
-
-@pytest.fixture(autouse=True)
-def recordings_dir(tmp_path: Path, settings: Any) -> Path:
-    settings.RECORDINGS_DIR = tmp_path / "recordings"
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.RECORDINGS_DIR
 
 
 async def recorded_session(live: Any, media: Any, cameras: list[CameraAndMicrophone]) -> tuple[LiveClient, str]:

@@ -26,16 +26,9 @@ from tests.classrooms.factories import LiveSessionFactory, RoomFactory, enrol
 from tests.support.composition import solid, synthetic_recording
 from tests.support.s3 import BUCKET, REGION_BUCKETS, bucket_keys
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("tasks_in_process")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("tasks_in_process", "recordings_dir")]
 
 SIZE = {"width": 160, "height": 120}
-
-
-@pytest.fixture(autouse=True)
-def recordings_dir(tmp_path: Path, settings: Any) -> Path:
-    settings.RECORDINGS_DIR = tmp_path / "recordings"
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.RECORDINGS_DIR
 
 
 def a_session(catalogue: Any, *, instructor_region: str) -> Any:

@@ -28,11 +28,8 @@ NOW = timezone.now()
 
 
 @pytest.fixture(autouse=True)
-def recordings_dir(tmp_path: Path, settings: Any) -> Path:
-    settings.RECORDINGS_DIR = tmp_path / "recordings"
-    settings.MEDIA_ROOT = tmp_path / "media"
+def recordings_kept_30_days(recordings_dir: Path, settings: Any) -> None:
     settings.RETENTION_RECORDINGS_DAYS = 30
-    return settings.RECORDINGS_DIR
 
 
 def ended(course: Any, *, days_ago: int) -> LiveSession:

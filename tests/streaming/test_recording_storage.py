@@ -27,14 +27,7 @@ from tests.classrooms.factories import LiveSessionFactory, RoomFactory
 from tests.support.recording import record_synthetic
 from tests.support.s3 import BUCKET, storages_on_bucket
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("tasks_in_process")]
-
-
-@pytest.fixture(autouse=True)
-def recordings_dir(tmp_path: Path, settings: Any) -> Path:
-    settings.RECORDINGS_DIR = tmp_path / "recordings"
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.RECORDINGS_DIR
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("tasks_in_process", "recordings_dir")]
 
 
 @pytest.fixture

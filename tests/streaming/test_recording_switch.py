@@ -11,32 +11,18 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 
-from classrooms.models import LiveSession
-from classrooms.services.recording import session_recording_switch
 from lms.regions import storage_for_region
 from streaming.media_hubs import media_hub
 from streaming.models import Recording, RecordingState
 from streaming.signaling import session_key
 from tests.support.media import CameraAndMicrophone, joined
-from tests.support.recording import assert_plays_like, probe
+from tests.support.recording import assert_plays_like, probe, recording_switched
 from tests.support.waiting import wait_until_async
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
-    pytest.mark.usefixtures("tasks_in_process"),
+    pytest.mark.usefixtures("tasks_in_process", "recordings_dir"),
 ]
-
-
-@pytest.fixture(autouse=True)
-def recordings_dir(tmp_path: Path, settings: Any) -> Path:
-    settings.RECORDINGS_DIR = tmp_path / "recordings"
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.RECORDINGS_DIR
-
-
-async def switch(live: Any, recorded: bool) -> None:
-    session = await LiveSession.objects.aget(pk=live.session.pk)
-    await sync_to_async(session_recording_switch)(session=session, by=live.instructor, recorded=recorded)
 
 
 def recordings(live: Any) -> list[Recording]:
@@ -61,7 +47,7 @@ async def test_switching_recording_on_mid_session_records_who_already_publishes_
     assert await sync_to_async(recordings)(live) == []
 
     # A moderator switches recording on: the publisher already publishing is recorded from then on.
-    await switch(live, True)
+    await recording_switched(live, True)
     [recording] = await wait_until_async(
         sync_to_async(lambda: recordings(live) or None), timeout=10, interval=0.1, message="a recording to start"
     )
@@ -73,7 +59,7 @@ async def test_switching_recording_on_mid_session_records_who_already_publishes_
     await asyncio.sleep(2.5)
 
     # And off: the recording finishes (and is stored, as at a session's end); publishing goes on.
-    await switch(live, False)
+    await recording_switched(live, False)
     seconds = time.monotonic() - started
 
     def settled() -> Recording | None:
@@ -88,7 +74,7 @@ async def test_switching_recording_on_mid_session_records_who_already_publishes_
     assert len(await sync_to_async(recordings)(live)) == 1
 
     # Switched on again: a second recording of the same publisher, which plays.
-    await switch(live, True)
+    await recording_switched(live, True)
     await wait_until_async(
         sync_to_async(lambda: len(recordings(live)) == 2), timeout=10, interval=0.1, message="a second recording"
     )
@@ -97,7 +83,7 @@ async def test_switching_recording_on_mid_session_records_who_already_publishes_
     )
     again = time.monotonic()
     await asyncio.sleep(2.0)
-    await switch(live, False)
+    await recording_switched(live, False)
     seconds = time.monotonic() - again
     second = (await sync_to_async(recordings)(live))[1]
 

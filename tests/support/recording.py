@@ -14,6 +14,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from classrooms.models import LiveSession, SessionState
+from classrooms.services.recording import session_recording_switch
 from classrooms.services.sessions import session_set_state
 from streaming.recording import RecordingFile
 from tests.support.media import FPS
@@ -143,3 +144,9 @@ def assert_plays_like(played: dict[str, Any], seconds: float) -> None:
     assert played["duration"] == pytest.approx(seconds, abs=1.0)
     assert played["audio_s"] == pytest.approx(seconds, abs=1.0)
     assert FPS * played["duration"] / 3 <= played["video_frames"] <= FPS * played["duration"] + 5
+
+
+async def recording_switched(live: Any, recorded: bool) -> None:
+    """The session's instructor switches recording on or off, as the live page's button does."""
+    session = await LiveSession.objects.aget(pk=live.session.pk)
+    await sync_to_async(session_recording_switch)(session=session, by=live.instructor, recorded=recorded)
