@@ -14,6 +14,7 @@ from django.db.models import Count
 from certificates import selectors, services
 from certificates.models import Certificate, CertificateState, IssueBatchItem, ItemState
 from lms.celery import app
+from lms.regions import storage_for_region
 from tests.support.certificates import course_with_rule
 from tests.support.waiting import wait_until
 from tests.support.workers import kill_worker, start_worker
@@ -70,8 +71,9 @@ def test_a_killed_worker_leaves_every_trainee_with_exactly_one_certificate(
     assert per_trainee == {user.pk: 1 for user in trainees}  # none twice, none missing, nobody else
     assert set(Certificate.objects.values_list("state", flat=True)) == {CertificateState.ISSUED}
     for certificate in Certificate.objects.all():
-        assert (media_root / certificate.pdf_key).is_file()
-        assert (media_root / certificate.credential_key).is_file()
+        storage = storage_for_region(certificate.storage_region)  # media_root/<the trainee's region>/
+        assert Path(storage.path(certificate.pdf_key)).is_file()
+        assert Path(storage.path(certificate.credential_key)).is_file()
     # Every PDF on disk belongs to a certificate: a retried task rewrote its own files, and made no others.
     assert len(list(media_root.rglob("*.pdf"))) == TRAINEES
     print(f"Celery worker killed mid-certificate run: recovered in {recovered:.2f} s (the run finished by the next)")

@@ -19,6 +19,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import connection
 
+from lms.regions import storage_for_region
 from streaming import services
 from streaming.models import Recording, RecordingState
 from streaming.tasks import upload_session_recordings
@@ -130,7 +131,7 @@ async def test_a_session_recorded_on_a_node_is_stored_when_it_ends_and_plays_bac
     stored = await sync_to_async(Recording.objects.get)(pk=recording.pk)
     assert stored.state == RecordingState.STORED, stored.error
     assert not Path(stored.local_path).exists()  # removed once the upload was confirmed
-    played = probe(tmp_path / "media" / stored.storage_key)
+    played = probe(Path(storage_for_region(stored.storage_region).path(stored.storage_key)))
     assert_plays_like(played, seconds)
     assert isinstance(played["video_frames"], int) and played["video_frames"] > 0
     assert stored.duration_s == pytest.approx(played["duration"], abs=0.2)
