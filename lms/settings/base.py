@@ -20,6 +20,8 @@ INSTALLED_APPS = [
     "lms.accounts",
     "lms",
     "certificates",
+    "exams",
+    "internships",
     "courses",
     "classrooms",
     "streaming",

@@ -26,7 +26,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connections
 from django.urls import reverse
-from playwright.sync_api import Browser, BrowserContext, Page, Response, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Response, WebSocket, expect, sync_playwright
 
 from tests import factories
 from tests.support.browser import AsgiServer, Class, SignIn
@@ -120,6 +120,20 @@ def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
     """
     contexts: list[BrowserContext] = []
     server_errors: list[str] = []
+    # What each page's console and sockets said, printed at teardown: pytest shows it when the test fails.
+    page_log: list[str] = []
+
+    def watch(page: Page) -> None:
+        number = len(contexts)
+        page.on("console", lambda message: page_log.append(f"page {number} console {message.type}: {message.text}"))
+
+        def socket_opened(socket: WebSocket) -> None:
+            path = socket.url.split("/", 3)[-1]
+            socket.on("framesent", lambda payload: page_log.append(f"page {number} → {path}: {str(payload)[:300]}"))
+            socket.on("framereceived", lambda payload: page_log.append(f"page {number} ← {path}: {str(payload)[:300]}"))
+            socket.on("close", lambda _socket: page_log.append(f"page {number} closed {path}"))
+
+        page.on("websocket", socket_opened)
 
     def record_server_error(response: Response) -> None:
         if response.status >= 500:
@@ -130,12 +144,16 @@ def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
         context.set_default_timeout(TIMEOUT_MS)
         context.on("response", record_server_error)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        watch(page)
+        return page
 
     expect.set_options(timeout=TIMEOUT_MS)
     yield open_page
     for context in contexts:
         context.close()
+    if page_log:
+        print("--- the pages' consoles and sockets ---", *page_log[-400:], sep="\n")
     assert not server_errors, f"the server failed: {server_errors}"
 
 
