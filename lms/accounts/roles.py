@@ -1,4 +1,5 @@
-"""The four roles, each a Django group created by migration 0002."""
+"""The roles, each a Django group: the first four created by migration 0002, invigilators and company supervisors
+by 0007 (issue 16: the exam centre and internships)."""
 
 from enum import StrEnum
 from typing import Any
@@ -9,6 +10,10 @@ class Role(StrEnum):
     INSTRUCTOR = "Instructors"
     OPERATOR = "Operators"
     ADMINISTRATOR = "Administrators"
+    # Check candidates in and run a sitting in the exam rooms assigned to them (exams).
+    INVIGILATOR = "Invigilators"
+    # A host company's supervisor: sees only their own interns (internships).
+    SUPERVISOR = "Supervisors"
 
 
 def user_roles(user: Any) -> frozenset[Role]:
