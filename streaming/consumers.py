@@ -144,7 +144,7 @@ class MediaConsumer(AsyncWebsocketConsumer):
             "ice_transport_policy": settings.ICE_TRANSPORT_POLICY,
             "peer_id": self.peer_id,
             "can_publish": await self.can_publish(),
-            "tracks": await self.hub.published(self.session_id),
+            "tracks": await self.hub.published_to(self),
             "muted_rooms": await database_sync_to_async(_muted_rooms)(self.session),
             "paused_rooms": await database_sync_to_async(_paused_rooms)(self.session),
             # With one SFU node per city: the city serving this socket, and, for a person who asked for the nearest,
@@ -192,7 +192,7 @@ class MediaConsumer(AsyncWebsocketConsumer):
             "ice_transport_policy": settings.ICE_TRANSPORT_POLICY,
             "peer_id": self.peer_id,
             "can_publish": True,
-            "tracks": await self.hub.published(self.session_id),
+            "tracks": await self.hub.published_to(self),
             "muted_rooms": await database_sync_to_async(_muted_rooms)(self.session),
             "paused_rooms": await database_sync_to_async(_paused_rooms)(self.session),
         }

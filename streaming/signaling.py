@@ -86,6 +86,12 @@ class MediaPlane(Protocol):
         """The session's tracks as `media.tracks` lists them."""
         ...
 
+    async def published_to(self, socket: MediaSocket) -> list[dict[str, Any]]:
+        """The tracks this socket can subscribe to now: what its own SFU (its city's node) serves, as the
+        `media.tracks` frames it will hear list them. A welcome lists these, never a track another node has not
+        relayed yet (a subscribe to it would be refused, and the page would wait for an announcement it has had)."""
+        ...
+
     async def may_speak(self, session_id: int, user_id: int) -> bool:
         """Whether a moderator invited this trainee to speak."""
         ...
@@ -225,6 +231,9 @@ class MediaHub:
 
     async def published(self, session_id: int) -> list[dict[str, Any]]:
         return self.tracks(session_id)
+
+    async def published_to(self, socket: MediaSocket) -> list[dict[str, Any]]:
+        return self.tracks(socket.session_id)
 
     async def may_speak(self, session_id: int, user_id: int) -> bool:
         return self.is_invited(session_id, user_id)

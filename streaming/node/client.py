@@ -285,6 +285,13 @@ class RemoteMediaHub:
                     found[track["track_id"]] = track
         return list(found.values())
 
+    async def published_to(self, socket: MediaSocket) -> list[dict[str, Any]]:
+        """What the socket's own node serves (its city's tracks and those it relays): what it can subscribe to."""
+        try:
+            return cast(list[dict[str, Any]], await self._request("tracks", socket) or [])
+        except SfuError:
+            return []
+
     async def may_speak(self, session_id: int, user_id: int) -> bool:
         try:
             return user_id in await registry.invited(self._redis, prefix=self._prefix, session_id=session_id)

@@ -74,10 +74,12 @@ async def two_cities(
     tmp_path: Path,
     cities: tuple[str, ...] = (SG, CQ),
     impairment: dict[str, float] | None = None,
+    cascade_interval: float | None = None,
 ) -> AsyncIterator[tuple[Nodes, Link]]:
     link = Link()
+    every = {} if cascade_interval is None else {"SFU_CASCADE_INTERVAL": str(cascade_interval)}
     try:
-        node_env = {city: await link.open(city, impairment) for city in cities}
+        node_env = {city: await link.open(city, impairment) | every for city in cities}
         with nodes_running(
             names=cities,
             redis_url=redis_url,
@@ -166,6 +168,28 @@ async def test_each_city_meets_on_its_own_node_and_each_track_crosses_once(
         left = await trainees[0][0].receive_type("media.publisher_left", timeout=10)
         assert left["track_ids"] == [track["track_id"]]
         await wait_until_async(lambda: links_out(nodes, SG) == 0, timeout=5, message="the link to stop sending")
+        no_tracebacks(nodes)
+
+
+async def test_a_welcome_lists_only_what_the_socket_s_own_node_can_serve_it(
+    live: Any, media: Any, peers: list[Any], chongqing_trainee: Any, redis_url: str, settings: Any, tmp_path: Path
+) -> None:
+    """A page that joins while its city's node has not yet relayed the other city's publisher is told of nothing:
+    a subscribe to that track would be refused there, and the page would then ignore the announcement that the
+    relay brings (the same track ids it already asked for). The nodes here look at each other once a minute."""
+    async with two_cities(redis_url, settings, tmp_path, cascade_interval=60) as (nodes, _):
+        teacher, _ = await joined(media, live.instructor, live.session.pk)
+        camera = Camera()
+        peers.append(camera)
+        answer = await camera.publish(teacher)
+        assert answer["type"] == "media.answer", answer
+        [track] = answer["tracks"]
+
+        _, in_singapore = await joined(media, live.trainee, live.session.pk)
+        assert [t["track_id"] for t in in_singapore["tracks"]] == [track["track_id"]]
+        _, in_chongqing = await joined(media, chongqing_trainee, live.session.pk)
+        assert nodes.pinned(live.session.pk, CQ) == node_of(nodes, CQ)
+        assert in_chongqing["tracks"] == []  # not relayed to Chongqing's node yet
         no_tracebacks(nodes)
 
 

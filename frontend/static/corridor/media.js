@@ -46,6 +46,8 @@
     tracks: [], // the session's published tracks (media.tracks)
     subscribedIds: "", // the remote track ids of the current subscription, sorted and joined
     sub: null, // { pc, queue, ready }
+    subRetry: 0, // subscribes refused in a row (a track not there yet): the next try waits longer
+    subRetryTimer: null,
     pub: null, // { pc, queue, ready }
     localStream: null,
     publishing: false,
@@ -325,9 +327,20 @@
       await peer.pc.setLocalDescription(await peer.pc.createAnswer());
       await request({ type: "media.answer", sdp: peer.pc.localDescription.sdp });
       flushCandidates(peer);
+      state.subRetry = 0;
     } catch (error) {
       if (state.sub !== peer) return;
-      if (error.code === "no_tracks" || error.code === "unknown_track") return; // a media.tracks is on its way
+      if (error.code === "no_tracks" || error.code === "unknown_track") {
+        // What we asked for is not there (yet): a track the node is still relaying, or one just gone. Forget this
+        // subscription, so the next media.tracks subscribes again even if it lists the same tracks, and try again
+        // soon in case none comes (1 s, then 2, 4, up to 10).
+        closePeer("sub");
+        const delay = Math.min(10, 2 ** state.subRetry);
+        state.subRetry += 1;
+        clearTimeout(state.subRetryTimer);
+        state.subRetryTimer = setTimeout(() => resubscribe(false), delay * 1000);
+        return;
+      }
       showError(error.message);
     }
   }
