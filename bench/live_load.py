@@ -279,6 +279,26 @@ ASGI_SERVERS = {
 }
 
 
+def start_join_profile(path: str, server: Server) -> subprocess.Popen[bytes]:
+    """py-spy (`pip install py-spy`) sampling the first server process through the join phase: where a join's CPU goes.
+    uvicorn runs in the process lms.serve exec'd, so its pid is the one started."""
+    beside = Path(sys.executable).with_name("py-spy")
+    command = [
+        str(beside) if beside.exists() else "py-spy",
+        "record",
+        "--pid",
+        str(server.process.pid),
+        "--gil",
+        "--rate",
+        "250",
+        "--format",
+        "raw",
+    ]
+    profiler = subprocess.Popen([*command, "--output", path, "--nonblocking"], stdout=subprocess.DEVNULL)
+    time.sleep(1.0)  # attached before the first join
+    return profiler
+
+
 def start_servers(kind: str, count: int, env: dict[str, str], log_dir: Path) -> list[Server]:
     servers = []
     for n in range(count):
@@ -665,10 +685,15 @@ async def run_clients(
                 client.closed = "join failed"
                 outcome.join_errors[type(error).__name__] += 1
 
+    profiler = start_join_profile(args.profile_joins, servers[0]) if args.profile_joins else None
     join_cpu_before = sum(s.cpu_seconds() for s in servers)
     started = time.perf_counter()
     await asyncio.gather(*(join(c) for c in clients))
     outcome.join_s = time.perf_counter() - started
+    if profiler is not None:
+        profiler.send_signal(signal.SIGINT)
+        profiler.wait(timeout=60)
+        say(f"join profile (py-spy, raw stacks of the thread holding the GIL) in {args.profile_joins}")
     live = [c for c in clients if c.closed is None]
     outcome.joined = len(live)
     if outcome.joined:
@@ -953,6 +978,9 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds the Q&A phase may take (600)")
     parser.add_argument("--drain-timeout", type=float, default=30.0, help="end after this long without a frame (30)")
     parser.add_argument("--keep-db", action="store_true", help="do not drop the database at the end")
+    parser.add_argument(
+        "--profile-joins", metavar="FILE", help="sample the first server through the join phase with py-spy into FILE"
+    )
     args = parser.parse_args()
     args.questions = min(args.questions, args.clients)
     signal.signal(signal.SIGTERM, interrupt)

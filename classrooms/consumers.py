@@ -7,6 +7,7 @@ reconnects catches up from the database with `sync`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
@@ -119,7 +120,15 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         # Trainees' presence is their attendance; staff are there to teach and run the rooms.
         self.counts_attendance = self.participant == Participant.TRAINEE
         since = live_hub.snapshot_generation(self.session_id)
-        presence_changed, personal = await self._enter(entry.hand_raised)
+        # A trainee's presence is written with the other sockets opening now, in one batch (classrooms.batching),
+        # while this socket reads its own part of the welcome.
+        presence = (
+            asyncio.ensure_future(live_hub.presence_writer.submit(self.session_id, user.pk))
+            if self.counts_attendance and live_hub.presence_writer is not None
+            else None
+        )
+        personal = await self._personal(entry.hand_raised)
+        presence_changed = await presence if presence is not None else False
         if self.is_moderator:  # a few per session: hidden questions, hands, who is here; read afresh
             shared = await database_parallel(session_selectors.session_shared_snapshot)(
                 session=self.session, include_hidden=True
@@ -271,15 +280,11 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         return session_entry(session_id=session_id, user=user)
 
     @database_parallel
-    def _enter(self, hand_raised: bool) -> tuple[bool, dict[str, Any]]:
-        """Presence and the user's own part of the welcome in one trip to the database thread: under a join
-        storm every trip queues behind everyone else's, so a join makes as few as it can."""
+    def _personal(self, hand_raised: bool) -> dict[str, Any]:
+        """The user's own part of the welcome (their votes, their questions, their hand)."""
         assert self.session is not None
         assert self.participant is not None
-        changed = self.counts_attendance and attendance.remote_presence_start(
-            session=self.session, user=self.user, announce=False
-        )
-        return changed, session_selectors.session_personal_snapshot(
+        return session_selectors.session_personal_snapshot(
             session=self.session, participant=self.participant, user=self.user, hand_raised=hand_raised
         )
 

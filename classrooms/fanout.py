@@ -120,6 +120,8 @@ class LiveHubHooks:
     report_presence: Publisher  # the trainees this process holds, every PRESENCE_REPORT_SECONDS
     read_roles: RoleReader
     apply_votes: Callable[[int, list[Any]], Awaitable[list[Any]]]  # a batch of votes (classrooms.batching)
+    # A batch of trainees' sockets opening (user ids): whether each changed who is here (classrooms.batching).
+    start_presence: Callable[[int, list[int]], Awaitable[list[Any]]]
     read_missed: MissedReader | None = None  # what sockets missed while the layer was down
     # Metrics (classrooms/metrics.py): a socket joined; an event reached this process's sockets this many seconds
     # after it was sent.
@@ -176,6 +178,7 @@ class LiveHub:
         self.role_reader: RoleReader | None = hooks.read_roles if hooks else None
         # Votes are written in batches (classrooms.batching).
         self.vote_writer: WriteBatcher[Any, Any] | None = WriteBatcher(hooks.apply_votes) if hooks else None
+        self.presence_writer: WriteBatcher[int, bool] | None = WriteBatcher(hooks.start_presence) if hooks else None
         self.on_joined: Callable[[], None] = hooks.joined if hooks else lambda: None
         self.on_delivered: Callable[[float], None] = hooks.delivered if hooks else lambda _seconds: None
 

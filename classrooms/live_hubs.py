@@ -20,6 +20,7 @@ from classrooms.models import LiveSession
 from classrooms.selectors import sessions as session_selectors
 from classrooms.selectors.participants import session_participants
 from classrooms.services import attendance, qa
+from lms.db_async import database_parallel
 
 
 async def _announce_votes(session_id: int, question_ids: list[int]) -> None:
@@ -29,6 +30,11 @@ async def _announce_votes(session_id: int, question_ids: list[int]) -> None:
 async def _apply_votes(session_id: int, votes: list[qa.VoteRequest]) -> list[qa.VoteOutcome | Exception]:
     outcomes = await database_sync_to_async(qa.question_votes_apply)(session_id=session_id, votes=votes)
     return list(outcomes)
+
+
+async def _start_presence(session_id: int, user_ids: list[int]) -> list[bool | Exception]:
+    changed = await database_parallel(attendance.remote_presence_start_many)(session_id=session_id, user_ids=user_ids)
+    return list(changed)
 
 
 async def _announce_attendance(session_id: int, _items: list[int]) -> None:
@@ -70,6 +76,7 @@ LIVE_HUB_HOOKS = LiveHubHooks(
     report_presence=_report_presence,
     read_roles=_read_roles,
     apply_votes=_apply_votes,
+    start_presence=_start_presence,
     read_missed=_read_missed,
     joined=LIVE_JOINS.inc,
     delivered=FANOUT_SECONDS.observe,

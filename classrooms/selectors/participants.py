@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from django.db.models import Exists, OuterRef
+from django.db import connection
+from django.db.models import Exists, OuterRef, QuerySet
 
 from classrooms.models import LiveSession, RaisedHand
 from courses.models import Enrolment
@@ -69,49 +71,74 @@ class SessionEntry:
     hand_raised: bool = False
 
 
+# Stand-ins for the session and user ids while the entry query is compiled: no row has them, and they are found again
+# among the compiled query's parameters to be replaced by each join's own.
+_ENTRY_SESSION_ID, _ENTRY_USER_ID = -1_000_000_007, -1_000_000_009
+
+
+ENTRY_FLAGS = ("enrolled", "operates", "hand", "administrator", "operator")
+
+
+def _entry_queryset(session_id: int, user_id: int) -> QuerySet[LiveSession]:
+    groups = User.groups.through.objects.filter(user_id=user_id)
+    return LiveSession.objects.filter(pk=session_id).annotate(
+        entry_enrolled=Exists(
+            Enrolment.objects.filter(user_id=user_id, course_key=OuterRef("course__translation_key"))
+        ),
+        entry_operates=Exists(
+            LiveSession.rooms.through.objects.filter(livesession_id=OuterRef("pk"), room__operators=user_id)
+        ),
+        entry_hand=Exists(
+            RaisedHand.objects.filter(session_id=OuterRef("pk"), user_id=user_id, lowered_at__isnull=True)
+        ),
+        entry_administrator=Exists(groups.filter(group__name=Role.ADMINISTRATOR.value)),
+        entry_operator=Exists(groups.filter(group__name=Role.OPERATOR.value)),
+    )
+
+
+@functools.cache
+def _entry_sql(vendor: str) -> tuple[str, tuple[Any, ...]]:
+    """The entry query's SQL, compiled once per process (and database kind): building and compiling a queryset with
+    five subqueries cost a join more than running it."""
+    sql, params = _entry_queryset(_ENTRY_SESSION_ID, _ENTRY_USER_ID).query.sql_with_params()
+    if _ENTRY_SESSION_ID not in params or _ENTRY_USER_ID not in params:
+        raise RuntimeError("the entry query's compiled parameters no longer hold the session and user ids")
+    return sql, tuple(params)
+
+
 def session_entry(*, session_id: int, user: Any) -> SessionEntry:
     """`session_participant` for a socket's join in one query: the session, whether the user is enrolled in its
     course, operates one of its rooms, holds the roles that decide their part, and has a hand raised in it.
-    2,000 trainees join in the minute a class starts: each round trip, and each expression Django builds, counts."""
+    2,000 trainees join in the minute a class starts: each round trip, and each expression Django builds, counts,
+    so the query is compiled once (`_entry_sql`) and run with this join's ids."""
     if not getattr(user, "is_authenticated", False):
         return SessionEntry(LiveSession.objects.filter(pk=session_id).first(), None)
-    groups = User.groups.through.objects.filter(user_id=user.pk)
-    found = (
-        LiveSession.objects.filter(pk=session_id)
-        .annotate(
-            entry_enrolled=Exists(
-                Enrolment.objects.filter(user_id=user.pk, course_key=OuterRef("course__translation_key"))
-            ),
-            entry_operates=Exists(
-                LiveSession.rooms.through.objects.filter(livesession_id=OuterRef("pk"), room__operators=user.pk)
-            ),
-            entry_hand=Exists(
-                RaisedHand.objects.filter(session_id=OuterRef("pk"), user_id=user.pk, lowered_at__isnull=True)
-            ),
-            entry_administrator=Exists(groups.filter(group__name=Role.ADMINISTRATOR.value)),
-            entry_operator=Exists(groups.filter(group__name=Role.OPERATOR.value)),
-        )
-        .first()
-    )
+    sql, stand_ins = _entry_sql(connection.vendor)
+    ids = {_ENTRY_SESSION_ID: session_id, _ENTRY_USER_ID: user.pk}
+    params = [ids.get(value, value) if isinstance(value, int) else value for value in stand_ins]
+    found = next(iter(LiveSession.objects.raw(sql, params)), None)
     if found is None:
         return SessionEntry(None, None)
+
+    # Raw rows carry the EXISTS columns as the database returns them (SQLite: 0 or 1).
+    flags = {name: bool(getattr(found, f"entry_{name}")) for name in ENTRY_FLAGS}
 
     def roles() -> frozenset[Role]:
         # Only the roles that decide a part (user_roles would read them all, in a query of its own).
         cached: frozenset[Role] | None = getattr(user, "_corridor_roles", None)
         if cached is not None:
             return cached
-        held = {Role.ADMINISTRATOR} if found.entry_administrator or user.is_superuser else set()
-        return frozenset(held | ({Role.OPERATOR} if found.entry_operator else set()))
+        held = {Role.ADMINISTRATOR} if flags["administrator"] or user.is_superuser else set()
+        return frozenset(held | ({Role.OPERATOR} if flags["operator"] else set()))
 
     participant = _part(
         session=found,
         user=user,
         roles=roles,
-        operates=lambda: found.entry_operates,
-        enrolled=lambda: found.entry_enrolled,
+        operates=lambda: flags["operates"],
+        enrolled=lambda: flags["enrolled"],
     )
-    return SessionEntry(found, participant, hand_raised=bool(found.entry_hand))
+    return SessionEntry(found, participant, hand_raised=flags["hand"])
 
 
 def session_participants(*, session_id: int, user_ids: Iterable[int]) -> dict[int, Participant]:

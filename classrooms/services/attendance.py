@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -82,19 +82,69 @@ def remote_presence_start(
     itself (the socket hub coalesces a burst of joins with `presence_announce`).
     """
     at = _moment(at)
-    record, created = AttendanceRecord.objects.select_for_update().get_or_create(session=session, user=user)
-    # One read for both kinds of stay this may continue (none for a new record): the open one, and one that
-    # ended less than STAY_MERGE_GAP ago. 2,000 trainees join in the minute a class starts.
-    candidates = (
-        []
-        if created
-        else list(
-            AttendanceStay.objects.filter(record=record, source=AttendanceSource.REMOTE).filter(
-                Q(ended_at__isnull=True) | Q(ended_at__gte=at - STAY_MERGE_GAP)
-            )
-        )
+    [changed] = remote_presence_start_many(session_id=session.pk, user_ids=[user.pk], at=at)
+    if changed and announce:
+        _broadcast(session, at)
+    return changed
+
+
+@transaction.atomic
+def remote_presence_start_many(*, session_id: int, user_ids: Sequence[int], at: datetime | None = None) -> list[bool]:
+    """`remote_presence_start` for a burst of sockets (one id per socket; a user's two tabs are two), in five
+    queries whatever their number: 2,000 trainees join in the minute a class starts, and the socket hub writes
+    their presence in batches (classrooms.batching). Not announced: the hub coalesces that.
+
+    Returns, per socket in order, whether who-is-here changed (for a user with two sockets in the batch, the first).
+    """
+    at = _moment(at)
+    sockets = Counter(user_ids)
+    if not sockets:
+        return []
+    AttendanceRecord.objects.bulk_create(
+        [AttendanceRecord(session_id=session_id, user_id=user_id) for user_id in sockets], ignore_conflicts=True
     )
+    # Locked in one order (by id) so that two processes' batches wait for each other rather than deadlock.
+    records = {
+        record.pk: record
+        for record in AttendanceRecord.objects.select_for_update()
+        .filter(session_id=session_id, user_id__in=list(sockets))
+        .order_by("pk")
+    }
+    candidates: dict[int, list[AttendanceStay]] = {record.user_id: [] for record in records.values()}
+    for stay in AttendanceStay.objects.filter(record_id__in=list(records), source=AttendanceSource.REMOTE).filter(
+        Q(ended_at__isnull=True) | Q(ended_at__gte=at - STAY_MERGE_GAP)
+    ):
+        candidates[records[stay.record_id].user_id].append(stay)
+    changed: dict[int, bool] = {}
+    created: list[AttendanceStay] = []
+    updated: list[AttendanceStay] = []
+    for record in records.values():
+        was_open, stay, changed[record.user_id] = _stay_continued(record, candidates[record.user_id], at=at)
+        if was_open is not None:
+            updated.append(was_open)
+        stay.open_sockets += sockets[record.user_id]
+        stay.last_seen_at = max(stay.last_seen_at, at)
+        (updated if stay.pk else created).append(stay)
+    AttendanceStay.objects.bulk_create(created)
+    if updated:
+        fields = ["ended_at", "timed_out", "open_sockets", "last_seen_at"]
+        AttendanceStay.objects.bulk_update(updated, fields)
+    first = set()
+    outcomes = []
+    for user_id in user_ids:
+        outcomes.append(changed.get(user_id, False) and user_id not in first)
+        first.add(user_id)
+    return outcomes
+
+
+def _stay_continued(
+    record: AttendanceRecord, candidates: list[AttendanceStay], *, at: datetime
+) -> tuple[AttendanceStay | None, AttendanceStay, bool]:
+    """The remote stay a new socket of `record`'s trainee counts in: the open one, else one that ended less than
+    STAY_MERGE_GAP ago (reopened), else a new one (unsaved). Also returns a stale open stay it ended, to be saved
+    (or None), and whether who-is-here changed."""
     stay = max((c for c in candidates if c.ended_at is None), key=lambda c: c.started_at, default=None)
+    ended: AttendanceStay | None = None
     changed = False
     if stay is not None and at - stay.last_seen_at > REMOTE_PRESENCE_TIMEOUT:
         # No heartbeat for a while: the sockets it counted are dead (a crashed process) and the
@@ -103,8 +153,7 @@ def remote_presence_start(
         stay.open_sockets = 0
         if at - stay.last_seen_at > STAY_MERGE_GAP:
             stay.ended_at, stay.timed_out = stay.last_seen_at, True
-            stay.save(update_fields=["ended_at", "timed_out", "open_sockets"])
-            stay = None
+            ended, stay = stay, None
     if stay is None:
         changed = True
         recent = [c for c in candidates if c.ended_at is not None and c.ended_at >= at - STAY_MERGE_GAP]
@@ -113,12 +162,7 @@ def remote_presence_start(
             stay.ended_at, stay.timed_out, stay.open_sockets = None, False, 0
         else:
             stay = AttendanceStay(record=record, source=AttendanceSource.REMOTE, started_at=at, last_seen_at=at)
-    stay.open_sockets += 1
-    stay.last_seen_at = max(stay.last_seen_at, at)
-    stay.save()
-    if changed and announce:
-        _broadcast(session, at)
-    return changed
+    return ended, stay, changed
 
 
 @transaction.atomic

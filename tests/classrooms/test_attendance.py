@@ -104,6 +104,41 @@ def test_two_tabs_are_one_stay_that_ends_with_the_last_tab(group: Class) -> None
     assert len(attendance_events(group)) == 2
 
 
+def test_a_burst_of_sockets_opening_is_written_in_one_batch_with_the_same_outcome_as_one_by_one(db: Any) -> None:
+    """The socket hub writes a class start's joins in batches: a new trainee, one with two tabs, one back within
+    two minutes (the same stay, reopened) and one whose open stay went silent long ago (a new stay), in one call
+    of a fixed number of queries, each socket told whether who-is-here changed."""
+    group = a_class(trainees=4)
+    new, two_tabs, back, stale = group.trainees
+    attendance.remote_presence_start(session=group.session, user=back, at=at(0))
+    attendance.remote_presence_end(session=group.session, user=back, at=at(5))
+    attendance.remote_presence_start(session=group.session, user=stale, at=at(0))  # its process died at 0:00
+    sockets = [new.pk, two_tabs.pk, two_tabs.pk, back.pk, stale.pk]
+
+    with CaptureQueriesContext(connection) as queries:
+        changed = attendance.remote_presence_start_many(session_id=group.session.pk, user_ids=sockets, at=at(6))
+
+    assert changed == [True, True, False, True, True]
+    assert len(queries) <= 8, [q["sql"] for q in queries]  # five, and the transaction's own
+    [one_stay] = stays(group, new)
+    assert (one_stay.started_at, one_stay.open_sockets, one_stay.ended_at) == (at(6), 1, None)
+    [tabs_stay] = stays(group, two_tabs)
+    assert tabs_stay.open_sockets == 2
+    [back_stay] = stays(group, back)
+    assert (back_stay.started_at, back_stay.ended_at, back_stay.open_sockets) == (at(0), None, 1)
+    old_stay, fresh_stay = stays(group, stale)
+    assert (old_stay.ended_at, old_stay.timed_out) == (at(0), True)
+    assert (fresh_stay.started_at, fresh_stay.ended_at, fresh_stay.open_sockets) == (at(6), None, 1)
+
+    # Twice the sockets, the same queries: a class of 2,000 does not cost 2,000 round trips.
+    more = a_class(trainees=10)
+    with CaptureQueriesContext(connection) as queries_for_more:
+        attendance.remote_presence_start_many(
+            session_id=more.session.pk, user_ids=[t.pk for t in more.trainees], at=at(6)
+        )
+    assert len(queries_for_more) <= len(queries)
+
+
 def test_a_disconnect_without_a_stay_is_ignored(group: Class) -> None:
     attendance.remote_presence_end(session=group.session, user=group.trainee, at=at(1))
     assert stays(group) == []

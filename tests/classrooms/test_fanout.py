@@ -82,6 +82,7 @@ async def test_after_a_layer_outage_the_hub_sends_its_sockets_what_they_missed(m
         report_presence=nothing,
         read_roles=nothing,
         apply_votes=nothing,
+        start_presence=nothing,
         read_missed=read_missed,
     )
     layer = FlakyLayer()
