@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from django.db.models import Q, QuerySet
@@ -64,7 +64,26 @@ def can_keep_roster(*, room: Room, user: Any) -> bool:
     return Role.ADMINISTRATOR in user_roles(user) or room_operated_by(room=room, user=user)
 
 
-def stay_effective_end(stay: AttendanceStay, *, now: datetime) -> datetime:
+class StayTimes(Protocol):
+    """What deciding whether a stay is open reads: a stay, or a row of one (`_PresenceRow`)."""
+
+    @property
+    def source(self) -> str: ...
+
+    @property
+    def started_at(self) -> datetime: ...
+
+    @property
+    def last_seen_at(self) -> datetime: ...
+
+    @property
+    def ended_at(self) -> datetime | None: ...
+
+
+StayT = TypeVar("StayT", bound=StayTimes)
+
+
+def stay_effective_end(stay: StayTimes, *, now: datetime) -> datetime:
     """When a stay ends, or `now` while it is still going.
 
     An open remote stay whose heartbeats stopped more than REMOTE_PRESENCE_TIMEOUT ago
@@ -77,7 +96,7 @@ def stay_effective_end(stay: AttendanceStay, *, now: datetime) -> datetime:
     return max(now, stay.started_at)
 
 
-def stay_is_open(stay: AttendanceStay, *, now: datetime) -> bool:
+def stay_is_open(stay: StayTimes, *, now: datetime) -> bool:
     return stay.started_at <= now and stay.ended_at is None and stay_effective_end(stay, now=now) >= now
 
 
@@ -130,7 +149,7 @@ def _by_user(stays: Iterable[AttendanceStay]) -> dict[int, list[AttendanceStay]]
     return grouped
 
 
-def _current_stay(stays: Iterable[AttendanceStay], *, now: datetime) -> AttendanceStay | None:
+def _current_stay(stays: Iterable[StayT], *, now: datetime) -> StayT | None:
     """Where a trainee is now: a room beats remote (a laptop open in class), the latest stay beats older ones."""
     open_stays = [stay for stay in stays if stay_is_open(stay, now=now)]
     in_room = [stay for stay in open_stays if stay.source != AttendanceSource.REMOTE]
@@ -138,37 +157,82 @@ def _current_stay(stays: Iterable[AttendanceStay], *, now: datetime) -> Attendan
     return max(candidates, key=lambda stay: stay.started_at) if candidates else None
 
 
+@dataclass(frozen=True, slots=True)
+class _PresenceRow:
+    """A stay as `presence_now` reads it: values, not a model with its user and room (a class of 2,000 is read every
+    two seconds while it fills)."""
+
+    user_id: int
+    name: str
+    source: str
+    room_id: int | None
+    started_at: datetime
+    last_seen_at: datetime
+    ended_at: datetime | None
+
+
+def _presence_rows(session: LiveSession) -> dict[int, list[_PresenceRow]]:
+    """The session's stays by user, in the order they started."""
+    rows = (
+        AttendanceStay.objects.filter(record__session=session)
+        .order_by("started_at", "pk")
+        .values_list(
+            "record__user_id",
+            "record__user__first_name",
+            "record__user__last_name",
+            "record__user__email",
+            "source",
+            "room_id",
+            "started_at",
+            "last_seen_at",
+            "ended_at",
+        )
+    )
+    grouped: dict[int, list[_PresenceRow]] = defaultdict(list)
+    for user_id, first, last, email, source, room_id, started_at, last_seen_at, ended_at in rows:
+        # The name as display_name gives it (User.get_full_name: first and last, stripped; else the email).
+        name = f"{first} {last}".strip() or email
+        grouped[user_id].append(_PresenceRow(user_id, name, source, room_id, started_at, last_seen_at, ended_at))
+    return grouped
+
+
 def presence_now(*, session: LiveSession, now: datetime | None = None) -> AttendancePayload:
     """Who is here: counts per room and remote, names and where from, and who has left.
 
-    Three queries, whatever the size of the class.
+    Three queries, whatever the size of the class (four when someone is in a room no longer the session's).
     """
     now = now or timezone.now()
-    stays = _session_stays(session)
+    by_user = _presence_rows(session)
     rooms = {room.pk: room for room in session.rooms.all()}
     counts: dict[int, int] = dict.fromkeys(rooms, 0)
     here: list[AttendeePayload] = []
     left: list[DepartedPayload] = []
     remote = 0
-    for user_stays in _by_user(stays).values():
-        user = user_stays[0].record.user
+    current_of: dict[int, _PresenceRow] = {}
+    for user_id, user_stays in by_user.items():
         current = _current_stay(user_stays, now=now)
         if current is None:
             left_at = max(stay_effective_end(stay, now=now) for stay in user_stays)
-            left.append({"user_id": user.pk, "name": display_name(user), "left_at": left_at.isoformat()})
-            continue
+            left.append({"user_id": user_id, "name": user_stays[0].name, "left_at": left_at.isoformat()})
+        else:
+            current_of[user_id] = current
+    # Someone marked in a room that is no longer the session's: that room is listed too.
+    elsewhere = {c.room_id for c in current_of.values() if c.source != AttendanceSource.REMOTE and c.room_id}
+    if elsewhere - set(rooms):
+        rooms |= {room.pk: room for room in Room.objects.filter(pk__in=[r for r in elsewhere if r not in rooms])}
+    for user_id, current in current_of.items():
+        room = rooms.get(current.room_id) if current.source != AttendanceSource.REMOTE and current.room_id else None
         if current.source == AttendanceSource.REMOTE:
             remote += 1
-        elif current.room is not None:
-            rooms.setdefault(current.room.pk, current.room)
-            counts[current.room.pk] = counts.get(current.room.pk, 0) + 1
+        elif room is not None:
+            counts[room.pk] = counts.get(room.pk, 0) + 1
         here.append(
             {
-                "user_id": user.pk,
-                "name": display_name(user),
+                "user_id": user_id,
+                "name": current.name,
                 "where": "remote" if current.source == AttendanceSource.REMOTE else "room",
                 "room_id": current.room_id if current.source != AttendanceSource.REMOTE else None,
-                "room": current.room.name if current.source != AttendanceSource.REMOTE and current.room else "",
+                "room": room.name if room is not None else "",
                 "since": current.started_at.isoformat(),
             }
         )
