@@ -8,7 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from internships import selectors
-from internships.models import HostCompany, Internship, TaskStatus
+from internships.models import EVALUATION_CRITERIA, HostCompany, Internship, TaskStatus
 from lms.accounts.models import Region, User
 
 DAY_LABELS = (_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun"))
@@ -92,3 +92,41 @@ class ApproveForm(forms.Form):
         # Any id is accepted here; the service refuses the whole set unless every week is the approver's.
         values = self.data.getlist("logs") if hasattr(self.data, "getlist") else []
         self.fields["logs"].choices = [(value, value) for value in values]  # type: ignore[attr-defined]
+
+
+SCORE_CHOICES = [(str(value), str(value)) for value in range(1, 6)]
+
+
+class EvaluationForm(forms.Form):
+    """Every criterion scored 1-5 with a comment, a summary; the final evaluation also passes or fails."""
+
+    summary = forms.CharField(label=_("Overall"), widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+    def __init__(self, *args: Any, final: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for key, label in EVALUATION_CRITERIA:
+            self.fields[f"score_{key}"] = forms.TypedChoiceField(
+                label=label, choices=SCORE_CHOICES, coerce=int, widget=forms.RadioSelect
+            )
+            self.fields[f"comment_{key}"] = forms.CharField(
+                label=_("Comment on %(criterion)s") % {"criterion": label}, max_length=2000, required=False
+            )
+        if final:
+            self.fields["verdict"] = forms.ChoiceField(
+                label=_("The internship is"),
+                choices=[("passed", _("Passed")), ("failed", _("Not passed"))],
+                widget=forms.RadioSelect,
+            )
+
+    def criteria(self) -> list[tuple[forms.BoundField, forms.BoundField]]:
+        return [(self[f"score_{key}"], self[f"comment_{key}"]) for key, _label in EVALUATION_CRITERIA]
+
+    def values(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        verdict = data.get("verdict")
+        return {
+            "scores": {key: data[f"score_{key}"] for key, _label in EVALUATION_CRITERIA},
+            "comments": {key: data[f"comment_{key}"] for key, _label in EVALUATION_CRITERIA},
+            "summary": data["summary"],
+            "passed": None if verdict is None else verdict == "passed",
+        }

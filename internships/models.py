@@ -3,6 +3,8 @@ the intern's weekly logbook with its files, and the tasks the supervisor sets.""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -141,3 +143,49 @@ class LogReminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.placement} · {self.week_start.isoformat()}"
+
+
+class EvaluationKind(models.TextChoices):
+    MIDTERM = "midterm", _("Mid-term evaluation")
+    FINAL = "final", _("Final evaluation")
+    SELF = "self", _("Self-evaluation")
+
+
+# What every evaluation scores, 1 (poor) to 5 (excellent), each with a comment.
+EVALUATION_CRITERIA: list[tuple[str, Any]] = [
+    ("quality", _("Quality of work")),
+    ("initiative", _("Initiative")),
+    ("communication", _("Communication")),
+    ("reliability", _("Reliability and punctuality")),
+    ("skills", _("Technical skills")),
+]
+
+
+class Evaluation(models.Model):
+    """A mid-term or final evaluation by the supervisor, or the intern's self-evaluation: each criterion scored 1-5
+    with a comment. The final one says whether the internship is passed. Once submitted it does not change."""
+
+    placement = models.ForeignKey(Placement, on_delete=models.CASCADE, related_name="evaluations")
+    kind = models.CharField(max_length=16, choices=EvaluationKind.choices)
+    scores = models.JSONField(default=dict)  # {criterion: 1..5}
+    comments = models.JSONField(default=dict)  # {criterion: text}
+    summary = models.TextField(blank=True)
+    passed = models.BooleanField(null=True, blank=True)  # the final evaluation's verdict
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    submitted_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["submitted_at", "pk"]
+        constraints = [models.UniqueConstraint(fields=["placement", "kind"], name="one_evaluation_of_each_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.placement} · {self.kind}"
+
+    def rows(self) -> list[tuple[Any, int | None, str]]:
+        """(criterion label, score, comment) in the criteria's order, for pages."""
+        return [(label, self.scores.get(key), self.comments.get(key, "")) for key, label in EVALUATION_CRITERIA]
+
+    @property
+    def average(self) -> float | None:
+        values = [int(value) for value in self.scores.values()]
+        return round(sum(values) / len(values), 1) if values else None

@@ -12,7 +12,17 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.utils.translation import gettext as _
 
-from internships.models import HostCompany, Internship, InternTask, LogFile, Placement, TaskStatus, WeekLog
+from internships.models import (
+    Evaluation,
+    EvaluationKind,
+    HostCompany,
+    Internship,
+    InternTask,
+    LogFile,
+    Placement,
+    TaskStatus,
+    WeekLog,
+)
 from lms.accounts.models import User
 from lms.accounts.personal_data import ExportFile
 from lms.accounts.roles import Role, user_has_role
@@ -155,6 +165,35 @@ def missing_week_placements(*, week_start: date) -> QuerySet[Placement]:
     )
 
 
+def evaluations_of(*, placement: Placement) -> dict[str, Evaluation]:
+    """The placement's evaluations by kind (midterm, final, self), those submitted."""
+    return {evaluation.kind: evaluation for evaluation in placement.evaluations.all()}
+
+
+@dataclass(frozen=True)
+class Completion:
+    """Where a placement stands for an internship certificate: hours approved, and the final evaluation."""
+
+    approved_hours: Decimal
+    weeks_awaiting_approval: int
+    final_passed: bool | None  # None: no final evaluation yet
+
+    @property
+    def completed(self) -> bool:
+        """Completed: a final evaluation that passed, and every logged week approved."""
+        return bool(self.final_passed) and self.weeks_awaiting_approval == 0
+
+
+def placement_completion(*, placement: Placement) -> Completion:
+    logs = list(placement.week_logs.all())
+    final = placement.evaluations.filter(kind=EvaluationKind.FINAL).first()
+    return Completion(
+        approved_hours=sum((log.total_hours for log in logs if log.approved_at is not None), Decimal(0)),
+        weeks_awaiting_approval=sum(1 for log in logs if log.approved_at is None),
+        final_passed=final.passed if final is not None else None,
+    )
+
+
 # Personal data ---------------------------------------------------------------------------------------------------
 
 
@@ -182,6 +221,17 @@ def internship_records_of(*, user: Any) -> dict[str, Any]:
                         "files": [file.filename for file in log.files.all()],
                     }
                     for log in placement.week_logs.all()
+                ],
+                "evaluations": [
+                    {
+                        "kind": evaluation.kind,
+                        "scores": evaluation.scores,
+                        "comments": evaluation.comments,
+                        "summary": evaluation.summary,
+                        "passed": evaluation.passed,
+                        "submitted_at": evaluation.submitted_at.isoformat(),
+                    }
+                    for evaluation in placement.evaluations.all()
                 ],
                 "tasks": [
                     {

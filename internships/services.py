@@ -24,6 +24,9 @@ from django.utils.translation import gettext as _
 
 from internships import selectors
 from internships.models import (
+    EVALUATION_CRITERIA,
+    Evaluation,
+    EvaluationKind,
     HostCompany,
     Internship,
     InternTask,
@@ -316,6 +319,49 @@ def week_logs_approve(*, log_ids: list[int], by: Any, now: datetime | None = Non
     return len(pending)
 
 
+# Evaluations ----------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def evaluation_submit(
+    *,
+    placement: Placement,
+    by: Any,
+    kind: str,
+    scores: dict[str, int],
+    comments: dict[str, str],
+    summary: str,
+    passed: bool | None = None,
+    now: datetime | None = None,
+) -> Evaluation:
+    """The supervisor's mid-term or final evaluation, or the intern's self-evaluation: every criterion scored 1-5;
+    the final one passes or fails the internship. Each kind is submitted once."""
+    if kind == EvaluationKind.SELF:
+        _require_intern(placement, by)
+    elif kind in (EvaluationKind.MIDTERM, EvaluationKind.FINAL):
+        if placement.supervisor_id != by.pk:
+            raise CorridorError("not_your_intern", _("Only the intern's supervisor evaluates them."), status=403)
+    else:
+        raise CorridorError("evaluation_kind", _("Unknown kind of evaluation."))
+    keys = [key for key, _label in EVALUATION_CRITERIA]
+    if set(scores) != set(keys) or any(not isinstance(value, int) or not 1 <= value <= 5 for value in scores.values()):
+        raise CorridorError("evaluation_scores", _("Score every criterion from 1 to 5."))
+    if kind == EvaluationKind.FINAL and passed is None:
+        raise CorridorError("evaluation_verdict", _("Say whether the intern passed the internship."))
+    if Evaluation.objects.select_for_update().filter(placement=placement, kind=kind).exists():
+        raise CorridorError("evaluation_done", _("This evaluation was already submitted."), status=409)
+    return Evaluation.objects.create(
+        placement=placement,
+        kind=kind,
+        scores={key: scores[key] for key in keys},
+        comments={key: comments.get(key, "").strip() for key in keys},
+        summary=summary.strip(),
+        passed=passed if kind == EvaluationKind.FINAL else None,
+        author=by,
+        submitted_at=now or timezone.now(),
+    )
+
+
 # Reminders -------------------------------------------------------------------------------------------------------
 
 
@@ -360,7 +406,20 @@ def internships_erase_user(*, person: ErasedPerson) -> dict[str, int]:
         transaction.on_commit(lambda key=key, storage=storage: storage.delete(key))  # type: ignore[misc]
     logs = WeekLog.objects.filter(placement__intern=user)
     tasks = InternTask.objects.filter(placement__intern=user)
-    counts = {"log_files": len(files), "week_logs": logs.count(), "tasks": tasks.count()}
+    # Their own self-evaluations go; the supervisor's evaluations of them stay with the placement (the record on
+    # which an internship certificate rests), their comments scrubbed of the person's name.
+    own = Evaluation.objects.filter(placement__intern=user, kind=EvaluationKind.SELF)
+    counts = {
+        "log_files": len(files),
+        "week_logs": logs.count(),
+        "tasks": tasks.count(),
+        "self_evaluations": own.count(),
+    }
+    own.delete()
+    for evaluation in Evaluation.objects.filter(placement__intern=user):
+        evaluation.comments = person.scrub(evaluation.comments)
+        evaluation.summary = person.scrub(evaluation.summary)
+        evaluation.save(update_fields=["comments", "summary"])
     LogFile.objects.filter(pk__in=[file.pk for file in files]).delete()
     logs.delete()
     tasks.delete()

@@ -27,6 +27,7 @@ from django_otp import user_has_device
 from internships import selectors, services
 from internships.forms import (
     ApproveForm,
+    EvaluationForm,
     HostCompanyForm,
     InternshipForm,
     LogFileForm,
@@ -36,9 +37,10 @@ from internships.forms import (
     TaskStatusForm,
     WeekLogForm,
 )
-from internships.models import LogFile, WeekLog
+from internships.models import EvaluationKind, LogFile, Placement, WeekLog
 from lms.accounts.requests import AuthenticatedHttpRequest
 from lms.accounts.views import PENDING_SECONDS, PENDING_SIGN_IN
+from lms.errors import CorridorError
 from lms.files import SignedFileLinks, StoredFile, stored_file_response
 from lms.forms import form_checked
 from lms.throttle import throttled_per_address
@@ -66,7 +68,9 @@ def _require_supervisor(request: HttpRequest) -> None:
 def mine(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The intern's page: each placement with this week's log form, past weeks, files and tasks."""
     today = timezone.localdate()
-    placements = list(selectors.placements_of_intern(user=request.user).prefetch_related("week_logs__files", "tasks"))
+    placements = list(
+        selectors.placements_of_intern(user=request.user).prefetch_related("week_logs__files", "tasks", "evaluations")
+    )
     this_week = selectors.week_start_of(today)
     cards = []
     for placement in placements:
@@ -83,6 +87,7 @@ def mine(request: AuthenticatedHttpRequest) -> HttpResponse:
                 "form": WeekLogForm(initial=initial, prefix=f"p{placement.pk}"),
                 "logs": logs,
                 "tasks": [(task, selectors.is_overdue(task, today=today)) for task in tasks],
+                "evaluations": selectors.evaluations_of(placement=placement),
             }
         )
     return render(
@@ -191,6 +196,9 @@ def placement_detail(request: AuthenticatedHttpRequest, placement_id: int) -> Ht
             "tasks": [(task, selectors.is_overdue(task, today=today)) for task in placement.tasks.all()],
             "task_form": TaskForm(),
             "status_form": TaskStatusForm(),
+            "evaluations": selectors.evaluations_of(placement=placement),
+            "completion": selectors.placement_completion(placement=placement),
+            "may_evaluate": placement.supervisor_id == request.user.pk,
         },
     )
 
@@ -218,6 +226,49 @@ def approve(request: AuthenticatedHttpRequest) -> HttpResponse:
     if target.startswith("/") and not target.startswith("//"):
         return HttpResponseRedirect(target)
     return redirect("internships:dashboard")
+
+
+# Evaluations ----------------------------------------------------------------------------------------------------
+
+
+def _evaluation_page(
+    request: AuthenticatedHttpRequest, *, placement: Placement, kind: EvaluationKind, back: str
+) -> HttpResponse:
+    final = kind == EvaluationKind.FINAL
+    if request.method == "POST":
+        form = form_checked(EvaluationForm(request.POST, final=final), code="invalid_evaluation")
+        services.evaluation_submit(placement=placement, by=request.user, kind=kind, **form.values())
+        messages.success(request, _("%(kind)s submitted.") % {"kind": kind.label})
+        return HttpResponseRedirect(back)
+    existing = selectors.evaluations_of(placement=placement).get(kind)
+    return render(
+        request,
+        "internships/evaluation.html",
+        {"placement": placement, "kind": kind, "form": EvaluationForm(final=final), "existing": existing, "back": back},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def evaluate(request: AuthenticatedHttpRequest, placement_id: int, kind: str) -> HttpResponse:
+    """The supervisor's mid-term or final evaluation of one of their interns."""
+    _require_supervisor(request)
+    placement = selectors.placement_for_supervisor(user=request.user, placement_id=placement_id)
+    if kind not in (EvaluationKind.MIDTERM, EvaluationKind.FINAL):
+        raise Http404(_("No such evaluation."))
+    if request.method == "POST" and placement.supervisor_id != request.user.pk:
+        # Coordinators read evaluations; writing one is the supervisor's (refused before the form is read).
+        raise CorridorError("not_your_intern", _("Only the intern's supervisor evaluates them."), status=403)
+    back = reverse("internships:placement", kwargs={"placement_id": placement.pk})
+    return _evaluation_page(request, placement=placement, kind=EvaluationKind(kind), back=back)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def self_evaluate(request: AuthenticatedHttpRequest, placement_id: int) -> HttpResponse:
+    """The intern's self-evaluation."""
+    placement = selectors.placement_for_intern(user=request.user, placement_id=placement_id)
+    return _evaluation_page(request, placement=placement, kind=EvaluationKind.SELF, back=reverse("internships:mine"))
 
 
 # Coordinators ----------------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Internships in Chromium: the coordinator places a trainee with a company supervisor, who signs in with the emailed
 link and sets a task; the intern logs a week, attaches a file and completes the task; the supervisor approves the
-week from the dashboard's checkboxes."""
+week from the dashboard's checkboxes; the intern evaluates themselves and the supervisor writes the final evaluation."""
 
 import re
 from datetime import timedelta
@@ -12,7 +12,7 @@ from django.core import mail
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from internships.models import InternTask, LogFile, Placement, WeekLog
+from internships.models import Evaluation, InternTask, LogFile, Placement, WeekLog
 from tests import factories
 from tests.support.browser import SignIn
 
@@ -101,7 +101,32 @@ def test_a_coordinator_places_an_intern_the_supervisor_sets_a_task_and_approves_
         supervisor.get_by_role("link", name="sensor-map.txt").click()
     assert Path(download.value.path()).read_text() == "conveyor 1: ok"
 
+    # The intern evaluates themselves; the supervisor writes the final evaluation, and the internship is completed.
+    trainee.get_by_role("link", name="Write my self-evaluation").click()
+    for fieldset in trainee.locator("fieldset.criterion").all():
+        fieldset.get_by_label("4").check()
+    trainee.get_by_label("Overall").fill("I learnt to test sensors")
+    trainee.get_by_role("button", name="Submit the evaluation").click()
+    expect(trainee.get_by_text("Self-evaluation submitted.")).to_be_visible()
+
+    supervisor.get_by_role("link", name="Write the final evaluation").click()
+    criteria = supervisor.locator("fieldset.criterion")
+    for index in range(5):
+        criteria.nth(index).get_by_label("5").check()
+    supervisor.get_by_label("Comment on Initiative").fill("Asks good questions")
+    supervisor.get_by_label("Passed", exact=True).check()
+    supervisor.get_by_role("button", name="Submit the evaluation").click()
+    expect(supervisor.get_by_text("Final evaluation submitted.")).to_be_visible()
+    expect(supervisor.locator(".completion")).to_contain_text("Internship completed")
+    expect(supervisor.locator('.evaluation[data-kind="final"]')).to_contain_text("Asks good questions")
+    trainee.reload()
+    expect(trainee.locator('.evaluation[data-kind="final"]')).to_contain_text("Passed")
+
     placement = Placement.objects.get()
     assert placement.supervisor.email == "grace.ho@lioncity.example"
     assert WeekLog.objects.get().approved_by == placement.supervisor
     assert InternTask.objects.get().status == "done" and LogFile.objects.count() == 1
+    assert (
+        Evaluation.objects.get(kind="final").passed is True
+        and Evaluation.objects.get(kind="self").scores["skills"] == 4
+    )

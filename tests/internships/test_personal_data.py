@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from internships import services
-from internships.models import InternTask, LogFile, Placement, WeekLog
+from internships.models import EVALUATION_CRITERIA, Evaluation, InternTask, LogFile, Placement, WeekLog
 from internships.selectors import week_start_of
 from lms.accounts.services import data_export_request, user_erase
 from lms.regions import storage_for_region
@@ -42,6 +42,19 @@ def logged_intern() -> tuple[Placement, LogFile]:
     services.intern_task_create(
         placement=placement, by=placement.supervisor, title="Test plan", description="", deadline=timezone.localdate()
     )
+    scores = {key: 4 for key, _label in EVALUATION_CRITERIA}
+    services.evaluation_submit(
+        placement=placement, by=placement.intern, kind="self", scores=scores, comments={}, summary="I learnt a lot"
+    )
+    services.evaluation_submit(
+        placement=placement,
+        by=placement.supervisor,
+        kind="final",
+        scores=scores,
+        comments={"quality": "Meilin Quenneville checks her work"},
+        summary="Meilin passes",
+        passed=True,
+    )
     return placement, file
 
 
@@ -56,6 +69,7 @@ def test_the_export_holds_the_logbook_tasks_and_files(django_capture_on_commit_c
     [record] = data["internships"]["placements"]
     assert record["company"] == "Lion City Robotics" and record["week_logs"][0]["done"] == "Meilin wired the conveyor"
     assert record["week_logs"][0]["files"] == ["map.txt"] and record["tasks"][0]["title"] == "Test plan"
+    assert {row["kind"] for row in record["evaluations"]} == {"self", "final"}
     assert archive.read(f"files/internships/{file.pk}-map.txt") == b"sensor map"
 
 
@@ -67,7 +81,12 @@ def test_erasing_an_intern_removes_their_logbook_tasks_and_stored_files(
     assert storage.exists(file.storage_key)
     with django_capture_on_commit_callbacks(execute=True):
         counts = user_erase(user=placement.intern, by=placement.coordinator, reason="Asked in writing")
-    assert counts["internships"] == {"log_files": 1, "week_logs": 1, "tasks": 1}
+    assert counts["internships"] == {"log_files": 1, "week_logs": 1, "tasks": 1, "self_evaluations": 1}
     assert not WeekLog.objects.exists() and not LogFile.objects.exists() and not InternTask.objects.exists()
+    # The supervisor's final evaluation stays (the record a certificate rests on), without the person's name.
+    final = Evaluation.objects.get()
+    assert final.kind == "final" and final.passed is True
+    placeholder = f"Erased user {placement.intern.pk}"
+    assert final.comments["quality"] == f"{placeholder} checks her work" and final.summary == f"{placeholder} passes"
     assert not storage.exists(file.storage_key)
     assert Placement.objects.filter(pk=placement.pk).exists()  # the record that the internship took place

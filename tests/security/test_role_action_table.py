@@ -689,6 +689,38 @@ ROUTES: dict[str, list[Case]] = {
             lambda w: {"logs": [w.extra["week_log"]]},
         )
     ],
+    "internships:evaluate": [
+        Case(
+            url("internships:evaluate", placement_id=extra("placement"), kind=fixed("midterm")),
+            expect(DENY, administrator=ALLOW),
+        ),
+        # The coordinator reads evaluations; only the intern's supervisor writes them.
+        Case(
+            url("internships:evaluate", placement_id=extra("placement"), kind=fixed("midterm")),
+            expect(DENY),
+            "post",
+            lambda w: {"score_quality": "4"},
+            label="not the supervisor",
+        ),
+        Case(
+            url("internships:evaluate", placement_id=fixed(FORGED_ID), kind=fixed("final")),
+            expect(DENY, administrator=NOT_FOUND),
+            label="forged placement",
+        ),
+    ],
+    "internships:self-evaluate": [
+        Case(
+            url("internships:self-evaluate", placement_id=extra("placement")),
+            expect(NOT_FOUND, trainee_enrolled=ALLOW),
+        ),
+        Case(
+            url("internships:self-evaluate", placement_id=extra("placement")),
+            expect(NOT_FOUND, trainee_enrolled=BAD),
+            "post",
+            lambda w: {"score_quality": "9"},
+            label="bad score",
+        ),
+    ],
     "internships:coordinate": [Case(url("internships:coordinate"), expect(DENY, administrator=ALLOW))],
     "internships:company-create": [
         Case(url("internships:company-create"), expect(DENY, administrator=BAD), "post", label="empty form")
@@ -881,6 +913,7 @@ FINGERPRINTED = (
     "internships.WeekLog",
     "internships.LogFile",
     "internships.InternTask",
+    "internships.Evaluation",
 )
 
 
