@@ -13,7 +13,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
-from internships.models import HostCompany, Internship, InternTask, Placement, TaskStatus, WeekLog
+from internships.models import CheckIn, HostCompany, Internship, InternTask, Placement, TaskStatus, WeekLog
 from internships.selectors import week_start_of
 from lms.accounts.models import Region, User
 from lms.accounts.roles import Role
@@ -80,6 +80,13 @@ def load_internship_demo(*, administrator: User) -> None:
                 submitted_at=now,
                 approved_at=None if last_one else now,
                 approved_by=None if last_one else supervisor,
+            )
+        if weeks_in > 0 and not late:
+            CheckIn.objects.create(
+                placement=placement,
+                held_on=today - timedelta(days=4),
+                notes="Video call: the sensor tests are on track.",
+                recorded_by=supervisor,
             )
         if weeks_in > 0:
             InternTask.objects.create(

@@ -130,3 +130,8 @@ class EvaluationForm(forms.Form):
             "summary": data["summary"],
             "passed": None if verdict is None else verdict == "passed",
         }
+
+
+class CheckInForm(forms.Form):
+    held_on = forms.DateField(label=_("Held on"), widget=forms.DateInput(attrs={"type": "date"}))
+    notes = forms.CharField(label=_("Notes"), widget=forms.Textarea(attrs={"rows": 2}), required=False)

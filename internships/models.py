@@ -189,3 +189,19 @@ class Evaluation(models.Model):
     def average(self) -> float | None:
         values = [int(value) for value in self.scores.values()]
         return round(sum(values) / len(values), 1) if values else None
+
+
+class CheckIn(models.Model):
+    """A one-to-one check-in the supervisor held with an intern (a call, a visit), recorded with notes."""
+
+    placement = models.ForeignKey(Placement, on_delete=models.CASCADE, related_name="check_ins")
+    held_on = models.DateField(_("held on"))
+    notes = models.TextField(_("notes"), blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-held_on", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.placement} · {self.held_on.isoformat()}"

@@ -119,6 +119,7 @@ class DashboardRow:
     overdue_tasks: int
     last_log: WeekLog | None
     awaiting_approval: WeekLog | None  # the oldest submitted week not yet approved
+    last_check_in: date | None
 
     @property
     def behind(self) -> bool:
@@ -131,7 +132,9 @@ def dashboard_rows(*, user: Any, today: date, show: str = "") -> list[DashboardR
     this_week = week_start_of(today)
     last_week = this_week - timedelta(days=7)
     placements = list(
-        placements_supervised(user=user).prefetch_related("week_logs", "tasks").order_by("intern__last_name", "pk")
+        placements_supervised(user=user)
+        .prefetch_related("week_logs", "tasks", "check_ins")
+        .order_by("intern__last_name", "pk")
     )
     rows = []
     for placement in placements:
@@ -145,6 +148,7 @@ def dashboard_rows(*, user: Any, today: date, show: str = "") -> list[DashboardR
             overdue_tasks=sum(1 for task in placement.tasks.all() if is_overdue(task, today=today)),
             last_log=max(logs.values(), key=lambda log: log.week_start, default=None),
             awaiting_approval=pending[0] if pending else None,
+            last_check_in=max((entry.held_on for entry in placement.check_ins.all()), default=None),
         )
         if show == "behind" and not row.behind:
             continue
@@ -232,6 +236,9 @@ def internship_records_of(*, user: Any) -> dict[str, Any]:
                         "submitted_at": evaluation.submitted_at.isoformat(),
                     }
                     for evaluation in placement.evaluations.all()
+                ],
+                "check_ins": [
+                    {"held_on": entry.held_on.isoformat(), "notes": entry.notes} for entry in placement.check_ins.all()
                 ],
                 "tasks": [
                     {

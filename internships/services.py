@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from internships import selectors
 from internships.models import (
     EVALUATION_CRITERIA,
+    CheckIn,
     Evaluation,
     EvaluationKind,
     HostCompany,
@@ -319,6 +320,16 @@ def week_logs_approve(*, log_ids: list[int], by: Any, now: datetime | None = Non
     return len(pending)
 
 
+@transaction.atomic
+def check_in_record(*, placement: Placement, by: Any, held_on: date, notes: str, today: date | None = None) -> CheckIn:
+    """The supervisor records a one-to-one check-in they held with their intern (not one still to come)."""
+    if placement.supervisor_id != by.pk:
+        raise CorridorError("not_your_intern", _("This intern is not one of yours."), status=403)
+    if held_on > (today or timezone.localdate()):
+        raise CorridorError("check_in_date", _("Record a check-in once it has taken place."))
+    return CheckIn.objects.create(placement=placement, held_on=held_on, notes=notes.strip(), recorded_by=by)
+
+
 # Evaluations ----------------------------------------------------------------------------------------------------
 
 
@@ -416,6 +427,9 @@ def internships_erase_user(*, person: ErasedPerson) -> dict[str, int]:
         "self_evaluations": own.count(),
     }
     own.delete()
+    for check_in in CheckIn.objects.filter(placement__intern=user):
+        check_in.notes = person.scrub(check_in.notes)
+        check_in.save(update_fields=["notes"])
     for evaluation in Evaluation.objects.filter(placement__intern=user):
         evaluation.comments = person.scrub(evaluation.comments)
         evaluation.summary = person.scrub(evaluation.summary)

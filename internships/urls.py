@@ -17,6 +17,7 @@ urlpatterns = [
     path("supervise/placements/<int:placement_id>/", views.placement_detail, name="placement"),
     path("supervise/placements/<int:placement_id>/tasks/", views.task_create, name="task-create"),
     path("supervise/approve/", views.approve, name="approve"),
+    path("supervise/placements/<int:placement_id>/check-ins/", views.check_in_record, name="check-in"),
     path("supervise/placements/<int:placement_id>/evaluations/<str:kind>/", views.evaluate, name="evaluate"),
     path("placements/<int:placement_id>/self-evaluation/", views.self_evaluate, name="self-evaluate"),
     path("coordinate/", views.coordinate, name="coordinate"),

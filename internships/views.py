@@ -27,6 +27,7 @@ from django_otp import user_has_device
 from internships import selectors, services
 from internships.forms import (
     ApproveForm,
+    CheckInForm,
     EvaluationForm,
     HostCompanyForm,
     InternshipForm,
@@ -199,6 +200,8 @@ def placement_detail(request: AuthenticatedHttpRequest, placement_id: int) -> Ht
             "evaluations": selectors.evaluations_of(placement=placement),
             "completion": selectors.placement_completion(placement=placement),
             "may_evaluate": placement.supervisor_id == request.user.pk,
+            "check_ins": placement.check_ins.all(),
+            "check_in_form": CheckInForm(initial={"held_on": today}),
         },
     )
 
@@ -226,6 +229,17 @@ def approve(request: AuthenticatedHttpRequest) -> HttpResponse:
     if target.startswith("/") and not target.startswith("//"):
         return HttpResponseRedirect(target)
     return redirect("internships:dashboard")
+
+
+@require_POST
+@login_required
+def check_in_record(request: AuthenticatedHttpRequest, placement_id: int) -> HttpResponse:
+    _require_supervisor(request)
+    placement = selectors.placement_for_supervisor(user=request.user, placement_id=placement_id)
+    form = form_checked(CheckInForm(request.POST), code="invalid_check_in")
+    check_in = services.check_in_record(placement=placement, by=request.user, **form.cleaned_data)
+    messages.success(request, _("Check-in of %(day)s recorded.") % {"day": check_in.held_on.isoformat()})
+    return redirect("internships:placement", placement_id=placement.pk)
 
 
 # Evaluations ----------------------------------------------------------------------------------------------------

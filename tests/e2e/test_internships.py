@@ -67,6 +67,9 @@ def test_a_coordinator_places_an_intern_the_supervisor_sets_a_task_and_approves_
     supervisor.get_by_label("Deadline").fill((today + timedelta(days=3)).isoformat())
     supervisor.get_by_role("button", name="Set task").click()
     expect(supervisor.get_by_text("Task “Draft the sensor test plan” set.")).to_be_visible()
+    supervisor.get_by_label("Notes").fill("First weekly call")
+    supervisor.get_by_role("button", name="Record a check-in").click()
+    expect(supervisor.locator(".check-ins")).to_contain_text("First weekly call")
 
     # The intern logs the week, attaches a file and completes the task.
     trainee = sign_in(intern)
@@ -92,6 +95,7 @@ def test_a_coordinator_places_an_intern_the_supervisor_sets_a_task_and_approves_
     supervisor.get_by_role("link", name="My interns").first.click()
     row = supervisor.locator("tr.intern-row", has_text="Mei Lim")
     expect(row).to_contain_text("21.5 / 20")
+    expect(row.locator(".last-check-in")).to_have_text(today.isoformat())
     row.get_by_role("checkbox").check()
     supervisor.get_by_role("button", name="Approve the selected weeks").click()
     expect(supervisor.get_by_text("1 week(s) approved.")).to_be_visible()

@@ -27,6 +27,7 @@ def test_the_demo_supervisor_follows_three_interns_at_different_stages() -> None
     rows = {row.placement.intern.email: row for row in dashboard_rows(user=supervisor, today=timezone.localdate())}
     well = rows["trainee.sg@corridor.example"]
     assert well.awaiting_approval is not None and not well.behind and not well.overdue_tasks
+    assert well.last_check_in is not None
     behind = rows["aisha.rahman@corridor.example"]
     assert behind.behind and behind.overdue_tasks == 1
     starting = rows["trainee.cq@corridor.example"]

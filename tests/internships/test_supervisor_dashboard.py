@@ -155,3 +155,25 @@ def test_trainees_and_instructors_have_no_dashboard(team: dict[str, Any]) -> Non
     for person in (team["on_track"].intern, factories.instructor()):
         assert signed_in(person).get(DASHBOARD).status_code == 403
     assert Client().get(DASHBOARD).status_code == 302  # to sign in
+
+
+def test_the_supervisor_records_a_check_in_and_the_dashboard_shows_the_last(team: dict[str, Any]) -> None:
+    client = signed_in(team["supervisor"])
+    placement = team["behind"]
+    url = f"/en/internships/supervise/placements/{placement.pk}/check-ins/"
+    yesterday = timezone.localdate() - timedelta(days=1)
+    for day in (yesterday - timedelta(days=7), yesterday):
+        assert client.post(url, {"held_on": day.isoformat(), "notes": "Talked about the rig"}).status_code == 302
+    row = client.get(DASHBOARD).content.decode().split(f'data-placement="{placement.pk}"')[1].split("</tr>")[0]
+    assert yesterday.isoformat() in row
+    assert (
+        "Talked about the rig" in client.get(f"/en/internships/supervise/placements/{placement.pk}/").content.decode()
+    )
+
+    future = client.post(url, {"held_on": (timezone.localdate() + timedelta(days=2)).isoformat()})
+    assert future.status_code == 400 and "once it has taken place" in future.content.decode()
+    foreign = client.post(
+        f"/en/internships/supervise/placements/{team['other'].pk}/check-ins/", {"held_on": yesterday.isoformat()}
+    )
+    assert foreign.status_code == 404
+    assert placement.check_ins.count() == 2 and not team["other"].check_ins.exists()

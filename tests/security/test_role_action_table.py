@@ -689,6 +689,15 @@ ROUTES: dict[str, list[Case]] = {
             lambda w: {"logs": [w.extra["week_log"]]},
         )
     ],
+    "internships:check-in": [
+        # The coordinator reads check-ins; only the intern's supervisor records them.
+        Case(
+            url("internships:check-in", placement_id=extra("placement")),
+            expect(DENY),
+            "post",
+            lambda w: {"held_on": w.extra["week_start"], "notes": "Weekly call"},
+        ),
+    ],
     "internships:evaluate": [
         Case(
             url("internships:evaluate", placement_id=extra("placement"), kind=fixed("midterm")),
@@ -914,6 +923,7 @@ FINGERPRINTED = (
     "internships.LogFile",
     "internships.InternTask",
     "internships.Evaluation",
+    "internships.CheckIn",
 )
 
 
