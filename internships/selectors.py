@@ -9,7 +9,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import Http404
 from django.utils.translation import gettext as _
 
 from internships.models import (
@@ -26,6 +25,7 @@ from internships.models import (
 from lms.accounts.models import User
 from lms.accounts.personal_data import ExportFile
 from lms.accounts.roles import Role, user_has_role
+from lms.errors import CorridorError
 
 
 def is_coordinator(user: Any) -> bool:
@@ -58,17 +58,17 @@ def placements_supervised(*, user: Any) -> QuerySet[Placement]:
 
 
 def placement_for_supervisor(*, user: Any, placement_id: int) -> Placement:
-    """The placement, if `user` supervises it (or coordinates); otherwise 404, as if it did not exist."""
+    """The placement, if `user` supervises it (or coordinates); otherwise a 404 that says so (CorridorError)."""
     placement = placements_supervised(user=user).filter(pk=placement_id).first()
     if placement is None:
-        raise Http404(_("No intern of yours has this placement."))
+        raise CorridorError("not_your_intern", _("No intern of yours has this placement."), status=404)
     return placement
 
 
 def placement_for_intern(*, user: Any, placement_id: int) -> Placement:
     placement = placements_of_intern(user=user).filter(pk=placement_id).first()
     if placement is None:
-        raise Http404(_("This is not your placement."))
+        raise CorridorError("not_your_placement", _("This is not your placement."), status=404)
     return placement
 
 
@@ -80,7 +80,7 @@ def log_file_for(*, user: Any, file_id: int) -> LogFile:
     """A logbook file, for its intern, their supervisor or a coordinator; 404 for anyone else."""
     file = LogFile.objects.select_related("week_log__placement").filter(pk=file_id).first()
     if file is None or not may_see_placement(user=user, placement=file.week_log.placement):
-        raise Http404(_("No such file among your internship's."))
+        raise CorridorError("no_such_file", _("No such file among your internship's."), status=404)
     return file
 
 
@@ -88,7 +88,7 @@ def task_for(*, user: Any, task_id: int) -> InternTask:
     """A task, for its intern or their supervisor (or a coordinator); 404 for anyone else."""
     task = InternTask.objects.select_related("placement").filter(pk=task_id).first()
     if task is None or not may_see_placement(user=user, placement=task.placement):
-        raise Http404(_("No such task among your internship's."))
+        raise CorridorError("no_such_task", _("No such task among your internship's."), status=404)
     return task
 
 

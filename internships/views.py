@@ -121,7 +121,7 @@ def log_week(request: AuthenticatedHttpRequest, placement_id: int) -> HttpRespon
 def attach_file(request: AuthenticatedHttpRequest, log_id: int) -> HttpResponse:
     log = WeekLog.objects.select_related("placement__intern").filter(pk=log_id, placement__intern=request.user).first()
     if log is None:
-        raise Http404(_("No such week in your logbook."))
+        raise CorridorError("no_such_week", _("No such week in your logbook."), status=404)
     form = form_checked(LogFileForm(request.POST, request.FILES), code="invalid_file")
     file = services.log_file_attach(week_log=log, by=request.user, upload=form.cleaned_data["file"])
     messages.success(request, _("%(name)s attached.") % {"name": file.filename})

@@ -130,6 +130,7 @@ def test_a_supervisor_cannot_open_or_change_another_companys_intern(team: dict[s
     other = team["other"]
     opened = client.get(f"/en/internships/supervise/placements/{other.pk}/")
     assert opened.status_code == 404 and "Na Li" not in opened.content.decode()
+    assert "No intern of yours has this placement." in opened.content.decode()
 
     tasks_before = InternTask.objects.count()
     forged_task = client.post(
