@@ -163,3 +163,48 @@ def course_with_lessons(
 
 def chinese() -> Locale:
     return Locale.objects.get(language_code="zh-hans")
+
+
+# --- Internships (issue 16) ---------------------------------------------------------------------------------------
+
+
+def supervisor(**kwargs: Any) -> User:
+    """A company supervisor: no password of their own (they sign in with emailed links)."""
+    user = UserFactory.create(role=Role.SUPERVISOR, **kwargs)
+    user.set_unusable_password()
+    user.save()
+    return user
+
+
+def placement(
+    *,
+    intern: User | None = None,
+    supervisor_user: User | None = None,
+    coordinator: User | None = None,
+    start: Any = None,
+    weeks: int = 12,
+    target_hours_per_week: int = 20,
+    company_name: str = "Lion City Robotics",
+) -> Any:
+    """An intern (a trainee) placed with a company supervisor on an internship that started two weeks ago."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from internships.models import HostCompany, Internship, Placement
+
+    start = start or timezone.localdate() - timedelta(days=14)
+    company = HostCompany.objects.create(name=company_name, city="singapore", address="1 Fusionopolis Way")
+    internship = Internship.objects.create(
+        title="Automation intern",
+        company=company,
+        start=start,
+        end=start + timedelta(weeks=weeks),
+        target_hours_per_week=target_hours_per_week,
+    )
+    return Placement.objects.create(
+        internship=internship,
+        intern=intern or trainee(),
+        supervisor=supervisor_user or supervisor(),
+        coordinator=coordinator or administrator(),
+    )

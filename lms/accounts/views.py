@@ -110,8 +110,9 @@ PENDING_SECONDS = 300
 
 
 def may_use_two_step(user: Any) -> bool:
-    """Two-step sign-in is offered to administrators (those who can change the whole site)."""
-    return Role.ADMINISTRATOR in user_roles(user)
+    """Two-step sign-in is offered to administrators (those who can change the whole site) and to company
+    supervisors (who otherwise sign in with emailed links), for those who choose it."""
+    return bool(user_roles(user) & {Role.ADMINISTRATOR, Role.SUPERVISOR})
 
 
 def _grouped_secret(key: bytes) -> str:

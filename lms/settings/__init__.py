@@ -9,6 +9,7 @@ from .base import *  # noqa: F403
 from .celery import *  # noqa: F403
 from .certificates import *  # noqa: F403
 from .channels import *  # noqa: F403
+from .internships import *  # noqa: F403
 from .observability import *  # noqa: F403
 from .security import *  # noqa: F403
 from .signin import *  # noqa: F403

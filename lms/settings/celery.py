@@ -81,4 +81,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "streaming.tasks.expire_recordings",
         "schedule": timedelta(hours=1),
     },
+    # Interns whose last week has no log are reminded by email (once per week).
+    "send-log-reminders": {
+        "task": "internships.tasks.send_log_reminders",
+        "schedule": timedelta(hours=1),
+    },
 }

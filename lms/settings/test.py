@@ -58,3 +58,5 @@ CSRF_COOKIE_SECURE = False
 # Verification is throttled per address; the suite asks from one address far more often than a person would. The
 # throttle's own tests set a small limit (and addresses of their own).
 CERTIFICATE_VERIFY_RATE = 100_000
+# Likewise supervisors' requests for a sign-in link (tests/internships/test_placements.py checks the limit).
+INTERNSHIP_SIGN_IN_RATE = 100_000

@@ -25,8 +25,10 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone, translation
 
 from certificates.models import Certificate, CertificateRule, CertificateState, IssueBatch
+from internships.models import InternTask, LogFile, WeekLog
 from lms.accounts.models import DataExport, DataExportState, User
 from streaming.models import CompositionState, Recording, RecordingState, SessionComposition
+from tests import factories
 from tests.support import authz
 from tests.support.authz import (
     ADMIN,
@@ -616,6 +618,136 @@ ROUTES: dict[str, list[Case]] = {
     ],
     "verify:issuer-key": [Case(url("verify:issuer-key"), everyone(ALLOW))],
     "verify:status-list": [Case(url("verify:status-list", number=fixed(1)), everyone(ALLOW))],
+    # Internships (issue 16): the enrolled trainee is the intern of placement A, the administrator its coordinator;
+    # its company supervisor is not an actor here (tests/internships/test_supervisor_isolation.py covers them).
+    "internships:mine": [Case(url("internships:mine"), expect(ALLOW))],
+    "internships:log-week": [
+        Case(
+            url("internships:log-week", placement_id=extra("placement")),
+            expect(NOT_FOUND, trainee_enrolled=ALLOW),
+            "post",
+            lambda w: {
+                f"p{w.extra['placement']}-week_start": w.extra["week_start"],
+                f"p{w.extra['placement']}-hours_0": "8",
+                f"p{w.extra['placement']}-done": "Wired the conveyor sensors",
+            },
+        ),
+        Case(
+            url("internships:log-week", placement_id=fixed(FORGED_ID)),
+            expect(NOT_FOUND),
+            "post",
+            label="forged placement",
+        ),
+    ],
+    "internships:attach-file": [
+        Case(
+            url("internships:attach-file", log_id=extra("week_log")),
+            expect(NOT_FOUND, trainee_enrolled=BAD),
+            "post",
+            label="no file",
+        )
+    ],
+    "internships:file": [
+        Case(
+            url("internships:file", file_id=extra("log_file")),
+            expect(NOT_FOUND, trainee_enrolled=ALLOW, administrator=ALLOW),
+        )
+    ],
+    "internships:signed-file": [
+        Case(url("internships:signed-file", token=fixed("forged")), expect(NOT_FOUND), label="forged token")
+    ],
+    "internships:task-status": [
+        Case(
+            url("internships:task-status", task_id=extra("intern_task")),
+            expect(NOT_FOUND, trainee_enrolled=ALLOW, administrator=ALLOW),
+            "post",
+            lambda w: {"status": "done"},
+        )
+    ],
+    "internships:dashboard": [Case(url("internships:dashboard"), expect(DENY, administrator=ALLOW))],
+    "internships:placement": [
+        Case(url("internships:placement", placement_id=extra("placement")), expect(DENY, administrator=ALLOW)),
+        Case(
+            url("internships:placement", placement_id=fixed(FORGED_ID)),
+            expect(DENY, administrator=NOT_FOUND),
+            label="forged placement",
+        ),
+    ],
+    "internships:task-create": [
+        Case(
+            url("internships:task-create", placement_id=extra("placement")),
+            expect(DENY, administrator=ALLOW),
+            "post",
+            lambda w: {"title": "Draft the test plan", "deadline": "2026-12-31"},
+        )
+    ],
+    "internships:approve": [
+        Case(
+            url("internships:approve"),
+            expect(DENY, administrator=ALLOW),
+            "post",
+            lambda w: {"logs": [w.extra["week_log"]]},
+        )
+    ],
+    "internships:check-in": [
+        # The coordinator reads check-ins; only the intern's supervisor records them.
+        Case(
+            url("internships:check-in", placement_id=extra("placement")),
+            expect(DENY),
+            "post",
+            lambda w: {"held_on": w.extra["week_start"], "notes": "Weekly call"},
+        ),
+    ],
+    "internships:evaluate": [
+        Case(
+            url("internships:evaluate", placement_id=extra("placement"), kind=fixed("midterm")),
+            expect(DENY, administrator=ALLOW),
+        ),
+        # The coordinator reads evaluations; only the intern's supervisor writes them.
+        Case(
+            url("internships:evaluate", placement_id=extra("placement"), kind=fixed("midterm")),
+            expect(DENY),
+            "post",
+            lambda w: {"score_quality": "4"},
+            label="not the supervisor",
+        ),
+        Case(
+            url("internships:evaluate", placement_id=fixed(FORGED_ID), kind=fixed("final")),
+            expect(DENY, administrator=NOT_FOUND),
+            label="forged placement",
+        ),
+    ],
+    "internships:self-evaluate": [
+        Case(
+            url("internships:self-evaluate", placement_id=extra("placement")),
+            expect(NOT_FOUND, trainee_enrolled=ALLOW),
+        ),
+        Case(
+            url("internships:self-evaluate", placement_id=extra("placement")),
+            expect(NOT_FOUND, trainee_enrolled=BAD),
+            "post",
+            lambda w: {"score_quality": "9"},
+            label="bad score",
+        ),
+    ],
+    "internships:coordinate": [Case(url("internships:coordinate"), expect(DENY, administrator=ALLOW))],
+    "internships:company-create": [
+        Case(url("internships:company-create"), expect(DENY, administrator=BAD), "post", label="empty form")
+    ],
+    "internships:internship-create": [
+        Case(url("internships:internship-create"), expect(DENY, administrator=BAD), "post", label="empty form")
+    ],
+    "internships:placement-create": [
+        Case(url("internships:placement-create"), expect(DENY, administrator=BAD), "post", label="empty form")
+    ],
+    "internships:sign-in-request": [Case(url("internships:sign-in-request"), everyone(ALLOW))],
+    "internships:sign-in-link": [
+        Case(
+            url("internships:sign-in-link", uidb64=fixed("MQ"), token=fixed("forged-token")),
+            everyone(NOT_FOUND),
+            label="forged link",
+        )
+    ],
 }
 
 # Wagtail's own admin views (under /admin/) are checked as one group: the rows named here.
@@ -733,6 +865,31 @@ def _build() -> World:
     world.extra["batch"] = IssueBatch.objects.create(
         course_key=world.course.translation_key, rule=rule, created_by=admin
     ).pk
+    placement = factories.placement(intern=trainee, coordinator=admin)
+    week_start = timezone.localdate() - timedelta(days=timezone.localdate().weekday())
+    week_log = WeekLog.objects.create(
+        placement=placement,
+        week_start=week_start - timedelta(days=7),
+        daily_hours=[4] * 5 + [0, 0],
+        total_hours=20,
+        done="Calibrated the arm",
+        submitted_at=now,
+    )
+    world.extra["placement"] = placement.pk
+    world.extra["week_start"] = week_start.isoformat()
+    world.extra["week_log"] = week_log.pk
+    world.extra["log_file"] = LogFile.objects.create(
+        week_log=week_log,
+        filename="notes.txt",
+        content_type="text/plain",
+        size=5,
+        sha256="0" * 64,
+        storage_key="internships/authz/notes.txt",
+        storage_region="singapore",
+    ).pk
+    world.extra["intern_task"] = InternTask.objects.create(
+        placement=placement, title="Read the safety manual", deadline=week_start
+    ).pk
     return world
 
 
@@ -759,6 +916,14 @@ FINGERPRINTED = (
     "classrooms.DeviceToken",
     "streaming.Recording",
     "streaming.SessionComposition",
+    "internships.HostCompany",
+    "internships.Internship",
+    "internships.Placement",
+    "internships.WeekLog",
+    "internships.LogFile",
+    "internships.InternTask",
+    "internships.Evaluation",
+    "internships.CheckIn",
 )
 
 
