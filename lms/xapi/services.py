@@ -3,8 +3,8 @@
 Delivery (`xapi_statements_send`): due statements are claimed in a short transaction (their next attempt pushed a
 lease ahead, rows locked with SKIP LOCKED, so two workers never send the same batch), POSTed as one list to the
 LRS's `statements` resource outside any transaction, then marked sent, or failing with the error and a next attempt
-after an exponential backoff. Nothing is ever dropped. An LRS that refuses a whole batch as malformed (400) or as
-conflicting (409) is asked again one statement at a time, so one bad statement cannot hold the others back; a 409
+after an exponential backoff. Nothing is ever dropped. An LRS that refuses a whole batch as malformed (400, 422) or
+as conflicting (409) is asked again one statement at a time, so one bad statement cannot hold the others back; a 409
 for a single statement means the LRS already holds that id: it counts as sent.
 """
 
@@ -35,6 +35,9 @@ CLAIM_LEASE = timedelta(minutes=5)
 REQUEST_TIMEOUT_SECONDS = 20
 BACKOFF_FIRST = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=6)
+# An LRS's answers that one statement can cause for its whole batch: malformed (400; 422 from FastAPI-based LRSs such
+# as Ralph) or conflicting (409).
+REFUSED_AS_A_BATCH = {400, 409, 422}
 # Batches one run of the task sends at most (the next run goes on).
 BATCHES_PER_RUN = 20
 
@@ -150,7 +153,7 @@ def _deliver(rows: list[QueuedStatement], *, now: datetime) -> SendOutcome:
         if exc.status == 409 and len(rows) == 1:
             # The LRS holds a statement with this id already: delivered before (stable id), so it is sent.
             return SendOutcome(sent=_mark_sent(rows, now=now), failed=0)
-        if exc.status in (400, 409) and len(rows) > 1:
+        if exc.status in REFUSED_AS_A_BATCH and len(rows) > 1:
             # One statement may spoil the batch: each alone, so the good ones go and the bad one shows.
             sent = failed = 0
             for row in rows:

@@ -27,6 +27,18 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 RALPH_PYTHON = ROOT / ".venv-ralph" / "bin" / "python"
 RALPH_CLI = ROOT / ".venv-ralph" / "bin" / "ralph"
 USERNAME, PASSWORD = "corridor", "corridor-lrs-secret"
+# Ralph's API under uvicorn, as `ralph runserver --backend fs` serves it but without its file-watching reloader. One
+# change: the `fs` backend writes each POST's statements with CREATE, which refuses once its one file exists (its
+# second POST fails with 500, "already exists and overwrite is not allowed"); APPEND adds them to that file, as the
+# database backends (Elasticsearch, MongoDB, ClickHouse) add them to theirs. Reading, the id checks (duplicates, 409)
+# and the xAPI API are Ralph's own.
+SERVE = (
+    "import sys, uvicorn\n"
+    "from ralph.backends.data.base import BaseOperationType\n"
+    "from ralph.backends.data.fs import FSDataBackend\n"
+    "FSDataBackend.default_operation_type = BaseOperationType.APPEND\n"
+    "uvicorn.run('ralph.api:app', host='127.0.0.1', port=int(sys.argv[1]))\n"
+)
 
 
 def require_ralph() -> None:
@@ -55,7 +67,7 @@ class Ralph:
     def start(self) -> None:
         log = open(self.folder / "ralph.log", "ab")  # noqa: SIM115 (the process keeps it)
         self.process = subprocess.Popen(
-            [str(RALPH_PYTHON), "-m", "uvicorn", "ralph.api:app", "--host", "127.0.0.1", "--port", str(self.port)],
+            [str(RALPH_PYTHON), "-c", SERVE, str(self.port)],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -100,7 +112,11 @@ class Ralph:
         return found
 
     def statement(self, statement_id: str) -> dict[str, Any]:
-        return dict(self._get(f"statements?statementId={statement_id}"))
+        """One statement by its id (`statementId`); Ralph answers it as the xAPI spec says, or as a one-item list."""
+        found = self._get(f"statements?statementId={statement_id}")
+        if "statements" in found:
+            [found] = [statement for statement in found["statements"] if statement["id"] == statement_id]
+        return dict(found)
 
 
 def ralph_server(folder: Path) -> Ralph:
