@@ -30,7 +30,7 @@ def ralph_down(tmp_path: Path, settings: Any) -> Iterator[Ralph]:
 
 
 def test_an_administrator_sees_a_failing_statement_and_retries_it_once_the_lrs_is_back(
-    live_server: Any, sign_in: SignIn, site_catalogue: Any, ralph_down: Ralph
+    live_server: Any, sign_in: SignIn, site_catalogue: Any, ralph_down: Ralph, tasks_in_process: None
 ) -> None:
     course = factories.course_with_lessons(site_catalogue, title="Cross-border fundamentals")
     trainee = factories.trainee()

@@ -9,6 +9,11 @@ import pytest
 from tests.support.ralph import Ralph, ralph_server
 
 
+@pytest.fixture(autouse=True)
+def _tasks_here(tasks_in_process: None) -> None:
+    """The send task runs where it is sent (as under `make run`), with REDIS_URL set too."""
+
+
 @pytest.fixture
 def ralph(tmp_path: Path, settings: Any) -> Iterator[Ralph]:
     """Ralph running, and XAPI_LRS_URL and its credentials set to it."""
