@@ -10,8 +10,11 @@ from tests.support.ralph import Ralph, ralph_server
 
 
 @pytest.fixture(autouse=True)
-def _tasks_here(tasks_in_process: None) -> None:
-    """The send task runs where it is sent (as under `make run`), with REDIS_URL set too."""
+def _tasks_here(request: pytest.FixtureRequest) -> None:
+    """The send task runs where it is sent (as under `make run`), with REDIS_URL set too, except in tests of real
+    workers."""
+    if "real_worker" not in request.keywords:
+        request.getfixturevalue("tasks_in_process")
 
 
 @pytest.fixture
