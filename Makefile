@@ -10,8 +10,12 @@ ROOM_TOKENS := var/room-tokens.json
 # pytest-xdist workers for the parallel part of `make test` (most tests wait on I/O, so more than the cores).
 TEST_WORKERS ?= 4
 STAMP := $(VENV)/.installed
+# Ralph, the learning record store the xAPI tests send statements to (tests/xapi), in a venv of its own: its pinned
+# FastAPI and pydantic stay out of Corridor's.
+RALPH_VENV ?= .venv-ralph
+RALPH_STAMP := $(RALPH_VENV)/.installed
 
-.PHONY: run run-cluster test install system-packages lint typecheck bench migrate demo clean
+.PHONY: run run-cluster test install lrs system-packages lint typecheck bench migrate demo clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +24,16 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 install: $(STAMP)
+
+$(RALPH_STAMP): Makefile
+	test -x $(RALPH_VENV)/bin/python || $(PYTHON) -m venv $(RALPH_VENV)
+	$(RALPH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	@# requests: Ralph's OIDC module imports it whatever the auth backend, and no extra brings it.
+	$(RALPH_VENV)/bin/python -m pip install --quiet 'ralph-malph[backend-fs,cli,lrs]==5.1.0' 'requests>=2.32'
+	touch $(RALPH_STAMP)
+
+# The LRS for the xAPI tests; without it they are skipped, naming this target.
+lrs: $(RALPH_STAMP)
 
 # Not needed by `make run` or `make test`: the browser tests drive Debian's Chromium and the TURN
 # tests a real coturn; without them those tests are skipped, naming this target.
@@ -65,7 +79,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: install
+test: install lrs
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -33,6 +33,7 @@ from certificates.models import (
     ItemState,
 )
 from certificates.verification import certificate_verification_forget
+from certificates.xapi import xapi_certificate_earned
 from courses.models import CoursePage
 from lms.accounts.models import Cohort, User
 from lms.accounts.personal_data import ErasedPerson
@@ -160,6 +161,7 @@ def certificate_files_make(*, certificate: Certificate) -> Certificate:
             state=CertificateState.ISSUED, **fields
         )
         if marked:
+            xapi_certificate_earned(certificate=certificate)
             transaction.on_commit(lambda: certificate_email_send(certificate=certificate))
             # A verifier who tried the code before it was issued was told "unknown": not any more.
             certificate_verification_forget(code=certificate.code)

@@ -9,6 +9,7 @@ from django.utils.translation import ngettext
 
 from courses import selectors
 from courses.models import CoursePage, Enrolment, LessonCompletion, LessonPage, QuizAttempt
+from courses.xapi import xapi_enrolled, xapi_lesson_completed, xapi_quiz_scored
 from lms.accounts.models import User
 from lms.accounts.personal_data import ErasedPerson
 from lms.errors import CorridorError
@@ -45,10 +46,12 @@ def enrolment_create(*, user: User, course: CoursePage) -> Enrolment:
         )
     try:
         with transaction.atomic():
-            return Enrolment.objects.create(user=user, course=course, course_key=course.translation_key)
+            enrolment = Enrolment.objects.create(user=user, course=course, course_key=course.translation_key)
     except IntegrityError:
         # A concurrent request enrolled this user first; that enrolment is the one.
         return Enrolment.objects.get(user=user, course_key=course.translation_key)
+    xapi_enrolled(user_id=user.pk, course=course)
+    return enrolment
 
 
 def _require_enrolled_course(*, user: User, lesson: LessonPage) -> CoursePage:
@@ -64,9 +67,11 @@ def _require_enrolled_course(*, user: User, lesson: LessonPage) -> CoursePage:
 @transaction.atomic
 def lesson_complete(*, user: User, lesson: LessonPage) -> LessonCompletion:
     course = _require_enrolled_course(user=user, lesson=lesson)
-    completion, _created = LessonCompletion.objects.get_or_create(
+    completion, created = LessonCompletion.objects.get_or_create(
         user=user, lesson_key=lesson.translation_key, defaults={"course_key": course.translation_key}
     )
+    if created:
+        xapi_lesson_completed(user_id=user.pk, lesson=lesson, course=course)
     return completion
 
 
@@ -122,7 +127,7 @@ def quiz_submit(*, user: User, lesson: LessonPage, quiz_block_id: str, answers: 
     if set(answers) != set(questions):
         raise CorridorError("incomplete_answers", _("Answer every question before you submit."))
     total = len(questions)
-    return QuizAttempt.objects.create(
+    attempt = QuizAttempt.objects.create(
         user=user,
         course_key=course.translation_key,
         lesson_key=lesson.translation_key,
@@ -132,6 +137,8 @@ def quiz_submit(*, user: User, lesson: LessonPage, quiz_block_id: str, answers: 
         max_score=total,
         passed=total > 0 and correct * 100 >= quiz["pass_mark"] * total,
     )
+    xapi_quiz_scored(attempt=attempt, lesson=lesson, course=course)
+    return attempt
 
 
 def learning_erase_user(*, person: ErasedPerson) -> dict[str, int]:

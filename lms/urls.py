@@ -47,6 +47,7 @@ urlpatterns += i18n_patterns(
     path("recordings/", include("streaming.urls")),
     path("certificates/", include("certificates.urls")),
     path("internships/", include("internships.urls")),
+    path("xapi/", include("lms.xapi.urls")),
     path("", include(wagtail_urls)),
     prefix_default_language=True,
 )

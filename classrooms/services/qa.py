@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 from classrooms.models import LiveSession, Question, QuestionVote, SessionState
 from classrooms.realtime import broadcast_on_commit
 from classrooms.selectors.qa import question_payload
+from classrooms.xapi import xapi_question_asked
 from lms.accounts.models import User
 from lms.errors import CorridorError
 
@@ -65,6 +66,7 @@ def question_ask(*, session: LiveSession, user: User, text: str) -> Question:
         )
     question = Question.objects.create(session=session, author=user, text=text)
     broadcast_on_commit(session, "question.created", question_payload(question))
+    xapi_question_asked(question=question)
     return question
 
 

@@ -14,6 +14,7 @@ from classrooms.selectors.participants import MODERATORS, session_participant
 from classrooms.services.devices import agents_follow_session_on_commit
 from classrooms.services.recording import recording_changed
 from classrooms.signals import session_ended
+from classrooms.xapi import xapi_session_attended
 from courses.models import CoursePage
 from lms.accounts.roles import Role, user_roles
 from lms.errors import CorridorError
@@ -255,6 +256,8 @@ def session_end(*, session: LiveSession, by: Any, now: datetime | None = None) -
     # Streaming closes the session's recorders after commit and queues their uploads to storage.
     session_ended.send(sender=LiveSession, session=locked)
     agents_follow_session_on_commit(session=locked)
+    # Each trainee who was there: "attended", with their time present and where from (queued in this transaction).
+    xapi_session_attended(session=locked, now=now)
     return locked
 
 

@@ -16,3 +16,4 @@ from .signin import *  # noqa: F403
 from .storage import *  # noqa: F403
 from .streaming import *  # noqa: F403
 from .wagtail import *  # noqa: F403
+from .xapi import *  # noqa: F403

@@ -19,6 +19,7 @@ INSTALLED_APPS = [
     "daphne",
     "lms.accounts",
     "lms",
+    "lms.xapi",
     "certificates",
     "exams",
     "internships",

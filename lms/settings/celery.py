@@ -86,4 +86,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "internships.tasks.send_log_reminders",
         "schedule": timedelta(hours=1),
     },
+    # xAPI statements due (new, or failing and past their backoff) go to the learning record store in batches.
+    "send-xapi-statements": {
+        "task": "lms.xapi.tasks.send_xapi_statements",
+        "schedule": timedelta(seconds=30),
+    },
 }

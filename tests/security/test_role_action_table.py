@@ -27,6 +27,7 @@ from django.utils import timezone, translation
 from certificates.models import Certificate, CertificateRule, CertificateState, IssueBatch
 from internships.models import InternTask, LogFile, WeekLog
 from lms.accounts.models import DataExport, DataExportState, User
+from lms.xapi.models import QueuedStatement, StatementState
 from streaming.models import CompositionState, Recording, RecordingState, SessionComposition
 from tests import factories
 from tests.support import authz
@@ -156,6 +157,26 @@ ROUTES: dict[str, list[Case]] = {
     # Sign-in's second step, two-step sign-in (administrators only) and unlocking sign-ins (administrators).
     "accounts:login-code": [Case(url("accounts:login-code"), everyone(LOGIN), label="no password given just now")],
     "accounts:locked-sign-ins": [Case(url("accounts:locked-sign-ins"), expect(DENY, **{ADMIN: ALLOW}))],
+    # The xAPI queue (administrators): counts, failing statements, "Retry now" (all, or one by its id).
+    "xapi:queue": [Case(url("xapi:queue"), expect(DENY, **{ADMIN: ALLOW}))],
+    "xapi:retry": [
+        Case(url("xapi:retry"), everyone(METHOD)),
+        Case(url("xapi:retry"), expect(DENY, **{ADMIN: ALLOW}), "post", label="all failing"),
+        Case(
+            url("xapi:retry"),
+            expect(DENY, **{ADMIN: ALLOW}),
+            "post",
+            data=lambda w: {"statement": w.extra["xapi_statement"]},
+            label="one",
+        ),
+        Case(
+            url("xapi:retry"),
+            expect(DENY, **{ADMIN: NOT_FOUND}),
+            "post",
+            data=fixed({"statement": "00000000-0000-0000-0000-000000000000"}),
+            label="forged",
+        ),
+    ],
     "accounts:two-step-start": [
         Case(url("accounts:two-step-start"), everyone(METHOD)),
         Case(url("accounts:two-step-start"), expect(NOT_FOUND, **{ADMIN: ALLOW}), "post"),
@@ -890,6 +911,16 @@ def _build() -> World:
     world.extra["intern_task"] = InternTask.objects.create(
         placement=placement, title="Read the safety manual", deadline=week_start
     ).pk
+    world.extra["xapi_statement"] = str(
+        QueuedStatement.objects.create(
+            statement={"id": "authz"},
+            verb="registered",
+            state=StatementState.FAILING,
+            attempts=1,
+            last_error="LRS unreachable",
+            next_attempt_at=now + timedelta(minutes=1),
+        ).pk
+    )
     return world
 
 
@@ -924,6 +955,7 @@ FINGERPRINTED = (
     "internships.InternTask",
     "internships.Evaluation",
     "internships.CheckIn",
+    "xapi.QueuedStatement",
 )
 
 
