@@ -46,6 +46,7 @@ urlpatterns += i18n_patterns(
     path("live/", include("classrooms.urls")),
     path("recordings/", include("streaming.urls")),
     path("certificates/", include("certificates.urls")),
+    path("exams/", include("exams.urls")),
     path("", include(wagtail_urls)),
     prefix_default_language=True,
 )
