@@ -59,7 +59,9 @@ class QuestionViewSet(SnippetViewSet):
     search_fields = ["text", "text_zh", "topic"]
     edit_handler = ObjectList(
         [
-            FieldRowPanel([FieldPanel("exam"), FieldPanel("kind"), FieldPanel("topic"), FieldPanel("marks")]),
+            FieldRowPanel(
+                [FieldPanel("exam", widget=forms.Select), FieldPanel("kind"), FieldPanel("topic"), FieldPanel("marks")]
+            ),
             FieldPanel("text"),
             FieldPanel("text_zh"),
             FieldPanel(
@@ -82,7 +84,11 @@ class PaperRuleViewSet(SnippetViewSet):
     list_display = [Column("exam", label=_("Exam"), accessor="exam.code"), "kind", "topic", "count"]
     list_filter = ["exam"]
     edit_handler = ObjectList(
-        [FieldRowPanel([FieldPanel("exam"), FieldPanel("kind"), FieldPanel("topic"), FieldPanel("count")])]
+        [
+            FieldRowPanel(
+                [FieldPanel("exam", widget=forms.Select), FieldPanel("kind"), FieldPanel("topic"), FieldPanel("count")]
+            )
+        ]
     )
 
 
@@ -96,7 +102,7 @@ class ExamRoomViewSet(SnippetViewSet):
         [
             FieldPanel("name"),
             FieldRowPanel([FieldPanel("city"), FieldPanel("seats")]),
-            FieldPanel("classroom"),
+            FieldPanel("classroom", widget=forms.Select),
             FieldPanel("invigilators", widget=forms.CheckboxSelectMultiple),
         ],
         base_form_class=ExamRoomAdminForm,
@@ -117,7 +123,7 @@ class SittingViewSet(SnippetViewSet):
     ordering = ["-starts_at"]
     edit_handler = ObjectList(
         [
-            FieldRowPanel([FieldPanel("exam"), FieldPanel("room")]),
+            FieldRowPanel([FieldPanel("exam", widget=forms.Select), FieldPanel("room", widget=forms.Select)]),
             FieldRowPanel([FieldPanel("starts_at"), FieldPanel("registration_closes_at")]),
             FieldPanel("seats"),
         ],
