@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
@@ -97,3 +98,11 @@ class ExamAdminForm(WagtailAdminModelForm):
         if "preparatory_courses" in self.fields:
             queryset = CoursePage.objects.filter(kind=CourseKind.PREPARATORY).order_by("title", "locale")
             self.fields["preparatory_courses"].queryset = queryset
+
+
+class CheckInForm(forms.Form):
+    """What the check-in page posts: the slip's QR payload (a scanner types it, or it is pasted), and whether the
+    invigilator has confirmed the candidate's identity."""
+
+    token = forms.CharField(label=_("Slip code"), max_length=500, strip=True)
+    confirm = forms.BooleanField(required=False)

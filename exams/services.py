@@ -21,7 +21,7 @@ from exams import selectors
 from exams.models import Candidate, Exam, ExamRoom, Paper, PaperRule, Question, QuestionKind, Sitting
 from lms.accounts.roles import Role, user_roles
 from lms.errors import CorridorError
-from lms.timezones import city_time
+from lms.timezones import city_time, city_time_zone
 
 logger = logging.getLogger(__name__)
 
@@ -266,3 +266,66 @@ def papers_prepare_due(*, now: datetime | None = None) -> list[int]:
             continue
         prepared.append(sitting.pk)
     return prepared
+
+
+# Check-in -----------------------------------------------------------------------------------------------------------
+
+
+# Invigilators check candidates in from this long before the start until the sitting ends.
+CHECK_IN_OPENS_BEFORE = timedelta(hours=3)
+
+
+def check_in_open(*, sitting: Sitting, now: datetime) -> bool:
+    return sitting.starts_at - CHECK_IN_OPENS_BEFORE <= now < sitting.ends_at
+
+
+def candidate_for_check_in(*, sitting: Sitting, token: str, by: Any, now: datetime | None = None) -> Candidate:
+    """The candidate a slip's QR payload names, for the invigilator to confirm their identity; refused (nothing is
+    changed) when the person is not an invigilator of the room, check-in is not open, the payload is not a slip's,
+    or the slip is for another sitting."""
+    now = now or timezone.now()
+    if not selectors.user_invigilates(user=by, room=sitting.room):
+        raise CorridorError("forbidden", _("Only this exam room's invigilators check candidates in."), status=403)
+    if not check_in_open(sitting=sitting, now=now):
+        raise CorridorError(
+            "check_in_closed",
+            _("Check-in opens three hours before the sitting starts and closes when it ends."),
+            status=409,
+        )
+    candidate = selectors.candidate_from_slip_token(token=token)
+    if candidate is None:
+        raise CorridorError("invalid_slip", _("This is not the code of an admission slip: scan the slip's QR code."))
+    if candidate.sitting_id != sitting.pk:
+        raise CorridorError(
+            "other_sitting",
+            _("This slip is for another sitting (%(exam)s, %(room)s).")
+            % {"exam": candidate.sitting.exam.code, "room": candidate.sitting.room.name},
+            status=409,
+        )
+    return candidate
+
+
+@transaction.atomic
+def candidate_check_in(*, sitting: Sitting, token: str, by: Any, now: datetime | None = None) -> Candidate:
+    """Check the candidate in once the invigilator has confirmed their identity: their seat is theirs from now on.
+    Refused as `candidate_for_check_in` refuses, and when they are already checked in (saying when, and by whom)."""
+    now = now or timezone.now()
+    found = candidate_for_check_in(sitting=sitting, token=token, by=by, now=now)
+    candidate = Candidate.objects.select_for_update().select_related("user", "checked_in_by").get(pk=found.pk)
+    if candidate.checked_in_at is not None:
+        raise CorridorError(
+            "already_checked_in",
+            _("%(name)s was already checked in at %(time)s by %(by)s (seat %(seat)d).")
+            % {
+                "name": candidate.user.get_full_name() or candidate.user.email,
+                "time": timezone.localtime(candidate.checked_in_at, city_time_zone(sitting.room.city)).strftime(
+                    "%H:%M"
+                ),
+                "by": candidate.checked_in_by or "—",
+                "seat": candidate.seat_number,
+            },
+            status=409,
+        )
+    candidate.checked_in_at, candidate.checked_in_by = now, by
+    candidate.save(update_fields=["checked_in_at", "checked_in_by"])
+    return candidate

@@ -11,6 +11,7 @@ urlpatterns = [
     path("mine/", views.my_exams, name="mine"),
     path("sittings/", views.sitting_index, name="sittings"),
     path("sittings/<int:sitting_id>/", views.sitting_detail, name="sitting"),
+    path("sittings/<int:sitting_id>/check-in/", views.sitting_check_in, name="check-in"),
     path("sittings/<int:sitting_id>/register/", views.sitting_register, name="register"),
     path("sittings/<int:sitting_id>/papers/", views.sitting_prepare_papers, name="prepare-papers"),
     path("candidates/<int:candidate_id>/slip.pdf", views.admission_slip, name="slip"),

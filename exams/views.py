@@ -9,18 +9,21 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 from wagtail.models import Locale
 
 from exams import selectors, services
+from exams.forms import CheckInForm
 from exams.models import Candidate, Exam, Sitting
 from exams.slip import admission_slip_pdf
 from lms.accounts.requests import AuthenticatedHttpRequest
 from lms.accounts.roles import Role, user_roles
+from lms.forms import form_checked
 from lms.timezones import city_time
 
 
@@ -121,3 +124,37 @@ def sitting_prepare_papers(request: AuthenticatedHttpRequest, sitting_id: int) -
         _("%(count)d papers prepared; every candidate registered so far has one.") % {"count": built},
     )
     return redirect(reverse("exams:sitting", kwargs={"sitting_id": sitting.pk}))
+
+
+@login_required
+def sitting_check_in(request: AuthenticatedHttpRequest, sitting_id: int) -> HttpResponse:
+    """The invigilator's check-in: scan (or paste) the slip's QR code, see who it names, confirm their identity; the
+    candidate is then checked in to their seat. Refusals come back to this page with the reason."""
+    sitting = _sitting_run_by(request, sitting_id)
+    candidate = None
+    token = ""
+    if request.method == "POST":
+        form = form_checked(CheckInForm(request.POST), code="invalid_slip")
+        token = form.cleaned_data["token"]
+        if form.cleaned_data["confirm"]:
+            checked = services.candidate_check_in(sitting=sitting, token=token, by=request.user)
+            messages.success(
+                request,
+                _("%(name)s is checked in: seat %(seat)d.")
+                % {"name": checked.user.get_full_name() or checked.user.email, "seat": checked.seat_number},
+            )
+            return redirect("exams:check-in", sitting_id=sitting.pk)
+        candidate = services.candidate_for_check_in(sitting=sitting, token=token, by=request.user)
+    elif request.method != "GET":
+        return HttpResponseNotAllowed(["GET", "POST"])
+    candidates = selectors.sitting_candidates(sitting=sitting)
+    context = {
+        "sitting": sitting,
+        "when": city_time(sitting.room.city, sitting.starts_at, sitting.ends_at),
+        "candidate": candidate,
+        "token": token,
+        "checked_in": sum(1 for c in candidates if c.checked_in_at),
+        "registered": len(candidates),
+        "open": services.check_in_open(sitting=sitting, now=timezone.now()),
+    }
+    return render(request, "exams/check_in.html", context)

@@ -95,3 +95,47 @@ def test_an_administrator_schedules_a_sitting_and_a_clash_is_refused(
     expect(admin.get_by_text("created")).to_be_visible()
     sitting = Sitting.objects.get(exam=exam)
     assert sitting.ends_at - sitting.starts_at == timedelta(minutes=120)
+
+
+def test_an_invigilator_checks_a_candidate_in_by_scanning_the_slip(
+    sign_in: SignIn, live_server: Any, e2e_db: None
+) -> None:
+    exam = factories.ExamFactory.create(code="DIP-TODAY", title="Diploma entry exam")
+    room = factories.ExamRoomFactory.create(name="Chongqing Exam Hall 1")
+    invigilator = factories.invigilator(first_name="Hong", last_name="Zhao")
+    room.invigilators.add(invigilator)
+    sitting = factories.sitting(exam=exam, room=room, starts_in=timedelta(minutes=40), closes_before=timedelta(0))
+    trainee = factories.trainee(first_name="Jun", last_name="Wang", name_zh="王军")
+    candidate = services.candidate_register(sitting=sitting, user=trainee)
+
+    # The candidate downloads the slip; the invigilator's scanner reads its QR code (here: the test decodes it and
+    # types what the scanner would).
+    page = sign_in(trainee)
+    page.goto(f"{live_server.url}/en/exams/mine/")
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download admission slip (PDF)").click()
+    with open(download_info.value.path(), "rb") as downloaded:
+        [barcode] = zxingcpp.read_barcodes(pdf_page_image(downloaded.read(), system_fonts=False))
+
+    desk = sign_in(invigilator)
+    desk.goto(f"{live_server.url}/en/exams/")
+    desk.get_by_role("navigation", name="Main").get_by_role("link", name="Sittings").click()
+    desk.get_by_role("link", name="DIP-TODAY · Diploma entry exam").click()
+    desk.get_by_role("link", name="Check candidates in").click()
+    expect(desk.locator(".check-in-count")).to_have_text("0 of 1 candidates checked in")
+    desk.get_by_label("Slip code").fill(barcode.text)
+    desk.get_by_role("button", name="Find the candidate").click()
+    expect(desk.locator(".candidate-name")).to_have_text("Jun Wang · 王军")
+    expect(desk.locator(".candidate-seat")).to_have_text(str(candidate.seat_number))
+    desk.get_by_role("button", name="Identity confirmed: check in").click()
+    expect(desk.get_by_text(f"Jun Wang is checked in: seat {candidate.seat_number}.")).to_be_visible()
+    expect(desk.locator(".check-in-count")).to_have_text("1 of 1 candidates checked in")
+
+    # Scanned again, the slip is refused, saying when and by whom it was used.
+    desk.get_by_label("Slip code").fill(barcode.text)
+    desk.get_by_role("button", name="Find the candidate").click()
+    desk.get_by_role("button", name="Identity confirmed: check in").click()
+    expect(desk.get_by_text("Jun Wang was already checked in at")).to_contain_text("by Hong Zhao")
+
+    page.reload()
+    expect(page.locator(f'[data-candidate="{candidate.pk}"]')).to_contain_text("Checked in")

@@ -267,6 +267,18 @@ ROUTES: dict[str, list[Case]] = {
         Case(url("exams:sitting", sitting_id=extra("sitting")), expect(DENY, **{ADMIN: ALLOW})),
         Case(url("exams:sitting", sitting_id=fixed(FORGED_ID)), expect(NOT_FOUND), label="forged id"),
     ],
+    # Check-in: the room's invigilators and administrators; the table's sitting is days away, so a code is refused as
+    # not possible yet (and a forged code would be refused as not a slip's).
+    "exams:check-in": [
+        Case(url("exams:check-in", sitting_id=extra("sitting")), expect(DENY, **{ADMIN: ALLOW})),
+        Case(
+            url("exams:check-in", sitting_id=extra("sitting")),
+            expect(DENY, **{ADMIN: CONFLICT}),
+            "post",
+            lambda w: {"token": "forged", "confirm": "on"},
+        ),
+        Case(url("exams:check-in", sitting_id=fixed(FORGED_ID)), expect(NOT_FOUND), label="forged id"),
+    ],
     "exams:prepare-papers": [
         Case(url("exams:prepare-papers", sitting_id=extra("sitting")), everyone(METHOD)),
         Case(url("exams:prepare-papers", sitting_id=extra("sitting")), expect(DENY, **{ADMIN: ALLOW}), "post"),
