@@ -1,5 +1,6 @@
 """The exam centre in the demo: the diploma's entry exam (prepared for by PREP-101) with its question bank and paper
-rule, a Chongqing exam room with its invigilator, and a sitting in ten days with two registered candidates.
+rule, a Chongqing exam room with its invigilator, a sitting today with two registered candidates, and one in ten
+days open for registration.
 
 Idempotent, like the rest of `load_demo`: everything is looked up by a natural key before it is created."""
 
@@ -123,16 +124,33 @@ def _nine_in_chongqing(days_ahead: int) -> datetime:
 
 @transaction.atomic
 def load_exam_demo() -> None:
+    """Two sittings of the exam in the Chongqing hall: one two hours after the demo is loaded, with two candidates
+    for the invigilator to check in (check-in opens three hours ahead), and one in ten days, open for registration."""
     exam = _ensure_exam()
     room, _ = ExamRoom.objects.get_or_create(name=ROOM_NAME, defaults={"city": Region.CHONGQING, "seats": 40})
     room.invigilators.add(*User.objects.filter(email=INVIGILATOR))
-    sitting = Sitting.objects.filter(exam=exam, room=room, ends_at__gt=timezone.now()).first()
-    if sitting is None:
+    now = timezone.now()
+    today = Sitting.objects.filter(
+        exam=exam, room=room, ends_at__gt=now, starts_at__lte=now + timedelta(days=1)
+    ).first()
+    if today is None:
+        starts_at = (now + timedelta(hours=2)).replace(second=0, microsecond=0)
+        starts_at -= timedelta(minutes=starts_at.minute % 15)
+        today = services.sitting_schedule(
+            exam=exam,
+            room=room,
+            starts_at=starts_at,
+            seats=30,
+            registration_closes_at=starts_at - timedelta(minutes=30),
+        )
+    if not Sitting.objects.filter(exam=exam, room=room, starts_at__gt=now + timedelta(days=1)).exists():
         starts_at = _nine_in_chongqing(10)
-        sitting = services.sitting_schedule(
+        services.sitting_schedule(
             exam=exam, room=room, starts_at=starts_at, seats=30, registration_closes_at=starts_at - timedelta(days=2)
         )
+    if now >= today.registration_closes_at:
+        return  # loaded again after registration closed: its candidates registered the first time
     for email in CANDIDATES:
         user = User.objects.filter(email=email).first()
-        if user is not None and not Candidate.objects.filter(sitting=sitting, user=user).exists():
-            services.candidate_register(sitting=sitting, user=user)
+        if user is not None and not Candidate.objects.filter(sitting=today, user=user).exists():
+            services.candidate_register(sitting=today, user=user)

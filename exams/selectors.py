@@ -228,3 +228,24 @@ def candidate_slip_fields(*, candidate: Candidate) -> SlipFields:
         ),
         notes_zh="请携带本准考证和身份证件，提前20分钟到达考场：监考老师扫描二维码并核对身份后为你安排座位。未签到的考生不能开始考试。",
     )
+
+
+def exam_records_of(*, user: Any) -> dict[str, Any]:
+    """What the exam centre holds about a person (their data export): their registrations, seats and check-ins."""
+    candidates = Candidate.objects.filter(user=user).select_related("sitting__exam", "sitting__room", "paper")
+    return {
+        "registrations": [
+            {
+                "exam": c.sitting.exam.code,
+                "exam_title": c.sitting.exam.title,
+                "room": c.sitting.room.name,
+                "starts_at": c.sitting.starts_at.isoformat(),
+                "candidate_number": c.number,
+                "seat": c.seat_number,
+                "registered_at": c.registered_at.isoformat(),
+                "checked_in_at": c.checked_in_at.isoformat() if c.checked_in_at else None,
+                "paper_prepared": hasattr(c, "paper"),
+            }
+            for c in candidates.order_by("sitting__starts_at")
+        ]
+    }

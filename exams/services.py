@@ -329,3 +329,9 @@ def candidate_check_in(*, sitting: Sitting, token: str, by: Any, now: datetime |
     candidate.checked_in_at, candidate.checked_in_by = now, by
     candidate.save(update_fields=["checked_in_at", "checked_in_by"])
     return candidate
+
+
+def exams_erase_user(*, person: Any) -> dict[str, int]:
+    """Erasing a person keeps their registrations (the exam board's record of a sitting: seat, check-in), which
+    name them only through their account, now the placeholder; no text of the exam centre holds their name."""
+    return {"registrations_kept": Candidate.objects.filter(user=person.user).count()}

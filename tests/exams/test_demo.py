@@ -3,6 +3,7 @@ registered candidates and the room's invigilator; loading twice duplicates nothi
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 from wagtail.models import Locale
 
 from courses.models import CourseKind, CoursePage
@@ -29,8 +30,10 @@ def test_the_demo_has_an_exam_a_sitting_candidates_and_an_invigilator(settings) 
     assert course.kind == CourseKind.PREPARATORY
     chinese = course.get_translation(Locale.objects.get(language_code="zh-hans"))
     assert list(selectors.exams_prepared_for(course=chinese)) == [exam], "either language version names the exam"
-    [sitting] = Sitting.objects.filter(exam=exam)
-    assert sitting.room.city == "chongqing"
+    sitting, upcoming = Sitting.objects.filter(exam=exam).order_by("starts_at")
+    assert sitting.room.city == "chongqing" == upcoming.room.city
+    assert services.check_in_open(sitting=sitting, now=timezone.now()), "the invigilator can try check-in today"
+    assert upcoming.registration_closes_at > timezone.now() and not upcoming.candidates.exists()
     assert sorted(c.user.email for c in sitting.candidates.all()) == [
         "trainee.cq@corridor.example",
         "trainee.sg@corridor.example",

@@ -103,3 +103,15 @@ def test_past_sittings_are_not_offered(client: Client) -> None:
     sitting.registration_closes_at = sitting.starts_at - timedelta(days=1)
     sitting.save()
     assert "No sittings are scheduled." in client.get(f"/en/exams/{exam.code}/").content.decode()
+
+
+def test_a_persons_data_export_holds_their_registrations() -> None:
+    from lms.accounts.personal_data import personal_data_parts
+
+    sitting = factories.sitting()
+    trainee = factories.trainee()
+    candidate = services.candidate_register(sitting=sitting, user=trainee)
+    [part] = [part for part in personal_data_parts() if part.name == "exams"]
+    [record] = part.export(trainee)["registrations"]
+    assert record["exam"] == sitting.exam.code and record["seat"] == candidate.seat_number
+    assert record["candidate_number"] == candidate.number and record["checked_in_at"] is None
