@@ -311,7 +311,9 @@ def candidate_check_in(*, sitting: Sitting, token: str, by: Any, now: datetime |
     Refused as `candidate_for_check_in` refuses, and when they are already checked in (saying when, and by whom)."""
     now = now or timezone.now()
     found = candidate_for_check_in(sitting=sitting, token=token, by=by, now=now)
-    candidate = Candidate.objects.select_for_update().select_related("user", "checked_in_by").get(pk=found.pk)
+    candidate = (
+        Candidate.objects.select_for_update(of=("self",)).select_related("user", "checked_in_by").get(pk=found.pk)
+    )
     if candidate.checked_in_at is not None:
         raise CorridorError(
             "already_checked_in",

@@ -1,9 +1,12 @@
 """Trainees register for a sitting: seats limited, registration closes, a preparatory course may be required; each
 refusal says why and stores nothing (issue 16, items 3 and 14)."""
 
+import threading
 from datetime import timedelta
 
 import pytest
+from django.conf import settings as django_settings
+from django.db import connections
 from django.test import Client
 from django.utils import timezone
 
@@ -115,3 +118,35 @@ def test_a_persons_data_export_holds_their_registrations() -> None:
     [record] = part.export(trainee)["registrations"]
     assert record["exam"] == sitting.exam.code and record["seat"] == candidate.seat_number
     assert record["candidate_number"] == candidate.number and record["checked_in_at"] is None
+
+
+@pytest.mark.skipif(
+    "postgresql" not in django_settings.DATABASES["default"]["ENGINE"],
+    reason="concurrent writers need PostgreSQL (SQLite serialises the whole database)",
+)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_eight_trainees_at_once_for_the_last_three_seats_get_three_seats() -> None:
+    sitting = factories.sitting(seats=5)
+    for _ in range(2):
+        services.candidate_register(sitting=sitting, user=factories.trainee())
+    trainees = [factories.trainee() for _ in range(8)]
+    barrier = threading.Barrier(len(trainees))
+    outcomes: list[str] = []
+
+    def register(user) -> None:
+        try:
+            barrier.wait()
+            services.candidate_register(sitting=sitting, user=user)
+            outcomes.append("seat")
+        except CorridorError as refused:
+            outcomes.append(refused.code)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=register, args=(user,)) for user in trainees]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["seat"] * 3 + ["sitting_full"] * 5
+    assert sorted(Candidate.objects.filter(sitting=sitting).values_list("seat_number", flat=True)) == [1, 2, 3, 4, 5]
