@@ -150,3 +150,14 @@ def test_eight_trainees_at_once_for_the_last_three_seats_get_three_seats() -> No
         thread.join()
     assert sorted(outcomes) == ["seat"] * 3 + ["sitting_full"] * 5
     assert sorted(Candidate.objects.filter(sitting=sitting).values_list("seat_number", flat=True)) == [1, 2, 3, 4, 5]
+
+
+def test_the_exam_page_reads_in_chinese_on_the_chinese_site(client: Client) -> None:
+    exam = factories.ExamFactory.create(
+        code="DIP-ZH", title="Entry exam", title_zh="入学考试", instructions="Bring a pen.", instructions_zh="请带笔。"
+    )
+    factories.sitting(exam=exam)
+    html = client.get("/zh-hans/exams/DIP-ZH/").content.decode()
+    assert "入学考试" in html and "请带笔。" in html and "Entry exam" not in html
+    english = client.get("/en/exams/DIP-ZH/").content.decode()
+    assert "Entry exam" in english and "Bring a pen." in english
