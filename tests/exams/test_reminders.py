@@ -39,3 +39,21 @@ def test_a_sitting_already_started_sends_no_reminder() -> None:
     services.candidate_register(sitting=sitting, user=factories.trainee())
     assert services.candidate_reminders_send(now=timezone.now() + timedelta(hours=4)) == 0
     assert not mail.outbox
+
+
+def test_beat_sends_reminders_and_prepares_papers_every_minute() -> None:
+    from django.conf import settings
+
+    from exams.tasks import prepare_due_papers, send_exam_reminders
+
+    schedule = {entry["task"]: entry["schedule"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert schedule[send_exam_reminders.name] == timedelta(seconds=60)
+    assert schedule[prepare_due_papers.name] == timedelta(seconds=60)
+
+
+def test_the_embedded_scheduler_finds_the_exam_tasks() -> None:
+    """`manage.py run_scheduler` is not a Celery worker: Celery's autodiscovery must find exams.tasks."""
+    from celery import current_app
+
+    current_app.loader.import_default_modules()
+    assert {"exams.tasks.send_exam_reminders", "exams.tasks.prepare_due_papers"} <= set(current_app.tasks)
