@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
-from courses.models import Category, Level
+from courses.models import Category, CourseKind, Level
 
 
 class CatalogueFilterForm(forms.Form):
@@ -17,6 +17,9 @@ class CatalogueFilterForm(forms.Form):
     }
 
     q = forms.CharField(required=False, max_length=200, label=_("Search"))
+    kind = forms.ChoiceField(
+        required=False, choices=[("", _("All kinds of course")), *CourseKind.choices], label=_("Kind of course")
+    )
     category = forms.ChoiceField(
         required=False, choices=[("", _("All categories")), *Category.choices], label=_("Category")
     )

@@ -117,6 +117,8 @@ def catalogue_page(*, catalogue: CatalogueIndexPage, request: HttpRequest) -> di
     form = CatalogueFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     courses = visible_courses(user=request.user, locale=catalogue.locale).child_of(catalogue)
+    if kind := filters.get("kind"):
+        courses = courses.filter(kind=kind)
     if category := filters.get("category"):
         courses = courses.filter(category=category)
     if level := filters.get("level"):

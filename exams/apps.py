@@ -8,3 +8,17 @@ class ExamsConfig(AppConfig):
     name = "exams"
     label = "exams"
     verbose_name = _("Exam centre")
+
+    def ready(self) -> None:
+        from exams.selectors import exam_records_of
+        from exams.services import exams_erase_user
+        from lms.accounts.personal_data import PersonalDataPart, register_personal_data
+
+        register_personal_data(
+            PersonalDataPart(
+                name="exams",
+                describe="exam registrations: sitting, seat, candidate number, check-in",
+                export=lambda user: exam_records_of(user=user),
+                erase=lambda person: exams_erase_user(person=person),
+            )
+        )

@@ -39,6 +39,7 @@ DEMO_USERS = [
     DemoUser("operator.cq@corridor.example", "Li", "Na", Role.OPERATOR, Region.CHONGQING, "zh-hans"),
     DemoUser("trainee.sg@corridor.example", "Mei", "Lim", Role.TRAINEE, Region.SINGAPORE, "en"),
     DemoUser("trainee.cq@corridor.example", "Jun", "Wang", Role.TRAINEE, Region.CHONGQING, "zh-hans"),
+    DemoUser("invigilator.cq@corridor.example", "Hong", "Zhao", Role.INVIGILATOR, Region.CHONGQING, "zh-hans"),
 ]
 DEMO_COHORT = "Singapore pilot 2026"
 
@@ -76,6 +77,7 @@ class DemoCourse:
     chinese: bool = True
     prerequisite: str | None = None
     cohort_only: bool = False
+    kind: str = "vocational"
 
 
 def _lesson(title_en: str, title_zh: str, quiz: bool = False) -> DemoLesson:
@@ -201,6 +203,26 @@ DEMO_COURSES = [
             ),
         ],
         hours=20,
+        kind="language_culture",
+    ),
+    DemoCourse(
+        "PREP-101",
+        "diploma-entry-preparation",
+        Text("Diploma entry preparation", "文凭国际班入学预备课程"),
+        Text(
+            "Prepares for the entry exam of the diploma's international stream, held at the Chongqing exam centre.",
+            "为文凭国际班入学考试做准备，考试在重庆考试中心举行。",
+        ),
+        "digital",
+        "intermediate",
+        [
+            DemoModule(
+                Text("Safety and networks", "安全与网络"),
+                [_lesson("Workshop safety", "车间安全", quiz=True), _lesson("Networks in practice", "网络实务")],
+            ),
+        ],
+        hours=24,
+        kind="preparatory",
     ),
     DemoCourse(
         "CX-301",
@@ -328,6 +350,7 @@ def _create_course(spec: DemoCourse, catalogue: CatalogueIndexPage, cohort: Coho
             title=spec.title.en,
             slug=spec.slug,
             code=spec.code,
+            kind=spec.kind,
             summary=spec.summary.en,
             category=spec.category,
             level=spec.level,
@@ -384,6 +407,8 @@ def load_demo() -> dict[str, User]:
             course = _create_course(spec, catalogue, cohort)
         if course.get_translation_or_none(chinese) is None:
             _translate_course(spec, course, chinese)
+        # A demo loaded before courses had kinds gets them (every language version).
+        CoursePage.objects.filter(translation_key=course.translation_key).exclude(kind=spec.kind).update(kind=spec.kind)
     _enrol_demo_trainees(users)
     _ensure_live_session(users)
     return users

@@ -48,6 +48,7 @@ urlpatterns += i18n_patterns(
     path("certificates/", include("certificates.urls")),
     path("internships/", include("internships.urls")),
     path("xapi/", include("lms.xapi.urls")),
+    path("exams/", include("exams.urls")),
     path("", include(wagtail_urls)),
     prefix_default_language=True,
 )

@@ -8,6 +8,7 @@ from wagtail.models import Locale, Page
 from wagtail.rich_text import RichText
 
 from courses.models import CatalogueIndexPage, CoursePage, LessonPage, ModulePage
+from exams.models import Exam, ExamRoom, Question, Sitting
 from lms.accounts.models import Cohort, User
 from lms.accounts.roles import Role
 
@@ -207,4 +208,63 @@ def placement(
         intern=intern or trainee(),
         supervisor=supervisor_user or supervisor(),
         coordinator=coordinator or administrator(),
+    )
+
+
+# --- Exam centre (exams) ---------------------------------------------------------------------------------------------
+
+
+def invigilator(**kwargs: Any) -> User:
+    return UserFactory.create(role=Role.INVIGILATOR, **kwargs)
+
+
+class ExamFactory(factory.django.DjangoModelFactory[Exam]):
+    class Meta:
+        model = Exam
+
+    code = factory.Sequence(lambda n: f"EX-{n:03d}")
+    title = factory.Sequence(lambda n: f"Exam {n}")
+    title_zh = factory.Sequence(lambda n: f"考试 {n}")
+    duration_minutes = 60
+    pass_mark = 60
+
+
+class ExamRoomFactory(factory.django.DjangoModelFactory[ExamRoom]):
+    class Meta:
+        model = ExamRoom
+
+    name = factory.Sequence(lambda n: f"Exam hall {n}")
+    city = "chongqing"
+    seats = 20
+
+
+class QuestionFactory(factory.django.DjangoModelFactory[Question]):
+    class Meta:
+        model = Question
+
+    exam = factory.SubFactory(ExamFactory)
+    kind = "single"
+    topic = "safety"
+    text = factory.Sequence(lambda n: f"Question {n}?")
+    choices = factory.LazyFunction(lambda: [{"id": c, "text": f"Choice {c}"} for c in "abcd"])
+    correct_choices = factory.LazyFunction(lambda: ["a"])
+
+
+def sitting(
+    *, exam: Any = None, room: Any = None, starts_in: Any = None, seats: int = 10, closes_before: Any = None
+) -> Sitting:
+    """A sitting through the service (clash checks and all), starting in `starts_in` (default: 7 days)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from exams import services
+
+    starts_at = timezone.now().replace(microsecond=0) + (starts_in if starts_in is not None else timedelta(days=7))
+    return services.sitting_schedule(
+        exam=exam or ExamFactory.create(),
+        room=room or ExamRoomFactory.create(),
+        starts_at=starts_at,
+        seats=seats,
+        registration_closes_at=starts_at - (closes_before if closes_before is not None else timedelta(days=1)),
     )

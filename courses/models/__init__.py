@@ -1,9 +1,10 @@
 from .learning import Enrolment, LessonCompletion, QuizAttempt
-from .pages import CatalogueIndexPage, Category, CoursePage, LessonPage, Level, ModulePage
+from .pages import CatalogueIndexPage, Category, CourseKind, CoursePage, LessonPage, Level, ModulePage
 
 __all__ = [
     "CatalogueIndexPage",
     "Category",
+    "CourseKind",
     "CoursePage",
     "Enrolment",
     "LessonCompletion",

@@ -28,6 +28,15 @@ class Level(models.TextChoices):
     ADVANCED = "advanced", _("Advanced")
 
 
+class CourseKind(models.TextChoices):
+    """What a course is for (issue 16): a trade, a language and its culture, an exam ahead, a certification."""
+
+    VOCATIONAL = "vocational", _("Vocational")
+    LANGUAGE_CULTURE = "language_culture", _("Language and culture")
+    PREPARATORY = "preparatory", _("Preparatory")
+    CERTIFICATION = "certification", _("Certification")
+
+
 class CatalogueIndexPage(Page):
     """The public catalogue: search, filters and pages of courses."""
 
@@ -52,6 +61,13 @@ class CatalogueIndexPage(Page):
 class CoursePage(Page):
     code = models.CharField(_("course code"), max_length=32)
     summary = models.TextField(_("summary"))
+    kind = models.CharField(
+        _("kind of course"),
+        max_length=24,
+        choices=CourseKind.choices,
+        default=CourseKind.VOCATIONAL,
+        help_text=_("A preparatory course names the exam it prepares for on the exam's own form (Exam centre)."),
+    )
     category = models.CharField(_("category"), max_length=32, choices=Category.choices)
     level = models.CharField(_("level"), max_length=16, choices=Level.choices, default=Level.BEGINNER)
     duration_hours = models.PositiveIntegerField(_("duration (hours)"), default=8)
@@ -76,7 +92,7 @@ class CoursePage(Page):
 
     content_panels = [
         *Page.content_panels,
-        FieldRowPanel([FieldPanel("code"), FieldPanel("category"), FieldPanel("level")]),
+        FieldRowPanel([FieldPanel("code"), FieldPanel("kind"), FieldPanel("category"), FieldPanel("level")]),
         FieldPanel("summary"),
         FieldRowPanel([FieldPanel("duration_hours"), FieldPanel("capacity")]),
         MultiFieldPanel(
@@ -96,6 +112,7 @@ class CoursePage(Page):
         index.SearchField("code", boost=3),
         index.AutocompleteField("code"),
         index.SearchField("summary"),
+        index.FilterField("kind"),
         index.FilterField("category"),
         index.FilterField("level"),
         index.FilterField("delivered_in_singapore_room"),

@@ -173,6 +173,8 @@ QUIZ_MAX_ATTEMPTS = env.int("QUIZ_MAX_ATTEMPTS", default=3)
 QUIZ_COOLDOWN_MINUTES = env.int("QUIZ_COOLDOWN_MINUTES", default=10)
 # Reminder emails go out this many minutes before a live session starts.
 CORRIDOR_REMINDER_MINUTES = env.int("CORRIDOR_REMINDER_MINUTES", default=30)
+# How long before an exam sitting its candidates are reminded by email (exams.tasks.send_exam_reminders).
+EXAM_REMINDER_HOURS = env.int("EXAM_REMINDER_HOURS", default=24)
 # Operator alerts (classrooms.services.alerts): a room agent or device silent this many seconds, or a link losing
 # more than this share of its packets for this many seconds, raises an alert (banner, email, record).
 ALERT_SILENT_SECONDS = env.float("ALERT_SILENT_SECONDS", default=15.0)

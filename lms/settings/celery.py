@@ -42,6 +42,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "classrooms.tasks.send_session_reminders",
         "schedule": timedelta(seconds=60),
     },
+    # Exam candidates' reminder emails (each candidate's goes out once), and papers prepared once registration closes.
+    "send-exam-reminders": {
+        "task": "exams.tasks.send_exam_reminders",
+        "schedule": timedelta(seconds=60),
+    },
+    "prepare-due-papers": {
+        "task": "exams.tasks.prepare_due_papers",
+        "schedule": timedelta(seconds=60),
+    },
     # Remote attendance: a socket that stopped sending heartbeats for 30 s is gone.
     "close-stale-presence": {
         "task": "classrooms.tasks.close_stale_presence",

@@ -25,6 +25,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone, translation
 
 from certificates.models import Certificate, CertificateRule, CertificateState, IssueBatch
+from exams import services as exam_services
+from exams.models import PaperRule
 from internships.models import InternTask, LogFile, WeekLog
 from lms.accounts.models import DataExport, DataExportState, User
 from lms.xapi.models import QueuedStatement, StatementState
@@ -259,6 +261,50 @@ ROUTES: dict[str, list[Case]] = {
             lambda w: {"confirmation": "not-their@email.test", "reason": "asked"},
             label="wrong confirmation",
         ),
+    ],
+    # The exam centre: the exams and an exam's page are public; a trainee registers (a trainee already registered is
+    # refused as not possible now, anyone but a trainee is refused); a slip is its candidate's (and administrators');
+    # the sittings' pages are for their rooms' invigilators and administrators; administrators prepare papers.
+    "exams:index": [Case(url("exams:index"), everyone(ALLOW))],
+    "exams:exam": [
+        Case(url("exams:exam", code=extra("exam_code")), everyone(ALLOW)),
+        Case(url("exams:exam", code=fixed("NO-SUCH-EXAM")), everyone(NOT_FOUND), label="unknown code"),
+    ],
+    "exams:mine": [Case(url("exams:mine"), expect(ALLOW))],
+    "exams:register": [
+        Case(url("exams:register", sitting_id=extra("sitting")), everyone(METHOD)),
+        Case(
+            url("exams:register", sitting_id=extra("sitting")),
+            expect(DENY, **{TRAINEE: CONFLICT, OUTSIDER: ALLOW}),
+            "post",
+        ),
+        Case(url("exams:register", sitting_id=fixed(FORGED_ID)), expect(NOT_FOUND), "post", label="forged id"),
+    ],
+    "exams:slip": [
+        Case(url("exams:slip", candidate_id=extra("candidate")), expect(DENY, **{TRAINEE: ALLOW, ADMIN: ALLOW})),
+        Case(url("exams:slip", candidate_id=fixed(FORGED_ID)), expect(NOT_FOUND), label="forged id"),
+    ],
+    "exams:sittings": [Case(url("exams:sittings"), expect(DENY, **{ADMIN: ALLOW}))],
+    "exams:sitting": [
+        Case(url("exams:sitting", sitting_id=extra("sitting")), expect(DENY, **{ADMIN: ALLOW})),
+        Case(url("exams:sitting", sitting_id=fixed(FORGED_ID)), expect(NOT_FOUND), label="forged id"),
+    ],
+    # Check-in: the room's invigilators and administrators; the table's sitting is days away, so a code is refused as
+    # not possible yet (and a forged code would be refused as not a slip's).
+    "exams:check-in": [
+        Case(url("exams:check-in", sitting_id=extra("sitting")), expect(DENY, **{ADMIN: ALLOW})),
+        Case(
+            url("exams:check-in", sitting_id=extra("sitting")),
+            expect(DENY, **{ADMIN: CONFLICT}),
+            "post",
+            lambda w: {"token": "forged", "confirm": "on"},
+        ),
+        Case(url("exams:check-in", sitting_id=fixed(FORGED_ID)), expect(NOT_FOUND), label="forged id"),
+    ],
+    "exams:prepare-papers": [
+        Case(url("exams:prepare-papers", sitting_id=extra("sitting")), everyone(METHOD)),
+        Case(url("exams:prepare-papers", sitting_id=extra("sitting")), expect(DENY, **{ADMIN: ALLOW}), "post"),
+        Case(url("exams:prepare-papers", sitting_id=fixed(FORGED_ID)), expect(NOT_FOUND), "post", label="forged id"),
     ],
     "wagtailcore_login": [Case(fixed("/en/_util/login/"), everyone(ALLOW))],
     "wagtailcore_authenticate_with_password": [
@@ -921,6 +967,13 @@ def _build() -> World:
             next_attempt_at=now + timedelta(minutes=1),
         ).pk
     )
+    exam = factories.ExamFactory.create()
+    factories.QuestionFactory.create_batch(2, exam=exam)
+    PaperRule.objects.create(exam=exam, kind="single", topic="safety", count=1)
+    sitting = factories.sitting(exam=exam)
+    world.extra["exam_code"] = exam.code
+    world.extra["sitting"] = sitting.pk
+    world.extra["candidate"] = exam_services.candidate_register(sitting=sitting, user=trainee).pk
     return world
 
 
@@ -935,6 +988,9 @@ FINGERPRINTED = (
     "certificates.IssueBatch",
     "certificates.IssueBatchItem",
     "courses.Enrolment",
+    "exams.Candidate",
+    "exams.Paper",
+    "exams.Sitting",
     "courses.LessonCompletion",
     "courses.QuizAttempt",
     "classrooms.Room",

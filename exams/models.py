@@ -1,0 +1,219 @@
+"""The Chongqing exam centre: exams and their question banks, paper rules, exam rooms, sittings, candidates, papers."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from lms.accounts.models import Region
+
+
+def _in_language(english: str, chinese: str) -> str:
+    """The Chinese text on a Chinese page when there is one, the English otherwise."""
+    if chinese and (get_language() or "").startswith("zh"):
+        return chinese
+    return english
+
+
+class Exam(models.Model):
+    """An exam of the centre; its preparatory courses lead to it, and its sittings are when and where it is taken."""
+
+    code = models.CharField(_("exam code"), max_length=32, unique=True)
+    title = models.CharField(_("title"), max_length=200)
+    title_zh = models.CharField(_("title (Chinese)"), max_length=200, blank=True)
+    instructions = models.TextField(_("instructions"), blank=True)
+    instructions_zh = models.TextField(_("instructions (Chinese)"), blank=True)
+    duration_minutes = models.PositiveIntegerField(
+        _("duration (minutes)"), default=90, validators=[MinValueValidator(1), MaxValueValidator(600)]
+    )
+    pass_mark = models.PositiveSmallIntegerField(
+        _("pass mark (%)"), default=60, validators=[MinValueValidator(0), MaxValueValidator(100)]
+    )
+    preparatory_courses = models.ManyToManyField(
+        "courses.CoursePage",
+        blank=True,
+        related_name="prepares_for_exams",
+        verbose_name=_("preparatory courses"),
+        help_text=_("Courses of the kind “preparatory” that prepare for this exam (any one language version)."),
+    )
+    requires_preparatory_course = models.BooleanField(
+        _("preparatory course required"),
+        default=False,
+        help_text=_("Candidates must have completed one of the preparatory courses before they register."),
+    )
+
+    class Meta:
+        verbose_name = _("exam")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.display_title}"
+
+    @property
+    def display_title(self) -> str:
+        return _in_language(self.title, self.title_zh)
+
+    @property
+    def display_instructions(self) -> str:
+        return _in_language(self.instructions, self.instructions_zh)
+
+
+class QuestionKind(models.TextChoices):
+    SINGLE_CHOICE = "single", _("Single choice")
+    MULTIPLE_CHOICE = "multiple", _("Multiple choice")
+    SHORT_ANSWER = "short", _("Short answer")
+    ESSAY = "essay", _("Essay")
+
+
+class Question(models.Model):
+    """One question of an exam's bank. Choice questions keep their choices and the ids of the right ones."""
+
+    exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="questions", verbose_name=_("exam"))
+    kind = models.CharField(_("kind"), max_length=16, choices=QuestionKind.choices)
+    topic = models.CharField(_("topic"), max_length=80, blank=True)
+    text = models.TextField(_("question"))
+    text_zh = models.TextField(_("question (Chinese)"), blank=True)
+    # [{"id": "a", "text": "…", "text_zh": "…"}, …] for choice questions; empty otherwise.
+    choices = models.JSONField(_("choices"), default=list, blank=True)
+    # The ids of the right choices (one for single choice); a model answer for markers otherwise.
+    correct_choices = models.JSONField(_("correct choices"), default=list, blank=True)
+    model_answer = models.TextField(_("model answer (for markers)"), blank=True)
+    marks = models.PositiveSmallIntegerField(_("marks"), default=1, validators=[MinValueValidator(1)])
+
+    class Meta:
+        verbose_name = _("exam question")
+        ordering = ["exam", "topic", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.exam.code} · {self.get_kind_display()} · {self.text[:60]}"
+
+    @property
+    def display_text(self) -> str:
+        return _in_language(self.text, self.text_zh)
+
+
+class PaperRule(models.Model):
+    """One line of an exam's paper rule: this many questions of this kind (and topic, if given)."""
+
+    exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="paper_rules", verbose_name=_("exam"))
+    kind = models.CharField(_("kind"), max_length=16, choices=QuestionKind.choices)
+    topic = models.CharField(_("topic"), max_length=80, blank=True, help_text=_("Leave empty for any topic."))
+    count = models.PositiveSmallIntegerField(_("number of questions"), validators=[MinValueValidator(1)])
+
+    class Meta:
+        verbose_name = _("paper rule")
+        ordering = ["exam", "pk"]
+        constraints = [models.UniqueConstraint(fields=["exam", "kind", "topic"], name="one_paper_rule_per_kind_topic")]
+
+    def __str__(self) -> str:
+        topic = self.topic or _("any topic")
+        return f"{self.exam.code}: {self.count} × {self.get_kind_display()} ({topic})"
+
+
+class ExamRoom(models.Model):
+    """A room of an exam centre, with its seats and the invigilators who run sittings in it."""
+
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    city = models.CharField(_("city"), max_length=16, choices=Region.choices, default=Region.CHONGQING)
+    seats = models.PositiveIntegerField(_("seats"), default=30, validators=[MinValueValidator(1)])
+    # A classroom also used for exams: its live sessions then clash with sittings, as sessions clash with each other.
+    classroom = models.OneToOneField(
+        "classrooms.Room",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="exam_room",
+        verbose_name=_("also a classroom"),
+    )
+    invigilators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="invigilated_rooms", verbose_name=_("invigilators")
+    )
+
+    class Meta:
+        verbose_name = _("exam room")
+        ordering = ["city", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_city_display()})"
+
+
+class Sitting(models.Model):
+    """An exam taken at one time in one exam room."""
+
+    exam = models.ForeignKey(Exam, on_delete=models.PROTECT, related_name="sittings", verbose_name=_("exam"))
+    room = models.ForeignKey(ExamRoom, on_delete=models.PROTECT, related_name="sittings", verbose_name=_("exam room"))
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    seats = models.PositiveIntegerField(_("seats offered"), validators=[MinValueValidator(1)])
+    registration_closes_at = models.DateTimeField(_("registration closes at"))
+    # Set when every registered candidate's paper has been built (exams.tasks.prepare_papers).
+    papers_prepared_at = models.DateTimeField(_("papers prepared at"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("sitting")
+        ordering = ["starts_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")), name="sitting_ends_after_start"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.exam.code} · {self.room.name} · {self.starts_at:%Y-%m-%d %H:%M} UTC"
+
+
+class Candidate(models.Model):
+    """A trainee registered for a sitting, with their seat (the admission slip shows it) and check-in."""
+
+    sitting = models.ForeignKey(Sitting, on_delete=models.CASCADE, related_name="candidates", verbose_name=_("sitting"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exam_candidacies", verbose_name=_("trainee")
+    )
+    seat_number = models.PositiveIntegerField(_("seat number"))
+    registered_at = models.DateTimeField(_("registered at"), auto_now_add=True)
+    reminder_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    checked_in_at = models.DateTimeField(_("checked in at"), null=True, blank=True)
+    checked_in_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("checked in by"),
+    )
+
+    class Meta:
+        verbose_name = _("candidate")
+        ordering = ["sitting", "seat_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["sitting", "user"], name="one_registration_per_sitting"),
+            models.UniqueConstraint(fields=["sitting", "seat_number"], name="one_candidate_per_seat"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.sitting} · {self.seat_number}"
+
+    @property
+    def number(self) -> str:
+        """The candidate number printed on the slip: sitting and seat, stable and unique."""
+        return f"{self.sitting_id:04d}-{self.seat_number:03d}"
+
+
+class Paper(models.Model):
+    """A candidate's paper, built before the sitting: which questions, in which order, with choices in which order.
+
+    `items` is [{"question": id, "choices": [choice id, …]}, …], drawn from the candidate's `seed`."""
+
+    candidate = models.OneToOneField(Candidate, on_delete=models.CASCADE, related_name="paper")
+    seed = models.CharField(max_length=64)
+    items = models.JSONField(default=list)
+    prepared_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("paper")
+
+    def __str__(self) -> str:
+        return f"{self.candidate} ({len(self.items)})"

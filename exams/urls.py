@@ -1,0 +1,19 @@
+"""Every HTTP route of the exam centre, mounted at /<lang>/exams/."""
+
+from django.urls import path
+
+from exams import views
+
+app_name = "exams"
+
+urlpatterns = [
+    path("", views.exam_index, name="index"),
+    path("mine/", views.my_exams, name="mine"),
+    path("sittings/", views.sitting_index, name="sittings"),
+    path("sittings/<int:sitting_id>/", views.sitting_detail, name="sitting"),
+    path("sittings/<int:sitting_id>/check-in/", views.sitting_check_in, name="check-in"),
+    path("sittings/<int:sitting_id>/register/", views.sitting_register, name="register"),
+    path("sittings/<int:sitting_id>/papers/", views.sitting_prepare_papers, name="prepare-papers"),
+    path("candidates/<int:candidate_id>/slip.pdf", views.admission_slip, name="slip"),
+    path("<str:code>/", views.exam_detail, name="exam"),
+]
