@@ -22,6 +22,7 @@ INSTALLED_APPS = [
     "certificates",
     "exams",
     "internships",
+    "lti",
     "courses",
     "classrooms",
     "streaming",

@@ -616,6 +616,24 @@ ROUTES: dict[str, list[Case]] = {
     ],
     "verify:issuer-key": [Case(url("verify:issuer-key"), everyone(ALLOW))],
     "verify:status-list": [Case(url("verify:status-list", number=fixed(1)), everyone(ALLOW))],
+    # LTI 1.3 (lti/): platforms call these for a person's browser; who they are is in the signed launch, not the
+    # session, so every actor gets the same. A login without a registered issuer, or a launch without a valid
+    # id_token, is refused (400) and changes nothing.
+    "lti:jwks": [Case(url("lti:jwks"), everyone(ALLOW))],
+    "lti:login": [
+        Case(url("lti:login"), everyone(BAD), label="no issuer"),
+        Case(
+            url("lti:login"),
+            everyone(BAD),
+            "post",
+            lambda w: {"iss": "https://unregistered.example", "login_hint": "1"},
+            label="unregistered issuer",
+        ),
+    ],
+    "lti:launch": [
+        Case(url("lti:launch"), everyone(METHOD)),
+        Case(url("lti:launch"), everyone(BAD), "post", lambda w: {"id_token": "a.b.c", "state": "x"}, label="junk"),
+    ],
 }
 
 # Wagtail's own admin views (under /admin/) are checked as one group: the rows named here.
@@ -759,6 +777,8 @@ FINGERPRINTED = (
     "classrooms.DeviceToken",
     "streaming.Recording",
     "streaming.SessionComposition",
+    "lti.PlatformAccount",
+    "lti.UsedNonce",
 )
 
 

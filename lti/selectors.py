@@ -1,0 +1,89 @@
+"""Reads for LTI: registered platforms, Corridor's published keys, and what a launch points at."""
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.db.models import QuerySet
+from django.urls import Resolver404, resolve
+
+from classrooms.models import LiveSession
+from courses.models import CoursePage
+from lti.keys import public_jwk
+from lti.models import Platform, PlatformAccount, ToolKey
+
+CUSTOM_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/custom"
+TARGET_LINK_URI_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/target_link_uri"
+
+
+def platform_for(*, issuer: str, client_id: str | None) -> Platform | None:
+    """The registration for `issuer` and `client_id`; without a client id, the issuer's only registration."""
+    platforms = Platform.objects.filter(issuer=issuer)
+    if client_id:
+        return platforms.filter(client_id=client_id).first()
+    candidates = list(platforms[:2])
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def published_keys() -> QuerySet[ToolKey]:
+    return ToolKey.objects.filter(retired_at__isnull=True)
+
+
+def tool_jwks() -> dict[str, list[dict[str, Any]]]:
+    """Corridor's public keys that platforms may verify against (the current one first)."""
+    return {"keys": [public_jwk(key.public_key_pem) for key in published_keys()]}
+
+
+def account_for(*, platform: Platform, sub: str) -> PlatformAccount | None:
+    return PlatformAccount.objects.select_related("user").filter(platform=platform, sub=sub).first()
+
+
+@dataclass(frozen=True)
+class LaunchTarget:
+    """What a launch opens: a course, or one of its live sessions."""
+
+    course: CoursePage
+    session: LiveSession | None = None
+
+
+def _course_by_reference(reference: str) -> CoursePage | None:
+    courses = CoursePage.objects.live()
+    if reference.isdigit():
+        return courses.filter(pk=int(reference)).first()
+    return courses.filter(slug=reference).first()
+
+
+def _target_from_path(path: str) -> LaunchTarget | None:
+    """A Corridor page's address given as the link's target: a live session's page, or a course page."""
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return None
+    if match.view_name == "classrooms:live-session":
+        session = LiveSession.objects.select_related("course").filter(pk=match.kwargs["session_id"]).first()
+        return LaunchTarget(course=session.course, session=session) if session else None
+    # Wagtail serves course pages: compare with each live course's own address (there are tens, not thousands).
+    for course in CoursePage.objects.live():
+        if course.url and urlsplit(course.url).path == path:
+            return LaunchTarget(course=course)
+    return None
+
+
+def launch_target(claims: dict[str, Any]) -> LaunchTarget | None:
+    """The course or live session a launch links to: the custom parameter `session` (a live session's number) or
+    `course` (a course page's slug or number), else the target link URI when it is a Corridor page's address."""
+    custom = claims.get(CUSTOM_CLAIM) or {}
+    session_ref = str(custom.get("session", "")).strip()
+    if session_ref:
+        session = (
+            LiveSession.objects.select_related("course").filter(pk=int(session_ref)).first()
+            if session_ref.isdigit()
+            else None
+        )
+        return LaunchTarget(course=session.course, session=session) if session else None
+    course_ref = str(custom.get("course", "")).strip()
+    if course_ref:
+        course = _course_by_reference(course_ref)
+        return LaunchTarget(course=course) if course else None
+    target = str(claims.get(TARGET_LINK_URI_CLAIM, ""))
+    return _target_from_path(urlsplit(target).path) if target else None
