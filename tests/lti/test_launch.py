@@ -4,6 +4,7 @@ refused with a page that says why, and change nothing."""
 
 import base64
 import json
+import statistics
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -223,3 +224,17 @@ def test_a_link_to_no_course_is_refused(client: Client, platform, registration, 
     response, _ = launch_with_client(client, platform)
     assert_refused(response, "points to no Corridor course or live session")
     assert counts() == before
+
+
+def test_what_a_launch_costs(platform, registration, course) -> None:
+    """Corridor's time for a launch (its answer to the login initiation, then the launch: validation, new user,
+    enrolment, sign-in) for ten new people, through the test client; printed as JSON for the README's note."""
+    timings = []
+    for number in range(10):
+        platform.plan = LaunchPlan(custom={"course": course.slug}, sub=f"bench-{number}", email=f"b{number}@p.sg")
+        response, posted = launch_with_client(Client(), platform)
+        assert response.status_code == 302
+        timings.append(posted["corridor_seconds"])
+    median_ms = statistics.median(timings) * 1000
+    print(json.dumps({"lti_launch_median_ms": round(median_ms, 1), "lti_launch_max_ms": round(max(timings) * 1000, 1)}))
+    assert median_ms < 1000

@@ -14,6 +14,7 @@ import importlib.resources
 import json
 import re
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -148,15 +149,21 @@ class Platform:
 
 
 def launch_with_client(client: Any, platform: Platform) -> tuple[Any, dict[str, Any]]:
-    """A whole launch through Django's test client: returns Corridor's answer to the launch and what was posted."""
+    """A whole launch through Django's test client: returns Corridor's answer to the launch and what was posted (with
+    `corridor_seconds`, the time Corridor took to answer the login and the launch)."""
     login_url = platform.login_initiation_url()
+    started = time.perf_counter()
     answer = client.get(login_url.removeprefix(platform.tool_base_url))
+    login_seconds = time.perf_counter() - started
     assert answer.status_code == 302, answer.content.decode()[:500]
     query = dict(parse_qsl(urlsplit(answer["Location"]).query))
     posted = platform.authenticate(query)
+    started = time.perf_counter()
     response = client.post(
         urlsplit(posted["launch_url"]).path, {"id_token": posted["id_token"], "state": posted["state"]}
     )
+    # Corridor's own time (its two answers), apart from the platform's signing in this process.
+    posted["corridor_seconds"] = login_seconds + time.perf_counter() - started
     return response, posted
 
 
