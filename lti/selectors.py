@@ -8,7 +8,8 @@ from django.db.models import QuerySet
 from django.urls import Resolver404, resolve
 
 from classrooms.models import LiveSession
-from courses.models import CoursePage
+from courses.models import CoursePage, LessonPage
+from courses.selectors import course_lessons, course_of_page
 from lti.keys import public_jwk
 from lti.models import Platform, PlatformAccount, ToolKey
 
@@ -40,10 +41,11 @@ def account_for(*, platform: Platform, sub: str) -> PlatformAccount | None:
 
 @dataclass(frozen=True)
 class LaunchTarget:
-    """What a launch opens: a course, or one of its live sessions."""
+    """What a launch opens: a course, or one of its lessons or live sessions."""
 
     course: CoursePage
     session: LiveSession | None = None
+    lesson: LessonPage | None = None
 
 
 def _course_by_reference(reference: str) -> CoursePage | None:
@@ -70,8 +72,9 @@ def _target_from_path(path: str) -> LaunchTarget | None:
 
 
 def launch_target(claims: dict[str, Any]) -> LaunchTarget | None:
-    """The course or live session a launch links to: the custom parameter `session` (a live session's number) or
-    `course` (a course page's slug or number), else the target link URI when it is a Corridor page's address."""
+    """The course, lesson or live session a launch links to: the custom parameter `session` (a live session's
+    number), `lesson` (a lesson page's number) or `course` (a course page's slug or number), else the target link URI
+    when it is a Corridor page's address."""
     custom = claims.get(CUSTOM_CLAIM) or {}
     session_ref = str(custom.get("session", "")).strip()
     if session_ref:
@@ -81,9 +84,49 @@ def launch_target(claims: dict[str, Any]) -> LaunchTarget | None:
             else None
         )
         return LaunchTarget(course=session.course, session=session) if session else None
+    lesson_ref = str(custom.get("lesson", "")).strip()
+    if lesson_ref:
+        lesson = LessonPage.objects.live().filter(pk=int(lesson_ref)).first() if lesson_ref.isdigit() else None
+        course = course_of_page(page=lesson) if lesson else None
+        return LaunchTarget(course=course, lesson=lesson) if lesson and course else None
     course_ref = str(custom.get("course", "")).strip()
     if course_ref:
         course = _course_by_reference(course_ref)
         return LaunchTarget(course=course) if course else None
     target = str(claims.get(TARGET_LINK_URI_CLAIM, ""))
     return _target_from_path(urlsplit(target).path) if target else None
+
+
+@dataclass(frozen=True)
+class DeepLinkChoice:
+    """Something an instructor may place in their platform course: its form value, title and launch parameters."""
+
+    value: str
+    title: str
+    custom: dict[str, str]
+    kind: str
+
+
+def deep_link_choices() -> list[tuple[CoursePage, list[DeepLinkChoice]]]:
+    """Each live course with its lessons and live sessions, as the deep linking page offers them."""
+    choices = []
+    for course in CoursePage.objects.live().order_by("title"):
+        items = [DeepLinkChoice(f"course:{course.pk}", course.title, {"course": course.slug}, "course")]
+        items += [
+            DeepLinkChoice(f"lesson:{lesson.pk}", lesson.title, {"lesson": str(lesson.pk)}, "lesson")
+            for lesson in course_lessons(course)
+        ]
+        items += [
+            DeepLinkChoice(f"session:{session.pk}", session.title, {"session": str(session.pk)}, "session")
+            for session in LiveSession.objects.filter(course=course).order_by("starts_at")
+        ]
+        choices.append((course, items))
+    return choices
+
+
+def deep_link_choice(value: str) -> DeepLinkChoice | None:
+    for _course, items in deep_link_choices():
+        for item in items:
+            if item.value == value:
+                return item
+    return None

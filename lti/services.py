@@ -100,10 +100,7 @@ def _user_for(*, platform: Platform, claims: dict[str, Any]) -> tuple[User, bool
     return user, created
 
 
-@transaction.atomic
-def launch_accept(*, platform: Platform, claims: dict[str, Any]) -> LaunchResult:
-    """Accept a launch whose signature, issuer, audience, deployment, state and nonce pylti1p3 has checked: spend
-    the nonce, find or create the user, give them their role, enrol a trainee, and say where they go."""
+def _spend_nonce(*, platform: Platform, claims: dict[str, Any]) -> None:
     nonce = str(claims.get("nonce", ""))
     try:
         with transaction.atomic():
@@ -112,19 +109,44 @@ def launch_accept(*, platform: Platform, claims: dict[str, Any]) -> LaunchResult
         raise _refuse(
             "lti_replayed", _("This launch was already used. Open Corridor again from your course.")
         ) from None
+
+
+def _sign_in_as(*, platform: Platform, claims: dict[str, Any], role: Role) -> tuple[User, bool]:
+    user, created = _user_for(platform=platform, claims=claims)
+    user.groups.add(Group.objects.get(name=role.value))
+    vars(user).pop("_corridor_roles", None)  # user_roles' cache: the role was just added
+    return user, created
+
+
+@transaction.atomic
+def launch_accept(*, platform: Platform, claims: dict[str, Any]) -> LaunchResult:
+    """Accept a launch whose signature, issuer, audience, deployment, state and nonce pylti1p3 has checked: spend
+    the nonce, find or create the user, give them their role, enrol a trainee, and say where they go."""
+    _spend_nonce(platform=platform, claims=claims)
     target = selectors.launch_target(claims)
     if target is None:
         raise _refuse(
             "lti_no_target", _("The link in your learning platform points to no Corridor course or live session.")
         )
     role = _role_of(claims)
-    user, created = _user_for(platform=platform, claims=claims)
-    user.groups.add(Group.objects.get(name=role.value))
-    vars(user).pop("_corridor_roles", None)  # user_roles' cache: the role was just added
+    user, created = _sign_in_as(platform=platform, claims=claims, role=role)
     if role is Role.TRAINEE:
         enrolment_create(user=user, course=target.course)
     if target.session is not None:
         destination = reverse("classrooms:live-session", kwargs={"session_id": target.session.pk})
+    elif target.lesson is not None:
+        destination = target.lesson.url or "/"
     else:
         destination = target.course.url or "/"
     return LaunchResult(user=user, destination=destination, created=created)
+
+
+@transaction.atomic
+def deep_link_accept(*, platform: Platform, claims: dict[str, Any]) -> User:
+    """Accept a deep linking request (an instructor placing Corridor content in their platform course): spend the
+    nonce, find or create the instructor. Only a platform instructor may pick content."""
+    _spend_nonce(platform=platform, claims=claims)
+    if _role_of(claims) is not Role.INSTRUCTOR:
+        raise _refuse("lti_role", _("Only an instructor of the platform course can place Corridor content in it."))
+    user, _created = _sign_in_as(platform=platform, claims=claims, role=Role.INSTRUCTOR)
+    return user

@@ -10,4 +10,5 @@ urlpatterns = [
     path("jwks/", views.jwks, name="jwks"),
     path("login/", views.oidc_login, name="login"),
     path("launch/", views.launch, name="launch"),
+    path("deep-link/<str:launch_id>/", views.deep_link, name="deep-link"),
 ]

@@ -7,7 +7,8 @@ import logging
 from typing import Any
 
 from django.contrib.auth import login
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -15,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from pylti1p3.contrib.django import DjangoCacheDataStorage, DjangoMessageLaunch, DjangoOIDCLogin
+from pylti1p3.deep_link_resource import DeepLinkResource
 from pylti1p3.exception import LtiException, OIDCException
 
 from lms.errors import CorridorError
@@ -24,6 +26,9 @@ from lti.tool_config import CorridorToolConf
 logger = logging.getLogger(__name__)
 
 SIGN_IN_BACKEND = "django.contrib.auth.backends.ModelBackend"
+# The deep linking requests this browser's person may still answer (pylti1p3's launch ids).
+DEEP_LINKS_SESSION_KEY = "lti_deep_links"
+DEEP_LINKING_SETTINGS_CLAIM = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
 
 
 def _refusal_reason(error: Exception) -> str:
@@ -92,6 +97,16 @@ def launch(request: HttpRequest) -> HttpResponse:
         logger.info("LTI launch refused: %s", error)
         return _refused(request, code="lti_launch", reason=_refusal_reason(error))
     platform = tool_conf.platform
+    if platform is not None and message_launch.is_deep_link_launch():
+        try:
+            user = services.deep_link_accept(platform=platform, claims=claims)
+        except CorridorError as error:
+            return _refused(request, code=error.code, reason=str(error.message))
+        login(request, user, backend=SIGN_IN_BACKEND)
+        # After login (which starts a new session): this browser's person may answer this request, once.
+        launch_id = message_launch.get_launch_id()
+        request.session[DEEP_LINKS_SESSION_KEY] = [*request.session.get(DEEP_LINKS_SESSION_KEY, []), launch_id]
+        return HttpResponseRedirect(reverse("lti:deep-link", kwargs={"launch_id": launch_id}))
     if platform is None or not message_launch.is_resource_launch():
         return _refused(request, code="lti_message", reason=_("Corridor cannot open this kind of launch."))
     try:
@@ -100,3 +115,56 @@ def launch(request: HttpRequest) -> HttpResponse:
         return _refused(request, code=error.code, reason=str(error.message))
     login(request, result.user, backend=SIGN_IN_BACKEND)
     return HttpResponseRedirect(result.destination)
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def deep_link(request: HttpRequest, launch_id: str) -> HttpResponse:
+    """Deep linking: the instructor the platform sent here picks a course, lesson or live session; Corridor signs the
+    choice and sends it back to the platform, which places a link to it in the instructor's course."""
+    if launch_id not in request.session.get(DEEP_LINKS_SESSION_KEY, []):
+        # Another person's request, one already answered, or a made-up id: nothing to show.
+        raise Http404
+    if request.method == "GET":
+        return render(request, "lti/deep_link.html", {"choices": selectors.deep_link_choices()})
+    choice = selectors.deep_link_choice(request.POST.get("choice", ""))
+    if choice is None:
+        response = render(
+            request,
+            "lti/deep_link.html",
+            {"choices": selectors.deep_link_choices(), "error": _("Choose a course, lesson or live session.")},
+            status=400,
+        )
+        return response
+    tool_conf = _tool_conf()
+    try:
+        message_launch = DjangoMessageLaunch.from_cache(
+            launch_id, request, tool_conf, launch_data_storage=DjangoCacheDataStorage()
+        )
+        deep_link_request = message_launch.get_deep_link()
+    except LtiException as error:
+        logger.info("LTI deep link could not be answered: %s", error)
+        return _refused(request, code="lti_deep_link", reason=_refusal_reason(error))
+    resource = (
+        DeepLinkResource()
+        .set_url(request.build_absolute_uri(reverse("lti:launch")))
+        .set_title(choice.title)
+        .set_custom_params(choice.custom)
+    )
+    claims: dict[str, Any] = dict(message_launch.get_launch_data())
+    settings_claim: dict[str, Any] = claims.get(DEEP_LINKING_SETTINGS_CLAIM) or {}
+    return_url = str(settings_claim["deep_link_return_url"])
+    request.session[DEEP_LINKS_SESSION_KEY] = [
+        known for known in request.session.get(DEEP_LINKS_SESSION_KEY, []) if known != launch_id
+    ]
+    response = render(
+        request,
+        "lti/deep_link_return.html",
+        {"return_url": return_url, "jwt": deep_link_request.get_response_jwt([resource]), "choice": choice},
+    )
+    # The page posts the signed choice to the platform: the policy's form-action allows that one address.
+    update = dict(getattr(response, "_csp_update", None) or {})
+    update["form-action"] = [*update.get("form-action", []), return_url]
+    response._csp_update = update  # type: ignore[attr-defined]
+    return response

@@ -634,6 +634,17 @@ ROUTES: dict[str, list[Case]] = {
         Case(url("lti:launch"), everyone(METHOD)),
         Case(url("lti:launch"), everyone(BAD), "post", lambda w: {"id_token": "a.b.c", "state": "x"}, label="junk"),
     ],
+    # The deep linking picker answers only the browser whose instructor the platform sent there (a forged id: 404).
+    "lti:deep-link": [
+        Case(url("lti:deep-link", launch_id=fixed("lti1p3-launch-forged")), expect(NOT_FOUND), follow=True),
+        Case(
+            url("lti:deep-link", launch_id=fixed("lti1p3-launch-forged")),
+            expect(NOT_FOUND),
+            "post",
+            lambda w: {"choice": f"course:{w.course.pk}"},
+            follow=True,
+        ),
+    ],
 }
 
 # Wagtail's own admin views (under /admin/) are checked as one group: the rows named here.

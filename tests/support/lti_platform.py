@@ -49,6 +49,8 @@ class LaunchPlan:
     email: str | None = "weiling.tan@poly.example.sg"
     custom: dict[str, str] = field(default_factory=dict)
     target_link_uri: str | None = None
+    # A deep linking request (the person picks Corridor content to place in the platform course) instead of a launch.
+    deep_link: bool = False
 
 
 class _PlainRequest(Request):
@@ -74,6 +76,7 @@ class _OIDCLogin(OIDCLoginAbstract):
 
 class _MessageLaunch(LTIAdvantageMessageLaunchAbstract):
     plan: LaunchPlan
+    deep_link_return_url: str
 
     def prepare_launch(self, preflight_response: dict[str, Any]) -> None:
         plan = self.plan
@@ -84,6 +87,8 @@ class _MessageLaunch(LTIAdvantageMessageLaunchAbstract):
             self.set_custom_parameters_claim(plan.custom)
         if plan.target_link_uri:
             self.set_launch_url(plan.target_link_uri)
+        if plan.deep_link:
+            self.set_dl(self.deep_link_return_url, title="Applied Python (Moodle)", accept_types={"ltiResourceLink"})
 
     def render_launch_form(self, launch_data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         return launch_data
@@ -101,6 +106,22 @@ class Platform:
         self.expires_in = 300
         self.plan = LaunchPlan()
         self.base_url = ""  # set when served over HTTP
+        # What instructors placed in the platform's course through deep linking (its content items).
+        self.placed: list[dict[str, Any]] = []
+
+    @property
+    def deep_link_return_url(self) -> str:
+        return f"{self.base_url or self.issuer}/deep-link-return"
+
+    def receive_deep_link(self, token: str, tool_jwks: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The platform checks Corridor's signed deep linking response (against Corridor's published key set: fetched
+        from its JWKS URL, or given) and keeps the content items."""
+        registration = self._registration()
+        if tool_jwks is not None:
+            registration.set_tool_key_set(tool_jwks)
+        items = _PlatformConf(registration=registration).validate_deeplinking_resp({"JWT": token})
+        self.placed.extend(items)
+        return items
 
     def jwks(self) -> dict[str, Any]:
         return {"keys": [public_jwk(self.public_key)]}
@@ -118,6 +139,7 @@ class Platform:
             .set_client_id(self.client_id)
             .set_deployment_id(self.deployment_id)
             .set_launch_url(f"{self.tool_base_url}/lti/launch/")
+            .set_deeplink_launch_url(f"{self.tool_base_url}/lti/launch/")
             .set_oidc_login_url(f"{self.tool_base_url}/lti/login/")
             .set_tool_key_set_url(f"{self.tool_base_url}/lti/jwks/")
             .set_platform_public_key(self.public_key)
@@ -140,6 +162,7 @@ class Platform:
         platform = _PlatformConf(registration=self._registration())
         launch = _MessageLaunch(_PlainRequest(query), platform)
         launch.plan = self.plan
+        launch.deep_link_return_url = self.deep_link_return_url
         launch.set_id_token_expiration(self.expires_in)
         result: dict[str, Any] = launch.lti_launch()
         return result
@@ -194,7 +217,15 @@ class PlatformServer:
                         self._send(302, "", location=outer.platform.login_initiation_url())
                     elif parts.path == "/course":
                         start = f"{outer.platform.base_url}/start"
-                        self._send(200, f'<h1>Applied Python (Moodle)</h1><a href="{html.escape(start)}">Corridor</a>')
+                        add = f"{outer.platform.base_url}/add-activity"
+                        self._send(
+                            200,
+                            f'<h1>Applied Python (Moodle)</h1><a href="{html.escape(start)}">Corridor</a> '
+                            f'<a href="{html.escape(add)}">Add a Corridor activity</a>',
+                        )
+                    elif parts.path == "/add-activity":
+                        outer.platform.plan.deep_link = True
+                        self._send(302, "", location=outer.platform.login_initiation_url())
                     elif parts.path == "/auth":
                         self._send(200, outer.platform.launch_form(query))
                     elif parts.path == "/jwks":
@@ -202,6 +233,19 @@ class PlatformServer:
                     else:
                         self._send(404, "not found")
                 except Exception as error:  # the test reads the platform's refusal in the page
+                    self._send(400, f"platform error: {html.escape(repr(error))}")
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                form = dict(parse_qsl(self.rfile.read(length).decode()))
+                try:
+                    if urlsplit(self.path).path != "/deep-link-return":
+                        self._send(404, "not found")
+                        return
+                    items = outer.platform.receive_deep_link(form["JWT"])
+                    titles = "".join(f"<li>{html.escape(str(item.get('title')))}</li>" for item in items)
+                    self._send(200, f"<h1>Placed in Applied Python (Moodle)</h1><ul>{titles}</ul>")
+                except Exception as error:
                     self._send(400, f"platform error: {html.escape(repr(error))}")
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
