@@ -98,3 +98,54 @@ class UsedNonce(models.Model):
 
     def __str__(self) -> str:
         return self.nonce
+
+
+class ScoreLink(models.Model):
+    """A platform line item that a launch gave Corridor (LTI Assignment and Grade Services): the learner's quiz
+    results in the linked course (or lesson) are posted to it as scores."""
+
+    account = models.ForeignKey(PlatformAccount, on_delete=models.CASCADE, related_name="score_links")
+    course_key = models.UUIDField()
+    lesson_key = models.UUIDField(null=True, blank=True)
+    lineitem_url = models.URLField(max_length=500)
+    endpoint = models.JSONField(help_text="The launch's AGS endpoint claim (scopes, line item URLs).")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "lineitem_url"], name="lti_score_link_once")]
+
+    def __str__(self) -> str:
+        return self.lineitem_url
+
+
+class ScoreDeliveryState(models.TextChoices):
+    PENDING = "pending", _("Waiting to be sent")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Not delivered yet (retrying)")
+
+
+class ScoreDelivery(models.Model):
+    """One score for one line item (a quiz attempt's result), sent once: `source` names what it reports."""
+
+    link = models.ForeignKey(
+        ScoreLink, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("line item")
+    )
+    source = models.CharField(_("result"), max_length=100)
+    score_given = models.FloatField(_("score"))
+    score_maximum = models.FloatField(_("out of"))
+    state = models.CharField(
+        _("state"), max_length=20, choices=ScoreDeliveryState.choices, default=ScoreDeliveryState.PENDING
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("grade passback")
+        verbose_name_plural = _("grade passbacks")
+        ordering = ["-created_at", "-pk"]
+        constraints = [models.UniqueConstraint(fields=["link", "source"], name="lti_score_delivery_once")]
+
+    def __str__(self) -> str:
+        return f"{self.source} → {self.link}"

@@ -12,15 +12,28 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from pylti1p3.assignments_grades import AssignmentsGradesService
+from pylti1p3.grade import Grade
 from pylti1p3.roles import StudentRole, TeacherRole
+from pylti1p3.service_connector import ServiceConnector
 
+from courses.models import QuizAttempt
 from courses.services import enrolment_create
 from lms.accounts.models import User
 from lms.accounts.roles import Role, user_roles
 from lms.errors import CorridorError
 from lti import selectors
 from lti.keys import public_jwk, rsa_key_pair
-from lti.models import Platform, PlatformAccount, ToolKey, UsedNonce
+from lti.models import (
+    Platform,
+    PlatformAccount,
+    ScoreDelivery,
+    ScoreDeliveryState,
+    ScoreLink,
+    ToolKey,
+    UsedNonce,
+)
+from lti.tool_config import registration_of
 
 # How many keys stay published: the signing key and the one before it (so what it signed still verifies).
 PUBLISHED_KEYS = 2
@@ -132,6 +145,7 @@ def launch_accept(*, platform: Platform, claims: dict[str, Any]) -> LaunchResult
     user, created = _sign_in_as(platform=platform, claims=claims, role=role)
     if role is Role.TRAINEE:
         enrolment_create(user=user, course=target.course)
+        _score_link_record(platform=platform, claims=claims, target=target)
     if target.session is not None:
         destination = reverse("classrooms:live-session", kwargs={"session_id": target.session.pk})
     elif target.lesson is not None:
@@ -150,3 +164,84 @@ def deep_link_accept(*, platform: Platform, claims: dict[str, Any]) -> User:
         raise _refuse("lti_role", _("Only an instructor of the platform course can place Corridor content in it."))
     user, _created = _sign_in_as(platform=platform, claims=claims, role=Role.INSTRUCTOR)
     return user
+
+
+# Assignment and Grade Services: quiz results posted back as scores. -----------------------------------------------
+
+AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+
+
+def _score_link_record(*, platform: Platform, claims: dict[str, Any], target: selectors.LaunchTarget) -> None:
+    """Keep the line item a learner's launch names (when the platform grants the score scope)."""
+    endpoint = claims.get(AGS_CLAIM) or {}
+    lineitem_url = str(endpoint.get("lineitem", ""))
+    if not lineitem_url or SCORE_SCOPE not in endpoint.get("scope", []):
+        return
+    account = PlatformAccount.objects.get(platform=platform, sub=str(claims["sub"]))
+    ScoreLink.objects.update_or_create(
+        account=account,
+        lineitem_url=lineitem_url,
+        defaults={
+            "course_key": target.course.translation_key,
+            "lesson_key": target.lesson.translation_key if target.lesson else None,
+            "endpoint": endpoint,
+        },
+    )
+
+
+@transaction.atomic
+def scores_collect() -> list[int]:
+    """A delivery for each quiz result not yet reported to a line item that covers it; returns the ids of those and
+    of the deliveries not yet taken by their platform (the caller sends them after commit)."""
+    created = list(ScoreDelivery.objects.filter(state=ScoreDeliveryState.FAILED).values_list("pk", flat=True))
+    for link in ScoreLink.objects.select_related("account"):
+        attempts = QuizAttempt.objects.filter(user_id=link.account.user_id, course_key=link.course_key)
+        if link.lesson_key is not None:
+            attempts = attempts.filter(lesson_key=link.lesson_key)
+        reported = set(link.deliveries.values_list("source", flat=True))
+        for attempt in attempts.order_by("created_at"):
+            source = f"quiz-attempt:{attempt.pk}"
+            if source in reported:
+                continue
+            delivery = ScoreDelivery.objects.create(
+                link=link, source=source, score_given=attempt.score, score_maximum=attempt.max_score
+            )
+            created.append(delivery.pk)
+    return created
+
+
+class ScoreNotDelivered(Exception):
+    """The platform did not take a score (down, refusing): the task tries again later."""
+
+
+def score_deliver(*, delivery_id: int) -> ScoreDelivery:
+    """Post one score to its line item through pylti1p3 (a client-credentials token, then the score). Not atomic: the
+    attempt and its error are kept whatever happens, so administrators see what is failing."""
+    delivery = ScoreDelivery.objects.select_related("link__account__platform", "link__account").get(pk=delivery_id)
+    if delivery.state == ScoreDeliveryState.DELIVERED:
+        return delivery
+    link = delivery.link
+    registration = registration_of(platform=link.account.platform, key=tool_key_current())
+    grade = (
+        Grade()
+        .set_score_given(delivery.score_given)
+        .set_score_maximum(delivery.score_maximum)
+        .set_timestamp(delivery.created_at.isoformat())
+        .set_activity_progress("Completed")
+        .set_grading_progress("FullyGraded")
+        .set_user_id(link.account.sub)
+    )
+    delivery.attempts += 1
+    try:
+        AssignmentsGradesService(ServiceConnector(registration), link.endpoint).put_grade(grade)
+    except Exception as error:  # a platform down, refusing, or answering nonsense: all are retried
+        delivery.state = ScoreDeliveryState.FAILED
+        delivery.last_error = str(error)[:2000]
+        delivery.save(update_fields=["state", "attempts", "last_error"])
+        raise ScoreNotDelivered(str(error)) from error
+    delivery.state = ScoreDeliveryState.DELIVERED
+    delivery.last_error = ""
+    delivery.delivered_at = timezone.now()
+    delivery.save(update_fields=["state", "attempts", "last_error", "delivered_at"])
+    return delivery

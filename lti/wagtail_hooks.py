@@ -4,17 +4,15 @@ a partner's Moodle, Canvas or Open edX with the values it shows when Corridor is
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
 from wagtail.snippets.models import register_snippet
-from wagtail.snippets.views.snippets import SnippetViewSet
+from wagtail.snippets.views.snippets import SnippetViewSet, SnippetViewSetGroup
 
-from lti.models import Platform
+from lti.models import Platform, ScoreDelivery
 
 
 class PlatformViewSet(SnippetViewSet):
     model = Platform
     icon = "link"
     menu_label = _("LTI platforms")
-    menu_order = 280
-    add_to_admin_menu = True
     list_display = ["name", "issuer", "client_id", "created_at"]
     search_fields = ["name", "issuer", "client_id"]
     panels = [
@@ -28,4 +26,22 @@ class PlatformViewSet(SnippetViewSet):
     ]
 
 
-register_snippet(PlatformViewSet)
+class ScoreDeliveryViewSet(SnippetViewSet):
+    """Grade passbacks, read-only: administrators see which scores a platform has not taken yet, and its answer."""
+
+    model = ScoreDelivery
+    icon = "tasks"
+    menu_label = _("Grade passbacks")
+    list_display = ["source", "link", "state", "attempts", "last_error", "created_at", "delivered_at"]
+    list_filter = ["state"]
+    inspect_view_enabled = True
+
+
+class LtiViewSetGroup(SnippetViewSetGroup):
+    menu_label = _("LTI")
+    menu_icon = "link"
+    menu_order = 280
+    items = (PlatformViewSet, ScoreDeliveryViewSet)
+
+
+register_snippet(LtiViewSetGroup)

@@ -26,6 +26,8 @@ from lti1p3platform.message_launch import LTIAdvantageMessageLaunchAbstract
 from lti1p3platform.oidc_login import OIDCLoginAbstract
 from lti1p3platform.registration import Registration
 from lti1p3platform.request import Request, TRequest
+from lti1p3platform.score import TScore, UpdateScoreStatus
+from lti1p3platform.service_connector import AssignmentsGradesService, TPage
 
 from lti.keys import public_jwk, rsa_key_pair
 
@@ -51,11 +53,47 @@ class LaunchPlan:
     target_link_uri: str | None = None
     # A deep linking request (the person picks Corridor content to place in the platform course) instead of a launch.
     deep_link: bool = False
+    # The launch grants Assignment and Grade Services on one line item (scores are posted back to it).
+    ags: bool = False
 
 
 class _PlainRequest(Request):
     def build_metadata(self, request: Any) -> TRequest:
         return {"method": "GET", "form_data": {}, "get_data": dict(request), "headers": {}, "path": "/auth"}
+
+
+class _ServiceRequest(Request):
+    def build_metadata(self, request: Any) -> TRequest:
+        return {"form_data": {}, "get_data": {}, "path": "/lineitems", **request}
+
+
+class _ScoreService(AssignmentsGradesService):
+    received: list[dict[str, Any]]
+
+    # The platform's own line item management: not used by these tests (Corridor only posts scores).
+    def find_lineitems(self, page: int = 1, limit: int | None = None) -> None:
+        return None
+
+    def find_lineitem(self, line_item_id: str) -> Any:
+        raise NotImplementedError
+
+    def create_lineitem(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def update_lineitem(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def delete_lineitem(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def update_score(self, line_item_id: str, score: TScore) -> UpdateScoreStatus:
+        self.received.append({"line_item_id": line_item_id, **score})
+        return UpdateScoreStatus.SUCCESS
+
+    def get_results(
+        self, line_item_id: str, page: int = 1, limit: int | None = None, user_id: str | None = None
+    ) -> TPage:
+        return {"content": [], "has_next": False}
 
 
 class _PlatformConf(LTI1P3PlatformConfAbstract):
@@ -77,6 +115,7 @@ class _OIDCLogin(OIDCLoginAbstract):
 class _MessageLaunch(LTIAdvantageMessageLaunchAbstract):
     plan: LaunchPlan
     deep_link_return_url: str
+    platform_url: str
 
     def prepare_launch(self, preflight_response: dict[str, Any]) -> None:
         plan = self.plan
@@ -87,6 +126,8 @@ class _MessageLaunch(LTIAdvantageMessageLaunchAbstract):
             self.set_custom_parameters_claim(plan.custom)
         if plan.target_link_uri:
             self.set_launch_url(plan.target_link_uri)
+        if plan.ags:
+            self.set_ags(f"{self.platform_url}/lineitems", f"{self.platform_url}/lineitems/1")
         if plan.deep_link:
             self.set_dl(self.deep_link_return_url, title="Applied Python (Moodle)", accept_types={"ltiResourceLink"})
 
@@ -108,6 +149,22 @@ class Platform:
         self.base_url = ""  # set when served over HTTP
         # What instructors placed in the platform's course through deep linking (its content items).
         self.placed: list[dict[str, Any]] = []
+        # Scores Corridor posted to the line item (AGS); while `down`, the score service answers 503.
+        self.scores: list[dict[str, Any]] = []
+        self.down = False
+        # Corridor's key set when the platform cannot fetch it (Django's test client has no network address).
+        self.tool_jwks: dict[str, Any] | None = None
+
+    def token(self, form: dict[str, str]) -> dict[str, Any]:
+        """The platform's token endpoint: checks Corridor's signed client assertion against Corridor's key set."""
+        return dict(_PlatformConf(registration=self._registration()).get_access_token(form))
+
+    def score(self, *, line_item_id: str, headers: dict[str, str], body: bytes) -> int:
+        """The platform's score service (lti1p3platform's, its bearer token checked); returns the HTTP status."""
+        request = _ServiceRequest({"method": "POST", "headers": headers, "json": json.loads(body or b"{}")})
+        service = _ScoreService(request, _PlatformConf(registration=self._registration()), f"{self.base_url}/lineitems")
+        service.received = self.scores
+        return int(service.handle_resp(service.handle_update_score, line_item_id=line_item_id).code)
 
     @property
     def deep_link_return_url(self) -> str:
@@ -145,6 +202,8 @@ class Platform:
             .set_platform_public_key(self.public_key)
             .set_platform_private_key(self.private_key)
         )
+        if self.tool_jwks is not None:
+            registration.set_tool_key_set(self.tool_jwks)
         kid = getattr(self, "_kid_override", None)
         if kid:
             registration.get_kid = lambda: kid
@@ -163,6 +222,7 @@ class Platform:
         launch = _MessageLaunch(_PlainRequest(query), platform)
         launch.plan = self.plan
         launch.deep_link_return_url = self.deep_link_return_url
+        launch.platform_url = self.base_url or self.issuer
         launch.set_id_token_expiration(self.expires_in)
         result: dict[str, Any] = launch.lti_launch()
         return result
@@ -237,9 +297,24 @@ class PlatformServer:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
-                form = dict(parse_qsl(self.rfile.read(length).decode()))
+                raw = self.rfile.read(length)
+                path = urlsplit(self.path).path
                 try:
-                    if urlsplit(self.path).path != "/deep-link-return":
+                    if path == "/token":
+                        self._send(
+                            200, json.dumps(outer.platform.token(dict(parse_qsl(raw.decode())))), "application/json"
+                        )
+                        return
+                    if path.startswith("/lineitems/") and path.endswith("/scores"):
+                        if outer.platform.down:
+                            self._send(503, "down for maintenance")
+                            return
+                        line_item_id = path.split("/")[2]
+                        status = outer.platform.score(line_item_id=line_item_id, headers=dict(self.headers), body=raw)
+                        self._send(status, "")
+                        return
+                    form = dict(parse_qsl(raw.decode()))
+                    if path != "/deep-link-return":
                         self._send(404, "not found")
                         return
                     items = outer.platform.receive_deep_link(form["JWT"])
