@@ -102,11 +102,13 @@ class UsedNonce(models.Model):
 
 class ScoreLink(models.Model):
     """A platform line item that a launch gave Corridor (LTI Assignment and Grade Services): the learner's quiz
-    results in the linked course (or lesson) are posted to it as scores."""
+    results in the linked course (or lesson), or their attendance of the linked live session, are posted to it."""
 
     account = models.ForeignKey(PlatformAccount, on_delete=models.CASCADE, related_name="score_links")
     course_key = models.UUIDField()
     lesson_key = models.UUIDField(null=True, blank=True)
+    # A live session's link: its attendance percentage is the score, once the session has ended.
+    session_id = models.PositiveBigIntegerField(null=True, blank=True)
     lineitem_url = models.URLField(max_length=500)
     endpoint = models.JSONField(help_text="The launch's AGS endpoint claim (scopes, line item URLs).")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -17,6 +17,8 @@ from pylti1p3.grade import Grade
 from pylti1p3.roles import StudentRole, TeacherRole
 from pylti1p3.service_connector import ServiceConnector
 
+from classrooms.models import LiveSession, SessionState
+from classrooms.selectors.attendance import attendance_report
 from courses.models import QuizAttempt
 from courses.services import enrolment_create
 from lms.accounts.models import User
@@ -185,6 +187,7 @@ def _score_link_record(*, platform: Platform, claims: dict[str, Any], target: se
         defaults={
             "course_key": target.course.translation_key,
             "lesson_key": target.lesson.translation_key if target.lesson else None,
+            "session_id": target.session.pk if target.session else None,
             "endpoint": endpoint,
         },
     )
@@ -196,6 +199,9 @@ def scores_collect() -> list[int]:
     of the deliveries not yet taken by their platform (the caller sends them after commit)."""
     created = list(ScoreDelivery.objects.filter(state=ScoreDeliveryState.FAILED).values_list("pk", flat=True))
     for link in ScoreLink.objects.select_related("account"):
+        if link.session_id is not None:
+            created += _attendance_collect(link)
+            continue
         attempts = QuizAttempt.objects.filter(user_id=link.account.user_id, course_key=link.course_key)
         if link.lesson_key is not None:
             attempts = attempts.filter(lesson_key=link.lesson_key)
@@ -209,6 +215,19 @@ def scores_collect() -> list[int]:
             )
             created.append(delivery.pk)
     return created
+
+
+def _attendance_collect(link: ScoreLink) -> list[int]:
+    """A live session's link: once the session has ended, the learner's attendance (% of the scheduled time)."""
+    assert link.session_id is not None
+    source = f"attendance:{link.session_id}"
+    session = LiveSession.objects.filter(pk=link.session_id, state=SessionState.ENDED).first()
+    if session is None or link.deliveries.filter(source=source).exists():
+        return []
+    rows = [row for row in attendance_report(session=session).rows if row.user_id == link.account.user_id]
+    percent = rows[0].percent if rows else 0.0
+    delivery = ScoreDelivery.objects.create(link=link, source=source, score_given=percent, score_maximum=100)
+    return [delivery.pk]
 
 
 class ScoreNotDelivered(Exception):

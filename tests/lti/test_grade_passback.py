@@ -4,15 +4,21 @@ down the score waits, visible to administrators with the platform's answer, and 
 
 import json
 import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
+from classrooms.services.attendance import remote_presence_end, remote_presence_start
+from classrooms.services.sessions import session_end
 from courses.models import LessonPage
+from lms.accounts.models import User
 from lti.models import ScoreDelivery, ScoreDeliveryState, ScoreLink
 from lti.tasks import collect_scores
 from tests import factories
+from tests.classrooms.factories import LiveSessionFactory
 from tests.factories import lti_platform_registration
 from tests.support.lti_platform import LaunchPlan, Platform, PlatformServer, launch_with_client
 
@@ -111,3 +117,27 @@ def test_a_score_the_platform_refuses_waits_visible_to_administrators_and_goes_o
     delivery.refresh_from_db()
     assert delivery.state == ScoreDeliveryState.DELIVERED
     assert [s["scoreGiven"] for s in served_platform.scores] == [2]
+
+
+def test_a_live_sessions_attendance_percentage_is_posted_once_it_has_ended(
+    client: Client, served_platform: Platform, course: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    session = LiveSessionFactory.create(
+        course=course,
+        instructor=factories.instructor(),
+        starts_at=timezone.now() - timedelta(minutes=60),
+        ends_at=timezone.now(),
+    )
+    served_platform.plan = LaunchPlan(custom={"session": str(session.pk)}, ags=True)
+    response, _ = launch_with_client(client, served_platform)
+    assert response.status_code == 302
+    learner = User.objects.get(lti_accounts__sub="moodle-user-1")
+    # Online for 45 of the 60 scheduled minutes.
+    remote_presence_start(session=session, user=learner, at=session.starts_at, announce=False)
+    remote_presence_end(session=session, user=learner, at=session.starts_at + timedelta(minutes=45), announce=False)
+    assert collect(django_capture_on_commit_callbacks) == 0  # not before the session has ended
+    session_end(session=session, by=None)
+    assert collect(django_capture_on_commit_callbacks) == 1
+    [score] = served_platform.scores
+    assert (score["scoreGiven"], score["scoreMaximum"]) == (75.0, 100)
+    assert collect(django_capture_on_commit_callbacks) == 0
