@@ -22,7 +22,7 @@ from tests.classrooms.factories import LiveSessionFactory
 from tests.factories import lti_platform_registration
 from tests.support.lti_platform import LaunchPlan, Platform, PlatformServer, launch_with_client
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("tasks_in_process")]
 
 TOOL = "http://testserver"
 
