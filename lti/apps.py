@@ -9,3 +9,17 @@ class LtiConfig(AppConfig):
     label = "lti"
     verbose_name = _("LTI platforms")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from lms.accounts.personal_data import PersonalDataPart, register_personal_data
+        from lti.selectors import lti_records_of
+        from lti.services import lti_erase_user
+
+        register_personal_data(
+            PersonalDataPart(
+                name="lti",
+                describe="partner platforms' user ids linked to the account, and the scores sent back to them",
+                export=lambda user: lti_records_of(user=user),
+                erase=lambda person: lti_erase_user(person=person),
+            )
+        )

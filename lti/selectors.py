@@ -130,3 +130,31 @@ def deep_link_choice(value: str) -> DeepLinkChoice | None:
             if item.value == value:
                 return item
     return None
+
+
+def lti_records_of(*, user: Any) -> dict[str, Any]:
+    """A person's LTI records for their data export: who they are on each partner platform, and the scores sent."""
+    accounts = PlatformAccount.objects.filter(user=user).select_related("platform").order_by("pk")
+    return {
+        "platform_accounts": [
+            {
+                "platform": account.platform.name,
+                "issuer": account.platform.issuer,
+                "platform_user_id": account.sub,
+                "linked_at": account.created_at.isoformat(),
+                "last_launch_at": account.last_launch_at.isoformat() if account.last_launch_at else None,
+                "scores_sent": [
+                    {
+                        "result": delivery.source,
+                        "score": delivery.score_given,
+                        "out_of": delivery.score_maximum,
+                        "state": delivery.state,
+                        "delivered_at": delivery.delivered_at.isoformat() if delivery.delivered_at else None,
+                    }
+                    for link in account.score_links.order_by("pk")
+                    for delivery in link.deliveries.order_by("pk")
+                ],
+            }
+            for account in accounts
+        ]
+    }

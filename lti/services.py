@@ -22,6 +22,7 @@ from classrooms.selectors.attendance import attendance_report
 from courses.models import QuizAttempt
 from courses.services import enrolment_create
 from lms.accounts.models import User
+from lms.accounts.personal_data import ErasedPerson
 from lms.accounts.roles import Role, user_roles
 from lms.errors import CorridorError
 from lti import selectors
@@ -56,10 +57,10 @@ def tool_key_rotate() -> ToolKey:
     return key
 
 
-@transaction.atomic
 def tool_key_current() -> ToolKey:
-    """The key that signs now (the first is made when first needed)."""
-    key = selectors.published_keys().select_for_update().first()
+    """The key that signs now (the first is made when first needed; two requests racing there make two keys, both
+    published, the newer signing: harmless, so no lock on every launch)."""
+    key = selectors.published_keys().first()
     return key if key is not None else tool_key_rotate()
 
 
@@ -166,6 +167,17 @@ def deep_link_accept(*, platform: Platform, claims: dict[str, Any]) -> User:
         raise _refuse("lti_role", _("Only an instructor of the platform course can place Corridor content in it."))
     user, _created = _sign_in_as(platform=platform, claims=claims, role=Role.INSTRUCTOR)
     return user
+
+
+@transaction.atomic
+def lti_erase_user(*, person: ErasedPerson) -> dict[str, int]:
+    """Erasure: the links from platforms' user ids to the person go, with their line items and scores (a later
+    launch from the platform makes a new account)."""
+    accounts = PlatformAccount.objects.filter(user=person.user)
+    deliveries = ScoreDelivery.objects.filter(link__account__in=accounts).count()
+    count = accounts.count()
+    accounts.delete()
+    return {"platform_accounts": count, "grade_passbacks": deliveries}
 
 
 # Assignment and Grade Services: quiz results posted back as scores. -----------------------------------------------

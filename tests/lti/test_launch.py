@@ -238,3 +238,20 @@ def test_what_a_launch_costs(platform, registration, course) -> None:
     median_ms = statistics.median(timings) * 1000
     print(json.dumps({"lti_launch_median_ms": round(median_ms, 1), "lti_launch_max_ms": round(max(timings) * 1000, 1)}))
     assert median_ms < 1000
+
+
+def test_a_launched_persons_platform_link_is_in_their_export_and_goes_with_erasure(
+    client: Client, platform, registration, course
+) -> None:
+    from lms.accounts.personal_data import personal_data_parts
+    from lms.accounts.services import user_erase
+
+    platform.plan = LaunchPlan(custom={"course": course.slug})
+    launch_with_client(client, platform)
+    person = User.objects.get(email="weiling.tan@poly.example.sg")
+    exported = {part.name: part.export(person) for part in personal_data_parts()}
+    [account] = exported["lti"]["platform_accounts"]
+    assert (account["platform"], account["platform_user_id"]) == ("Polytechnic Moodle", "moodle-user-1")
+    counts = user_erase(user=person, by=factories.administrator(), reason="asked to be forgotten")
+    assert counts["lti"] == {"platform_accounts": 1, "grade_passbacks": 0}
+    assert not PlatformAccount.objects.exists()
