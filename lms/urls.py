@@ -17,6 +17,7 @@ from classrooms import urls as classroom_urls
 from lms.accounts.views import admin_sign_in
 from lms.health import healthz, readyz
 from lms.metrics import metrics_view
+from lti import urls as lti_urls
 
 # A database that is away answers 503 with a message saying so, not a bare 500 (lms/errors.py).
 handler500 = "lms.errors.handler500"
@@ -32,6 +33,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("calendar/", include((classroom_urls.feed_urlpatterns, "calendar"), namespace="calendar")),
     path("certificates/", include((certificate_urls.public_urlpatterns, "verify"), namespace="verify")),
+    # LTI 1.3: partners' platforms call these (Corridor's key set, OIDC login initiation, the launch).
+    path("lti/", include(lti_urls)),
 ]
 
 if settings.STORAGES["default"]["BACKEND"] == "django.core.files.storage.FileSystemStorage":

@@ -268,3 +268,25 @@ def sitting(
         seats=seats,
         registration_closes_at=starts_at - (closes_before if closes_before is not None else timedelta(days=1)),
     )
+
+
+# LTI (lti/) ----------------------------------------------------------------------------------------------------------
+
+
+def lti_platform_registration(platform: Any, **overrides: Any) -> Any:
+    """Register a test platform (tests/support/lti_platform.py) with Corridor, as an administrator would in the admin:
+    its issuer, client id, deployment, endpoints, and its public key set pasted in (or its key set URL)."""
+    from lti.models import Platform
+
+    fields = {
+        "name": "Polytechnic Moodle",
+        "issuer": platform.issuer,
+        "client_id": platform.client_id,
+        "deployment_ids": platform.deployment_id,
+        "auth_login_url": f"{platform.base_url or platform.issuer}/auth",
+        "auth_token_url": f"{platform.base_url or platform.issuer}/token",
+        "key_set": None if platform.base_url else platform.jwks(),
+        "key_set_url": f"{platform.base_url}/jwks" if platform.base_url else "",
+        **overrides,
+    }
+    return Platform.objects.create(**fields)

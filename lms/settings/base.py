@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "certificates",
     "exams",
     "internships",
+    "lti",
     "courses",
     "classrooms",
     "streaming",

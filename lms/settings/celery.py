@@ -27,6 +27,11 @@ CELERY_TIMEZONE = "UTC"
 # Deployments (and test runs) sharing one Redis keep their tasks apart by queue name.
 CELERY_TASK_DEFAULT_QUEUE: str = env.str("CELERY_QUEUE", default="celery")
 CELERY_BEAT_SCHEDULE = {
+    # LTI grade passback: quiz results to the platforms' line items; what failed is sent again.
+    "collect-lti-scores": {
+        "task": "lti.tasks.collect_scores",
+        "schedule": timedelta(seconds=60),
+    },
     # Wagtail publishes scheduled pages only when `publish_scheduled` runs; beat runs it.
     "publish-scheduled-pages": {
         "task": "courses.tasks.publish_scheduled_pages",

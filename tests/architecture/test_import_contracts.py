@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ["lms", "courses", "classrooms", "streaming", "certificates", "exams", "internships", "frontend"]
+PACKAGES = ["lms", "courses", "classrooms", "streaming", "certificates", "exams", "internships", "frontend", "lti"]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 

@@ -815,6 +815,35 @@ ROUTES: dict[str, list[Case]] = {
             label="forged link",
         )
     ],
+    # LTI 1.3 (lti/): platforms call these for a person's browser; who they are is in the signed launch, not the
+    # session, so every actor gets the same. A login without a registered issuer, or a launch without a valid
+    # id_token, is refused (400) and changes nothing.
+    "lti:jwks": [Case(url("lti:jwks"), everyone(ALLOW))],
+    "lti:login": [
+        Case(url("lti:login"), everyone(BAD), label="no issuer"),
+        Case(
+            url("lti:login"),
+            everyone(BAD),
+            "post",
+            lambda w: {"iss": "https://unregistered.example", "login_hint": "1"},
+            label="unregistered issuer",
+        ),
+    ],
+    "lti:launch": [
+        Case(url("lti:launch"), everyone(METHOD)),
+        Case(url("lti:launch"), everyone(BAD), "post", lambda w: {"id_token": "a.b.c", "state": "x"}, label="junk"),
+    ],
+    # The deep linking picker answers only the browser whose instructor the platform sent there (a forged id: 404).
+    "lti:deep-link": [
+        Case(url("lti:deep-link", launch_id=fixed("lti1p3-launch-forged")), expect(NOT_FOUND), follow=True),
+        Case(
+            url("lti:deep-link", launch_id=fixed("lti1p3-launch-forged")),
+            expect(NOT_FOUND),
+            "post",
+            lambda w: {"choice": f"course:{w.course.pk}"},
+            follow=True,
+        ),
+    ],
 }
 
 # Wagtail's own admin views (under /admin/) are checked as one group: the rows named here.
@@ -1012,6 +1041,8 @@ FINGERPRINTED = (
     "internships.Evaluation",
     "internships.CheckIn",
     "xapi.QueuedStatement",
+    "lti.PlatformAccount",
+    "lti.UsedNonce",
 )
 
 

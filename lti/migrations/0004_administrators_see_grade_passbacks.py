@@ -1,0 +1,34 @@
+"""Administrators see the grade passbacks (the admin's "Grade passbacks" list, read-only): what is not delivered yet,
+and why."""
+
+from typing import Any
+
+from django.contrib.auth.management import create_permissions
+from django.db import migrations
+
+
+def grant(apps: Any, schema_editor: Any) -> None:
+    app_config = apps.get_app_config("lti")
+    app_config.models_module = True
+    create_permissions(app_config, apps=apps, verbosity=0)
+    app_config.models_module = None
+    Group, Permission = apps.get_model("auth", "Group"), apps.get_model("auth", "Permission")
+    group, _ = Group.objects.get_or_create(name="Administrators")
+    group.permissions.add(*Permission.objects.filter(content_type__app_label="lti", codename="view_scoredelivery"))
+
+
+def revoke(apps: Any, schema_editor: Any) -> None:
+    Group, Permission = apps.get_model("auth", "Group"), apps.get_model("auth", "Permission")
+    group = Group.objects.filter(name="Administrators").first()
+    if group is not None:
+        group.permissions.remove(
+            *Permission.objects.filter(content_type__app_label="lti", codename="view_scoredelivery")
+        )
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("lti", "0003_grade_passback"),
+    ]
+
+    operations = [migrations.RunPython(grant, revoke)]
