@@ -11,5 +11,5 @@ LOCALE=zh_Hans
 
 mkdir -p frontend/locale
 "$PYTHON" manage.py makemessages -l "$LOCALE" \
-    --ignore=.venv --ignore=var --ignore=tests --ignore=bench --ignore=node_modules
-"$PYTHON" manage.py compilemessages -l "$LOCALE" --ignore=.venv --ignore=var
+    --ignore='.venv*' --ignore=var --ignore=tests --ignore=bench --ignore=node_modules
+"$PYTHON" manage.py compilemessages -l "$LOCALE" --ignore='.venv*' --ignore=var
