@@ -318,7 +318,10 @@ def week_logs_approve(*, log_ids: list[int], by: Any, now: datetime | None = Non
         if log.placement.supervisor_id != by.pk and not selectors.is_coordinator(by):
             raise CorridorError("approve_unknown", _("One of those weeks is not an intern's of yours."), status=404)
     now = now or timezone.now()
-    pending = [log for log in logs if log.approved_at is None]
+    # In week order, so the learning record store hears of week 1 before week 2.
+    pending = sorted(
+        (log for log in logs if log.approved_at is None), key=lambda log: (log.placement_id, log.week_start)
+    )
     for log in pending:
         log.approved_at, log.approved_by = now, by
         log.save(update_fields=["approved_at", "approved_by"])
