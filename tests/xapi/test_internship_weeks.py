@@ -67,7 +67,7 @@ def test_approving_weeks_queues_completed_for_each_week_once() -> None:
     }
     assert first["result"] == {"completion": True}
     logs[0].refresh_from_db()
-    assert first["timestamp"] == logs[0].approved_at.isoformat()
+    assert logs[0].approved_at is not None and first["timestamp"] == logs[0].approved_at.isoformat()
 
     services.week_logs_approve(log_ids=[logs[1].pk], by=placement.coordinator)  # a coordinator may approve too
     assert len(completed_weeks()) == 3
