@@ -477,6 +477,8 @@ def certificate_records_of(*, user: Any) -> dict[str, Any]:
                 "name_zh": certificate.name_zh,
                 "course": certificate.course_title_en,
                 "course_zh": certificate.course_title_zh,
+                "internship": certificate.internship_title,
+                "internship_company": certificate.internship_company,
                 "issued_at": certificate.issued_at.isoformat(),
                 "revoked_at": certificate.revoked_at.isoformat() if certificate.revoked_at else None,
                 "revoked_reason": certificate.revoked_reason,

@@ -173,6 +173,8 @@ def test_the_certificate_names_the_internship_and_company_everywhere_and_verifie
     assert body["certificate"]["internship"] == {"title": "Automation intern", "company": "Lion City Robotics"}
     mine = _client(placement.intern).get(reverse("certificates:mine")).content.decode()
     assert "Automation intern at Lion City Robotics" in mine
+    [exported] = selectors.certificate_records_of(user=placement.intern)["certificates"]
+    assert (exported["internship"], exported["internship_company"]) == ("Automation intern", "Lion City Robotics")
 
 
 def test_a_rule_without_the_criterion_names_no_internship() -> None:
@@ -180,3 +182,16 @@ def test_a_rule_without_the_criterion_names_no_internship() -> None:
     placement = completed(setup)
     certificate = services.certificate_issue(user=placement.intern, course=setup.course, by=setup.admin)
     assert certificate.internship_title == "" and certificate.internship_company == ""
+
+
+def test_bulk_issuing_covers_only_interns_who_completed_and_names_their_internships(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    setup = internship_course()
+    done = completed(setup, company="Yangtze Smart Manufacturing")
+    placed(setup)  # under way: left out
+    with django_capture_on_commit_callbacks(execute=True):
+        services.certificate_batch_start(course=setup.course, by=setup.admin)
+    certificate = Certificate.objects.get()
+    assert certificate.user_id == done.intern_id
+    assert certificate.internship_company == "Yangtze Smart Manufacturing"
