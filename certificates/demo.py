@@ -22,6 +22,8 @@ from lms.accounts.models import Region, User
 from lms.accounts.roles import Role
 
 PAST_SESSION_TITLE = "CX-101 kick-off (both rooms)"
+# Who is enrolled in the internship programme's course (the demo's intern who has completed, internships.demo).
+INTERNSHIP_COURSE_INTERN = "chen.xiaoyu@corridor.example"
 SESSION_MINUTES = 90
 
 # (email, first, last, Chinese name, region, minutes attended, lessons completed (None: all), quiz score of 2)
@@ -110,3 +112,26 @@ def load_certificate_demo(*, administrator: User, instructor: User) -> None:
                 max_score=2,
                 passed=score * 100 >= assessment.pass_mark * 2,
             )
+    _load_internship_rule(administrator=administrator, english=english)
+
+
+def _load_internship_rule(*, administrator: User, english: Locale) -> None:
+    """The internship programme's course: its rule requires only a completed internship; the intern who has completed
+    one (internships.demo) is enrolled, so the coordinator can issue their internship certificate."""
+    from lms.demo import INTERNSHIP_COURSE_CODE
+
+    course = CoursePage.objects.get(code=INTERNSHIP_COURSE_CODE, locale=english)
+    if selectors.rule_in_force(course_key=course.translation_key) is None:
+        services.certificate_rule_set(
+            course=course,
+            by=administrator,
+            min_attendance_percent=0,
+            require_all_modules=False,
+            final_pass_mark=None,
+            require_internship=True,
+            signatory_en="Dr Lim Hui Min, Programme Director",
+            signatory_zh="林慧敏博士 项目主任",
+        )
+    intern = User.objects.filter(email=INTERNSHIP_COURSE_INTERN).first()
+    if intern is not None:
+        course_services.enrolment_create(user=intern, course=course)

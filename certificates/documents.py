@@ -106,7 +106,7 @@ def certificate_credential(*, certificate: Certificate) -> dict[str, Any]:
             id=f"{settings.CORRIDOR_PUBLIC_URL}/certificates/achievements/{certificate.course_key}/v{rule.version}",
             title_en=certificate.course_title_en,
             title_zh=certificate.course_title_zh,
-            criteria_en=rule_criteria_text(rule),
+            criteria_en=rule_criteria_text(rule, certificate=certificate),
         ),
         valid_from=certificate.issued_at,
         certificate_code=certificate.code,
@@ -121,7 +121,15 @@ def credential_bytes(credential: dict[str, Any]) -> bytes:
     return json.dumps(credential, ensure_ascii=False, indent=2).encode()
 
 
-def rule_criteria_text(rule: CertificateRule) -> str:
+def internship_line(certificate: Certificate) -> str:
+    """The internship a certificate names, in both languages as printed ("" when it names none)."""
+    if not certificate.internship_title:
+        return ""
+    title, company = certificate.internship_title, certificate.internship_company
+    return f"Internship: {title}, {company} · 实习：{company}，{title}"
+
+
+def rule_criteria_text(rule: CertificateRule, *, certificate: Certificate | None = None) -> str:
     parts = []
     if rule.min_attendance_percent:
         parts.append(f"attended at least {rule.min_attendance_percent}% of live minutes")
@@ -129,6 +137,14 @@ def rule_criteria_text(rule: CertificateRule) -> str:
         parts.append("completed every module")
     if rule.final_pass_mark is not None:
         parts.append(f"passed the final assessment with at least {rule.final_pass_mark}%")
+    if rule.require_internship:
+        if certificate is not None and certificate.internship_title:
+            parts.append(
+                f"completed the internship {certificate.internship_title} at {certificate.internship_company}"
+                " (final evaluation passed, every logged week approved)"
+            )
+        else:
+            parts.append("completed an internship (final evaluation passed, every logged week approved)")
     return "The holder " + (", ".join(parts) or "completed the course") + "."
 
 
@@ -150,13 +166,14 @@ def status_list_credential(*, number: int) -> dict[str, Any]:
 
 # The PDF -------------------------------------------------------------------------------------------------------
 
-_templates: dict[tuple[int, str, str], pdf.CertificateTemplate] = {}
+_templates: dict[tuple[int, str, str, str], pdf.CertificateTemplate] = {}
 _templates_lock = threading.Lock()
 
 
 def _template(certificate: Certificate) -> pdf.CertificateTemplate:
     """The course's compiled template (static art and bilingual labels), built once per process and rule."""
-    key = (certificate.rule_id, certificate.course_title_en, certificate.course_title_zh)
+    detail = internship_line(certificate)
+    key = (certificate.rule_id, certificate.course_title_en, certificate.course_title_zh, detail)
     template = _templates.get(key)
     if template is None:
         with _templates_lock:
@@ -170,6 +187,7 @@ def _template(certificate: Certificate) -> pdf.CertificateTemplate:
                         issuer_en=settings.CERTIFICATE_ISSUER_NAME,
                         issuer_zh=settings.CERTIFICATE_ISSUER_NAME_ZH,
                         signatories=_signatories(rule),
+                        detail=detail,
                     )
                 )
                 if len(_templates) > 256:

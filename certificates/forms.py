@@ -45,6 +45,9 @@ class CertificateRuleForm(forms.Form):
         label=_("Final assessment pass mark (%), empty for none"),
         error_messages=_PERCENT_ERRORS,
     )
+    require_internship = forms.BooleanField(
+        required=False, label=_("A completed internship (final evaluation passed, every logged week approved)")
+    )
     signatory_en = forms.CharField(required=False, max_length=SIGNATORY_MAX_LENGTH, label=_("Signatory (English)"))
     signatory_zh = forms.CharField(required=False, max_length=SIGNATORY_MAX_LENGTH, label=_("Signatory (Chinese)"))
 
@@ -55,6 +58,7 @@ class CertificateRuleForm(forms.Form):
             "min_attendance_percent": data["min_attendance_percent"] or 0,
             "require_all_modules": data["require_all_modules"],
             "final_pass_mark": data["final_pass_mark"],
+            "require_internship": data["require_internship"],
             "signatory_en": data["signatory_en"],
             "signatory_zh": data["signatory_zh"],
         }

@@ -27,6 +27,9 @@ class CertificateRule(models.Model):
     require_all_modules = models.BooleanField(_("all modules completed"), default=True)
     # None: the course has no final assessment requirement.
     final_pass_mark = models.PositiveSmallIntegerField(_("final assessment pass mark (%)"), null=True, blank=True)
+    # A completed internship (internships.selectors.placement_completion): the final evaluation passed and every
+    # logged week approved. The certificate then names the internship and its company.
+    require_internship = models.BooleanField(_("a completed internship"), default=False)
     # The certificate's own words, shown on the PDF beside the course title (both languages).
     signatory_en = models.CharField(_("signatory (English)"), max_length=120, blank=True)
     signatory_zh = models.CharField(_("signatory (Chinese)"), max_length=120, blank=True)
@@ -67,6 +70,9 @@ class Certificate(models.Model):
     name_zh = models.CharField(max_length=200, blank=True)
     course_title_en = models.CharField(max_length=255)
     course_title_zh = models.CharField(max_length=255, blank=True)
+    # The completed internship the certificate rests on (rules that require one), copied at issue time.
+    internship_title = models.CharField(max_length=200, blank=True)
+    internship_company = models.CharField(max_length=200, blank=True)
     issued_at = models.DateTimeField()
     issued_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -118,6 +118,7 @@ class TemplateText:
     issuer_en: str = DEFAULT_ISSUER_EN
     issuer_zh: str = DEFAULT_ISSUER_ZH
     signatories: tuple[Signatory, ...] = ()  # at most two are printed
+    detail: str = ""  # a line under the course title: the internship a certificate names, say
     accent_colour: str = "#1F4E79"  # "#RRGGBB"
 
 
@@ -573,6 +574,8 @@ def _static_draw(content: _Content, text: TemplateText, sans: _Font, serif: _Fon
     # The bold and serif faces are subsets: Noto Sans CJK draws what they lack.
     content.text((serif, sans), 20, cx, 240, text.course_title_en, max_width=660)
     content.text((serif, sans), 17, cx, 214, text.course_title_zh, max_width=660)
+    if text.detail:
+        content.text((sans,), 11, cx, 186, text.detail, colour=_GREY, max_width=660)
     # Left column: the labels of the code and the date.
     content.text((sans,), 8.5, _LEFT_X, 150, "Certificate code · 证书编号", colour=_GREY, align="left")
     content.text((sans,), 8.5, _LEFT_X, 108, "Date of issue · 颁发日期", colour=_GREY, align="left")

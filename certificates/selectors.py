@@ -11,6 +11,7 @@ from uuid import UUID
 
 from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from certificates.models import (
     Certificate,
@@ -22,6 +23,8 @@ from certificates.models import (
 from classrooms.selectors.attendance import course_live_minutes
 from courses.models import CoursePage, Enrolment
 from courses.selectors import course_achievement
+from internships.models import Placement
+from internships.selectors import InternshipStanding, internship_standings
 from lms.accounts.models import Cohort, User
 from lms.accounts.personal_data import ExportFile
 from lms.accounts.roles import Role, user_has_role
@@ -129,6 +132,7 @@ def _criteria(
     modules_total: int,
     final_percent: float | None,
     has_final: bool,
+    internship: InternshipStanding | None = None,
 ) -> tuple[Criterion, ...]:
     criteria = []
     if rule.min_attendance_percent:
@@ -197,7 +201,62 @@ def _criteria(
                 shortfall=shortfall,
             )
         )
+    if rule.require_internship:
+        criteria.append(_internship_criterion(internship))
     return tuple(criteria)
+
+
+def internship_named(placement: Placement) -> str:
+    """The internship and its company, in the reader's language: "Automation engineering intern at ACME"."""
+    return _("%(internship)s at %(company)s") % {
+        "internship": placement.internship.title,
+        "company": placement.internship.company.name,
+    }
+
+
+def _internship_criterion(standing: InternshipStanding | None) -> Criterion:
+    label, required = _("Completed internship"), _("completed")
+    if standing is None:
+        return Criterion(
+            code="internship",
+            label=label,
+            met=False,
+            actual=_("no placement"),
+            required=required,
+            shortfall=_("Has no internship placement."),
+        )
+    completion, named = standing.completion, internship_named(standing.placement)
+    if completion.completed:
+        return Criterion(code="internship", label=label, met=True, actual=named, required=required)
+    missing = []
+    if completion.final_passed is None:
+        missing.append(_("the supervisor's final evaluation is not written yet"))
+    elif not completion.final_passed:
+        missing.append(_("the final evaluation did not pass the internship"))
+    if completion.weeks_awaiting_approval:
+        missing.append(
+            ngettext(
+                "%(count)s logged week awaits the supervisor's approval",
+                "%(count)s logged weeks await the supervisor's approval",
+                completion.weeks_awaiting_approval,
+            )
+            % {"count": completion.weeks_awaiting_approval}
+        )
+    return Criterion(
+        code="internship",
+        label=label,
+        met=False,
+        actual=_("not completed"),
+        required=required,
+        shortfall=_("Has not completed the internship %(internship)s: %(missing)s.")
+        % {"internship": named, "missing": "; ".join(missing)},
+    )
+
+
+def completed_internship(*, user: User) -> Placement | None:
+    """The completed placement an internship certificate names (the latest to end), if the person has one."""
+    standing = internship_standings(user_ids=[user.pk]).get(user.pk)
+    return standing.placement if standing is not None and standing.completion.completed else None
 
 
 def course_trainees(*, course_key: UUID, cohort: Cohort | None = None) -> QuerySet[User]:
@@ -224,6 +283,7 @@ def course_eligibility(
     user_ids = [person.pk for person in people]
     minutes = course_live_minutes(course_key=rule.course_key, user_ids=user_ids, now=now)
     achievement = course_achievement(course=course, user_ids=user_ids)
+    internships = internship_standings(user_ids=user_ids) if rule.require_internship else {}
     certificates = {
         certificate.user_id: certificate
         for certificate in Certificate.objects.filter(rule=rule, user_id__in=user_ids).exclude(
@@ -240,6 +300,7 @@ def course_eligibility(
                 modules_total=achievement.modules_total,
                 final_percent=achievement.final_percent.get(person.pk),
                 has_final=achievement.final_assessment is not None,
+                internship=internships.get(person.pk),
             ),
             certificate=certificates.get(person.pk),
         )
@@ -416,6 +477,8 @@ def certificate_records_of(*, user: Any) -> dict[str, Any]:
                 "name_zh": certificate.name_zh,
                 "course": certificate.course_title_en,
                 "course_zh": certificate.course_title_zh,
+                "internship": certificate.internship_title,
+                "internship_company": certificate.internship_company,
                 "issued_at": certificate.issued_at.isoformat(),
                 "revoked_at": certificate.revoked_at.isoformat() if certificate.revoked_at else None,
                 "revoked_reason": certificate.revoked_reason,

@@ -65,6 +65,7 @@ def certificate_rule_set(
     min_attendance_percent: int,
     require_all_modules: bool,
     final_pass_mark: int | None,
+    require_internship: bool = False,
     signatory_en: str = "",
     signatory_zh: str = "",
 ) -> CertificateRule:
@@ -82,6 +83,7 @@ def certificate_rule_set(
                     min_attendance_percent=min_attendance_percent,
                     require_all_modules=require_all_modules,
                     final_pass_mark=final_pass_mark,
+                    require_internship=require_internship,
                     signatory_en=signatory_en,
                     signatory_zh=signatory_zh,
                     created_by=by if getattr(by, "pk", None) else None,
@@ -103,6 +105,8 @@ def certificate_reserve(
     if existing is not None:
         return existing
     titles = selectors.course_titles(course_key=rule.course_key)
+    # The internship the certificate names: the completed one (none when an administrator overrode the rule).
+    internship = selectors.completed_internship(user=user) if rule.require_internship else None
     try:
         with transaction.atomic():
             return Certificate.objects.create(
@@ -114,6 +118,8 @@ def certificate_reserve(
                 name_zh=user.name_zh,
                 course_title_en=titles.en,
                 course_title_zh=titles.zh,
+                internship_title=internship.internship.title if internship else "",
+                internship_company=internship.internship.company.name if internship else "",
                 issued_at=timezone.now(),
                 issued_by=issued_by if getattr(issued_by, "pk", None) else None,
                 override_justification=override_justification,

@@ -49,6 +49,11 @@ class VerificationOutcome:
                 "verify_url": documents.verify_url(certificate.code),
                 "public_key_url": documents.issuer_id(),
             }
+            if certificate.internship_title:
+                body["certificate"]["internship"] = {
+                    "title": certificate.internship_title,
+                    "company": certificate.internship_company,
+                }
             if certificate.state == CertificateState.REVOKED and certificate.revoked_at is not None:
                 body["certificate"]["revoked_at"] = certificate.revoked_at.isoformat()
                 body["certificate"]["revoked_reason"] = certificate.revoked_reason

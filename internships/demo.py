@@ -1,19 +1,32 @@
 """Internships in the demo: a host company in Singapore, its supervisor, and three interns at different stages (well
-under way with weeks approved and one awaiting approval; behind on hours with an overdue task; starting next week).
+under way with weeks approved and one awaiting approval; behind on hours with an overdue task; starting next week);
+and a host company in Chongqing whose intern has completed (every week approved, the final evaluation passed), ready
+for the internship certificate (the certificate demo's INT-201 rule requires a completed internship).
 
 Idempotent, like the rest of `load_demo`. The supervisor signs in with the demo password, or with a link from
 "Company supervisor? Sign in with an emailed link" (the email is printed to the console under `make run`)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
-from internships.models import CheckIn, HostCompany, Internship, InternTask, Placement, TaskStatus, WeekLog
+from internships.models import (
+    EVALUATION_CRITERIA,
+    CheckIn,
+    Evaluation,
+    EvaluationKind,
+    HostCompany,
+    Internship,
+    InternTask,
+    Placement,
+    TaskStatus,
+    WeekLog,
+)
 from internships.selectors import week_start_of
 from lms.accounts.models import Region, User
 from lms.accounts.roles import Role
@@ -21,6 +34,11 @@ from lms.accounts.roles import Role
 DEMO_PASSWORD = "corridor-demo"  # the demo's shared password (lms.demo.DEMO_PASSWORD)
 SUPERVISOR_EMAIL = "supervisor@corridor.example"
 COMPANY = "Lion City Robotics"
+# The Chongqing company, its supervisor and the intern who has completed: (email, first, last, language).
+COMPLETED_COMPANY = "Yangtze Smart Manufacturing"
+COMPLETED_SUPERVISOR = ("supervisor.cq@corridor.example", "Hong", "Zhou", "zh-hans")
+COMPLETED_INTERN = ("chen.xiaoyu@corridor.example", "Xiaoyu", "Chen", "zh-hans")
+COMPLETED_WEEKS = 12
 # (email, first, last, language, weeks since the start (negative: not started yet), hours of each week logged (the
 # last one awaits approval), whether their open task is overdue)
 DEMO_INTERNS = [
@@ -103,3 +121,55 @@ def load_internship_demo(*, administrator: User) -> None:
                 deadline=today - timedelta(days=2) if late else today + timedelta(days=5),
                 created_by=supervisor,
             )
+    _load_completed_internship(administrator=administrator, today=today)
+
+
+def _load_completed_internship(*, administrator: User, today: date) -> None:
+    """A twelve-week internship that ended a month ago: every week logged and approved, evaluations written."""
+    email, first, last, language = COMPLETED_SUPERVISOR
+    supervisor = _person(email, first, last, language, Role.SUPERVISOR, Region.CHONGQING)
+    company, _ = HostCompany.objects.get_or_create(
+        name=COMPLETED_COMPANY, defaults={"city": Region.CHONGQING, "address": "18 Jinyu Avenue, Liangjiang, Chongqing"}
+    )
+    email, first, last, language = COMPLETED_INTERN
+    intern = _person(email, first, last, language, Role.TRAINEE, Region.CHONGQING)
+    if Placement.objects.filter(intern=intern, internship__company=company).exists():
+        return
+    start = week_start_of(today) - timedelta(weeks=COMPLETED_WEEKS + 4)
+    internship = Internship.objects.create(
+        title="Production line automation intern",
+        company=company,
+        start=start,
+        end=start + timedelta(weeks=COMPLETED_WEEKS, days=-3),
+        target_hours_per_week=24,
+    )
+    placement = Placement.objects.create(
+        internship=internship, intern=intern, supervisor=supervisor, coordinator=administrator
+    )
+    now = timezone.now()
+    for index in range(COMPLETED_WEEKS):
+        WeekLog.objects.create(
+            placement=placement,
+            week_start=start + timedelta(weeks=index),
+            daily_hours=[5.0, 5.0, 5.0, 5.0, 5.0, 0.0, 0.0],
+            total_hours=Decimal(25),
+            done="Programmed and tested the packing cell's PLC; documented the changes.",
+            submitted_at=now,
+            approved_at=now,
+            approved_by=supervisor,
+        )
+    for kind, author, passed in (
+        (EvaluationKind.MIDTERM, supervisor, None),
+        (EvaluationKind.SELF, intern, None),
+        (EvaluationKind.FINAL, supervisor, True),
+    ):
+        Evaluation.objects.create(
+            placement=placement,
+            kind=kind,
+            scores={key: 4 for key, _label in EVALUATION_CRITERIA},
+            comments={key: "" for key, _label in EVALUATION_CRITERIA},
+            summary="Reliable and careful; ready for a junior engineer's role.",
+            passed=passed,
+            author=author,
+            submitted_at=now,
+        )

@@ -190,12 +190,44 @@ class Completion:
 
 def placement_completion(*, placement: Placement) -> Completion:
     logs = list(placement.week_logs.all())
-    final = placement.evaluations.filter(kind=EvaluationKind.FINAL).first()
+    final = next((item for item in placement.evaluations.all() if item.kind == EvaluationKind.FINAL), None)
     return Completion(
         approved_hours=sum((log.total_hours for log in logs if log.approved_at is not None), Decimal(0)),
         weeks_awaiting_approval=sum(1 for log in logs if log.approved_at is None),
         final_passed=final.passed if final is not None else None,
     )
+
+
+@dataclass(frozen=True)
+class InternshipStanding:
+    """A person's best placement for an internship certificate: a completed one if any (the latest to end), else
+    the latest, with where it stands."""
+
+    placement: Placement
+    completion: Completion
+
+
+def internship_standings(*, user_ids: list[int]) -> dict[int, InternshipStanding]:
+    """Each of these people's standing as an intern (people never placed are absent). A fixed number of queries."""
+    placements = (
+        placements_with_everything()
+        .filter(intern_id__in=user_ids)
+        .prefetch_related("week_logs", "evaluations")
+        .order_by("internship__end", "pk")
+    )
+    standings: dict[int, InternshipStanding] = {}
+    for placement in placements:
+        standing = InternshipStanding(placement=placement, completion=placement_completion(placement=placement))
+        held = standings.get(placement.intern_id)
+        # Later placements replace earlier ones, but never does an unfinished one replace a completed one.
+        if held is None or standing.completion.completed or not held.completion.completed:
+            standings[placement.intern_id] = standing
+    return standings
+
+
+def internship_week_number(*, placement: Placement, week_start: date) -> int:
+    """Which week of the internship `week_start` is: 1 for the week it starts in."""
+    return (week_start - week_start_of(placement.internship.start)).days // 7 + 1
 
 
 # Personal data ---------------------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from internships.models import (
     TaskStatus,
     WeekLog,
 )
+from internships.xapi import xapi_internship_week_completed
 from lms.accounts.models import User
 from lms.accounts.personal_data import ErasedPerson
 from lms.accounts.roles import Role, user_has_role
@@ -306,17 +307,25 @@ def week_logs_approve(*, log_ids: list[int], by: Any, now: datetime | None = Non
     many were approved now (one approved already stays as it was)."""
     if not log_ids:
         raise CorridorError("approve_none", _("Choose at least one week to approve."))
-    logs = list(WeekLog.objects.select_for_update().select_related("placement").filter(pk__in=set(log_ids)))
+    logs = list(
+        WeekLog.objects.select_for_update(of=("self",))
+        .select_related("placement__internship__company")
+        .filter(pk__in=set(log_ids))
+    )
     if len(logs) != len(set(log_ids)):
         raise CorridorError("approve_unknown", _("One of those weeks is not an intern's of yours."), status=404)
     for log in logs:
         if log.placement.supervisor_id != by.pk and not selectors.is_coordinator(by):
             raise CorridorError("approve_unknown", _("One of those weeks is not an intern's of yours."), status=404)
     now = now or timezone.now()
-    pending = [log for log in logs if log.approved_at is None]
+    # In week order, so the learning record store hears of week 1 before week 2.
+    pending = sorted(
+        (log for log in logs if log.approved_at is None), key=lambda log: (log.placement_id, log.week_start)
+    )
     for log in pending:
         log.approved_at, log.approved_by = now, by
         log.save(update_fields=["approved_at", "approved_by"])
+        xapi_internship_week_completed(week_log=log)
     return len(pending)
 
 

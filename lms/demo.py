@@ -80,6 +80,10 @@ class DemoCourse:
     kind: str = "vocational"
 
 
+# The internship programme's course: its certificate rule requires a completed internship (certificates.demo).
+INTERNSHIP_COURSE_CODE = "INT-201"
+
+
 def _lesson(title_en: str, title_zh: str, quiz: bool = False) -> DemoLesson:
     questions = []
     if quiz:
@@ -245,6 +249,28 @@ DEMO_COURSES = [
         ],
         hours=16,
         cohort_only=True,
+    ),
+    DemoCourse(
+        INTERNSHIP_COURSE_CODE,
+        "industrial-attachment-automation",
+        Text("Industrial attachment: automation engineering", "工业实习：自动化工程"),
+        Text(
+            "The internship programme with host companies in Singapore and Chongqing; its certificate requires a "
+            "completed internship.",
+            "与新加坡和重庆的企业合作的实习项目；结业证书要求完成实习。",
+        ),
+        "operations",
+        "intermediate",
+        [
+            DemoModule(
+                Text("Before the placement", "实习之前"),
+                [
+                    _lesson("Working with your supervisor", "与企业导师合作"),
+                    _lesson("Keeping the logbook", "填写实习日志"),
+                ],
+            ),
+        ],
+        hours=4,
     ),
 ]
 
