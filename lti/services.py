@@ -365,7 +365,11 @@ def _cohort_for(context: PlatformContext) -> Cohort:
 def _roster_apply(*, pull: RosterPull, members: list[TMember]) -> None:
     """The members into the cohort, all or nothing: each learner found or made as a launch would (its role given,
     enrolled in the linked course); staff (not learners) and members no longer active are counted, not added."""
-    context = PlatformContext.objects.select_for_update().select_related("platform", "cohort").get(pk=pull.context_id)
+    context = (
+        PlatformContext.objects.select_for_update(of=("self",))
+        .select_related("platform", "cohort")
+        .get(pk=pull.context_id)
+    )
     course = selectors.course_for_key(context.course_key)
     if course is None:
         raise CorridorError("lti_no_course", _("The Corridor course linked to this platform course is gone."))
