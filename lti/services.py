@@ -182,13 +182,17 @@ def deep_link_accept(*, platform: Platform, claims: dict[str, Any]) -> User:
 
 @transaction.atomic
 def lti_erase_user(*, person: ErasedPerson) -> dict[str, int]:
-    """Erasure: the links from platforms' user ids to the person go, with their line items and scores (a later
-    launch from the platform makes a new account)."""
+    """Erasure: the links from platforms' user ids to the person go, with their line items and scores, and their
+    place among platform courses' instructors (a later launch from the platform makes a new account)."""
     accounts = PlatformAccount.objects.filter(user=person.user)
     deliveries = ScoreDelivery.objects.filter(link__account__in=accounts).count()
     count = accounts.count()
     accounts.delete()
-    return {"platform_accounts": count, "grade_passbacks": deliveries}
+    # That they taught a platform course (and so may pull its roster) goes too.
+    taught = PlatformContext.instructors.through.objects.filter(user=person.user)
+    courses_taught = taught.count()
+    taught.delete()
+    return {"platform_accounts": count, "grade_passbacks": deliveries, "platform_courses_taught": courses_taught}
 
 
 # Assignment and Grade Services: quiz results posted back as scores. -----------------------------------------------

@@ -207,3 +207,15 @@ def test_only_the_courses_instructors_and_administrators_may_pull(
     admin = Client()
     admin.force_login(factories.administrator())
     assert "2 added" in pull(admin, context, django_capture_on_commit_callbacks)
+
+
+def test_an_erased_instructor_no_longer_teaches_the_platform_course(
+    client: Client, served_platform: Platform, course: Any
+) -> None:
+    from lms.accounts.services import user_erase
+
+    context = launch_instructor(client, served_platform, course)
+    teacher = context.instructors.get()
+    counts = user_erase(user=teacher, by=factories.administrator(), reason="asked to be forgotten")
+    assert counts["lti"]["platform_courses_taught"] == 1
+    assert not context.instructors.exists()
