@@ -5,6 +5,7 @@ and enrolled; any refusal (a course that is full, an account that may not be tak
 
 import hashlib
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import Group
@@ -298,6 +299,8 @@ def score_deliver(*, delivery_id: int) -> ScoreDelivery:
 NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
 CONTEXT_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/context"
 ROLES_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/roles"
+# A pull still waiting or running after this long is taken as lost (a pull of thousands takes seconds).
+ROSTER_PULL_GIVE_UP = timedelta(minutes=10)
 
 
 def _context_record(
@@ -328,7 +331,12 @@ def roster_pull_request(*, context: PlatformContext, by: User) -> tuple[RosterPu
     """A pull of the context's roster, queued (the caller checked `by` may pull it, and sends the task after commit
     when it is new). One at a time: while one is waiting or running, asking again returns it, not new."""
     PlatformContext.objects.select_for_update().filter(pk=context.pk).first()
-    running = context.pulls.filter(state__in=[RosterPullState.QUEUED, RosterPullState.RUNNING]).first()
+    unfinished = context.pulls.filter(state__in=[RosterPullState.QUEUED, RosterPullState.RUNNING])
+    # A pull whose task was lost (a worker gone before it finished) must not block the next one for ever.
+    unfinished.filter(created_at__lt=timezone.now() - ROSTER_PULL_GIVE_UP).update(
+        state=RosterPullState.FAILED, error=_("The pull did not finish in time."), finished_at=timezone.now()
+    )
+    running = unfinished.first()
     if running is not None:
         return running, False
     return RosterPull.objects.create(context=context, requested_by=by), True

@@ -5,10 +5,12 @@ course's instructors (and administrators) may pull."""
 
 import json
 import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from courses.models import Enrolment
 from lms.accounts.models import Cohort, User
@@ -219,3 +221,21 @@ def test_an_erased_instructor_no_longer_teaches_the_platform_course(
     counts = user_erase(user=teacher, by=factories.administrator(), reason="asked to be forgotten")
     assert counts["lti"]["platform_courses_taught"] == 1
     assert not context.instructors.exists()
+
+
+def test_a_pull_whose_task_was_lost_does_not_block_the_next_one(
+    client: Client, served_platform: Platform, course: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    context = launch_instructor(client, served_platform, course)
+    served_platform.members = roster(2)
+    lost = RosterPull.objects.create(context=context, state=RosterPullState.RUNNING)
+    page = client.get(COURSES).content.decode()
+    assert "Reading the roster" in page and "data-lti-roster-running" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/en/lti/courses/{context.pk}/pull/")
+    assert RosterPull.objects.count() == 1  # still within its time: pressing again does not start a second one
+    RosterPull.objects.filter(pk=lost.pk).update(created_at=timezone.now() - timedelta(minutes=11))
+    page = pull(client, context, django_capture_on_commit_callbacks)
+    assert "2 added" in page
+    lost.refresh_from_db()
+    assert lost.state == RosterPullState.FAILED and lost.error == "The pull did not finish in time."
