@@ -52,6 +52,7 @@ urlpatterns += i18n_patterns(
     path("internships/", include("internships.urls")),
     path("xapi/", include("lms.xapi.urls")),
     path("exams/", include("exams.urls")),
+    path("lti/", include((lti_urls.page_urlpatterns, "lti-pages"), namespace="lti-pages")),
     path("", include(wagtail_urls)),
     prefix_default_language=True,
 )

@@ -151,3 +151,58 @@ class ScoreDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} → {self.link}"
+
+
+class PlatformContext(models.Model):
+    """A platform course (its LTI context) that launched Corridor with Names and Role Provisioning Services: where its
+    roster is read (`memberships_url`), which Corridor course its links open, and which Corridor users launched from
+    it as instructors (they, and administrators, may pull its roster)."""
+
+    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="contexts")
+    context_id = models.CharField(max_length=255)
+    title = models.CharField(_("platform course"), max_length=255)
+    course_key = models.UUIDField()
+    memberships_url = models.URLField(max_length=500)
+    instructors = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="lti_contexts_taught", blank=True)
+    cohort = models.ForeignKey(
+        "accounts.Cohort", on_delete=models.SET_NULL, null=True, blank=True, related_name="lti_contexts"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["platform", "context_id"], name="lti_context_once")]
+
+    def __str__(self) -> str:
+        return f"{self.platform}: {self.title or self.context_id}"
+
+
+class RosterPullState(models.TextChoices):
+    QUEUED = "queued", _("Waiting")
+    RUNNING = "running", _("Reading the roster")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class RosterPull(models.Model):
+    """One pull of a platform course's roster into its cohort (a Celery task), and what it did."""
+
+    context = models.ForeignKey(PlatformContext, on_delete=models.CASCADE, related_name="pulls")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    state = models.CharField(max_length=16, choices=RosterPullState.choices, default=RosterPullState.QUEUED)
+    added = models.PositiveIntegerField(default=0)
+    already_there = models.PositiveIntegerField(default=0)
+    skipped_staff = models.PositiveIntegerField(default=0)
+    skipped_inactive = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.context} ({self.state})"
+
+    @property
+    def in_progress(self) -> bool:
+        return self.state in {RosterPullState.QUEUED, RosterPullState.RUNNING}

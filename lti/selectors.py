@@ -10,8 +10,9 @@ from django.urls import Resolver404, resolve
 from classrooms.models import LiveSession
 from courses.models import CoursePage, LessonPage
 from courses.selectors import course_lessons, course_of_page
+from lms.accounts.roles import Role, user_roles
 from lti.keys import public_jwk
-from lti.models import Platform, PlatformAccount, ToolKey
+from lti.models import Platform, PlatformAccount, PlatformContext, RosterPull, ToolKey
 
 CUSTOM_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/custom"
 TARGET_LINK_URI_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/target_link_uri"
@@ -33,6 +34,29 @@ def published_keys() -> QuerySet[ToolKey]:
 def tool_jwks() -> dict[str, list[dict[str, Any]]]:
     """Corridor's public keys that platforms may verify against (the current one first)."""
     return {"keys": [public_jwk(key.public_key_pem) for key in published_keys()]}
+
+
+def course_for_key(course_key: Any) -> CoursePage | None:
+    """The live course page (any translation, the original first) with this translation key."""
+    return CoursePage.objects.live().filter(translation_key=course_key).order_by("pk").first()
+
+
+def platform_contexts_for(user: Any) -> QuerySet[PlatformContext]:
+    """The platform courses `user` may pull rosters of: those they launched from as an instructor; all of them for
+    an administrator."""
+    contexts = PlatformContext.objects.select_related("platform", "cohort").order_by("title", "pk")
+    if Role.ADMINISTRATOR in user_roles(user):
+        return contexts
+    return contexts.filter(instructors=user)
+
+
+def platform_context_for(*, user: Any, context_id: int) -> PlatformContext | None:
+    """One of `platform_contexts_for(user)`, or None (another's, or a forged id)."""
+    return platform_contexts_for(user).filter(pk=context_id).first()
+
+
+def roster_pull_latest(context: PlatformContext) -> RosterPull | None:
+    return context.pulls.order_by("-created_at", "-pk").first()
 
 
 def account_for(*, platform: Platform, sub: str) -> PlatformAccount | None:

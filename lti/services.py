@@ -5,6 +5,7 @@ and enrolled; any refusal (a course that is full, an account that may not be tak
 
 import hashlib
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import Group
@@ -14,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from pylti1p3.assignments_grades import AssignmentsGradesService
 from pylti1p3.grade import Grade
+from pylti1p3.names_roles import NamesRolesProvisioningService, TMember
 from pylti1p3.roles import StudentRole, TeacherRole
 from pylti1p3.service_connector import ServiceConnector
 
@@ -21,7 +23,7 @@ from classrooms.models import LiveSession, SessionState
 from classrooms.selectors.attendance import attendance_report
 from courses.models import QuizAttempt
 from courses.services import enrolment_create
-from lms.accounts.models import User
+from lms.accounts.models import Cohort, User
 from lms.accounts.personal_data import ErasedPerson
 from lms.accounts.roles import Role, user_roles
 from lms.errors import CorridorError
@@ -30,6 +32,9 @@ from lti.keys import public_jwk, rsa_key_pair
 from lti.models import (
     Platform,
     PlatformAccount,
+    PlatformContext,
+    RosterPull,
+    RosterPullState,
     ScoreDelivery,
     ScoreDeliveryState,
     ScoreLink,
@@ -89,14 +94,18 @@ def _placeholder_email(*, platform: Platform, sub: str) -> str:
     return f"lti-{platform.pk}-{digest}@lti.invalid"
 
 
-def _user_for(*, platform: Platform, claims: dict[str, Any]) -> tuple[User, bool]:
+def _user_for(*, platform: Platform, claims: dict[str, Any], launched: bool = True) -> tuple[User, bool]:
+    """The Corridor user a platform's person is (by their `sub`, else their e-mail address), created when there is
+    none: the one matching rule for launches and roster pulls (a roster's member has the claims' names). A launch
+    stamps the link's last launch; a roster pull does not."""
     sub = str(claims.get("sub", ""))
     if not sub:
         raise _refuse("lti_no_user", _("The learning platform did not say who you are."))
     account = selectors.account_for(platform=platform, sub=sub)
     if account is not None:
-        account.last_launch_at = timezone.now()
-        account.save(update_fields=["last_launch_at"])
+        if launched:
+            account.last_launch_at = timezone.now()
+            account.save(update_fields=["last_launch_at"])
         return account.user, False
     email = str(claims.get("email", "")).strip().lower()
     user = User.objects.filter(email=email).first() if email else None
@@ -112,7 +121,9 @@ def _user_for(*, platform: Platform, claims: dict[str, Any]) -> tuple[User, bool
             first_name=str(claims.get("given_name", "") or claims.get("name", ""))[:150],
             last_name=str(claims.get("family_name", ""))[:150],
         )
-    PlatformAccount.objects.create(platform=platform, sub=sub, user=user, last_launch_at=timezone.now())
+    PlatformAccount.objects.create(
+        platform=platform, sub=sub, user=user, last_launch_at=timezone.now() if launched else None
+    )
     return user, created
 
 
@@ -127,8 +138,8 @@ def _spend_nonce(*, platform: Platform, claims: dict[str, Any]) -> None:
         ) from None
 
 
-def _sign_in_as(*, platform: Platform, claims: dict[str, Any], role: Role) -> tuple[User, bool]:
-    user, created = _user_for(platform=platform, claims=claims)
+def _sign_in_as(*, platform: Platform, claims: dict[str, Any], role: Role, launched: bool = True) -> tuple[User, bool]:
+    user, created = _user_for(platform=platform, claims=claims, launched=launched)
     user.groups.add(Group.objects.get(name=role.value))
     vars(user).pop("_corridor_roles", None)  # user_roles' cache: the role was just added
     return user, created
@@ -149,6 +160,7 @@ def launch_accept(*, platform: Platform, claims: dict[str, Any]) -> LaunchResult
     if role is Role.TRAINEE:
         enrolment_create(user=user, course=target.course)
         _score_link_record(platform=platform, claims=claims, target=target)
+    _context_record(platform=platform, claims=claims, target=target, user=user, role=role)
     if target.session is not None:
         destination = reverse("classrooms:live-session", kwargs={"session_id": target.session.pk})
     elif target.lesson is not None:
@@ -171,13 +183,17 @@ def deep_link_accept(*, platform: Platform, claims: dict[str, Any]) -> User:
 
 @transaction.atomic
 def lti_erase_user(*, person: ErasedPerson) -> dict[str, int]:
-    """Erasure: the links from platforms' user ids to the person go, with their line items and scores (a later
-    launch from the platform makes a new account)."""
+    """Erasure: the links from platforms' user ids to the person go, with their line items and scores, and their
+    place among platform courses' instructors (a later launch from the platform makes a new account)."""
     accounts = PlatformAccount.objects.filter(user=person.user)
     deliveries = ScoreDelivery.objects.filter(link__account__in=accounts).count()
     count = accounts.count()
     accounts.delete()
-    return {"platform_accounts": count, "grade_passbacks": deliveries}
+    # That they taught a platform course (and so may pull its roster) goes too.
+    taught = PlatformContext.instructors.through.objects.filter(user=person.user)
+    courses_taught = taught.count()
+    taught.delete()
+    return {"platform_accounts": count, "grade_passbacks": deliveries, "platform_courses_taught": courses_taught}
 
 
 # Assignment and Grade Services: quiz results posted back as scores. -----------------------------------------------
@@ -276,3 +292,161 @@ def score_deliver(*, delivery_id: int) -> ScoreDelivery:
     delivery.delivered_at = timezone.now()
     delivery.save(update_fields=["state", "attempts", "last_error", "delivered_at"])
     return delivery
+
+
+# Names and Role Provisioning Services: a platform course's roster pulled into a Corridor cohort. ------------------
+
+NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
+CONTEXT_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/context"
+ROLES_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/roles"
+# A pull still waiting or running after this long is taken as lost (a pull of thousands takes seconds).
+ROSTER_PULL_GIVE_UP = timedelta(minutes=10)
+
+
+def _context_record(
+    *, platform: Platform, claims: dict[str, Any], target: selectors.LaunchTarget, user: User, role: Role
+) -> None:
+    """A launch that grants NRPS: remember where its platform course's roster is, which Corridor course its links
+    open, and (an instructor's launch) that this person teaches it there."""
+    memberships_url = str((claims.get(NRPS_CLAIM) or {}).get("context_memberships_url", ""))
+    context_claim = claims.get(CONTEXT_CLAIM) or {}
+    context_id = str(context_claim.get("id", ""))
+    if not memberships_url or not context_id:
+        return
+    context, _created = PlatformContext.objects.update_or_create(
+        platform=platform,
+        context_id=context_id,
+        defaults={
+            "title": str(context_claim.get("title") or context_claim.get("label") or context_id)[:255],
+            "course_key": target.course.translation_key,
+            "memberships_url": memberships_url,
+        },
+    )
+    if role is Role.INSTRUCTOR:
+        context.instructors.add(user)
+
+
+@transaction.atomic
+def roster_pull_request(*, context: PlatformContext, by: User) -> tuple[RosterPull, bool]:
+    """A pull of the context's roster, queued (the caller checked `by` may pull it, and sends the task after commit
+    when it is new). One at a time: while one is waiting or running, asking again returns it, not new."""
+    PlatformContext.objects.select_for_update().filter(pk=context.pk).first()
+    unfinished = context.pulls.filter(state__in=[RosterPullState.QUEUED, RosterPullState.RUNNING])
+    # A pull whose task was lost (a worker gone before it finished) must not block the next one for ever.
+    unfinished.filter(created_at__lt=timezone.now() - ROSTER_PULL_GIVE_UP).update(
+        state=RosterPullState.FAILED, error=_("The pull did not finish in time."), finished_at=timezone.now()
+    )
+    running = unfinished.first()
+    if running is not None:
+        return running, False
+    return RosterPull.objects.create(context=context, requested_by=by), True
+
+
+class RosterNotRead(Exception):
+    """The platform did not give the roster (down, refusing the token or the scope, answering nonsense)."""
+
+
+def roster_members(*, context: PlatformContext) -> list[TMember]:
+    """Every member of the platform course, page after page, through pylti1p3's NRPS client with Corridor's access
+    token (client credentials, the contextmembership.readonly scope)."""
+    registration = registration_of(platform=context.platform, key=tool_key_current())
+    service = NamesRolesProvisioningService(
+        ServiceConnector(registration), {"context_memberships_url": context.memberships_url}
+    )
+    try:
+        return service.get_members()
+    except Exception as error:  # any failure of the platform's services is the platform's answer, kept
+        raise RosterNotRead(str(error)[:2000]) from error
+
+
+def _cohort_for(context: PlatformContext) -> Cohort:
+    """The context's cohort, made on its first pull and named after the platform course (with the platform's name
+    when another cohort already has that name)."""
+    if context.cohort is not None:
+        return context.cohort
+    names = [context.title, f"{context.title} ({context.platform.name})", f"{context.title} ({context.context_id})"]
+    taken = set(Cohort.objects.filter(name__in=[name[:120] for name in names]).values_list("name", flat=True))
+    name = next((name[:120] for name in names if name[:120] not in taken), f"{names[-1][:100]} #{context.pk}")
+    cohort = Cohort.objects.create(name=name)
+    context.cohort = cohort
+    context.save(update_fields=["cohort"])
+    return cohort
+
+
+@transaction.atomic
+def _roster_apply(*, pull: RosterPull, members: list[TMember]) -> None:
+    """The members into the cohort, all or nothing: each learner found or made as a launch would (its role given,
+    enrolled in the linked course); staff (not learners) and members no longer active are counted, not added."""
+    context = (
+        PlatformContext.objects.select_for_update(of=("self",))
+        .select_related("platform", "cohort")
+        .get(pk=pull.context_id)
+    )
+    course = selectors.course_for_key(context.course_key)
+    if course is None:
+        raise CorridorError("lti_no_course", _("The Corridor course linked to this platform course is gone."))
+    cohort = _cohort_for(context)
+    in_cohort = set(cohort.members.values_list("pk", flat=True))
+    counts = {"added": 0, "already_there": 0, "skipped_staff": 0, "skipped_inactive": 0}
+    for member in members:
+        claims = {
+            "sub": member.get("user_id", ""),
+            "email": member.get("email", ""),
+            "name": member.get("name", ""),
+            "given_name": member.get("given_name", ""),
+            "family_name": member.get("family_name", ""),
+            ROLES_CLAIM: member.get("roles", []),
+        }
+        if member.get("status", "Active") != "Active":
+            counts["skipped_inactive"] += 1
+            continue
+        if TeacherRole(claims).check() or not StudentRole(claims).check():
+            counts["skipped_staff"] += 1
+            continue
+        try:
+            with transaction.atomic():
+                user, _created = _sign_in_as(
+                    platform=context.platform, claims=claims, role=Role.TRAINEE, launched=False
+                )
+        except CorridorError as error:
+            if error.code != "lti_account_protected":
+                raise
+            counts["skipped_staff"] += 1  # a Corridor staff account has this address: never taken over by a roster
+            continue
+        enrolment_create(user=user, course=course)
+        if user.pk in in_cohort:
+            counts["already_there"] += 1
+            continue
+        cohort.members.add(user)
+        in_cohort.add(user.pk)
+        counts["added"] += 1
+    for field, value in counts.items():
+        setattr(pull, field, value)
+    pull.state = RosterPullState.DONE
+    pull.finished_at = timezone.now()
+    pull.save(update_fields=[*counts, "state", "finished_at"])
+
+
+def roster_pull_run(*, pull_id: int) -> RosterPull:
+    """Run a queued pull: read the whole roster first (nothing is changed while the platform answers), then apply
+    it in one transaction. A platform that fails, or a roster that cannot be applied (the course full), leaves the
+    cohort and the enrolments as they were and the pull failed, with the reason shown to the instructor."""
+    pull = RosterPull.objects.select_related("context__platform").get(pk=pull_id)
+    if not pull.in_progress:
+        return pull
+    pull.state = RosterPullState.RUNNING
+    pull.save(update_fields=["state"])
+    try:
+        members = roster_members(context=pull.context)
+        _roster_apply(pull=pull, members=members)
+    except (RosterNotRead, CorridorError) as error:
+        reason = (
+            _("The learning platform did not give the roster: %(error)s") % {"error": error}
+            if isinstance(error, RosterNotRead)
+            else str(error.message)
+        )
+        RosterPull.objects.filter(pk=pull.pk).update(
+            state=RosterPullState.FAILED, error=reason, finished_at=timezone.now()
+        )
+    pull.refresh_from_db()
+    return pull

@@ -44,3 +44,9 @@ def _send(delivery_id: int) -> None:
     except (Retry, services.ScoreNotDelivered):
         # Only without a broker (tasks run in-process): the delivery stays failed, and the next collection sends it.
         logger.warning("LTI score %s not delivered yet; sent again by the next collection", delivery_id)
+
+
+@shared_task
+def pull_roster(pull_id: int) -> str:
+    """Read a platform course's roster (NRPS) and put its learners in the course's cohort; returns the pull's state."""
+    return str(services.roster_pull_run(pull_id=pull_id).state)

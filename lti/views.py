@@ -4,10 +4,13 @@ A platform posts across sites, so login and launch take no CSRF token: the launc
 (signature against the platform's key set, state, nonce, issuer, audience, deployment), is what proves it."""
 
 import logging
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -19,8 +22,12 @@ from pylti1p3.contrib.django import DjangoCacheDataStorage, DjangoMessageLaunch,
 from pylti1p3.deep_link_resource import DeepLinkResource
 from pylti1p3.exception import LtiException, OIDCException
 
+from courses.models import CoursePage
+from lms.accounts.models import User
+from lms.accounts.roles import Role, user_roles
 from lms.errors import CorridorError
-from lti import selectors, services
+from lti import selectors, services, tasks
+from lti.models import PlatformContext, RosterPull
 from lti.tool_config import CorridorToolConf
 
 logger = logging.getLogger(__name__)
@@ -168,3 +175,46 @@ def deep_link(request: HttpRequest, launch_id: str) -> HttpResponse:
     update["form-action"] = [*update.get("form-action", []), return_url]
     response._csp_update = update  # type: ignore[attr-defined]
     return response
+
+
+# Names and Role Provisioning Services: an instructor's platform courses, and pulling one's roster into a cohort. ----
+
+
+@dataclass(frozen=True)
+class PlatformCourseRow:
+    context: PlatformContext
+    course: CoursePage | None
+    pull: RosterPull | None
+
+
+@login_required
+@never_cache
+@require_GET
+def platform_courses(request: HttpRequest) -> HttpResponse:
+    """The platform courses the instructor launched Corridor from (all of them for an administrator), each with its
+    cohort, its last roster pull's progress or result, and the button that pulls the roster."""
+    if not user_roles(request.user) & {Role.INSTRUCTOR, Role.ADMINISTRATOR}:
+        raise PermissionDenied(_("Only instructors and administrators pull rosters from learning platforms."))
+    rows = [
+        PlatformCourseRow(
+            context=context,
+            course=selectors.course_for_key(context.course_key),
+            pull=selectors.roster_pull_latest(context),
+        )
+        for context in selectors.platform_contexts_for(request.user)
+    ]
+    return render(request, "lti/platform_courses.html", {"rows": rows})
+
+
+@login_required
+@require_POST
+def roster_pull(request: HttpRequest, context_id: int) -> HttpResponse:
+    """Pull the platform course's roster (a Celery task, after commit); back to the list, which shows its progress."""
+    context = selectors.platform_context_for(user=request.user, context_id=context_id)
+    if context is None:
+        # Another instructor's platform course, or a forged id: nothing to say it exists, nothing changed.
+        raise Http404(_("No such platform course among yours."))
+    pull, new = services.roster_pull_request(context=context, by=cast(User, request.user))
+    if new:
+        transaction.on_commit(lambda: tasks.pull_roster.delay(pull.pk))
+    return HttpResponseRedirect(f"{reverse('lti-pages:courses')}#context-{context.pk}")

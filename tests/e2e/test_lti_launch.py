@@ -14,10 +14,11 @@ from courses.models import Enrolment
 from courses.selectors import course_lessons
 from lms.accounts.models import User
 from lti.models import Platform as PlatformRegistration
+from lti.services import roster_pull_run
 from tests import factories
 from tests.factories import lti_platform_registration
 from tests.support.browser import SignIn
-from tests.support.lti_platform import INSTRUCTOR, LaunchPlan, Platform, PlatformServer
+from tests.support.lti_platform import INSTRUCTOR, LEARNER, LaunchPlan, Platform, PlatformServer, roster_member
 
 pytestmark = pytest.mark.e2e
 
@@ -88,3 +89,44 @@ def test_an_instructor_places_a_corridor_lesson_in_the_platform_course(
         expect(page.get_by_role("heading", name="Placed in Applied Python (Moodle)")).to_be_visible()
         expect(page.get_by_text(lesson.title)).to_be_visible()
         assert platform.placed[0]["custom"] == {"lesson": str(lesson.pk)}
+
+
+def test_an_instructor_launched_from_moodle_pulls_the_roster_into_a_cohort(
+    live_server: Any, site_catalogue: Any, new_page: Any, tasks_in_process: None, monkeypatch: Any
+) -> None:
+    course = factories.course_with_lessons(site_catalogue, title="Applied Python")
+    platform = Platform(tool_base_url=live_server.url)
+    platform.plan = LaunchPlan(
+        roles=[INSTRUCTOR], sub="teacher-1", email="teacher@poly.example.sg", custom={"course": course.slug}, nrps=True
+    )
+    platform.members = [
+        roster_member("teacher-1", name="Tan Mei", email="teacher@poly.example.sg", roles=[INSTRUCTOR]),
+        roster_member("learner-1", name="Lim Jun", email="jun.lim@poly.example.sg", roles=[LEARNER]),
+        roster_member("learner-2", name="Chen Yu", email=None, roles=[LEARNER]),
+    ]
+    with PlatformServer(platform):
+        lti_platform_registration(platform)
+        page = new_page()
+        page.goto(f"{platform.base_url}/course")
+        page.get_by_role("link", name="Corridor", exact=True).click()
+        page.wait_for_url(f"{live_server.url}{course.url}")
+        page.get_by_role("link", name="Platform courses").click()
+        expect(page.get_by_role("heading", name="Applied Python (Moodle)")).to_be_visible()
+        page.get_by_role("button", name="Pull the roster into a cohort").click()
+        expect(page.get_by_text("2 added, 0 already there, 1 staff skipped, 0 inactive skipped")).to_be_visible()
+        expect(page.get_by_text("Applied Python (Moodle) (2 members)")).to_be_visible()
+        learner = User.objects.get(email="jun.lim@poly.example.sg")
+        assert Enrolment.objects.filter(user=learner, course_key=course.translation_key).exists()
+        assert learner.cohorts.get().name == "Applied Python (Moodle)"
+
+        # With a worker, the page says the pull is waiting and looks again by itself until the task has run.
+        queued: list[int] = []
+        monkeypatch.setattr("lti.tasks.pull_roster.delay", lambda pull_id: queued.append(pull_id))
+        platform.members.append(
+            roster_member("learner-3", name="Wong Li", email="li.wong@poly.example.sg", roles=[LEARNER])
+        )
+        page.get_by_role("button", name="Pull the roster into a cohort").click()
+        expect(page.get_by_text("Waiting…")).to_be_visible()
+        roster_pull_run(pull_id=queued[0])
+        expect(page.get_by_text("1 added, 2 already there, 1 staff skipped, 0 inactive skipped")).to_be_visible()
+        expect(page.get_by_text("Applied Python (Moodle) (3 members)")).to_be_visible()

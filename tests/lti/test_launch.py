@@ -253,5 +253,5 @@ def test_a_launched_persons_platform_link_is_in_their_export_and_goes_with_erasu
     [account] = exported["lti"]["platform_accounts"]
     assert (account["platform"], account["platform_user_id"]) == ("Polytechnic Moodle", "moodle-user-1")
     counts = user_erase(user=person, by=factories.administrator(), reason="asked to be forgotten")
-    assert counts["lti"] == {"platform_accounts": 1, "grade_passbacks": 0}
+    assert counts["lti"] == {"platform_accounts": 1, "grade_passbacks": 0, "platform_courses_taught": 0}
     assert not PlatformAccount.objects.exists()

@@ -30,6 +30,8 @@ from exams.models import PaperRule
 from internships.models import InternTask, LogFile, WeekLog
 from lms.accounts.models import DataExport, DataExportState, User
 from lms.xapi.models import QueuedStatement, StatementState
+from lti.models import Platform as LtiPlatform
+from lti.models import PlatformContext
 from streaming.models import CompositionState, Recording, RecordingState, SessionComposition
 from tests import factories
 from tests.support import authz
@@ -844,6 +846,20 @@ ROUTES: dict[str, list[Case]] = {
             follow=True,
         ),
     ],
+    # An instructor's platform courses (LTI NRPS): instructors (their own) and administrators (all) see the page; a
+    # platform course's roster is pulled only by the instructors who launched from it, and administrators.
+    "lti-pages:courses": [
+        Case(url("lti-pages:courses"), expect(DENY, instructor_own=ALLOW, instructor_other=ALLOW, administrator=ALLOW))
+    ],
+    "lti-pages:roster-pull": [
+        Case(url("lti-pages:roster-pull", context_id=extra("lti_context")), expect(METHOD)),
+        Case(
+            url("lti-pages:roster-pull", context_id=extra("lti_context")),
+            expect(NOT_FOUND, **STAFF_OF_A),
+            "post",
+        ),
+        Case(url("lti-pages:roster-pull", context_id=fixed(FORGED_ID)), expect(NOT_FOUND), "post", label="forged id"),
+    ],
 }
 
 # Wagtail's own admin views (under /admin/) are checked as one group: the rows named here.
@@ -949,6 +965,26 @@ def _build() -> World:
         pdf_key="certificates/authz/AUTHZ-0001.pdf",
     ).code
     world.extra["trainee"] = trainee.pk
+    # A platform course that instructor A launched from: its roster service is unreachable (nothing listens on
+    # port 9), so an allowed pull fails quickly and changes nothing but its own record.
+    lti_platform = LtiPlatform.objects.create(
+        name="Authz Moodle",
+        issuer="https://moodle.authz.example",
+        client_id="authz",
+        deployment_ids="1",
+        auth_login_url="https://moodle.authz.example/auth",
+        auth_token_url="http://127.0.0.1:9/token",
+        key_set={"keys": []},
+    )
+    lti_context = PlatformContext.objects.create(
+        platform=lti_platform,
+        context_id="authz-course",
+        title="Authz platform course",
+        course_key=world.course.translation_key,
+        memberships_url="http://127.0.0.1:9/memberships",
+    )
+    lti_context.instructors.add(world.people[INSTRUCTOR])
+    world.extra["lti_context"] = lti_context.pk
     world.extra["export"] = DataExport.objects.create(
         user=trainee,
         requested_by=trainee,
@@ -1043,6 +1079,9 @@ FINGERPRINTED = (
     "xapi.QueuedStatement",
     "lti.PlatformAccount",
     "lti.UsedNonce",
+    "lti.PlatformContext",
+    "lti.RosterPull",
+    "accounts.Cohort",
 )
 
 

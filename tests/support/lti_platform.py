@@ -22,16 +22,19 @@ from urllib.parse import parse_qsl, urlsplit
 
 import jinja2
 from lti1p3platform.ltiplatform import LTI1P3PlatformConfAbstract
+from lti1p3platform.membership import Context
 from lti1p3platform.message_launch import LTIAdvantageMessageLaunchAbstract
 from lti1p3platform.oidc_login import OIDCLoginAbstract
 from lti1p3platform.registration import Registration
 from lti1p3platform.request import Request, TRequest
 from lti1p3platform.score import TScore, UpdateScoreStatus
-from lti1p3platform.service_connector import AssignmentsGradesService, TPage
+from lti1p3platform.service_connector import AssignmentsGradesService, NamesRoleProvisioningService, TPage
 
 from lti.keys import public_jwk, rsa_key_pair
 
 LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
+COURSE_CONTEXT_ID = "moodle-course-7"
+COURSE_TITLE = "Applied Python (Moodle)"
 INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
 
 # The library's own auto-posting launch form (it loads it through pkg_resources, which newer setuptools lacks).
@@ -55,6 +58,8 @@ class LaunchPlan:
     deep_link: bool = False
     # The launch grants Assignment and Grade Services on one line item (scores are posted back to it).
     ags: bool = False
+    # The launch grants Names and Role Provisioning Services (the course's roster, at /memberships).
+    nrps: bool = False
 
 
 class _PlainRequest(Request):
@@ -65,6 +70,24 @@ class _PlainRequest(Request):
 class _ServiceRequest(Request):
     def build_metadata(self, request: Any) -> TRequest:
         return {"form_data": {}, "get_data": {}, "path": "/lineitems", **request}
+
+
+def roster_member(
+    user_id: str, *, name: str, email: str | None, roles: list[str], status: str = "Active"
+) -> dict[str, Any]:
+    """One member of a platform course as NRPS lists it."""
+    given, _, family = name.partition(" ")
+    member: dict[str, Any] = {
+        "user_id": user_id,
+        "roles": roles,
+        "status": status,
+        "name": name,
+        "given_name": given,
+        "family_name": family,
+    }
+    if email:
+        member["email"] = email
+    return member
 
 
 class _ScoreService(AssignmentsGradesService):
@@ -96,6 +119,29 @@ class _ScoreService(AssignmentsGradesService):
         return {"content": [], "has_next": False}
 
 
+class _MembershipService(NamesRoleProvisioningService):
+    """lti1p3platform's NRPS endpoint (its bearer token and scope checked), over the platform's `members`, a page of
+    `page_size` at a time."""
+
+    members: list[dict[str, Any]]
+    page_size: int
+
+    def get_context_by_id(self) -> Context:
+        return Context(id=COURSE_CONTEXT_ID, label="PY101", title=COURSE_TITLE)
+
+    def get_member_data_page(
+        self,
+        page: int = 1,
+        limit: int | None = None,
+        role: str | None = None,
+        since: str | None = None,
+        **kwargs: Any,
+    ) -> TPage:
+        size = limit or self.page_size
+        start = (page - 1) * size
+        return {"content": self.members[start : start + size], "has_next": start + size < len(self.members)}
+
+
 class _PlatformConf(LTI1P3PlatformConfAbstract):
     def init_platform_config(self, **kwargs: Any) -> None:
         self._registration = kwargs["registration"]
@@ -121,13 +167,15 @@ class _MessageLaunch(LTIAdvantageMessageLaunchAbstract):
         plan = self.plan
         self.set_user_data(plan.sub, plan.roles, full_name=plan.name, email_address=plan.email)
         self.set_resource_link_claim("corridor-link-1", title="Corridor")
-        self.set_launch_context_claim("moodle-course-7", context_title="Applied Python (Moodle)")
+        self.set_launch_context_claim(COURSE_CONTEXT_ID, context_title=COURSE_TITLE)
         if plan.custom:
             self.set_custom_parameters_claim(plan.custom)
         if plan.target_link_uri:
             self.set_launch_url(plan.target_link_uri)
         if plan.ags:
             self.set_ags(f"{self.platform_url}/lineitems", f"{self.platform_url}/lineitems/1")
+        if plan.nrps:
+            self.set_nrps(f"{self.platform_url}/memberships")
         if plan.deep_link:
             self.set_dl(self.deep_link_return_url, title="Applied Python (Moodle)", accept_types={"ltiResourceLink"})
 
@@ -154,6 +202,29 @@ class Platform:
         self.down = False
         # Corridor's key set when the platform cannot fetch it (Django's test client has no network address).
         self.tool_jwks: dict[str, Any] | None = None
+        # The course's roster (NRPS members: user_id, roles, name, email, status), served `page_size` at a time;
+        # while `roster_down`, the membership service answers 500 after its first page.
+        self.members: list[dict[str, Any]] = []
+        self.page_size = 50
+        self.roster_down = False
+        self.roster_requests = 0
+
+    def memberships(self, *, headers: dict[str, str], query: dict[str, str]) -> tuple[int, dict[str, Any] | None]:
+        """The platform's membership service (lti1p3platform's: the bearer token must carry the NRPS scope):
+        returns the HTTP status and the membership container, whose `next` the server sends as a Link header."""
+        self.roster_requests += 1
+        get_data: dict[str, Any] = {
+            key: int(value) if key in {"page", "limit"} else value for key, value in query.items()
+        }
+        get_data.setdefault("limit", self.page_size)
+        request = _ServiceRequest({"method": "GET", "headers": headers, "get_data": get_data})
+        service = _MembershipService(
+            request, _PlatformConf(registration=self._registration()), f"{self.base_url}/memberships"
+        )
+        service.members = self.members
+        service.page_size = self.page_size
+        response = service.handle_resp(service.handle_get_members)
+        return int(response.code), response.result
 
     def token(self, form: dict[str, str]) -> dict[str, Any]:
         """The platform's token endpoint: checks Corridor's signed client assertion against Corridor's key set."""
@@ -288,6 +359,20 @@ class PlatformServer:
                         self._send(302, "", location=outer.platform.login_initiation_url())
                     elif parts.path == "/auth":
                         self._send(200, outer.platform.launch_form(query))
+                    elif parts.path == "/memberships":
+                        if outer.platform.roster_down and "page" in query:
+                            self._send(500, "roster service failed")
+                            return
+                        status, container = outer.platform.memberships(headers=dict(self.headers), query=query)
+                        if container is None:
+                            self._send(status, "refused")
+                            return
+                        self.send_response(status)
+                        self.send_header("Content-Type", "application/vnd.ims.lti-nrps.v2.membershipcontainer+json")
+                        if container.get("next"):
+                            self.send_header("Link", f'<{container.pop("next")}>; rel="next"')
+                        self.end_headers()
+                        self.wfile.write(json.dumps(container).encode())
                     elif parts.path == "/jwks":
                         self._send(200, json.dumps(outer.platform.jwks()), "application/json")
                     else:

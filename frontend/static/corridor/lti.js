@@ -5,4 +5,10 @@
   for (const form of document.querySelectorAll("form[data-lti-auto-submit]")) {
     form.requestSubmit();
   }
+  // A roster pull still waiting or running (a Celery task): the page looks again every two seconds until it is done.
+  if (document.querySelector("[data-lti-roster-running]")) {
+    window.setTimeout(function () {
+      window.location.reload();
+    }, 2000);
+  }
 })();
