@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from certificates.demo import load_certificate_demo
 from exams.demo import load_exam_demo
-from internships.demo import load_internship_demo
+from internships.demo import COMPLETED_SUPERVISOR, SUPERVISOR_EMAIL, load_internship_demo
 from lms.demo import DEMO_PASSWORD, DEMO_USERS, load_demo, write_room_tokens
 
 
@@ -36,6 +36,8 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("Demo loaded. Sign in at /en/accounts/login/ with any of:"))
         for spec in DEMO_USERS:
             self.stdout.write(f"  {spec.role.name.lower():<14} {spec.email:<32} password: {DEMO_PASSWORD}")
+        for email in (SUPERVISOR_EMAIL, COMPLETED_SUPERVISOR[0]):  # the host companies' supervisors
+            self.stdout.write(f"  {'supervisor':<14} {email:<32} password: {DEMO_PASSWORD}")
         if options["room_tokens"]:
             path = Path(options["room_tokens"])
             rooms = write_room_tokens(path)
