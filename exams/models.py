@@ -202,18 +202,61 @@ class Candidate(models.Model):
         return f"{self.sitting_id:04d}-{self.seat_number:03d}"
 
 
-class Paper(models.Model):
-    """A candidate's paper, built before the sitting: which questions, in which order, with choices in which order.
+class SubmittedHow(models.TextChoices):
+    CANDIDATE = "candidate", _("Submitted by the candidate")
+    TIME_UP = "time_up", _("Submitted at time-up")
+    INVIGILATOR = "invigilator", _("Submitted by an invigilator")
 
-    `items` is [{"question": id, "choices": [choice id, …]}, …], drawn from the candidate's `seed`."""
+
+class Paper(models.Model):
+    """A candidate's paper, built before the sitting: which questions, in which order, with choices in which order;
+    and, once started, the candidate's attempt at it (their own clock, its pauses and extra time, its submission).
+
+    `items` is [{"question": id, "choices": [choice id, …]}, …], drawn from the candidate's `seed`.
+    The clock is the server's: exams.clock computes what is left from these fields."""
 
     candidate = models.OneToOneField(Candidate, on_delete=models.CASCADE, related_name="paper")
     seed = models.CharField(max_length=64)
     items = models.JSONField(default=list)
     prepared_at = models.DateTimeField(auto_now_add=True)
 
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    # Extra time given by invigilators (to this candidate, or to the whole room, applied to each paper).
+    extra_seconds = models.PositiveIntegerField(_("extra time (seconds)"), default=0)
+    # Paused since (null when running) and the pauses already over, in seconds: paused time is not counted.
+    paused_at = models.DateTimeField(_("paused since"), null=True, blank=True)
+    paused_seconds = models.PositiveIntegerField(default=0)
+    submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
+    submitted_how = models.CharField(_("submitted"), max_length=16, choices=SubmittedHow.choices, blank=True)
+    # When the candidate's answers last reached the server, and the highest save sequence applied: a save that
+    # arrives again (a retry after a lost reply) or late (overtaken by a newer one) changes nothing.
+    last_saved_at = models.DateTimeField(_("answers last reached the server"), null=True, blank=True)
+    last_seq = models.PositiveBigIntegerField(default=0)
+    # The candidate's exam page: connected now, and when it was last heard from (for "disconnected" on the console).
+    online = models.BooleanField(default=False)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+
     class Meta:
         verbose_name = _("paper")
 
     def __str__(self) -> str:
         return f"{self.candidate} ({len(self.items)})"
+
+
+class Answer(models.Model):
+    """A candidate's answer to one question of their paper, as last saved (choice ids, or text)."""
+
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="answers")
+    question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="answers")
+    choices = models.JSONField(default=list, blank=True)
+    text = models.TextField(blank=True)
+    # The save sequence that wrote this answer (Paper.last_seq is the highest of the paper's).
+    seq = models.PositiveBigIntegerField(default=0)
+    saved_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("answer")
+        constraints = [models.UniqueConstraint(fields=["paper", "question"], name="one_answer_per_question")]
+
+    def __str__(self) -> str:
+        return f"{self.paper_id} · {self.question_id}"
