@@ -127,7 +127,16 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
             if self.counts_attendance and live_hub.presence_writer is not None
             else None
         )
-        personal = await self._personal(entry.hand_raised)
+        if self.is_moderator or entry.has_voted:
+            personal = await self._personal(entry.hand_raised)
+        else:  # known from the entry query: no query, no hop to a database thread
+            personal = session_selectors.session_personal_snapshot(
+                session=self.session,
+                participant=self.participant,
+                user=user,
+                hand_raised=entry.hand_raised,
+                has_voted=False,
+            )
         presence_changed = await presence if presence is not None else False
         if self.is_moderator:  # a few per session: hidden questions, hands, who is here; read afresh
             shared = await database_parallel(session_selectors.session_shared_snapshot)(

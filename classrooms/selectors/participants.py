@@ -12,7 +12,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet
 
-from classrooms.models import LiveSession, RaisedHand
+from classrooms.models import LiveSession, QuestionVote, RaisedHand
 from courses.models import Enrolment
 from lms.accounts.models import User
 from lms.accounts.roles import Role, user_roles
@@ -64,11 +64,13 @@ def _part(
 
 @dataclass(frozen=True)
 class SessionEntry:
-    """What a joining socket reads before its welcome: the session, the user's part in it, their raised hand."""
+    """What a joining socket reads before its welcome: the session, the user's part in it, their raised hand, and
+    whether they have voted on any of its questions (most who join have not: their votes then need no query)."""
 
     session: LiveSession | None
     participant: Participant | None
     hand_raised: bool = False
+    has_voted: bool = True
 
 
 # Stand-ins for the session and user ids while the entry query is compiled: no row has them, and they are found again
@@ -76,7 +78,7 @@ class SessionEntry:
 _ENTRY_SESSION_ID, _ENTRY_USER_ID = -1_000_000_007, -1_000_000_009
 
 
-ENTRY_FLAGS = ("enrolled", "operates", "hand", "administrator", "operator")
+ENTRY_FLAGS = ("enrolled", "operates", "hand", "voted", "administrator", "operator")
 
 
 def _entry_queryset(session_id: int, user_id: int) -> QuerySet[LiveSession]:
@@ -91,6 +93,7 @@ def _entry_queryset(session_id: int, user_id: int) -> QuerySet[LiveSession]:
         entry_hand=Exists(
             RaisedHand.objects.filter(session_id=OuterRef("pk"), user_id=user_id, lowered_at__isnull=True)
         ),
+        entry_voted=Exists(QuestionVote.objects.filter(question__session_id=OuterRef("pk"), user_id=user_id)),
         entry_administrator=Exists(groups.filter(group__name=Role.ADMINISTRATOR.value)),
         entry_operator=Exists(groups.filter(group__name=Role.OPERATOR.value)),
     )
@@ -138,7 +141,7 @@ def session_entry(*, session_id: int, user: Any) -> SessionEntry:
         operates=lambda: flags["operates"],
         enrolled=lambda: flags["enrolled"],
     )
-    return SessionEntry(found, participant, hand_raised=flags["hand"])
+    return SessionEntry(found, participant, hand_raised=flags["hand"], has_voted=flags["voted"])
 
 
 def session_participants(*, session_id: int, user_ids: Iterable[int]) -> dict[int, Participant]:

@@ -52,15 +52,26 @@ def session_shared_snapshot(*, session: LiveSession, include_hidden: bool) -> di
 
 
 def session_personal_snapshot(
-    *, session: LiveSession, participant: Participant, user: Any, hand_raised: bool | None = None
+    *,
+    session: LiveSession,
+    participant: Participant,
+    user: Any,
+    hand_raised: bool | None = None,
+    has_voted: bool = True,
 ) -> dict[str, Any]:
     """The user's own part of the snapshot: their votes, their hand, and for moderators the hands and who is here.
-    `hand_raised`: when the caller has read it already (classrooms.selectors.participants.session_entry)."""
+    `hand_raised`, `has_voted`: when the caller has read them already (classrooms.selectors.participants.
+    session_entry). A trainee whose hand and votes are known gets their part without a query."""
     is_moderator = participant in MODERATORS
     if hand_raised is None:
         hand_raised = RaisedHand.objects.filter(session=session, user=user, lowered_at__isnull=True).exists()
+    my_votes = (
+        list(Question.objects.filter(session=session, votes__user=user).values_list("id", flat=True))
+        if has_voted
+        else []
+    )
     return {
-        "my_votes": list(Question.objects.filter(session=session, votes__user=user).values_list("id", flat=True)),
+        "my_votes": my_votes,
         "hands": hands_queue(session=session) if is_moderator else [],
         "my_hand_raised": hand_raised,
         # Who is here: the same payload as the moderators' "attendance.updated" events.
