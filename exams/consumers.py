@@ -24,6 +24,8 @@ from lms.socket_frames import FrameRateLimit, NoFields, Route, error_frame, hand
 MAX_MESSAGE_BYTES = 1024
 MESSAGES_PER_SECOND = 5
 HEARTBEAT_SECONDS = 15
+# What the page itself did (or the console's own news): the page already knows, and re-reading would only add load.
+NOT_FOR_THE_PAGE = {"saved", "connected", "disconnected", "started"}
 
 
 def _owns(user: Any, paper_id: int) -> bool:
@@ -82,7 +84,7 @@ class ExamPaperConsumer(AsyncWebsocketConsumer):
     # Channel-layer messages (exams.live) ------------------------------------------------------------------------
 
     async def exam_paper_changed(self, message: dict[str, Any]) -> None:
-        if message.get("paper_id") == self.paper_id:
+        if message.get("paper_id") == self.paper_id and message.get("reason") not in NOT_FOR_THE_PAGE:
             await self.send(text_data=json.dumps({"type": "changed", "reason": message.get("reason", "")}))
 
 
