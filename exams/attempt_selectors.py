@@ -10,11 +10,16 @@ from exams import clock
 from exams.models import Answer, Candidate, Paper, Question, QuestionKind
 
 
+def _user_id(user: Any) -> int:
+    """The user's id; 0 (no one's) for a visitor."""
+    return int(getattr(user, "pk", None) or 0)
+
+
 def candidate_of(*, candidate_id: int, user: Any) -> Candidate | None:
     """The user's own registration (None for anyone else's: its existence is not revealed)."""
     return (
         Candidate.objects.select_related("sitting__exam", "sitting__room")
-        .filter(pk=candidate_id, user_id=getattr(user, "pk", None))
+        .filter(pk=candidate_id, user_id=_user_id(user))
         .first()
     )
 
@@ -23,9 +28,13 @@ def paper_of(*, paper_id: int, user: Any) -> Paper | None:
     """The user's own paper (None for anyone else's)."""
     return (
         Paper.objects.select_related("candidate__sitting__exam", "candidate__sitting__room")
-        .filter(pk=paper_id, candidate__user_id=getattr(user, "pk", None))
+        .filter(pk=paper_id, candidate__user_id=_user_id(user))
         .first()
     )
+
+
+def paper_is_theirs(*, paper_id: int, user: Any) -> bool:
+    return Paper.objects.filter(pk=paper_id, candidate__user_id=_user_id(user)).exists()
 
 
 def paper_of_candidate(*, candidate: Candidate) -> Paper | None:

@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from exams import attempt_selectors, attempts, services
@@ -21,7 +22,6 @@ from exams.models import Paper
 from lms.accounts.requests import AuthenticatedHttpRequest
 from lms.errors import CorridorError
 from lms.timezones import city_time
-from django.utils.translation import gettext as _
 
 # How often the page saves an answer being typed (every answer chosen is saved at once).
 TYPING_SAVE_SECONDS = 5
@@ -68,11 +68,11 @@ def exam_start(request: AuthenticatedHttpRequest, candidate_id: int) -> HttpResp
     return redirect("exams:take", candidate_id=candidate_id)
 
 
-def _own_paper(request: AuthenticatedHttpRequest, paper_id: int) -> Paper:
-    paper = attempt_selectors.paper_of(paper_id=paper_id, user=request.user)
-    if paper is None:
+def _own_paper(request: AuthenticatedHttpRequest, paper_id: int) -> int:
+    """The paper's id if it is the user's own (anyone else: not found)."""
+    if not attempt_selectors.paper_is_theirs(paper_id=paper_id, user=request.user):
         raise Http404
-    return paper
+    return paper_id
 
 
 def _state(paper_id: int) -> dict[str, Any]:
@@ -85,9 +85,8 @@ def _state(paper_id: int) -> dict[str, Any]:
 @login_required
 def paper_state(request: AuthenticatedHttpRequest, paper_id: int) -> JsonResponse:
     """The paper as it is now; a paper whose time is up is submitted first (every read checks)."""
-    paper = _own_paper(request, paper_id)
-    attempts.paper_submit_if_time_up(paper_id=paper.pk)
-    response = JsonResponse(_state(paper.pk))
+    attempts.paper_submit_if_time_up(paper_id=_own_paper(request, paper_id))
+    response = JsonResponse(_state(paper_id))
     response["Cache-Control"] = "private, no-store"
     return response
 
@@ -120,20 +119,15 @@ def _answers_in(body: bytes) -> list[AnswerIn]:
 @login_required
 def paper_answers(request: AuthenticatedHttpRequest, paper_id: int) -> JsonResponse:
     """Save answers: `{"answers": [{"question", "seq", "choices" | "text"}, …]}`, in the page's order."""
-    paper = _own_paper(request, paper_id)
-    result = attempts.answers_save(paper_id=paper.pk, by=request.user, answers=_answers_in(request.body))
-    now = timezone.now()
-    paper.refresh_from_db()
+    _own_paper(request, paper_id)
+    result = attempts.answers_save(paper_id=paper_id, by=request.user, answers=_answers_in(request.body))
     return JsonResponse(
         {
             "applied": result.applied,
             "acknowledged": result.acknowledged,
             "last_seq": result.last_seq,
             "last_saved_at": result.last_saved_at.isoformat() if result.last_saved_at else None,
-            "seconds_left": round(
-                attempt_selectors.seconds_left(paper=paper, now=now),
-                1,
-            ),
+            "seconds_left": round(result.seconds_left, 1),
         }
     )
 
@@ -141,8 +135,7 @@ def paper_answers(request: AuthenticatedHttpRequest, paper_id: int) -> JsonRespo
 @require_POST
 @login_required
 def paper_submit(request: AuthenticatedHttpRequest, paper_id: int) -> HttpResponse:
-    paper = _own_paper(request, paper_id)
-    attempts.paper_submit(paper_id=paper.pk, by=request.user)
+    paper = attempts.paper_submit(paper_id=_own_paper(request, paper_id), by=request.user)
     if "application/json" in request.headers.get("Accept", ""):
         return JsonResponse(_state(paper.pk))
     return redirect("exams:take", candidate_id=paper.candidate_id)

@@ -110,7 +110,7 @@ def _time_up_on_commit(paper: Paper, *, now: datetime) -> None:
     def queue() -> None:
         try:
             submit_paper_if_time_up.apply_async((paper_id,), eta=due + timedelta(seconds=1))
-        except Exception:  # noqa: BLE001 - a broker away must not fail the start; the periodic task submits it
+        except Exception:
             logger.warning("time-up task of paper %s not queued", paper_id, exc_info=True)
 
     transaction.on_commit(queue)
@@ -149,7 +149,8 @@ def attempt_start(*, candidate_id: int, by: Any, now: datetime | None = None) ->
     if now < sitting.starts_at:
         raise CorridorError(
             "not_started",
-            _("The sitting starts at %(time)s: you can start then.") % {"time": _sitting_time(candidate, sitting.starts_at)},
+            _("The sitting starts at %(time)s: you can start then.")
+            % {"time": _sitting_time(candidate, sitting.starts_at)},
             status=409,
         )
     if now >= sitting.ends_at:
@@ -187,6 +188,7 @@ class SaveResult:
     acknowledged: int  # answers acknowledged (all of them: applied or already there)
     last_seq: int
     last_saved_at: datetime | None
+    seconds_left: float = 0.0
 
 
 def _refuse_if_not_running(paper: Paper, *, now: datetime) -> None:
@@ -244,55 +246,70 @@ def answers_save(*, paper_id: int, by: Any, answers: list[AnswerIn], now: dateti
     question not on the paper, a paper not started, paused, out of time (then submitted, if not already) or
     submitted."""
     now = now or timezone.now()
-    # Time-up first, in its own transaction, so that a save arriving after it both submits the paper and is refused.
+    refusal: CorridorError | None = None
     with transaction.atomic():
         paper = _locked_paper(paper_id=paper_id)
         _owned(paper, by)
-        _submit_time_up_locked(paper, now=now)
-    with transaction.atomic():
-        paper = _locked_paper(paper_id=paper_id)
-        _owned(paper, by)
-        _refuse_if_not_running(paper, now=now)
-        _checked(paper, answers)
-        latest: dict[int, AnswerIn] = {}
-        for answer in answers:  # in the page's order: the highest sequence of each question wins
-            if answer.question not in latest or answer.seq > latest[answer.question].seq:
-                latest[answer.question] = answer
-        held = {a.question_id: a for a in Answer.objects.filter(paper=paper, question_id__in=latest)}
-        applied = 0
-        for question_id, answer in latest.items():
-            stored = held.get(question_id)
-            if stored is not None and stored.seq >= answer.seq:
-                continue
-            if stored is None:
-                Answer.objects.create(
-                    paper=paper,
-                    question_id=question_id,
-                    choices=list(answer.choices),
-                    text=answer.text,
-                    seq=answer.seq,
-                    saved_at=now,
-                )
-            else:
-                stored.choices, stored.text, stored.seq, stored.saved_at = (
-                    list(answer.choices),
-                    answer.text,
-                    answer.seq,
-                    now,
-                )
-                stored.save(update_fields=["choices", "text", "seq", "saved_at"])
-            applied += 1
-        if applied:
-            previous = paper.last_saved_at
-            paper.last_saved_at = now
-            paper.last_seq = max(paper.last_seq, *(a.seq for a in latest.values()))
-            paper.last_seen_at = now
-            paper.save(update_fields=["last_saved_at", "last_seq", "last_seen_at"])
-            if previous is None or now - previous >= SAVED_PUSH_EVERY:
-                papers_changed_on_commit(sitting_id=paper.candidate.sitting_id, paper_ids=[paper.pk], reason="saved")
-        return SaveResult(
-            applied=applied, acknowledged=len(answers), last_seq=paper.last_seq, last_saved_at=paper.last_saved_at
-        )
+        if _submit_time_up_locked(paper, now=now):
+            # Out of time: the submission commits, and the save is refused (after the commit, below).
+            refusal = CorridorError(
+                "time_up", _("Time is up: your paper was submitted and answers can no longer be changed."), status=409
+            )
+            result = SaveResult(applied=0, acknowledged=0, last_seq=paper.last_seq, last_saved_at=paper.last_saved_at)
+        else:
+            result = _save_locked(paper, answers, now=now)
+    if refusal is not None:
+        raise refusal
+    return result
+
+
+def _save_locked(paper: Paper, answers: list[AnswerIn], *, now: datetime) -> SaveResult:
+    """The save itself, on a locked paper whose time is not up (refusals raise before anything is written)."""
+    _refuse_if_not_running(paper, now=now)
+    _checked(paper, answers)
+    latest: dict[int, AnswerIn] = {}
+    for answer in answers:  # in the page's order: the highest sequence of each question wins
+        if answer.question not in latest or answer.seq > latest[answer.question].seq:
+            latest[answer.question] = answer
+    held = {a.question_id: a for a in Answer.objects.filter(paper=paper, question_id__in=latest)}
+    applied = 0
+    for question_id, answer in latest.items():
+        stored = held.get(question_id)
+        if stored is not None and stored.seq >= answer.seq:
+            continue
+        if stored is None:
+            Answer.objects.create(
+                paper=paper,
+                question_id=question_id,
+                choices=list(answer.choices),
+                text=answer.text,
+                seq=answer.seq,
+                saved_at=now,
+            )
+        else:
+            stored.choices, stored.text, stored.seq, stored.saved_at = (
+                list(answer.choices),
+                answer.text,
+                answer.seq,
+                now,
+            )
+            stored.save(update_fields=["choices", "text", "seq", "saved_at"])
+        applied += 1
+    if applied:
+        previous = paper.last_saved_at
+        paper.last_saved_at = now
+        paper.last_seq = max(paper.last_seq, *(a.seq for a in latest.values()))
+        paper.last_seen_at = now
+        paper.save(update_fields=["last_saved_at", "last_seq", "last_seen_at"])
+        if previous is None or now - previous >= SAVED_PUSH_EVERY:
+            papers_changed_on_commit(sitting_id=paper.candidate.sitting_id, paper_ids=[paper.pk], reason="saved")
+    return SaveResult(
+        applied=applied,
+        acknowledged=len(answers),
+        last_seq=paper.last_seq,
+        last_saved_at=paper.last_saved_at,
+        seconds_left=clock.seconds_left(paper, duration_minutes=_duration(paper), now=now),
+    )
 
 
 @transaction.atomic

@@ -65,7 +65,9 @@ class ExamPaperConsumer(AsyncWebsocketConsumer):
         ref: Any = None
         try:
             self.rate_limit.spend()
-            message = parse_json_frame(text_data, max_bytes=MAX_MESSAGE_BYTES, too_large="A message is limited to 1 KB.")
+            message = parse_json_frame(
+                text_data, max_bytes=MAX_MESSAGE_BYTES, too_large="A message is limited to 1 KB."
+            )
             ref = message.get("ref")
             if not await database_sync_to_async(_owns)(self.scope.get("user"), self.paper_id):
                 await self.close(code=CloseCode.SIGNED_OUT, reason="signed_out")

@@ -115,7 +115,9 @@ def test_a_candidate_takes_a_timed_exam_through_a_lost_connection_to_time_up(
     expect(again.get_by_label(re.compile("Your answer to question"))).to_have_value("Ohm's law")
     expect(again.locator("#exam-save-status")).to_contain_text("Answers last saved at")
     assert 0 < _clock_seconds(again) <= left_before
-    answers = {a.question.text: (a.choices, a.text) for a in Answer.objects.filter(paper=paper).select_related("question")}
+    answers = {
+        a.question.text: (a.choices, a.text) for a in Answer.objects.filter(paper=paper).select_related("question")
+    }
     assert answers == {
         "Which extinguisher for an electrical fire?": (["a"], ""),
         "What colour is the earth wire?": (["a"], ""),

@@ -171,7 +171,11 @@ def test_bad_answers_are_refused_and_nothing_changes(world) -> None:
             "not_on_paper",
         ),
         ([AnswerIn(question=question, seq=2, choices=("zz",))], world["trainee"], "invalid_choice"),
-        ([AnswerIn(question=question, seq=2, choices=tuple(_choice_item(paper)["choices"][:2]))], world["trainee"], "invalid_choice"),
+        (
+            [AnswerIn(question=question, seq=2, choices=tuple(_choice_item(paper)["choices"][:2]))],
+            world["trainee"],
+            "invalid_choice",
+        ),
         ([AnswerIn(question=question, seq=2, choices=(choice,))], factories.trainee(), "not_found"),
     ]
     for answers, by, code in cases:
@@ -189,7 +193,10 @@ def test_answers_are_refused_while_paused_and_after_submission(world) -> None:
     before = _fingerprint(paper)
     with pytest.raises(CorridorError) as refused:
         attempts.answers_save(
-            paper_id=paper.pk, by=world["trainee"], answers=[AnswerIn(question=question, seq=1, choices=(choice,))], now=now
+            paper_id=paper.pk,
+            by=world["trainee"],
+            answers=[AnswerIn(question=question, seq=1, choices=(choice,))],
+            now=now,
         )
     assert refused.value.code == "paused"
     assert _fingerprint(paper) == before

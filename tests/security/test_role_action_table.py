@@ -334,7 +334,11 @@ ROUTES: dict[str, list[Case]] = {
             json=True,
         ),
         Case(
-            url("exams:paper-answers", paper_id=fixed(FORGED_ID)), expect(NOT_FOUND), "post", label="forged id", json=True
+            url("exams:paper-answers", paper_id=fixed(FORGED_ID)),
+            expect(NOT_FOUND),
+            "post",
+            label="forged id",
+            json=True,
         ),
     ],
     "exams:paper-submit": [
