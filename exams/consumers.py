@@ -14,6 +14,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.utils.translation import gettext as _
 
 from exams import attempt_selectors, attempts
 from exams.live import paper_group
@@ -41,17 +42,22 @@ class ExamPaperConsumer(AsyncWebsocketConsumer):
         await self.accept()
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=CloseCode.UNAUTHENTICATED, reason="unauthenticated")
+            await self._refuse(CloseCode.UNAUTHENTICATED, "unauthenticated", _("Sign in to take your exam."))
             return
         paper_id = int(self.scope["url_route"]["kwargs"]["paper_id"])
         if not await database_sync_to_async(_owns)(user, paper_id):
-            await self.close(code=CloseCode.NOT_FOUND, reason="not_found")
+            await self._refuse(CloseCode.NOT_FOUND, "not_found", _("There is no such paper."))
             return
         self.paper_id, self.joined = paper_id, True
         self.rate_limit = FrameRateLimit(MESSAGES_PER_SECOND)
         await self.channel_layer.group_add(paper_group(paper_id), self.channel_name)
         await database_sync_to_async(attempts.paper_presence)(paper_id=paper_id, online=True)
         await self.send(text_data=json.dumps({"type": "welcome", "heartbeat": HEARTBEAT_SECONDS}))
+
+    async def _refuse(self, code: int, error_code: str, message: str) -> None:
+        """An error frame saying why, then the close code (the page stops reconnecting: 44xx is a refusal)."""
+        await self.send(text_data=json.dumps(error_frame(error_code, message, None)))
+        await self.close(code=code, reason=error_code)
 
     async def disconnect(self, code: int) -> None:
         if self.joined:
@@ -70,7 +76,9 @@ class ExamPaperConsumer(AsyncWebsocketConsumer):
             )
             ref = message.get("ref")
             if not await database_sync_to_async(_owns)(self.scope.get("user"), self.paper_id):
-                await self.close(code=CloseCode.SIGNED_OUT, reason="signed_out")
+                await self._refuse(
+                    CloseCode.SIGNED_OUT, "signed_out", _("You are no longer signed in as this candidate.")
+                )
                 return
             reply = await handler_for(HANDLERS, message)(self, message)
             await self.send(text_data=json.dumps(with_ref(reply, ref)))

@@ -4,7 +4,8 @@ that change nothing, and a submission at time-up that happens exactly once."""
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -39,7 +40,7 @@ def world() -> dict[str, Any]:
 
 
 @pytest.fixture
-def submissions() -> list[Paper]:
+def submissions() -> Iterator[list[Paper]]:
     seen: list[Paper] = []
 
     def receiver(sender: Any, paper: Paper, **kwargs: Any) -> None:
@@ -54,6 +55,12 @@ def _started(world: dict[str, Any], *, after: timedelta = timedelta(seconds=1)) 
     return attempts.attempt_start(
         candidate_id=world["candidate"].pk, by=world["trainee"], now=world["sitting"].starts_at + after
     )
+
+
+def _t0(paper: Paper) -> datetime:
+    """When the paper was started."""
+    assert paper.started_at is not None
+    return paper.started_at
 
 
 def _choice_item(paper: Paper) -> dict[str, Any]:
@@ -72,7 +79,7 @@ def test_the_start_uses_the_prepared_paper_and_the_clock_runs_from_it(world) -> 
     paper = _started(world, after=timedelta(minutes=2))
     assert paper.pk == prepared.pk and paper.items == prepared.items
     assert paper.started_at == sitting.starts_at + timedelta(minutes=2)
-    state = attempt_selectors.paper_state(paper=paper, now=paper.started_at + timedelta(minutes=10))
+    state = attempt_selectors.paper_state(paper=paper, now=_t0(paper) + timedelta(minutes=10))
     assert state["seconds_left"] == 50 * 60 and state["started"] and not state["submitted_at"]
     # Starting again (a reload, another machine) resumes: the clock does not restart.
     again = _started(world, after=timedelta(minutes=20))
@@ -113,7 +120,7 @@ def test_saves_are_idempotent_and_a_late_save_changes_nothing(world) -> None:
     paper = _started(world)
     question, choice = _choice(paper)
     other_choice = _choice_item(paper)["choices"][1]
-    now = paper.started_at + timedelta(minutes=1)
+    now = _t0(paper) + timedelta(minutes=1)
     first = attempts.answers_save(
         paper_id=paper.pk, by=world["trainee"], answers=[AnswerIn(question=question, seq=1, choices=(choice,))], now=now
     )
@@ -144,11 +151,11 @@ def test_a_queue_sent_at_once_keeps_the_last_answer_of_each_question(world) -> N
     short = next(int(i["question"]) for i in paper.items if not i["choices"])
     queue = [AnswerIn(question=short, seq=seq, text=text) for seq, text in ((4, "Ohm"), (5, "Ohm's"), (6, "Ohm's law"))]
     result = attempts.answers_save(
-        paper_id=paper.pk, by=world["trainee"], answers=queue, now=paper.started_at + timedelta(seconds=30)
+        paper_id=paper.pk, by=world["trainee"], answers=queue, now=_t0(paper) + timedelta(seconds=30)
     )
     assert (result.applied, result.acknowledged, result.last_seq) == (1, 3, 6)
     paper.refresh_from_db()
-    state = attempt_selectors.paper_state(paper=paper, now=paper.started_at + timedelta(seconds=31))
+    state = attempt_selectors.paper_state(paper=paper, now=_t0(paper) + timedelta(seconds=31))
     assert state["answers"][str(short)] == {"choices": [], "text": "Ohm's law", "seq": 6}
     assert state["last_seq"] == 6 and state["last_saved_at"]
 
@@ -157,7 +164,7 @@ def test_bad_answers_are_refused_and_nothing_changes(world) -> None:
     paper = _started(world)
     question, choice = _choice(paper)
     off_paper = factories.QuestionFactory.create(exam=world["sitting"].exam)
-    now = paper.started_at + timedelta(minutes=1)
+    now = _t0(paper) + timedelta(minutes=1)
     attempts.answers_save(
         paper_id=paper.pk, by=world["trainee"], answers=[AnswerIn(question=question, seq=1, choices=(choice,))], now=now
     )
@@ -188,7 +195,7 @@ def test_bad_answers_are_refused_and_nothing_changes(world) -> None:
 def test_answers_are_refused_while_paused_and_after_submission(world) -> None:
     paper = _started(world)
     question, choice = _choice(paper)
-    now = paper.started_at + timedelta(minutes=1)
+    now = _t0(paper) + timedelta(minutes=1)
     Paper.objects.filter(pk=paper.pk).update(paused_at=now)  # an invigilator's pause (another helper's service)
     before = _fingerprint(paper)
     with pytest.raises(CorridorError) as refused:
@@ -221,7 +228,7 @@ def test_answers_are_refused_while_paused_and_after_submission(world) -> None:
 def test_an_answer_after_time_up_is_refused_and_the_paper_is_submitted_once(world, submissions) -> None:
     paper = _started(world)
     question, choice = _choice(paper)
-    due = paper.started_at + timedelta(minutes=60)
+    due = _t0(paper) + timedelta(minutes=60)
     attempts.answers_save(
         paper_id=paper.pk,
         by=world["trainee"],
@@ -247,7 +254,7 @@ def test_an_answer_after_time_up_is_refused_and_the_paper_is_submitted_once(worl
 
 def test_the_periodic_task_submits_only_papers_whose_time_is_up(world, submissions) -> None:
     paper = _started(world)
-    due = paper.started_at + timedelta(minutes=60)
+    due = _t0(paper) + timedelta(minutes=60)
     assert attempts.papers_submit_time_up(now=due - timedelta(seconds=1)) == []
     # Extra time moves time-up on; a pause stops the clock.
     Paper.objects.filter(pk=paper.pk).update(extra_seconds=120)
@@ -272,7 +279,7 @@ def test_time_up_is_submitted_exactly_once_when_everyone_tries_at_once(submissio
     world = _world()
     paper = _started(world)
     question, choice = _choice(paper)
-    due = paper.started_at + timedelta(minutes=60)
+    due = _t0(paper) + timedelta(minutes=60)
     after = due + timedelta(seconds=2)
     barrier = threading.Barrier(8)
     outcomes: list[str] = []
@@ -315,7 +322,7 @@ def test_time_up_is_submitted_exactly_once_when_everyone_tries_at_once(submissio
 
 def test_presence_is_recorded_for_the_console(world) -> None:
     paper = _started(world)
-    now = paper.started_at + timedelta(seconds=5)
+    now = _t0(paper) + timedelta(seconds=5)
     attempts.paper_presence(paper_id=paper.pk, online=True, now=now)
     paper.refresh_from_db()
     assert paper.online and paper.last_seen_at == now

@@ -125,7 +125,9 @@ async def test_the_socket_lets_only_the_candidate_in_pushes_changes_and_keeps_pr
     stranger = await sync_to_async(factories.trainee)()
     for user, code in ((None, CloseCode.UNAUTHENTICATED), (stranger, CloseCode.NOT_FOUND)):
         accepted, outsider = await _socket(user, paper.pk)
-        assert accepted  # accepted first, then closed with a code the page understands
+        assert accepted  # accepted first, then told why and closed with a code the page understands
+        refusal = json.loads(await outsider.receive_from(timeout=3))
+        assert refusal["type"] == "error" and refusal["message"]
         closed = await outsider.receive_output(timeout=3)
         assert closed["type"] == "websocket.close" and closed["code"] == code
 
