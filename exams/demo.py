@@ -1,6 +1,6 @@
 """The exam centre in the demo: the diploma's entry exam (prepared for by PREP-101) with its question bank and paper
 rule, a Chongqing exam room with its invigilator, a sitting today with two registered candidates, and one in ten
-days open for registration.
+days open for registration; and a practice exam with a sitting open now, its demo candidate checked in, to take.
 
 Idempotent, like the rest of `load_demo`: everything is looked up by a natural key before it is created."""
 
@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from courses.models import CoursePage
-from exams import services
+from exams import selectors, services
 from exams.models import Candidate, Exam, ExamRoom, PaperRule, Question, QuestionKind, Sitting
 from lms.accounts.models import Region, User
 from lms.timezones import city_time_zone
@@ -148,9 +148,69 @@ def load_exam_demo() -> None:
         services.sitting_schedule(
             exam=exam, room=room, starts_at=starts_at, seats=30, registration_closes_at=starts_at - timedelta(days=2)
         )
-    if now >= today.registration_closes_at:
-        return  # loaded again after registration closed: its candidates registered the first time
-    for email in CANDIDATES:
-        user = User.objects.filter(email=email).first()
-        if user is not None and not Candidate.objects.filter(sitting=today, user=user).exists():
-            services.candidate_register(sitting=today, user=user)
+    if now < today.registration_closes_at:  # loaded again after registration closed: they registered the first time
+        for email in CANDIDATES:
+            user = User.objects.filter(email=email).first()
+            if user is not None and not Candidate.objects.filter(sitting=today, user=user).exists():
+                services.candidate_register(sitting=today, user=user)
+    load_practice_sitting(now=now)
+
+
+# A practice exam to take at once: a sitting open now, its demo candidate checked in and their paper prepared. -----
+
+PRACTICE_CODE = "DIP-PRACTICE"
+PRACTICE_ROOM = "Chongqing Exam Hall 2"
+PRACTICE_CANDIDATE = "trainee.cq@corridor.example"
+
+
+def load_practice_sitting(*, now: datetime) -> Sitting | None:
+    """A 45-minute practice exam (a few of the entry exam's questions) with a sitting open now, whenever the demo is
+    loaded: Chongqing's demo trainee is registered, checked in by the hall's invigilator, and has a prepared paper,
+    so a person signs in as them and takes the exam from "My exams"."""
+    user = User.objects.filter(email=PRACTICE_CANDIDATE).first()
+    invigilator = User.objects.filter(email=INVIGILATOR).first()
+    if user is None or invigilator is None:
+        return None
+    exam, created = Exam.objects.get_or_create(
+        code=PRACTICE_CODE,
+        defaults={
+            "title": "Diploma entry exam: practice paper",
+            "title_zh": "文凭入学考试：模拟卷",
+            "instructions": "A practice paper: the clock runs for 45 minutes. Try reloading, or going offline.",
+            "instructions_zh": "模拟卷：时长 45 分钟。可以试试刷新页面或断网。",
+            "duration_minutes": 45,
+        },
+    )
+    if created:
+        for topic, text, text_zh, choices, right in _CHOICE_QUESTIONS[:3]:
+            ids = "abcdef"
+            Question.objects.create(
+                exam=exam,
+                kind=QuestionKind.SINGLE_CHOICE,
+                topic=topic,
+                text=text,
+                text_zh=text_zh,
+                choices=[{"id": ids[i], "text": en, "text_zh": zh} for i, (en, zh) in enumerate(choices)],
+                correct_choices=[ids[right]],
+            )
+        kind, text, text_zh = _WRITTEN_QUESTIONS[0]
+        Question.objects.create(exam=exam, kind=kind, text=text, text_zh=text_zh, marks=5)
+        PaperRule.objects.create(exam=exam, kind=QuestionKind.SINGLE_CHOICE, topic="safety", count=3)
+        PaperRule.objects.create(exam=exam, kind=QuestionKind.SHORT_ANSWER, topic="", count=1)
+    room, _ = ExamRoom.objects.get_or_create(name=PRACTICE_ROOM, defaults={"city": Region.CHONGQING, "seats": 30})
+    room.invigilators.add(invigilator)
+    sitting = Sitting.objects.filter(exam=exam, starts_at__lte=now, ends_at__gt=now + timedelta(minutes=10)).first()
+    if sitting is not None:
+        return sitting
+    if Sitting.objects.filter(room=room, ends_at__gt=now).exists():
+        return None  # the last practice sitting is ending; the next load schedules a new one
+    starts_at = now.replace(microsecond=0)
+    sitting = services.sitting_schedule(
+        exam=exam, room=room, starts_at=starts_at, seats=30, registration_closes_at=starts_at
+    )
+    candidate = services.candidate_register(sitting=sitting, user=user, now=starts_at - timedelta(seconds=1))
+    services.candidate_check_in(
+        sitting=sitting, token=selectors.slip_token(candidate=candidate), by=invigilator, now=starts_at
+    )
+    services.paper_prepare(sitting=sitting, now=starts_at)
+    return sitting

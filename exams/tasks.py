@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from exams import services
+from exams import attempts, services
 from exams.models import Sitting
 
 
@@ -20,3 +20,15 @@ def send_exam_reminders() -> None:
 @shared_task(ignore_result=True)
 def prepare_due_papers() -> None:
     services.papers_prepare_due()
+
+
+# Queued at a paper's start for when its time will be up; the periodic task below catches what it misses (a paper
+# paused meanwhile, a lost task). Submitting twice is impossible: the submission is a conditional update under lock.
+@shared_task(ignore_result=True)
+def submit_paper_if_time_up(paper_id: int) -> None:
+    attempts.paper_submit_if_time_up(paper_id=paper_id)
+
+
+@shared_task(ignore_result=True)
+def submit_time_up_papers() -> None:
+    attempts.papers_submit_time_up()

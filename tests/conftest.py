@@ -28,6 +28,7 @@ SERIAL_MODULES = {
     "tests/bench/test_cascade_bench.py",
     "tests/bench/test_workers.py",
     "tests/bench/test_recording_compose.py",
+    "tests/bench/test_exam_storm.py",
 }
 SERIAL_MARKERS = {"e2e", "real_worker"}
 ROOT = Path(__file__).resolve().parent.parent

@@ -290,3 +290,46 @@ def lti_platform_registration(platform: Any, **overrides: Any) -> Any:
         **overrides,
     }
     return Platform.objects.create(**fields)
+
+
+# Taking an exam (exams/attempts.py) ----------------------------------------------------------------------------------
+
+
+def exam_taking_world(
+    *, duration_minutes: int = 60, starts_in: Any = None, code: str | None = None, user: Any = None
+) -> dict[str, Any]:
+    """An exam of two single-choice questions and a short answer (one paper rule line each), a sitting starting in
+    `starts_in` (default 5 minutes; registration open until the start) with a trainee registered, checked in by the
+    room's invigilator, and the papers prepared."""
+    from datetime import timedelta
+
+    from exams import selectors, services
+    from exams.models import PaperRule
+
+    exam = ExamFactory.create(duration_minutes=duration_minutes, **({"code": code} if code else {}))
+    QuestionFactory.create_batch(2, exam=exam)
+    QuestionFactory.create(exam=exam, kind="short", topic="theory", text="Name the law of V = IR.", choices=[])
+    PaperRule.objects.create(exam=exam, kind="single", topic="safety", count=2)
+    PaperRule.objects.create(exam=exam, kind="short", topic="theory", count=1)
+    room = ExamRoomFactory.create()
+    person = invigilator()
+    room.invigilators.add(person)
+    sitting_ = sitting(
+        exam=exam,
+        room=room,
+        starts_in=starts_in if starts_in is not None else timedelta(minutes=5),
+        closes_before=timedelta(0),
+    )
+    user = user or trainee()
+    candidate = services.candidate_register(sitting=sitting_, user=user)
+    services.candidate_check_in(sitting=sitting_, token=selectors.slip_token(candidate=candidate), by=person)
+    services.paper_prepare(sitting=sitting_)
+    candidate.refresh_from_db()
+    return {
+        "exam": exam,
+        "sitting": sitting_,
+        "invigilator": person,
+        "trainee": user,
+        "candidate": candidate,
+        "paper": candidate.paper,
+    }

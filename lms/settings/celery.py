@@ -56,6 +56,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "exams.tasks.prepare_due_papers",
         "schedule": timedelta(seconds=60),
     },
+    # Exam papers whose time is up are submitted by the server (each once); a task queued at each start for its
+    # due time does it sooner, and every save and every state read checks too.
+    "submit-time-up-papers": {
+        "task": "exams.tasks.submit_time_up_papers",
+        "schedule": timedelta(seconds=5),
+    },
     # Remote attendance: a socket that stopped sending heartbeats for 30 s is gone.
     "close-stale-presence": {
         "task": "classrooms.tasks.close_stale_presence",

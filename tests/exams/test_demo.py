@@ -43,3 +43,19 @@ def test_the_demo_has_an_exam_a_sitting_candidates_and_an_invigilator(settings) 
     assert selectors.user_invigilates(user=invigilator, room=sitting.room)
     # The rule can be met from the bank: papers are ready to be prepared.
     assert services.paper_prepare(sitting=sitting) == 2
+
+
+def test_the_demo_has_a_practice_exam_to_take_now(settings, client) -> None:
+    settings.DEBUG = True
+    call_command("load_demo")
+    call_command("load_demo")
+    [sitting] = Sitting.objects.filter(exam__code="DIP-PRACTICE")
+    assert sitting.starts_at <= timezone.now() < sitting.ends_at
+    [candidate] = sitting.candidates.all()
+    assert candidate.user.email == "trainee.cq@corridor.example" and candidate.checked_in_at is not None
+    assert candidate.paper.items, "the paper is prepared before the start"
+    client.force_login(candidate.user)
+    page = f"/en/exams/candidates/{candidate.pk}/exam/"
+    assert page in client.get("/en/exams/mine/").content.decode()
+    assert client.post(f"{page}start/").status_code == 302
+    assert 'id="exam-form"' in client.get(page).content.decode()

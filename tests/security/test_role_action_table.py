@@ -26,7 +26,7 @@ from django.utils import timezone, translation
 
 from certificates.models import Certificate, CertificateRule, CertificateState, IssueBatch
 from exams import services as exam_services
-from exams.models import PaperRule
+from exams.models import Paper, PaperRule
 from internships.models import InternTask, LogFile, WeekLog
 from lms.accounts.models import DataExport, DataExportState, User
 from lms.xapi.models import QueuedStatement, StatementState
@@ -307,6 +307,49 @@ ROUTES: dict[str, list[Case]] = {
         Case(url("exams:prepare-papers", sitting_id=extra("sitting")), everyone(METHOD)),
         Case(url("exams:prepare-papers", sitting_id=extra("sitting")), expect(DENY, **{ADMIN: ALLOW}), "post"),
         Case(url("exams:prepare-papers", sitting_id=fixed(FORGED_ID)), expect(NOT_FOUND), "post", label="forged id"),
+    ],
+    # Taking an exam: a registration's exam page and its paper are the candidate's alone (anyone else: not found).
+    # The table's trainee is not checked in and the sitting is days away, so starting and submitting are refused as
+    # not possible now; a save that is not JSON is refused as invalid.
+    "exams:take": [
+        Case(url("exams:take", candidate_id=extra("candidate")), expect(NOT_FOUND, **{TRAINEE: ALLOW})),
+        Case(url("exams:take", candidate_id=fixed(FORGED_ID)), expect(NOT_FOUND), label="forged id"),
+    ],
+    "exams:start": [
+        Case(url("exams:start", candidate_id=extra("candidate")), everyone(METHOD)),
+        Case(url("exams:start", candidate_id=extra("candidate")), expect(NOT_FOUND, **{TRAINEE: CONFLICT}), "post"),
+        Case(url("exams:start", candidate_id=fixed(FORGED_ID)), expect(NOT_FOUND), "post", label="forged id"),
+    ],
+    "exams:paper-state": [
+        Case(url("exams:paper-state", paper_id=extra("paper")), expect(NOT_FOUND, **{TRAINEE: ALLOW}), json=True),
+        Case(url("exams:paper-state", paper_id=fixed(FORGED_ID)), expect(NOT_FOUND), label="forged id", json=True),
+    ],
+    "exams:paper-answers": [
+        Case(url("exams:paper-answers", paper_id=extra("paper")), everyone(METHOD)),
+        Case(
+            url("exams:paper-answers", paper_id=extra("paper")),
+            expect(NOT_FOUND, **{TRAINEE: BAD}),
+            "post",
+            lambda w: {"answers": "not JSON"},
+            json=True,
+        ),
+        Case(
+            url("exams:paper-answers", paper_id=fixed(FORGED_ID)),
+            expect(NOT_FOUND),
+            "post",
+            label="forged id",
+            json=True,
+        ),
+    ],
+    "exams:paper-submit": [
+        Case(url("exams:paper-submit", paper_id=extra("paper")), everyone(METHOD)),
+        Case(
+            url("exams:paper-submit", paper_id=extra("paper")),
+            expect(NOT_FOUND, **{TRAINEE: CONFLICT}),
+            "post",
+            json=True,
+        ),
+        Case(url("exams:paper-submit", paper_id=fixed(FORGED_ID)), expect(NOT_FOUND), "post", label="forged id"),
     ],
     "wagtailcore_login": [Case(fixed("/en/_util/login/"), everyone(ALLOW))],
     "wagtailcore_authenticate_with_password": [
@@ -1039,6 +1082,8 @@ def _build() -> World:
     world.extra["exam_code"] = exam.code
     world.extra["sitting"] = sitting.pk
     world.extra["candidate"] = exam_services.candidate_register(sitting=sitting, user=trainee).pk
+    exam_services.paper_prepare(sitting=sitting)
+    world.extra["paper"] = Paper.objects.get(candidate_id=world.extra["candidate"]).pk
     return world
 
 
@@ -1055,6 +1100,7 @@ FINGERPRINTED = (
     "courses.Enrolment",
     "exams.Candidate",
     "exams.Paper",
+    "exams.Answer",
     "exams.Sitting",
     "courses.LessonCompletion",
     "courses.QuizAttempt",

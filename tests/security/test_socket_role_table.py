@@ -1,5 +1,6 @@
 """Role × message over every socket: the live socket (`classrooms.consumers.HANDLERS`), the media socket
-(`streaming.consumers.HANDLERS`) and the room agents' device socket (`classrooms.device_consumer.HANDLERS`).
+(`streaming.consumers.HANDLERS`), the room agents' device socket (`classrooms.device_consumer.HANDLERS`) and the
+candidate's exam page socket (`exams.consumers.HANDLERS`).
 
 Each table names, for every message type, what each actor gets back: the reply's type (`ack`, `pong`, ...) or the
 error's code (`forbidden` for a person the message is not theirs to send), or `closed:<code>` when the socket itself
@@ -29,8 +30,10 @@ from django.db import connection
 from classrooms import consumers as live_consumers
 from classrooms import device_consumer
 from classrooms.services import devices, polls, qa
+from exams import consumers as exam_consumers
 from lms.asgi import application
 from streaming import consumers as media_consumers
+from tests import factories
 from tests.support import authz
 from tests.support.authz import (
     ADMIN,
@@ -215,10 +218,26 @@ DEVICE: dict[str, list[Row]] = {
     ],
 }
 
+# The candidate's exam page socket (exams/consumers.py): only the paper's candidate (the table's trainee) gets in;
+# anyone else is told the paper does not exist; visitors are told to sign in.
+EXAM: dict[str, list[Row]] = {
+    "heartbeat": [
+        Row(
+            w({}),
+            {
+                **dict.fromkeys(authz.ACTORS, "closed:not_found"),
+                ANONYMOUS: UNAUTHENTICATED,
+                TRAINEE: "pong",
+            },
+        )
+    ],
+}
+
 SOCKETS: dict[str, tuple[dict[str, list[Row]], dict[str, Any]]] = {
     "live": (LIVE, live_consumers.HANDLERS),
     "media": (MEDIA, media_consumers.HANDLERS),
     "device": (DEVICE, device_consumer.HANDLERS),
+    "exam": (EXAM, exam_consumers.HANDLERS),
 }
 
 
@@ -282,6 +301,7 @@ def world(db: None, django_db_blocker: Any) -> Iterator[World]:
             built.extra[REVOKED_AGENT] = devices.device_token_issue(room=built.room).secret
             built.extra[AGENT] = devices.device_token_issue(room=built.room).secret  # revokes the one before
             built.extra[OTHER_AGENT] = devices.device_token_issue(room=built.other_room).secret
+            built.extra["paper"] = factories.exam_taking_world(user=people[TRAINEE])["paper"].pk
             yield built
         finally:
             _restore(rows)
@@ -348,6 +368,13 @@ async def test_media_socket(world: World, message: str, index: int, actor: str, 
     frame = {"type": message, **MEDIA[message][index].message(world)}
     got = await outcome(world, actor, f"/ws/sessions/{world.session.pk}/media/", frame)
     _check(got, expected, actor, "media", frame)
+
+
+@pytest.mark.parametrize(("message", "index", "actor", "expected"), _params("exam"))
+async def test_exam_paper_socket(world: World, message: str, index: int, actor: str, expected: str) -> None:
+    frame = {"type": message, **EXAM[message][index].message(world)}
+    got = await outcome(world, actor, f"/ws/exams/papers/{world.extra['paper']}/", frame)
+    _check(got, expected, actor, "exam", frame)
 
 
 @pytest.mark.parametrize(("message", "index", "actor", "expected"), _params("device"))
