@@ -41,8 +41,12 @@ def _allowed_sitting(sitting_id: int, user: Any) -> tuple[Sitting | None, bool]:
     return sitting, selectors.user_invigilates(user=user, room=sitting.room)
 
 
-def _state(sitting_id: int) -> dict[str, Any]:
-    sitting = Sitting.objects.select_related("exam", "room").get(pk=sitting_id)
+def _state(sitting_id: int, user: Any) -> dict[str, Any] | None:
+    """The console's frame, or None when the person no longer runs the sitting (taken off the room, or the sitting
+    deleted): checked again on every push."""
+    sitting = Sitting.objects.select_related("exam", "room").filter(pk=sitting_id).first()
+    if sitting is None or not selectors.user_invigilates(user=user, room=sitting.room):
+        return None
     now = timezone.now()
     return {"type": "console", **console_state(sitting=sitting, now=now), "server_time": now.isoformat()}
 
@@ -51,6 +55,7 @@ class SittingConsoleConsumer(AsyncWebsocketConsumer):
     sitting_id = 0
     group = ""
     language = "en"
+    user: Any = None
     refresh: asyncio.Future[None] | None = None
 
     async def connect(self) -> None:
@@ -76,7 +81,7 @@ class SittingConsoleConsumer(AsyncWebsocketConsumer):
                 message = _("Only this exam room's invigilators and administrators run its sittings.")
                 await self._refuse(CloseCode.FORBIDDEN, "forbidden", message)
                 return
-        self.sitting_id = sitting.pk
+        self.sitting_id, self.user = sitting.pk, user
         self.group = sitting_group(sitting.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self._send_state()
@@ -117,7 +122,10 @@ class SittingConsoleConsumer(AsyncWebsocketConsumer):
 
     async def _send_state(self) -> None:
         with translation.override(self.language):
-            state = await database_sync_to_async(_state)(self.sitting_id)
+            state = await database_sync_to_async(_state)(self.sitting_id, self.user)
+            if state is None:
+                await self._refuse(CloseCode.FORBIDDEN, "forbidden", _("You no longer run this sitting."))
+                return
         await self._send(state)
 
     async def _send(self, frame: dict[str, Any]) -> None:

@@ -281,3 +281,21 @@ def incident_record(
     )
     papers_changed_on_commit(sitting_id=sitting.pk, paper_ids=[], reason="incident")
     return incident
+
+
+def invigilation_erase_user(*, person: Any) -> dict[str, int]:
+    """Erasing a person keeps the sittings' incidents and audited actions (the exam board's record), which name a
+    candidate only through their candidacy and an invigilator through their account, now the placeholder; the
+    person's names are scrubbed from every note and explanation that mentions them."""
+    scrubbed = 0
+    for incident in Incident.objects.only("pk", "note"):
+        if person.mentions(incident.note):
+            incident.note = person.scrub(incident.note)
+            incident.save(update_fields=["note"])
+            scrubbed += 1
+    for action in InvigilationAction.objects.only("pk", "explanation"):
+        if person.mentions(action.explanation):
+            action.explanation = person.scrub(action.explanation)
+            action.save(update_fields=["explanation"])
+            scrubbed += 1
+    return {"invigilation_texts_scrubbed": scrubbed}

@@ -343,3 +343,37 @@ def sitting_record_csv(*, sitting: Sitting, zone: Any, now: datetime | None = No
             ]
         )
     return out.getvalue()
+
+
+def invigilation_records_of(*, user: Any) -> dict[str, Any]:
+    """What the invigilator's console holds about a person (their data export): the incidents logged and the actions
+    taken about them as a candidate, and those they recorded or took as an invigilator."""
+
+    def incident(i: Incident) -> dict[str, Any]:
+        return {
+            "sitting": i.sitting_id,
+            "candidate_number": i.candidate.number if i.candidate else None,
+            "category": i.category,
+            "note": i.note,
+            "recorded_at": i.recorded_at.isoformat(),
+        }
+
+    def action(a: InvigilationAction) -> dict[str, Any]:
+        return {
+            "sitting": a.sitting_id,
+            "candidate_number": a.candidate.number if a.candidate else None,
+            "kind": a.kind,
+            "seconds": a.seconds,
+            "cause": a.cause,
+            "explanation": a.explanation,
+            "at": a.at.isoformat(),
+        }
+
+    incidents = Incident.objects.select_related("candidate").order_by("recorded_at", "pk")
+    actions = InvigilationAction.objects.select_related("candidate").order_by("at", "pk")
+    return {
+        "incidents_about_them": [incident(i) for i in incidents.filter(candidate__user=user)],
+        "actions_about_them": [action(a) for a in actions.filter(candidate__user=user)],
+        "incidents_recorded": [incident(i) for i in incidents.filter(recorded_by=user)],
+        "actions_taken": [action(a) for a in actions.filter(by=user)],
+    }

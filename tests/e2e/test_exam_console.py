@@ -28,7 +28,14 @@ pytestmark = [pytest.mark.e2e, pytest.mark.serial]
 
 
 @pytest.fixture
-def live_server(asgi_live_server: AsgiServer) -> AsgiServer:
+def same_layer(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
+    """The server's channel-layer prefix is this process's (by default each names its own database, and the
+    server's is the test database), so a change made here reaches the server's sockets through Redis."""
+    monkeypatch.setenv("CHANNEL_LAYER_PREFIX", settings.CHANNEL_LAYER_PREFIX)
+
+
+@pytest.fixture
+def live_server(same_layer: None, asgi_live_server: AsgiServer) -> AsgiServer:
     return asgi_live_server
 
 

@@ -116,3 +116,15 @@ async def test_anyone_else_is_closed_saying_why(console, who, code, reason) -> N
     assert frame["type"] == "error" and frame["code"] == reason
     closed = await client.communicator.receive_output(timeout=3)
     assert closed == {"type": "websocket.close", "code": code, "reason": reason}
+
+
+async def test_an_invigilator_taken_off_the_room_is_closed_at_the_next_change(console) -> None:
+    sitting, (first,), invigilator = await sync_to_async(sitting_in_progress)(candidates=1)
+    client = await console(invigilator, sitting.pk)
+    await client.receive_type("console")
+    await sync_to_async(sitting.room.invigilators.remove)(invigilator)
+    await sync_to_async(paper_start)(first)
+    frame = await client.receive()
+    assert frame["type"] == "error" and frame["code"] == "forbidden"
+    closed = await client.communicator.receive_output(timeout=3)
+    assert closed == {"type": "websocket.close", "code": CloseCode.FORBIDDEN, "reason": "forbidden"}

@@ -353,3 +353,29 @@ def test_the_record_for_the_exam_board_lists_candidates_times_actions_and_incide
     stranger = Client()
     stranger.force_login(first.user)
     assert stranger.get(f"/en/exams/sittings/{sitting.pk}/console/record.csv").status_code == 403
+
+
+def test_a_persons_export_holds_incidents_about_them_and_erasing_them_scrubs_their_name(room) -> None:
+    from lms.accounts.personal_data import personal_data_parts
+    from lms.accounts.services import user_erase
+
+    sitting, (first, second, _third), invigilator = room
+    paper_start(first)
+    invigilation.incident_record(
+        sitting=sitting, candidate=first, category="identity", note="Cand1 Li's photo is old.", by=invigilator
+    )
+    invigilation.papers_pause(
+        sitting=sitting, candidate=first, cause="health", explanation="Cand1 Li felt faint.", by=invigilator
+    )
+    invigilation.incident_record(sitting=sitting, candidate=second, category="other", note="Late.", by=invigilator)
+    [part] = [part for part in personal_data_parts() if part.name == "exam_invigilation"]
+    exported = part.export(first.user)
+    assert [i["note"] for i in exported["incidents_about_them"]] == ["Cand1 Li's photo is old."]
+    assert [a["explanation"] for a in exported["actions_about_them"]] == ["Cand1 Li felt faint."]
+    assert len(part.export(invigilator)["incidents_recorded"]) == 2
+
+    user_erase(user=first.user, by=factories.administrator(), reason="Asked to be forgotten.")
+    notes = sorted(Incident.objects.values_list("note", flat=True))
+    assert all("Cand1" not in note for note in notes) and "Late." in notes
+    assert "Cand1" not in InvigilationAction.objects.get().explanation
+    assert Incident.objects.filter(candidate=first).count() == 1, "the exam board's record stays"
