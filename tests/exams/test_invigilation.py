@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
+from django.db import connections
 from django.test import Client
 from django.utils import timezone
 
@@ -379,3 +383,45 @@ def test_a_persons_export_holds_incidents_about_them_and_erasing_them_scrubs_the
     assert all("Cand1" not in note for note in notes) and "Late." in notes
     assert "Cand1" not in InvigilationAction.objects.get().explanation
     assert Incident.objects.filter(candidate=first).count() == 1, "the exam board's record stays"
+
+
+@pytest.mark.skipif(
+    "postgresql" not in django_settings.DATABASES["default"]["ENGINE"],
+    reason="concurrent writers need PostgreSQL (SQLite serialises the whole database)",
+)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_invigilators_at_once_neither_lose_extra_time_nor_pause_twice() -> None:
+    sitting, (first, second, _third), invigilator = sitting_in_progress(candidates=3)
+    colleague = factories.invigilator()
+    sitting.room.invigilators.add(colleague)
+    paper_start(first)
+    paper_start(second)
+    barrier = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def act(work: Callable[[], object]) -> None:
+        try:
+            barrier.wait()
+            work()
+            outcomes.append("done")
+        except CorridorError as refused:
+            outcomes.append(refused.code)
+        finally:
+            connections.close_all()
+
+    works: list[Callable[[], object]] = [
+        lambda: invigilation.papers_pause(sitting=sitting, candidate=first, by=invigilator, **EXPLAINED),
+        lambda: invigilation.papers_pause(sitting=sitting, candidate=first, by=colleague, **EXPLAINED),
+        lambda: invigilation.papers_extra_time(
+            sitting=sitting, candidate=None, seconds=300, by=invigilator, **EXPLAINED
+        ),
+        lambda: invigilation.papers_extra_time(sitting=sitting, candidate=None, seconds=300, by=colleague, **EXPLAINED),
+    ]
+    threads = [threading.Thread(target=act, args=(work,)) for work in works]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["already_paused", "done", "done", "done"]
+    assert sorted(Paper.objects.filter(candidate__sitting=sitting).values_list("extra_seconds", flat=True)) == [600] * 3
+    assert InvigilationAction.objects.filter(sitting=sitting).count() == 3
