@@ -24,6 +24,7 @@ from exams import invigilation, selectors
 from exams import invigilation_selectors as console
 from exams.console_forms import WHOLE_ROOM, ConsoleActionForm, IncidentForm
 from exams.models import ActionCause, ActionKind, Candidate, IncidentCategory, Sitting
+from exams.record_pdf import sitting_record_pdf
 from lms.accounts.requests import AuthenticatedHttpRequest
 from lms.forms import form_checked
 from lms.timezones import city_time, city_time_zone
@@ -124,11 +125,31 @@ def console_record_csv(request: AuthenticatedHttpRequest, sitting_id: int) -> Ht
     """The sitting's record for the exam board: candidates, their times, extra time, pauses, incidents, actions."""
     sitting = _sitting_invigilated(request, sitting_id)
     now = timezone.now()
-    text = console.sitting_record_csv(sitting=sitting, zone=city_time_zone(sitting.room.city), now=now)
+    record = console.sitting_record(sitting=sitting, zone=city_time_zone(sitting.room.city), now=now)
+    text = console.sitting_record_csv(record)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     filename = f"sitting-record-{sitting.exam.code}-{sitting.pk}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "private, no-store"
     response.write("\ufeff")  # a byte-order mark, so Excel reads UTF-8 and shows Chinese names
     response.write(text)
+    return response
+
+
+@require_safe
+@login_required
+def console_record_pdf(request: AuthenticatedHttpRequest, sitting_id: int) -> HttpResponse:
+    """The same record as a PDF, to print and sign for the exam board."""
+    sitting = _sitting_invigilated(request, sitting_id)
+    record = console.sitting_record(sitting=sitting, zone=city_time_zone(sitting.room.city), now=timezone.now())
+    pdf = sitting_record_pdf(
+        record,
+        title=_("Sitting record for the exam board"),
+        candidates=_("Candidates"),
+        log=_("Sitting log"),
+        page_label=_("Page {page} of {pages}"),
+    )
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="sitting-record-{sitting.exam.code}-{sitting.pk}.pdf"'
+    response["Cache-Control"] = "private, no-store"
     return response

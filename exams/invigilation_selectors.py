@@ -269,22 +269,32 @@ def _minutes(seconds: int) -> str:
     return f"{seconds / 60:.1f}" if seconds else ""
 
 
-def sitting_record_csv(*, sitting: Sitting, zone: Any, now: datetime | None = None) -> str:
-    """The sitting's record for the exam board, in the reader's language: the sitting, then one line per candidate
-    (seat, check-in, start, submission and how, extra time, time paused, when their answers last reached the server,
-    incidents), then every incident and audited action with its cause, explanation, who and when. Times on the
-    exam room's city clock."""
+@dataclass(frozen=True)
+class SittingRecord:
+    """The sitting's record for the exam board, as text cells: the sitting, a line per candidate, a line per
+    incident or audited action, each table with its header."""
+
+    head: list[list[str]]
+    candidate_header: list[str]
+    candidates: list[list[str]]
+    log_header: list[str]
+    log: list[list[str]]
+
+
+def sitting_record(*, sitting: Sitting, zone: Any, now: datetime | None = None) -> SittingRecord:
+    """The sitting's record, in the reader's language: the sitting, then one line per candidate (seat, check-in,
+    start, submission and how, extra time, time paused, when their answers last reached the server, incidents), then
+    every incident and audited action with its cause, explanation, who and when. Times on the exam room's city
+    clock."""
     now = now or timezone.now()
-    rows = console_rows(sitting=sitting, now=now)
     how = dict(SubmittedHow.choices)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([_("Sitting"), sitting.exam.code, _cell(sitting.exam.title), _cell(sitting.room.name)])
-    writer.writerow([_("Starts"), _stamp(sitting.starts_at, zone), _("Ends"), _stamp(sitting.ends_at, zone)])
-    writer.writerow([_("Record made"), _stamp(now, zone), _("Time zone"), str(zone)])
-    writer.writerow([])
-    writer.writerow(
-        [
+    return SittingRecord(
+        head=[
+            [_("Sitting"), sitting.exam.code, sitting.exam.title, sitting.room.name],
+            [_("Starts"), _stamp(sitting.starts_at, zone), _("Ends"), _stamp(sitting.ends_at, zone)],
+            [_("Record made"), _stamp(now, zone), _("Time zone"), str(zone)],
+        ],
+        candidate_header=[
             _("Seat"),
             _("Candidate number"),
             _("Name"),
@@ -296,14 +306,12 @@ def sitting_record_csv(*, sitting: Sitting, zone: Any, now: datetime | None = No
             _("Time paused (min)"),
             _("Answers last reached the server"),
             _("Incidents"),
-        ]
-    )
-    for row in rows:
-        writer.writerow(
+        ],
+        candidates=[
             [
-                row.seat,
+                str(row.seat),
                 row.number,
-                _cell(row.name),
+                row.name,
                 _stamp(row.checked_in_at, zone),
                 _stamp(row.started_at, zone),
                 _stamp(row.submitted_at, zone),
@@ -311,12 +319,11 @@ def sitting_record_csv(*, sitting: Sitting, zone: Any, now: datetime | None = No
                 _minutes(row.extra_seconds),
                 _minutes(row.paused_seconds),
                 _stamp(row.last_saved_at, zone),
-                row.incidents,
+                str(row.incidents),
             ]
-        )
-    writer.writerow([])
-    writer.writerow(
-        [
+            for row in console_rows(sitting=sitting, now=now)
+        ],
+        log_header=[
             _("Time"),
             _("Record"),
             _("Kind"),
@@ -326,22 +333,38 @@ def sitting_record_csv(*, sitting: Sitting, zone: Any, now: datetime | None = No
             _("Candidate"),
             _("Text"),
             _("By"),
-        ]
-    )
-    for entry in sitting_log(sitting=sitting):
-        writer.writerow(
+        ],
+        log=[
             [
                 _stamp(entry.at, zone),
                 _("Incident") if entry.what == "incident" else _("Action"),
                 str(entry.label),
                 str(entry.cause),
                 _minutes(entry.seconds),
-                entry.candidate.seat_number if entry.candidate else _("Whole room"),
-                _cell(_name(entry.candidate.user)) if entry.candidate else "",
-                _cell(entry.text),
-                _cell(entry.by.email),
+                str(entry.candidate.seat_number) if entry.candidate else _("Whole room"),
+                _name(entry.candidate.user) if entry.candidate else "",
+                entry.text,
+                entry.by.email,
             ]
-        )
+            for entry in sitting_log(sitting=sitting)
+        ],
+    )
+
+
+def sitting_record_csv(record: SittingRecord) -> str:
+    """The record as one CSV: the sitting, a blank line, the candidates, a blank line, the log."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for line in [
+        *record.head,
+        [],
+        record.candidate_header,
+        *record.candidates,
+        [],
+        record.log_header,
+        *record.log,
+    ]:
+        writer.writerow([_cell(value) for value in line])
     return out.getvalue()
 
 

@@ -18,6 +18,7 @@ urlpatterns = [
     path("sittings/<int:sitting_id>/console/action/", console_views.console_action, name="console-action"),
     path("sittings/<int:sitting_id>/console/incident/", console_views.console_incident, name="console-incident"),
     path("sittings/<int:sitting_id>/console/record.csv", console_views.console_record_csv, name="console-record"),
+    path("sittings/<int:sitting_id>/console/record.pdf", console_views.console_record_pdf, name="console-record-pdf"),
     path("candidates/<int:candidate_id>/slip.pdf", views.admission_slip, name="slip"),
     path("<str:code>/", views.exam_detail, name="exam"),
 ]

@@ -1,7 +1,7 @@
 """The invigilator's live console in Chromium (issue 16, item 6): an invigilator opens it from the sitting's page and
 sees each candidate's state; a colleague checks a candidate in at the door and the console shows it at once, without
 a reload; the invigilator pauses a candidate with a cause and an explanation, logs an incident, gives the whole room
-extra time, and exports the sitting's record for the exam board, which the test reads.
+extra time, and exports the sitting's record for the exam board (CSV and PDF), which the test reads.
 
 The candidates' side (starting a paper on the exam page) is built on another branch: `console_support.paper_start`
 stands in for it here. With Redis (REDIS_URL) the channel layer crosses processes, so a start made in the test's
@@ -23,6 +23,7 @@ from exams.models import Candidate, Paper
 from tests import factories
 from tests.exams.console_support import paper_start, sitting_in_progress
 from tests.support.browser import AsgiServer, SignIn, in_another_thread
+from tests.support.pdf import pdf_text
 
 pytestmark = [pytest.mark.e2e, pytest.mark.serial]
 
@@ -154,4 +155,11 @@ def test_an_invigilator_runs_a_sitting_from_the_live_console(sign_in: SignIn, li
         ("Incident", "Suspected misconduct", "2", "Phone visible under the desk."),
         ("Action", "Extra time", "Whole room", "Fire alarm drill."),
     ]
+    # The same record as a PDF, to print and sign.
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="The record as PDF, to print").click()
+    with open(download_info.value.path(), "rb") as downloaded:
+        text = pdf_text(downloaded.read())
+    for expected in ("Sitting record for the exam board", "Mei Chen · 陈梅", "Fire alarm drill.", "Page 1 of 1"):
+        assert expected in text
     assert Candidate.objects.get(pk=latecomer.pk).checked_in_by == colleague

@@ -425,3 +425,28 @@ def test_two_invigilators_at_once_neither_lose_extra_time_nor_pause_twice() -> N
     assert sorted(outcomes) == ["already_paused", "done", "done", "done"]
     assert sorted(Paper.objects.filter(candidate__sitting=sitting).values_list("extra_seconds", flat=True)) == [600] * 3
     assert InvigilationAction.objects.filter(sitting=sitting).count() == 3
+
+
+def test_the_record_as_pdf_holds_the_same_as_the_csv_chinese_names_included(room) -> None:
+    from tests.support.pdf import pdf_text
+
+    sitting, (first, *_), invigilator = room
+    first.user.name_zh = "李一"
+    first.user.save()
+    paper_start(first)
+    invigilation.papers_pause(sitting=sitting, candidate=first, by=invigilator, **EXPLAINED)
+    for n in range(60):  # enough to need a second page
+        invigilation.incident_record(
+            sitting=sitting, candidate=None, category="disturbance", note=f"Noise number {n}.", by=invigilator
+        )
+    client = Client()
+    client.force_login(invigilator)
+    response = client.get(f"/en/exams/sittings/{sitting.pk}/console/record.pdf")
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    text = pdf_text(response.content)
+    assert "Sitting record for the exam board" in text and "Cand1 Li · 李一" in text
+    assert "Felt faint; the nurse is with them." in text and "Noise number 59." in text
+    assert "Page 1 of 2" in text and "Page 2 of 2" in text
+    other = Client()
+    other.force_login(factories.invigilator())
+    assert other.get(f"/en/exams/sittings/{sitting.pk}/console/record.pdf").status_code == 403

@@ -358,6 +358,10 @@ ROUTES: dict[str, list[Case]] = {
         Case(url("exams:console-record", sitting_id=extra("sitting")), expect(DENY, **{ADMIN: ALLOW})),
         Case(url("exams:console-record", sitting_id=fixed(FORGED_ID)), expect(NOT_FOUND), label="forged id"),
     ],
+    "exams:console-record-pdf": [
+        Case(url("exams:console-record-pdf", sitting_id=extra("sitting")), expect(DENY, **{ADMIN: ALLOW})),
+        Case(url("exams:console-record-pdf", sitting_id=fixed(FORGED_ID)), expect(NOT_FOUND), label="forged id"),
+    ],
     "wagtailcore_login": [Case(fixed("/en/_util/login/"), everyone(ALLOW))],
     "wagtailcore_authenticate_with_password": [
         Case(
