@@ -158,8 +158,8 @@ def test_an_invigilator_runs_a_sitting_from_the_live_console(sign_in: SignIn, li
     # The same record as a PDF, to print and sign.
     with page.expect_download() as download_info:
         page.get_by_role("link", name="The record as PDF, to print").click()
-    with open(download_info.value.path(), "rb") as downloaded:
-        text = pdf_text(downloaded.read())
+    with open(download_info.value.path(), "rb") as pdf_file:
+        text = pdf_text(pdf_file.read())
     for expected in ("Sitting record for the exam board", "Mei Chen · 陈梅", "Fire alarm drill.", "Page 1 of 1"):
         assert expected in text
     assert Candidate.objects.get(pk=latecomer.pk).checked_in_by == colleague
