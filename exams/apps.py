@@ -22,3 +22,15 @@ class ExamsConfig(AppConfig):
                 erase=lambda person: exams_erase_user(person=person),
             )
         )
+        # The invigilator's console: incidents and audited actions (exams.invigilation).
+        from exams.invigilation import invigilation_erase_user
+        from exams.invigilation_selectors import invigilation_records_of
+
+        register_personal_data(
+            PersonalDataPart(
+                name="exam_invigilation",
+                describe="incidents logged and invigilators' actions (pause, extra time) about them, or by them",
+                export=lambda user: invigilation_records_of(user=user),
+                erase=lambda person: invigilation_erase_user(person=person),
+            )
+        )

@@ -260,3 +260,92 @@ class Answer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.paper_id} · {self.question_id}"
+
+
+# Invigilation: the console's incident log and audited actions (append-only: no page edits or deletes them) ----------
+
+
+class IncidentCategory(models.TextChoices):
+    IDENTITY = "identity", _("Identity")
+    MISCONDUCT = "misconduct", _("Suspected misconduct")
+    TECHNICAL = "technical", _("Technical problem")
+    HEALTH = "health", _("Health")
+    DISTURBANCE = "disturbance", _("Disturbance")
+    OTHER = "other", _("Other")
+
+
+class Incident(models.Model):
+    """Something an invigilator noted during a sitting, about one candidate or (no candidate) the whole room."""
+
+    sitting = models.ForeignKey(Sitting, on_delete=models.CASCADE, related_name="incidents", verbose_name=_("sitting"))
+    candidate = models.ForeignKey(
+        Candidate,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="incidents",
+        verbose_name=_("candidate"),
+        help_text=_("Empty for the whole room."),
+    )
+    category = models.CharField(_("category"), max_length=16, choices=IncidentCategory.choices)
+    note = models.TextField(_("note"))
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("recorded by")
+    )
+    recorded_at = models.DateTimeField(_("recorded at"))
+
+    class Meta:
+        verbose_name = _("incident")
+        ordering = ["sitting", "recorded_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.sitting_id} · {self.get_category_display()} · {self.recorded_at:%H:%M:%S}"
+
+
+class ActionKind(models.TextChoices):
+    PAUSE = "pause", _("Pause")
+    RESUME = "resume", _("Resume")
+    EXTRA_TIME = "extra_time", _("Extra time")
+
+
+class ActionCause(models.TextChoices):
+    HEALTH = "health", _("Health")
+    TECHNICAL = "technical", _("Technical problem")
+    DISTURBANCE = "disturbance", _("Disturbance")
+    ACCESS_ARRANGEMENT = "access", _("Access arrangement")
+    EMERGENCY = "emergency", _("Emergency (evacuation, alarm)")
+    OTHER = "other", _("Other")
+
+
+class InvigilationAction(models.Model):
+    """An invigilator's pause, resume or extra time, for one candidate or (no candidate) the whole room: its cause
+    and explanation, who and when. Written in the same transaction as the change to the papers."""
+
+    sitting = models.ForeignKey(
+        Sitting, on_delete=models.CASCADE, related_name="invigilation_actions", verbose_name=_("sitting")
+    )
+    candidate = models.ForeignKey(
+        Candidate,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="invigilation_actions",
+        verbose_name=_("candidate"),
+        help_text=_("Empty for the whole room."),
+    )
+    kind = models.CharField(_("action"), max_length=16, choices=ActionKind.choices)
+    # Extra time given (0 for pause and resume).
+    seconds = models.PositiveIntegerField(_("seconds"), default=0)
+    cause = models.CharField(_("cause"), max_length=16, choices=ActionCause.choices)
+    explanation = models.TextField(_("explanation"))
+    # How many papers it changed (a room's action changes every paper it applies to).
+    papers_changed = models.PositiveIntegerField(_("papers changed"), default=0)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("by"))
+    at = models.DateTimeField(_("at"))
+
+    class Meta:
+        verbose_name = _("invigilation action")
+        ordering = ["sitting", "at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.sitting_id} · {self.get_kind_display()} · {self.at:%H:%M:%S}"

@@ -18,6 +18,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from exams import selectors
+from exams.live import papers_changed_on_commit
 from exams.models import Candidate, Exam, ExamRoom, Paper, PaperRule, Question, QuestionKind, Sitting
 from lms.accounts.roles import Role, user_roles
 from lms.errors import CorridorError
@@ -330,6 +331,8 @@ def candidate_check_in(*, sitting: Sitting, token: str, by: Any, now: datetime |
         )
     candidate.checked_in_at, candidate.checked_in_by = now, by
     candidate.save(update_fields=["checked_in_at", "checked_in_by"])
+    # The sitting's consoles show the check-in at once.
+    papers_changed_on_commit(sitting_id=sitting.pk, paper_ids=[], reason="checked_in")
     return candidate
 
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from exams import attempt_views, views
+from exams import attempt_views, console_views, views
 
 app_name = "exams"
 
@@ -14,6 +14,11 @@ urlpatterns = [
     path("sittings/<int:sitting_id>/check-in/", views.sitting_check_in, name="check-in"),
     path("sittings/<int:sitting_id>/register/", views.sitting_register, name="register"),
     path("sittings/<int:sitting_id>/papers/", views.sitting_prepare_papers, name="prepare-papers"),
+    path("sittings/<int:sitting_id>/console/", console_views.sitting_console, name="console"),
+    path("sittings/<int:sitting_id>/console/action/", console_views.console_action, name="console-action"),
+    path("sittings/<int:sitting_id>/console/incident/", console_views.console_incident, name="console-incident"),
+    path("sittings/<int:sitting_id>/console/record.csv", console_views.console_record_csv, name="console-record"),
+    path("sittings/<int:sitting_id>/console/record.pdf", console_views.console_record_pdf, name="console-record-pdf"),
     path("candidates/<int:candidate_id>/slip.pdf", views.admission_slip, name="slip"),
     path("candidates/<int:candidate_id>/exam/", attempt_views.exam_take, name="take"),
     path("candidates/<int:candidate_id>/exam/start/", attempt_views.exam_start, name="start"),

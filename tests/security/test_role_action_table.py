@@ -351,6 +351,60 @@ ROUTES: dict[str, list[Case]] = {
         ),
         Case(url("exams:paper-submit", paper_id=fixed(FORGED_ID)), expect(NOT_FOUND), "post", label="forged id"),
     ],
+    # The invigilator's console (exams.console_views): the room's invigilators and administrators. No paper of the
+    # table's sitting has started, so a room pause is refused as not possible now; an incident is logged.
+    "exams:console": [
+        Case(url("exams:console", sitting_id=extra("sitting")), expect(DENY, **{ADMIN: ALLOW})),
+        Case(url("exams:console", sitting_id=fixed(FORGED_ID)), expect(NOT_FOUND), label="forged id"),
+    ],
+    "exams:console-action": [
+        Case(url("exams:console-action", sitting_id=extra("sitting")), everyone(METHOD)),
+        Case(
+            url("exams:console-action", sitting_id=extra("sitting")),
+            expect(DENY, **{ADMIN: CONFLICT}),
+            "post",
+            lambda w: {"target": "room", "action": "pause", "cause": "health", "explanation": "Unwell."},
+            label="room pause, nothing running",
+        ),
+        Case(
+            url("exams:console-action", sitting_id=extra("sitting")),
+            expect(DENY, **{ADMIN: NOT_FOUND}),
+            "post",
+            lambda w: {"target": str(FORGED_ID), "action": "pause", "cause": "health", "explanation": "Unwell."},
+            label="forged candidate",
+        ),
+        Case(
+            url("exams:console-action", sitting_id=fixed(FORGED_ID)),
+            expect(NOT_FOUND),
+            "post",
+            lambda w: {"target": "room", "action": "pause", "cause": "health", "explanation": "Unwell."},
+            label="forged id",
+        ),
+    ],
+    "exams:console-incident": [
+        Case(url("exams:console-incident", sitting_id=extra("sitting")), everyone(METHOD)),
+        Case(
+            url("exams:console-incident", sitting_id=extra("sitting")),
+            expect(DENY, **{ADMIN: ALLOW}),
+            "post",
+            lambda w: {"target": "room", "category": "disturbance", "note": "Drilling next door."},
+        ),
+        Case(
+            url("exams:console-incident", sitting_id=extra("sitting")),
+            expect(DENY, **{ADMIN: BAD}),
+            "post",
+            lambda w: {"target": "room", "category": "disturbance", "note": ""},
+            label="no note",
+        ),
+    ],
+    "exams:console-record": [
+        Case(url("exams:console-record", sitting_id=extra("sitting")), expect(DENY, **{ADMIN: ALLOW})),
+        Case(url("exams:console-record", sitting_id=fixed(FORGED_ID)), expect(NOT_FOUND), label="forged id"),
+    ],
+    "exams:console-record-pdf": [
+        Case(url("exams:console-record-pdf", sitting_id=extra("sitting")), expect(DENY, **{ADMIN: ALLOW})),
+        Case(url("exams:console-record-pdf", sitting_id=fixed(FORGED_ID)), expect(NOT_FOUND), label="forged id"),
+    ],
     "wagtailcore_login": [Case(fixed("/en/_util/login/"), everyone(ALLOW))],
     "wagtailcore_authenticate_with_password": [
         Case(
@@ -1102,6 +1156,8 @@ FINGERPRINTED = (
     "exams.Paper",
     "exams.Answer",
     "exams.Sitting",
+    "exams.Incident",
+    "exams.InvigilationAction",
     "courses.LessonCompletion",
     "courses.QuizAttempt",
     "classrooms.Room",
