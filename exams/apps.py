@@ -10,6 +10,11 @@ class ExamsConfig(AppConfig):
     verbose_name = _("Exam centre")
 
     def ready(self) -> None:
+        from exams.marking import on_paper_submitted
+        from exams.signals import paper_submitted
+
+        paper_submitted.connect(on_paper_submitted, dispatch_uid="exams.marking.on_paper_submitted")
+
         from exams.selectors import exam_records_of
         from exams.services import exams_erase_user
         from lms.accounts.personal_data import PersonalDataPart, register_personal_data
