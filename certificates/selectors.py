@@ -222,7 +222,7 @@ def _exam_criterion(exam: Exam, paper: Paper | None) -> Criterion:
             required=required,
             shortfall=_("Has no released pass in the exam %(code)s.") % {"code": exam.code},
         )
-    return Criterion(code="exam", label=label, met=True, actual=f"{paper.percent:g} %", required=required)
+    return Criterion(code="exam", label=label, met=True, actual=_percent(float(paper.percent or 0)), required=required)
 
 
 def internship_named(placement: Placement) -> str:
