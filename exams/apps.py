@@ -10,7 +10,7 @@ class ExamsConfig(AppConfig):
     verbose_name = _("Exam centre")
 
     def ready(self) -> None:
-        from exams.marking import on_paper_submitted
+        from exams.marking import exam_results_erase_user, exam_results_of, on_paper_submitted
         from exams.signals import paper_submitted
 
         paper_submitted.connect(on_paper_submitted, dispatch_uid="exams.marking.on_paper_submitted")
@@ -25,5 +25,13 @@ class ExamsConfig(AppConfig):
                 describe="exam registrations: sitting, seat, candidate number, check-in",
                 export=lambda user: exam_records_of(user=user),
                 erase=lambda person: exams_erase_user(person=person),
+            )
+        )
+        register_personal_data(
+            PersonalDataPart(
+                name="exam_results",
+                describe="exam results once released (score, pass or fail), and marks given as a marker or moderator",
+                export=lambda user: exam_results_of(user=user),
+                erase=lambda person: exam_results_erase_user(person=person),
             )
         )

@@ -520,3 +520,54 @@ def exam_passers(*, exam: Exam, user_ids: list[int]) -> dict[int, Paper]:
         .order_by("candidate__sitting__starts_at")
     )
     return {paper.candidate.user_id: paper for paper in papers}
+
+
+# Personal data (docs/privacy.md) ------------------------------------------------------------------------------------
+
+
+def exam_results_of(*, user: Any) -> dict[str, Any]:
+    """What marking holds about a person (their data export): their released results (nothing is theirs to read
+    before release) and the marks they gave as a marker or moderator (by candidate number, as they marked)."""
+    papers = (
+        Paper.objects.filter(candidate__user=user, candidate__sitting__results_released_at__isnull=False)
+        .select_related("candidate__sitting__exam")
+        .order_by("candidate__sitting__starts_at")
+    )
+    given = Mark.objects.filter(marker=user).select_related("answer__paper__candidate__sitting__exam").order_by("at")
+    return {
+        "results": [
+            {
+                "exam": paper.candidate.sitting.exam.code,
+                "sitting_starts_at": paper.candidate.sitting.starts_at.isoformat(),
+                "candidate_number": paper.candidate.number,
+                "score": str(paper.score),
+                "out_of": paper.max_score,
+                "percent": str(paper.percent),
+                "passed": paper.passed,
+                "released_at": paper.candidate.sitting.results_released_at.isoformat()
+                if paper.candidate.sitting.results_released_at
+                else None,
+            }
+            for paper in papers
+        ],
+        "marks_given": [
+            {
+                "exam": mark.answer.paper.candidate.sitting.exam.code,
+                "candidate_number": mark.answer.paper.candidate.number,
+                "stage": mark.stage,
+                "marks": mark.marks,
+                "comment": mark.comment,
+                "at": mark.at.isoformat(),
+            }
+            for mark in given
+        ],
+    }
+
+
+def exam_results_erase_user(*, person: Any) -> dict[str, int]:
+    """Erasing a person keeps their results and the marks they gave (the exam board's record, which names them only
+    through their account, now the placeholder); no text of marking holds their name."""
+    return {
+        "results_kept": Paper.objects.filter(candidate__user=person.user, marked_at__isnull=False).count(),
+        "marks_given_kept": Mark.objects.filter(marker=person.user).count(),
+    }

@@ -217,3 +217,23 @@ def test_the_release_page_needs_confirmation_and_an_administrator() -> None:
     assert sitting.results_released_at is None
     page = _client(admin).get(reverse("exams:results", kwargs={"sitting_id": sitting.pk})).content.decode()
     assert "1 of 1 papers fully marked" in page and "<svg" in page
+
+
+def test_a_persons_data_export_holds_their_released_result_and_the_marks_they_gave() -> None:
+    from lms.accounts.personal_data import personal_data_parts
+
+    exam, sitting, (paper,) = _setup()
+    marker = factories.exam_marker(exam)
+    marking.mark_record(answer_id=_essay(paper).pk, by=marker, stage="first", marks=6, comment="Fair.")
+    part = next(part for part in personal_data_parts() if part.name == "exam_results")
+    assert part.export(paper.candidate.user)["results"] == []  # nothing before release
+    marking.results_release(sitting=sitting, by=factories.administrator())
+    [result] = part.export(paper.candidate.user)["results"]
+    assert (result["candidate_number"], result["score"], result["out_of"], result["passed"]) == (
+        paper.candidate.number,
+        "10.00",
+        16,
+        True,
+    )
+    [given] = part.export(marker)["marks_given"]
+    assert (given["candidate_number"], given["marks"], given["comment"]) == (paper.candidate.number, 6, "Fair.")
