@@ -292,9 +292,13 @@ def mark_record(
     stored, as `script_for_marker` refuses, when the answer has moved on to another stage meanwhile (someone else
     marked it), or when the marks are out of range. Settles the answer, and the paper's result, when it can."""
     now = now or timezone.now()
-    locked = Answer.objects.select_for_update().filter(pk=answer_id).first()
-    if locked is None:
+    paper_id = Answer.objects.filter(pk=answer_id).values_list("paper_id", flat=True).first()
+    if paper_id is None:
         raise CorridorError("not_found", _("There is no such script."), status=404)
+    # The paper first, then the answer: two markers marking two answers of one paper take turns, so the second sees
+    # the first's mark settled and computes the paper's result (neither would, reading the other's as unmarked).
+    Paper.objects.select_for_update().filter(pk=paper_id).first()
+    Answer.objects.select_for_update().filter(pk=answer_id).first()
     script = script_for_marker(answer_id=answer_id, user=by)
     if script.stage != stage:
         raise CorridorError(
