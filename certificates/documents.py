@@ -145,6 +145,8 @@ def rule_criteria_text(rule: CertificateRule, *, certificate: Certificate | None
             )
         else:
             parts.append("completed an internship (final evaluation passed, every logged week approved)")
+    if rule.require_exam is not None:
+        parts.append(f"passed the exam {rule.require_exam.code} {rule.require_exam.title}")
     return "The holder " + (", ".join(parts) or "completed the course") + "."
 
 

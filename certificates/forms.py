@@ -13,6 +13,7 @@ from django.core.validators import RegexValidator
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from exams.models import Exam
 from lms.accounts.models import Cohort, User
 
 SIGNATORY_MAX_LENGTH = 120
@@ -48,6 +49,12 @@ class CertificateRuleForm(forms.Form):
     require_internship = forms.BooleanField(
         required=False, label=_("A completed internship (final evaluation passed, every logged week approved)")
     )
+    require_exam = forms.ModelChoiceField(
+        queryset=Exam.objects.order_by("code"),
+        required=False,
+        label=_("An exam passed (its released result at or above the exam's pass mark)"),
+        error_messages={"invalid_choice": _("Choose one of the exam centre's exams.")},
+    )
     signatory_en = forms.CharField(required=False, max_length=SIGNATORY_MAX_LENGTH, label=_("Signatory (English)"))
     signatory_zh = forms.CharField(required=False, max_length=SIGNATORY_MAX_LENGTH, label=_("Signatory (Chinese)"))
 
@@ -59,6 +66,7 @@ class CertificateRuleForm(forms.Form):
             "require_all_modules": data["require_all_modules"],
             "final_pass_mark": data["final_pass_mark"],
             "require_internship": data["require_internship"],
+            "require_exam": data["require_exam"],
             "signatory_en": data["signatory_en"],
             "signatory_zh": data["signatory_zh"],
         }

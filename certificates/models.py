@@ -30,6 +30,15 @@ class CertificateRule(models.Model):
     # A completed internship (internships.selectors.placement_completion): the final evaluation passed and every
     # logged week approved. The certificate then names the internship and its company.
     require_internship = models.BooleanField(_("a completed internship"), default=False)
+    # An exam passed (exams.marking.exam_passers): a released result of one of its sittings at or above its pass mark.
+    require_exam = models.ForeignKey(
+        "exams.Exam",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="certificate_rules",
+        verbose_name=_("an exam passed"),
+    )
     # The certificate's own words, shown on the PDF beside the course title (both languages).
     signatory_en = models.CharField(_("signatory (English)"), max_length=120, blank=True)
     signatory_zh = models.CharField(_("signatory (Chinese)"), max_length=120, blank=True)

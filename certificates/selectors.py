@@ -23,6 +23,8 @@ from certificates.models import (
 from classrooms.selectors.attendance import course_live_minutes
 from courses.models import CoursePage, Enrolment
 from courses.selectors import course_achievement
+from exams.marking import exam_passers
+from exams.models import Exam, Paper
 from internships.models import Placement
 from internships.selectors import InternshipStanding, internship_standings
 from lms.accounts.models import Cohort, User
@@ -133,6 +135,7 @@ def _criteria(
     final_percent: float | None,
     has_final: bool,
     internship: InternshipStanding | None = None,
+    exam_paper: Paper | None = None,
 ) -> tuple[Criterion, ...]:
     criteria = []
     if rule.min_attendance_percent:
@@ -203,7 +206,23 @@ def _criteria(
         )
     if rule.require_internship:
         criteria.append(_internship_criterion(internship))
+    if rule.require_exam is not None:
+        criteria.append(_exam_criterion(rule.require_exam, exam_paper))
     return tuple(criteria)
+
+
+def _exam_criterion(exam: Exam, paper: Paper | None) -> Criterion:
+    label, required = _("Exam %(code)s passed") % {"code": exam.code}, _("passed")
+    if paper is None:
+        return Criterion(
+            code="exam",
+            label=label,
+            met=False,
+            actual=_("not passed"),
+            required=required,
+            shortfall=_("Has no released pass in the exam %(code)s.") % {"code": exam.code},
+        )
+    return Criterion(code="exam", label=label, met=True, actual=_percent(float(paper.percent or 0)), required=required)
 
 
 def internship_named(placement: Placement) -> str:
@@ -284,6 +303,7 @@ def course_eligibility(
     minutes = course_live_minutes(course_key=rule.course_key, user_ids=user_ids, now=now)
     achievement = course_achievement(course=course, user_ids=user_ids)
     internships = internship_standings(user_ids=user_ids) if rule.require_internship else {}
+    exam_papers = exam_passers(exam=rule.require_exam, user_ids=user_ids) if rule.require_exam is not None else {}
     certificates = {
         certificate.user_id: certificate
         for certificate in Certificate.objects.filter(rule=rule, user_id__in=user_ids).exclude(
@@ -301,6 +321,7 @@ def course_eligibility(
                 final_percent=achievement.final_percent.get(person.pk),
                 has_final=achievement.final_assessment is not None,
                 internship=internships.get(person.pk),
+                exam_paper=exam_papers.get(person.pk),
             ),
             certificate=certificates.get(person.pk),
         )

@@ -35,6 +35,7 @@ from certificates.models import (
 from certificates.verification import certificate_verification_forget
 from certificates.xapi import xapi_certificate_earned
 from courses.models import CoursePage
+from exams.models import Exam
 from lms.accounts.models import Cohort, User
 from lms.accounts.personal_data import ErasedPerson
 from lms.errors import CorridorError
@@ -66,6 +67,7 @@ def certificate_rule_set(
     require_all_modules: bool,
     final_pass_mark: int | None,
     require_internship: bool = False,
+    require_exam: Exam | None = None,
     signatory_en: str = "",
     signatory_zh: str = "",
 ) -> CertificateRule:
@@ -84,6 +86,7 @@ def certificate_rule_set(
                     require_all_modules=require_all_modules,
                     final_pass_mark=final_pass_mark,
                     require_internship=require_internship,
+                    require_exam=require_exam,
                     signatory_en=signatory_en,
                     signatory_zh=signatory_zh,
                     created_by=by if getattr(by, "pk", None) else None,

@@ -38,6 +38,7 @@ from certificates.forms import (
 )
 from certificates.models import Certificate, CertificateState, IssueBatch
 from courses.models import CoursePage
+from exams.models import Exam
 from lms.accounts.models import Cohort, User
 from lms.accounts.requests import AuthenticatedHttpRequest
 from lms.files import stored_file_response
@@ -88,6 +89,7 @@ def course_eligibility(request: HttpRequest, course_id: int) -> HttpResponse:
             "cohort": cohort,
             "batches": IssueBatch.objects.filter(course_key=course.translation_key)[:5],
             "default_pass_mark": selectors.default_pass_mark(course=course),
+            "exams": Exam.objects.order_by("code"),
         },
     )
 

@@ -214,3 +214,69 @@ def load_practice_sitting(*, now: datetime) -> Sitting | None:
     )
     services.paper_prepare(sitting=sitting, now=starts_at)
     return sitting
+
+
+# Marking (exams.marking) --------------------------------------------------------------------------------------------
+
+MARKER = "instructor@corridor.example"
+# What each demo candidate wrote: (right choices out of the paper's choice questions, their written answer).
+_DEMO_SCRIPTS = {
+    "trainee.cq@corridor.example": (4, "Switch off first, then check the cabling and the switch's port counters."),
+    "trainee.sg@corridor.example": (2, "Congestion on the uplink, and a faulty cable."),
+}
+
+
+def _submit_demo_paper(*, candidate: Candidate, right: int, written: str) -> None:
+    """The candidate's answers and submission, as the exam page would store them: choice answers (the first `right`
+    choice questions answered rightly, the others wrongly), the written ones, then submitted_at and
+    `paper_submitted` in one transaction (marking the choice questions at once). Stands in for the candidate's
+    submit service until the exam page lands."""
+    from exams.models import Answer, Paper, SubmittedHow
+    from exams.signals import paper_submitted
+
+    paper = Paper.objects.select_for_update().get(candidate=candidate)
+    submitted_at = candidate.sitting.starts_at + timedelta(minutes=80)
+    questions = Question.objects.in_bulk([item["question"] for item in paper.items])
+    choice_number = 0
+    for seq, item in enumerate(paper.items, start=1):
+        question = questions[item["question"]]
+        if question.kind in (QuestionKind.SINGLE_CHOICE, QuestionKind.MULTIPLE_CHOICE):
+            wrong = [choice for choice in item["choices"] if choice not in question.correct_choices]
+            choices = list(question.correct_choices) if choice_number < right else wrong[:1]
+            choice_number += 1
+            Answer.objects.create(paper=paper, question=question, choices=choices, seq=seq, saved_at=submitted_at)
+        else:
+            Answer.objects.create(paper=paper, question=question, text=written, seq=seq, saved_at=submitted_at)
+    paper.started_at = candidate.sitting.starts_at
+    paper.submitted_at, paper.submitted_how = submitted_at, SubmittedHow.CANDIDATE
+    paper.last_saved_at, paper.last_seq = submitted_at, len(paper.items)
+    paper.save(update_fields=["started_at", "submitted_at", "submitted_how", "last_saved_at", "last_seq"])
+    paper_submitted.send(sender=Paper, paper=paper)
+
+
+@transaction.atomic
+def load_marking_demo() -> None:
+    """A sitting of the exam held two days ago in the Chongqing hall: both demo trainees submitted their papers, the
+    choice questions are marked, and their short answers and essays wait for the demo instructor, the exam's marker
+    (Marking, in the menu). Once they are marked, the administrator releases the results from the sitting's page and
+    the trainees read them on "My exams"."""
+    exam = _ensure_exam()
+    exam.markers.add(*User.objects.filter(email=MARKER))
+    room = ExamRoom.objects.get(name=ROOM_NAME)
+    starts_at = _nine_in_chongqing(-2)
+    if Sitting.objects.filter(exam=exam, room=room, starts_at__lt=timezone.now() - timedelta(days=1)).exists():
+        return
+    sitting = services.sitting_schedule(
+        exam=exam, room=room, starts_at=starts_at, seats=30, registration_closes_at=starts_at - timedelta(days=1)
+    )
+    people = User.objects.filter(email__in=list(_DEMO_SCRIPTS)).order_by("email")
+    for person in people:
+        services.candidate_register(
+            sitting=sitting, user=person, now=sitting.registration_closes_at - timedelta(hours=1)
+        )
+    services.paper_prepare(sitting=sitting, now=sitting.registration_closes_at)
+    for candidate in sitting.candidates.select_related("user"):
+        right, written = _DEMO_SCRIPTS[candidate.user.email]
+        candidate.checked_in_at = starts_at - timedelta(minutes=15)
+        candidate.save(update_fields=["checked_in_at"])
+        _submit_demo_paper(candidate=candidate, right=right, written=written)

@@ -98,6 +98,13 @@ class ExamAdminForm(WagtailAdminModelForm):
         if "preparatory_courses" in self.fields:
             queryset = CoursePage.objects.filter(kind=CourseKind.PREPARATORY).order_by("title", "locale")
             self.fields["preparatory_courses"].queryset = queryset
+        # Markers and moderators are staff: instructors, administrators, and whoever already marks the exam.
+        staff = Q(groups__name__in=[Role.INSTRUCTOR.value, Role.ADMINISTRATOR.value]) | Q(is_superuser=True)
+        for name in ("markers", "moderators"):
+            if name in self.fields:
+                current = list(getattr(self.instance, name).values_list("pk", flat=True)) if self.instance.pk else []
+                queryset = User.objects.filter(staff | Q(pk__in=current)).distinct()
+                self.fields[name].queryset = queryset.order_by("first_name", "last_name", "email")
 
 
 class CheckInForm(forms.Form):

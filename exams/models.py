@@ -44,6 +44,33 @@ class Exam(models.Model):
         default=False,
         help_text=_("Candidates must have completed one of the preparatory courses before they register."),
     )
+    # Marking (exams.marking): who marks the written answers (short answers, essays), and how.
+    markers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="exams_marked",
+        verbose_name=_("markers"),
+        help_text=_("They mark the written answers of this exam's scripts, which they see by candidate number only."),
+    )
+    moderators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="exams_moderated",
+        verbose_name=_("moderators"),
+        help_text=_("They settle a written answer when its two markers disagree by more than the tolerance."),
+    )
+    second_marking_required = models.BooleanField(
+        _("second marking required"),
+        default=False,
+        help_text=_("Every written answer is marked by two different markers; their mean is awarded."),
+    )
+    moderation_tolerance = models.PositiveSmallIntegerField(
+        _("moderation tolerance (marks)"),
+        default=1,
+        help_text=_(
+            "Two markers further apart than this many marks send the answer to a moderator, whose mark stands."
+        ),
+    )
 
     class Meta:
         verbose_name = _("exam")
@@ -151,6 +178,17 @@ class Sitting(models.Model):
     registration_closes_at = models.DateTimeField(_("registration closes at"))
     # Set when every registered candidate's paper has been built (exams.tasks.prepare_papers).
     papers_prepared_at = models.DateTimeField(_("papers prepared at"), null=True, blank=True, editable=False)
+    # Set when an administrator released the results (exams.marking.results_release): candidates see them from then.
+    results_released_at = models.DateTimeField(_("results released at"), null=True, blank=True, editable=False)
+    results_released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name=_("results released by"),
+    )
 
     class Meta:
         verbose_name = _("sitting")
@@ -235,6 +273,13 @@ class Paper(models.Model):
     # The candidate's exam page: connected now, and when it was last heard from (for "disconnected" on the console).
     online = models.BooleanField(default=False)
     last_seen_at = models.DateTimeField(null=True, blank=True)
+    # The result (exams.marking), set once every answer is marked; the candidate sees it once the sitting's results
+    # are released. `percent` is score / max_score, `passed` against the exam's pass mark.
+    score = models.DecimalField(_("score"), max_digits=7, decimal_places=2, null=True, blank=True)
+    max_score = models.PositiveIntegerField(_("out of"), null=True, blank=True)
+    percent = models.DecimalField(_("percent"), max_digits=5, decimal_places=2, null=True, blank=True)
+    passed = models.BooleanField(_("passed"), null=True, blank=True)
+    marked_at = models.DateTimeField(_("fully marked at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("paper")
@@ -253,6 +298,9 @@ class Answer(models.Model):
     # The save sequence that wrote this answer (Paper.last_seq is the highest of the paper's).
     seq = models.PositiveBigIntegerField(default=0)
     saved_at = models.DateTimeField()
+    # The marks the answer earned, once settled: at submission for choice questions, after marking (and second
+    # marking, moderation) for written ones. Null while it waits for a marker.
+    awarded = models.DecimalField(_("marks awarded"), max_digits=6, decimal_places=2, null=True, blank=True)
 
     class Meta:
         verbose_name = _("answer")
@@ -349,3 +397,30 @@ class InvigilationAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sitting_id} · {self.get_kind_display()} · {self.at:%H:%M:%S}"
+
+
+class MarkStage(models.TextChoices):
+    FIRST = "first", _("First marking")
+    SECOND = "second", _("Second marking")
+    MODERATION = "moderation", _("Moderation")
+
+
+class Mark(models.Model):
+    """A marker's marks for one written answer at one stage (first, second, moderation), with their comment."""
+
+    answer = models.ForeignKey(Answer, on_delete=models.CASCADE, related_name="marks")
+    marker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="exam_marks_given"
+    )
+    stage = models.CharField(_("stage"), max_length=16, choices=MarkStage.choices)
+    marks = models.PositiveSmallIntegerField(_("marks"))
+    comment = models.TextField(_("comment"), blank=True)
+    at = models.DateTimeField(_("marked at"))
+
+    class Meta:
+        verbose_name = _("mark")
+        ordering = ["answer", "at"]
+        constraints = [models.UniqueConstraint(fields=["answer", "stage"], name="one_mark_per_answer_stage")]
+
+    def __str__(self) -> str:
+        return f"{self.answer_id} · {self.stage} · {self.marks}"

@@ -7,3 +7,7 @@ from django.dispatch import Signal
 
 # Sent with paper=<exams.models.Paper>, its submitted_at and submitted_how set.
 paper_submitted = Signal()
+
+# Sent inside the releasing transaction (exams.marking.results_release) with sitting=<exams.models.Sitting> and
+# papers=[<exams.models.Paper>, …] (each submitted paper, with its result): the LTI grade passback listens.
+results_released = Signal()

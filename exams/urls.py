@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from exams import attempt_views, console_views, views
+from exams import attempt_views, console_views, marking_views, views
 
 app_name = "exams"
 
@@ -25,5 +25,11 @@ urlpatterns = [
     path("papers/<int:paper_id>/state/", attempt_views.paper_state, name="paper-state"),
     path("papers/<int:paper_id>/answers/", attempt_views.paper_answers, name="paper-answers"),
     path("papers/<int:paper_id>/submit/", attempt_views.paper_submit, name="paper-submit"),
+    # Marking and results (exams.marking_views).
+    path("marking/", marking_views.marking_index, name="marking"),
+    path("marking/answers/<int:answer_id>/", marking_views.mark_answer, name="mark-answer"),
+    path("marking/<str:code>/", marking_views.marking_queue, name="marking-queue"),
+    path("sittings/<int:sitting_id>/results/", marking_views.sitting_results, name="results"),
+    path("sittings/<int:sitting_id>/results/release/", marking_views.sitting_results_release, name="results-release"),
     path("<str:code>/", views.exam_detail, name="exam"),
 ]

@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from wagtail.admin.panels import FieldPanel, FieldRowPanel, ObjectList
+from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel, ObjectList
 from wagtail.admin.ui.tables import Column
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet, SnippetViewSetGroup
@@ -39,6 +39,14 @@ class ExamViewSet(SnippetViewSet):
             FieldPanel("instructions_zh"),
             FieldPanel("preparatory_courses", widget=forms.CheckboxSelectMultiple),
             FieldPanel("requires_preparatory_course"),
+            MultiFieldPanel(
+                [
+                    FieldPanel("markers", widget=forms.CheckboxSelectMultiple),
+                    FieldPanel("moderators", widget=forms.CheckboxSelectMultiple),
+                    FieldRowPanel([FieldPanel("second_marking_required"), FieldPanel("moderation_tolerance")]),
+                ],
+                heading=_("Marking"),
+            ),
         ],
         base_form_class=ExamAdminForm,
     )

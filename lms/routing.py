@@ -11,8 +11,8 @@ from django.urls import URLPattern, path
 
 from classrooms.consumers import LiveSessionConsumer
 from classrooms.device_consumer import RoomAgentConsumer
-from exams.consumers import ExamPaperConsumer
 from exams.console_consumer import SittingConsoleConsumer
+from exams.consumers import ExamPaperConsumer
 from streaming.consumers import MediaConsumer
 
 websocket_urlpatterns: list[URLPattern] = [

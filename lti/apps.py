@@ -11,6 +11,11 @@ class LtiConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from exams.signals import results_released
+        from lti.exam_scores import on_results_released
+
+        results_released.connect(on_results_released, dispatch_uid="lti.exam_scores.on_results_released")
+
         from lms.accounts.personal_data import PersonalDataPart, register_personal_data
         from lti.selectors import lti_records_of
         from lti.services import lti_erase_user

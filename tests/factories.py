@@ -333,3 +333,92 @@ def exam_taking_world(
         "candidate": candidate,
         "paper": candidate.paper,
     }
+
+
+# --- Exam marking (exams.marking) ------------------------------------------------------------------------------------
+
+
+def marked_exam(*, second_marking: bool = False, tolerance: int = 1, pass_mark: int = 60) -> Exam:
+    """An exam whose paper is two single-choice questions (2 marks each), one multiple-choice (2 marks) and one essay
+    (10 marks): every candidate gets all four (order shuffled)."""
+    from exams.models import PaperRule
+
+    exam = ExamFactory.create(
+        second_marking_required=second_marking, moderation_tolerance=tolerance, pass_mark=pass_mark
+    )
+    for text in ("First single?", "Second single?"):
+        QuestionFactory.create(exam=exam, kind="single", text=text, marks=2, correct_choices=["a"])
+    QuestionFactory.create(exam=exam, kind="multiple", text="Pick two?", marks=2, correct_choices=["a", "c"])
+    QuestionFactory.create(
+        exam=exam,
+        kind="essay",
+        topic="",
+        text="Plan a hybrid class.",
+        choices=[],
+        correct_choices=[],
+        model_answer="Rooms, roles, a fallback.",
+        marks=10,
+    )
+    PaperRule.objects.create(exam=exam, kind="single", topic="safety", count=2)
+    PaperRule.objects.create(exam=exam, kind="multiple", topic="safety", count=1)
+    PaperRule.objects.create(exam=exam, kind="essay", topic="", count=1)
+    return exam
+
+
+def past_sitting(*, exam: Exam, candidates: list[User], hours_ago: int = 3) -> Sitting:
+    """A sitting that took place `hours_ago`, the candidates registered (before it closed) and their papers built."""
+    from datetime import timedelta
+
+    from exams import services
+
+    sitting_ = sitting(exam=exam, starts_in=-timedelta(hours=hours_ago), seats=max(len(candidates), 1))
+    for person in candidates:
+        services.candidate_register(
+            sitting=sitting_, user=person, now=sitting_.registration_closes_at - timedelta(hours=1)
+        )
+    services.paper_prepare(sitting=sitting_)
+    return sitting_
+
+
+def submit_paper_as_candidate(*, candidate: Any, answers: dict[str, Any]) -> Any:
+    """TEMPORARY stand-in for the candidate's submit service (built by the exam-taking helper): stores the candidate's
+    answers (by question text: a list of choice ids, or a text) and submits the paper as that service does: sets
+    submitted_at, submitted_how and sends `paper_submitted`, in one transaction. Switch to the real service at merge."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from exams.models import Answer, Paper, SubmittedHow
+    from exams.signals import paper_submitted
+
+    with transaction.atomic():
+        paper = Paper.objects.select_for_update().get(candidate=candidate)
+        now = timezone.now()
+        questions = {q.text: q for q in Question.objects.filter(pk__in=[item["question"] for item in paper.items])}
+        for seq, (text, given) in enumerate(answers.items(), start=1):
+            question = questions[text]
+            Answer.objects.create(
+                paper=paper,
+                question=question,
+                choices=given if isinstance(given, list) else [],
+                text=given if isinstance(given, str) else "",
+                seq=seq,
+                saved_at=now,
+            )
+        paper.started_at = paper.started_at or now
+        paper.submitted_at, paper.submitted_how = now, SubmittedHow.CANDIDATE
+        paper.save(update_fields=["started_at", "submitted_at", "submitted_how"])
+        paper_submitted.send(sender=Paper, paper=paper)
+    return paper
+
+
+def exam_marker(exam: Exam, **kwargs: Any) -> User:
+    """An instructor named as one of the exam's markers."""
+    person = instructor(**kwargs)
+    exam.markers.add(person)
+    return person
+
+
+def exam_moderator(exam: Exam, **kwargs: Any) -> User:
+    person = instructor(**kwargs)
+    exam.moderators.add(person)
+    return person

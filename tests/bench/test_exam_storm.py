@@ -25,7 +25,14 @@ def test_a_tiny_exam_storm_loses_no_answer_and_submits_each_paper_once(redis_url
         [
             sys.executable,
             str(BENCH),
-            "--candidates", "12", "--minutes", "0.4", "--save-interval", "2", "--start-window", "4",
+            "--candidates",
+            "12",
+            "--minutes",
+            "0.4",
+            "--save-interval",
+            "2",
+            "--start-window",
+            "4",
         ],  # fmt: skip
         capture_output=True,
         text=True,

@@ -49,6 +49,7 @@ def test_the_exam_form_offers_only_preparatory_courses(client: Client, catalogue
             "instructions_zh": "",
             "duration_minutes": "90",
             "pass_mark": "60",
+            "moderation_tolerance": "1",
             "preparatory_courses": [str(preparatory.pk)],
         },
     )

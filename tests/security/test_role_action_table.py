@@ -405,6 +405,64 @@ ROUTES: dict[str, list[Case]] = {
         Case(url("exams:console-record-pdf", sitting_id=extra("sitting")), expect(DENY, **{ADMIN: ALLOW})),
         Case(url("exams:console-record-pdf", sitting_id=fixed(FORGED_ID)), expect(NOT_FOUND), label="forged id"),
     ],
+    # Marking (exams.marking_views): the instructor marks the world's marking exam; scripts are its markers' only.
+    # Results: administrators see a sitting's and release them (refused while an essay waits for its marker).
+    "exams:marking": [Case(url("exams:marking"), expect(DENY, **{INSTRUCTOR: ALLOW}))],
+    "exams:marking-queue": [
+        Case(url("exams:marking-queue", code=extra("marking_exam")), expect(DENY, **{INSTRUCTOR: ALLOW})),
+        Case(url("exams:marking-queue", code=fixed("NO-SUCH-EXAM")), expect(NOT_FOUND), label="unknown code"),
+    ],
+    "exams:mark-answer": [
+        Case(url("exams:mark-answer", answer_id=extra("essay_answer")), expect(DENY, **{INSTRUCTOR: ALLOW})),
+        Case(
+            url("exams:mark-answer", answer_id=extra("essay_answer")),
+            expect(DENY, **{INSTRUCTOR: BAD}),
+            "post",
+            lambda w: {"stage": "first", "marks": "99", "comment": ""},
+            label="marks out of range",
+        ),
+        Case(
+            url("exams:mark-answer", answer_id=extra("essay_answer")),
+            expect(DENY, **{INSTRUCTOR: CONFLICT}),
+            "post",
+            lambda w: {"stage": "second", "marks": "5", "comment": ""},
+            label="stage moved on",
+        ),
+        Case(
+            url("exams:mark-answer", answer_id=fixed(FORGED_ID)),
+            expect(NOT_FOUND),
+            "post",
+            lambda w: {"stage": "first", "marks": "5", "comment": ""},
+            label="forged id",
+        ),
+    ],
+    "exams:results": [
+        Case(url("exams:results", sitting_id=extra("marking_sitting")), expect(DENY, **{ADMIN: ALLOW})),
+        Case(url("exams:results", sitting_id=fixed(FORGED_ID)), expect(NOT_FOUND), label="forged id"),
+    ],
+    "exams:results-release": [
+        Case(url("exams:results-release", sitting_id=extra("marking_sitting")), everyone(METHOD)),
+        Case(
+            url("exams:results-release", sitting_id=extra("marking_sitting")),
+            expect(DENY, **{ADMIN: BAD}),
+            "post",
+            label="not confirmed",
+        ),
+        Case(
+            url("exams:results-release", sitting_id=extra("marking_sitting")),
+            expect(DENY, **{ADMIN: CONFLICT}),
+            "post",
+            lambda w: {"confirm": "on"},
+            label="not fully marked",
+        ),
+        Case(
+            url("exams:results-release", sitting_id=fixed(FORGED_ID)),
+            expect(NOT_FOUND),
+            "post",
+            lambda w: {"confirm": "on"},
+            label="forged id",
+        ),
+    ],
     "wagtailcore_login": [Case(fixed("/en/_util/login/"), everyone(ALLOW))],
     "wagtailcore_authenticate_with_password": [
         Case(
@@ -1138,6 +1196,16 @@ def _build() -> World:
     world.extra["candidate"] = exam_services.candidate_register(sitting=sitting, user=trainee).pk
     exam_services.paper_prepare(sitting=sitting)
     world.extra["paper"] = Paper.objects.get(candidate_id=world.extra["candidate"]).pk
+    # Marking: a past sitting of another exam, one paper submitted with an essay waiting; the instructor marks it.
+    marking_exam = factories.marked_exam()
+    marking_exam.markers.add(world.people[INSTRUCTOR])
+    marking_sitting = factories.past_sitting(exam=marking_exam, candidates=[factories.trainee()])
+    paper = factories.submit_paper_as_candidate(
+        candidate=marking_sitting.candidates.get(), answers={"First single?": ["a"], "Plan a hybrid class.": "A plan."}
+    )
+    world.extra["marking_exam"] = marking_exam.code
+    world.extra["marking_sitting"] = marking_sitting.pk
+    world.extra["essay_answer"] = paper.answers.get(question__kind="essay").pk
     return world
 
 
@@ -1158,6 +1226,8 @@ FINGERPRINTED = (
     "exams.Sitting",
     "exams.Incident",
     "exams.InvigilationAction",
+    "exams.Answer",
+    "exams.Mark",
     "courses.LessonCompletion",
     "courses.QuizAttempt",
     "classrooms.Room",

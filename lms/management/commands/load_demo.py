@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from certificates.demo import load_certificate_demo
 from exams.console_demo import load_console_demo
-from exams.demo import load_exam_demo
+from exams.demo import load_exam_demo, load_marking_demo
 from internships.demo import COMPLETED_SUPERVISOR, SUPERVISOR_EMAIL, load_internship_demo
 from lms.demo import DEMO_PASSWORD, DEMO_USERS, load_demo, write_room_tokens
 
@@ -35,6 +35,7 @@ class Command(BaseCommand):
         load_internship_demo(administrator=users["admin@corridor.example"])
         load_exam_demo()
         load_console_demo()
+        load_marking_demo()
         self.stdout.write(self.style.SUCCESS("Demo loaded. Sign in at /en/accounts/login/ with any of:"))
         for spec in DEMO_USERS:
             self.stdout.write(f"  {spec.role.name.lower():<14} {spec.email:<32} password: {DEMO_PASSWORD}")
