@@ -21,19 +21,9 @@ KEYS = {"candidates", "saves", "save_p50_ms", "save_p95_ms", "lost_answers", "do
 def test_a_tiny_exam_storm_loses_no_answer_and_submits_each_paper_once(redis_url: str) -> None:
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         pytest.skip("the exam storm runs on PostgreSQL (DATABASE_URL)")
+    tiny = ["--candidates", "12", "--minutes", "0.4", "--save-interval", "2", "--start-window", "4"]
     run = subprocess.run(
-        [
-            sys.executable,
-            str(BENCH),
-            "--candidates",
-            "12",
-            "--minutes",
-            "0.4",
-            "--save-interval",
-            "2",
-            "--start-window",
-            "4",
-        ],  # fmt: skip
+        [sys.executable, str(BENCH), *tiny],
         capture_output=True,
         text=True,
         timeout=400,
