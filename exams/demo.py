@@ -159,7 +159,7 @@ def load_exam_demo() -> None:
 # A practice exam to take at once: a sitting open now, its demo candidate checked in and their paper prepared. -----
 
 PRACTICE_CODE = "DIP-PRACTICE"
-PRACTICE_ROOM = "Chongqing Exam Hall 2"
+PRACTICE_ROOM = "Chongqing Practice Room"
 PRACTICE_CANDIDATE = "trainee.cq@corridor.example"
 
 
@@ -227,31 +227,27 @@ _DEMO_SCRIPTS = {
 
 
 def _submit_demo_paper(*, candidate: Candidate, right: int, written: str) -> None:
-    """The candidate's answers and submission, as the exam page would store them: choice answers (the first `right`
-    choice questions answered rightly, the others wrongly), the written ones, then submitted_at and
-    `paper_submitted` in one transaction (marking the choice questions at once). Stands in for the candidate's
-    submit service until the exam page lands."""
-    from exams.models import Answer, Paper, SubmittedHow
-    from exams.signals import paper_submitted
+    """The candidate's exam as the exam page takes it (exams.attempts): started at the sitting's start, the choice
+    questions answered (the first `right` rightly, the others wrongly) and the written ones, then submitted 80
+    minutes in (which marks the choice questions at once)."""
+    from exams import attempts
 
-    paper = Paper.objects.select_for_update().get(candidate=candidate)
-    submitted_at = candidate.sitting.starts_at + timedelta(minutes=80)
+    started_at = candidate.sitting.starts_at
+    paper = attempts.attempt_start(candidate_id=candidate.pk, by=candidate.user, now=started_at)
     questions = Question.objects.in_bulk([item["question"] for item in paper.items])
+    answers = []
     choice_number = 0
     for seq, item in enumerate(paper.items, start=1):
         question = questions[item["question"]]
         if question.kind in (QuestionKind.SINGLE_CHOICE, QuestionKind.MULTIPLE_CHOICE):
             wrong = [choice for choice in item["choices"] if choice not in question.correct_choices]
-            choices = list(question.correct_choices) if choice_number < right else wrong[:1]
+            choices = tuple(question.correct_choices) if choice_number < right else tuple(wrong[:1])
             choice_number += 1
-            Answer.objects.create(paper=paper, question=question, choices=choices, seq=seq, saved_at=submitted_at)
+            answers.append(attempts.AnswerIn(question=question.pk, seq=seq, choices=choices))
         else:
-            Answer.objects.create(paper=paper, question=question, text=written, seq=seq, saved_at=submitted_at)
-    paper.started_at = candidate.sitting.starts_at
-    paper.submitted_at, paper.submitted_how = submitted_at, SubmittedHow.CANDIDATE
-    paper.last_saved_at, paper.last_seq = submitted_at, len(paper.items)
-    paper.save(update_fields=["started_at", "submitted_at", "submitted_how", "last_saved_at", "last_seq"])
-    paper_submitted.send(sender=Paper, paper=paper)
+            answers.append(attempts.AnswerIn(question=question.pk, seq=seq, text=written))
+    attempts.answers_save(paper_id=paper.pk, by=candidate.user, answers=answers, now=started_at + timedelta(minutes=75))
+    attempts.paper_submit(paper_id=paper.pk, by=candidate.user, now=started_at + timedelta(minutes=80))
 
 
 @transaction.atomic
@@ -275,8 +271,14 @@ def load_marking_demo() -> None:
             sitting=sitting, user=person, now=sitting.registration_closes_at - timedelta(hours=1)
         )
     services.paper_prepare(sitting=sitting, now=sitting.registration_closes_at)
+    door = User.objects.filter(email=INVIGILATOR).first()
     for candidate in sitting.candidates.select_related("user"):
         right, written = _DEMO_SCRIPTS[candidate.user.email]
-        candidate.checked_in_at = starts_at - timedelta(minutes=15)
-        candidate.save(update_fields=["checked_in_at"])
+        if door is not None:
+            services.candidate_check_in(
+                sitting=sitting, token=selectors.slip_token(candidate=candidate), by=door, now=starts_at
+            )
+        else:
+            candidate.checked_in_at = starts_at - timedelta(minutes=15)
+            candidate.save(update_fields=["checked_in_at"])
         _submit_demo_paper(candidate=candidate, right=right, written=written)

@@ -381,34 +381,41 @@ def past_sitting(*, exam: Exam, candidates: list[User], hours_ago: int = 3) -> S
 
 
 def submit_paper_as_candidate(*, candidate: Any, answers: dict[str, Any]) -> Any:
-    """TEMPORARY stand-in for the candidate's submit service (built by the exam-taking helper): stores the candidate's
-    answers (by question text: a list of choice ids, or a text) and submits the paper as that service does: sets
-    submitted_at, submitted_how and sends `paper_submitted`, in one transaction. Switch to the real service at merge."""
+    """The candidate takes their exam as the exam page does it (exams.attempts): checked in at the door (if they were
+    not), started a minute into the sitting, the answers saved (by question text: a list of choice ids, or a text),
+    then submitted. One transaction, so the time-up task queued at the start finds the paper already submitted."""
+    from datetime import timedelta
+
     from django.db import transaction
-    from django.utils import timezone
 
-    from exams.models import Answer, Paper, SubmittedHow
-    from exams.signals import paper_submitted
+    from exams import attempts, selectors, services
 
+    sitting_ = candidate.sitting
+    started_at = sitting_.starts_at + timedelta(minutes=1)
     with transaction.atomic():
-        paper = Paper.objects.select_for_update().get(candidate=candidate)
-        now = timezone.now()
-        questions = {q.text: q for q in Question.objects.filter(pk__in=[item["question"] for item in paper.items])}
-        for seq, (text, given) in enumerate(answers.items(), start=1):
-            question = questions[text]
-            Answer.objects.create(
-                paper=paper,
-                question=question,
-                choices=given if isinstance(given, list) else [],
-                text=given if isinstance(given, str) else "",
-                seq=seq,
-                saved_at=now,
+        if candidate.checked_in_at is None:
+            door = sitting_.room.invigilators.first() or invigilator()
+            sitting_.room.invigilators.add(door)
+            services.candidate_check_in(
+                sitting=sitting_, token=selectors.slip_token(candidate=candidate), by=door, now=sitting_.starts_at
             )
-        paper.started_at = paper.started_at or now
-        paper.submitted_at, paper.submitted_how = now, SubmittedHow.CANDIDATE
-        paper.save(update_fields=["started_at", "submitted_at", "submitted_how"])
-        paper_submitted.send(sender=Paper, paper=paper)
-    return paper
+        paper = attempts.attempt_start(candidate_id=candidate.pk, by=candidate.user, now=started_at)
+        questions = {q.text: q.pk for q in Question.objects.filter(pk__in=[item["question"] for item in paper.items])}
+        attempts.answers_save(
+            paper_id=paper.pk,
+            by=candidate.user,
+            answers=[
+                attempts.AnswerIn(
+                    question=questions[text],
+                    seq=seq,
+                    choices=tuple(given) if isinstance(given, list) else (),
+                    text=given if isinstance(given, str) else "",
+                )
+                for seq, (text, given) in enumerate(answers.items(), start=1)
+            ],
+            now=started_at + timedelta(minutes=1),
+        )
+        return attempts.paper_submit(paper_id=paper.pk, by=candidate.user, now=started_at + timedelta(minutes=2))
 
 
 def exam_marker(exam: Exam, **kwargs: Any) -> User:
