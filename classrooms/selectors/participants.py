@@ -29,7 +29,8 @@ MODERATORS = frozenset({Participant.INSTRUCTOR, Participant.ADMINISTRATOR})
 
 
 def session_participant(*, session: LiveSession, user: Any) -> Participant | None:
-    """The part `user` plays in `session`, or None if they may not join it."""
+    """The part `user` plays in `session`, or None if they may not join it. A one-to-one session
+    (`LiveSession.one_to_one_with`) takes its instructor, its one other person and administrators only."""
     if not getattr(user, "is_authenticated", False):
         return None
     return _part(
@@ -55,6 +56,9 @@ def _part(
     held = roles()
     if Role.ADMINISTRATOR in held:
         return Participant.ADMINISTRATOR
+    if session.one_to_one_with_id is not None:
+        # A one-to-one: its one other person, and nobody else of the course (nor an operator: it has no room).
+        return Participant.TRAINEE if session.one_to_one_with_id == user.pk else None
     if Role.OPERATOR in held and operates():
         return Participant.OPERATOR
     if enrolled():
@@ -163,6 +167,9 @@ def session_participants(*, session_id: int, user_ids: Iterable[int]) -> dict[in
             parts[user_id] = Participant.INSTRUCTOR
         elif is_superuser or Role.ADMINISTRATOR.value in names[user_id]:
             parts[user_id] = Participant.ADMINISTRATOR
+        elif session.one_to_one_with_id is not None:
+            if session.one_to_one_with_id == user_id:
+                parts[user_id] = Participant.TRAINEE
         elif Role.OPERATOR.value in names[user_id] and user_id in operating:
             parts[user_id] = Participant.OPERATOR
         elif user_id in enrolled:

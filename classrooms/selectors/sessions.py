@@ -132,14 +132,21 @@ def joinable_session_for_course(*, user: Any, course_key: UUID, now: datetime) -
         Q(state=SessionState.LIVE) | Q(state=SessionState.SCHEDULED, ends_at__gte=now)
     )
     if Role.ADMINISTRATOR not in user_roles(user):
-        may_join = Q(instructor=user) | Q(
-            course__translation_key__in=Enrolment.objects.filter(user=user).values("course_key")
+        may_join = (
+            Q(instructor=user)
+            | Q(one_to_one_with=user)
+            | Q(
+                one_to_one_with__isnull=True,
+                course__translation_key__in=Enrolment.objects.filter(user=user).values("course_key"),
+            )
         )
         if Role.OPERATOR in user_roles(user):
             may_join |= Q(
                 pk__in=LiveSession.rooms.through.objects.filter(room__operators=user).values("livesession_id")
             )
         sessions = sessions.filter(may_join)
+    # A one-to-one is offered only to its two people (an administrator opens it from its page, not a course's).
+    sessions = sessions.filter(Q(one_to_one_with__isnull=True) | Q(one_to_one_with=user) | Q(instructor=user))
     live_first = Case(When(state=SessionState.LIVE, then=Value(0)), default=Value(1))
     return sessions.order_by(live_first, "starts_at", "pk").first()
 

@@ -29,10 +29,15 @@ def session_page_path(*, session_id: int, language: str) -> str:
 
 
 def sessions_of(*, user: Any) -> QuerySet[LiveSession]:
-    """Sessions of the courses `user` is enrolled in (in any language), and the sessions they teach."""
+    """Sessions of the courses `user` is enrolled in (in any language), the sessions they teach, and their one-to-ones
+    (another person's one-to-one in their course is not theirs)."""
     enrolled_keys = Enrolment.objects.filter(user=user).values("course_key")
     return (
-        LiveSession.objects.filter(Q(course__translation_key__in=enrolled_keys) | Q(instructor=user))
+        LiveSession.objects.filter(
+            Q(course__translation_key__in=enrolled_keys, one_to_one_with__isnull=True)
+            | Q(instructor=user)
+            | Q(one_to_one_with=user)
+        )
         .select_related("course", "module", "instructor")
         .prefetch_related("rooms")
     )

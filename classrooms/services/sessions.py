@@ -118,10 +118,12 @@ def session_schedule(
     online_seats: int = 50,
     recorded: bool = False,
     by: Any = None,
+    one_to_one_with: Any = None,
 ) -> LiveSession:
     """Schedule a session (the admin form and the tests both come here). `by`: who schedules it (None: the
     system); an instructor may only schedule themselves. Refused on bad times or a double-booked room or
-    instructor."""
+    instructor. `one_to_one_with`: a one-to-one with that person (an internship check-in), whom alone of the
+    trainees it takes."""
     _check_instructor_choice(by=by, instructor=instructor)
     _check_schedule(
         starts_at=starts_at,
@@ -141,6 +143,7 @@ def session_schedule(
         ends_at=ends_at,
         online_seats=online_seats,
         recorded=recorded,
+        one_to_one_with=one_to_one_with,
     )
     session.rooms.set(rooms)
     return session
