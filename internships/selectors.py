@@ -327,6 +327,10 @@ def internship_records_of(*, user: Any) -> dict[str, Any]:
                 "check_ins": [
                     {"held_on": entry.held_on.isoformat(), "notes": entry.notes} for entry in placement.check_ins.all()
                 ],
+                "live_check_ins": [
+                    {"starts_at": live.session.starts_at.isoformat(), "state": live.session.state}
+                    for live in placement.live_check_ins.select_related("session")
+                ],
                 "tasks": [
                     {
                         "title": task.title,
