@@ -91,7 +91,7 @@ def test_a_supervisor_and_an_intern_hold_a_check_in_on_the_live_page_and_its_not
     # The supervisor schedules it from the dashboard (the intern's row leads to the form).
     grace = sign_in(internship["supervisor"])
     grace.goto(f"{live_server.url}/en/internships/supervise/")
-    grace.get_by_role("link", name="Schedule a check-in with Mei Tan").click()
+    grace.locator(f'[data-placement="{placement.pk}"]').get_by_role("link", name="Schedule a check-in").click()
     form = grace.locator("#schedule-check-in")
     form.get_by_label("Day").fill(starts.date().isoformat())
     form.get_by_label("Time").fill(starts.strftime("%H:%M"))
