@@ -59,7 +59,8 @@ class LiveSessionAdminForm(WagtailAdminModelForm):
     already booked; the admin's views turn their refusal into this form's errors (`refusal_to_errors`).
 
     An instructor schedules only themselves: the instructor field is fixed to them (and the services refuse
-    anyone else); administrators choose any instructor.
+    anyone else), or, editing a colleague's session of a course they teach, to its instructor; administrators
+    choose any instructor.
     """
 
     starts_at = CityDateTimeField(label=_("starts at"))
@@ -74,8 +75,9 @@ class LiveSessionAdminForm(WagtailAdminModelForm):
             user = self.for_user
             field = self.fields["instructor"]
             if user is not None and Role.ADMINISTRATOR not in user_roles(user):
-                field.queryset = User.objects.filter(pk=user.pk)
-                field.disabled = True  # a posted value is ignored: the instructor is themselves
+                # Themselves, or (a colleague's session of a course they teach) its instructor, kept.
+                field.queryset = User.objects.filter(pk__in={user.pk, self.instance.instructor_id or user.pk})
+                field.disabled = True  # a posted value is ignored: the instructor is themselves or kept
                 if self.instance.pk is None:
                     self.initial["instructor"] = user.pk
             else:

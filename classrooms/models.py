@@ -63,6 +63,17 @@ class LiveSession(models.Model):
     live_until = models.DateTimeField(_("ended at"), null=True, blank=True, editable=False)
     # Set once the reminder email has gone out, so a retried or overlapping beat run sends it once.
     reminder_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # A one-to-one (an internship check-in): only this person joins besides the instructor and administrators, not
+    # the course's enrolled trainees (selectors.participants). Empty: a class, open to everyone enrolled.
+    one_to_one_with = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="one_to_one_sessions",
+        verbose_name=_("one-to-one with"),
+    )
 
     class Meta:
         verbose_name = _("live session")

@@ -25,6 +25,7 @@ from courses.forms import CatalogueFilterForm
 from courses.models import (
     CatalogueIndexPage,
     CoursePage,
+    CourseTeacher,
     Enrolment,
     LessonCompletion,
     LessonPage,
@@ -465,7 +466,8 @@ def course_achievement(*, course: CoursePage, user_ids: Iterable[int]) -> Course
 
 
 def learning_records_of(*, user: Any) -> dict[str, Any]:
-    """A person's learning records for their data export: enrolments, completed lessons and quiz attempts."""
+    """A person's learning records for their data export: enrolments, completed lessons, quiz attempts and the
+    courses whose teaching team they are on."""
     titles = {
         page.translation_key: page.title
         for page in CoursePage.objects.filter(
@@ -508,5 +510,9 @@ def learning_records_of(*, user: Any) -> dict[str, Any]:
                 "at": row.created_at.isoformat(),
             }
             for row in QuizAttempt.objects.filter(user=user).order_by("created_at")
+        ],
+        "teaching": [
+            {"course_key": str(row.course_key), "at": row.created_at.isoformat()}
+            for row in CourseTeacher.objects.filter(user=user).order_by("created_at")
         ],
     }

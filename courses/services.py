@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from courses import selectors
-from courses.models import CoursePage, Enrolment, LessonCompletion, LessonPage, QuizAttempt
+from courses.models import CoursePage, CourseTeacher, Enrolment, LessonCompletion, LessonPage, QuizAttempt
 from courses.xapi import xapi_enrolled, xapi_lesson_completed, xapi_quiz_scored
 from lms.accounts.models import User
 from lms.accounts.personal_data import ErasedPerson
@@ -143,10 +143,23 @@ def quiz_submit(*, user: User, lesson: LessonPage, quiz_block_id: str, answers: 
 
 def learning_erase_user(*, person: ErasedPerson) -> dict[str, int]:
     """Erasing a person: their learning records hold no name or text of theirs, only which lessons they finished and
-    how quizzes went, so they are kept against the anonymised account (the course's completion figures stand)."""
+    how quizzes went, so they are kept against the anonymised account (the course's completion figures stand). Their
+    places on teaching teams go: an erased account teaches nothing."""
     user = person.user
+    teaching, _ = CourseTeacher.objects.filter(user=user).delete()
     return {
         "enrolments_kept": Enrolment.objects.filter(user=user).count(),
         "completions_kept": LessonCompletion.objects.filter(user=user).count(),
         "quiz_attempts_kept": QuizAttempt.objects.filter(user=user).count(),
+        "teaching_removed": teaching,
     }
+
+
+# Teaching teams --------------------------------------------------------------------------------------------------
+
+
+def course_teacher_add(*, user: User, course: CoursePage) -> CourseTeacher:
+    """Put `user` on the course's teaching team (in every language of it): an instructor of all its live sessions.
+    Idempotent."""
+    teacher, _created = CourseTeacher.objects.get_or_create(user=user, course_key=course.translation_key)
+    return teacher

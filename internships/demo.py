@@ -1,5 +1,6 @@
 """Internships in the demo: a host company in Singapore, its supervisor, and three interns at different stages (well
-under way with weeks approved and one awaiting approval; behind on hours with an overdue task; starting next week);
+under way with weeks approved and one awaiting approval, and a live check-in scheduled for tomorrow; behind on hours
+with an overdue task; starting next week);
 and a host company in Chongqing whose intern has completed (every week approved, the final evaluation passed), ready
 for the internship certificate (the certificate demo's INT-201 rule requires a completed internship).
 
@@ -8,13 +9,14 @@ Idempotent, like the rest of `load_demo`. The supervisor signs in with the demo 
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
+from courses.models import CoursePage
 from internships.models import (
     EVALUATION_CRITERIA,
     CheckIn,
@@ -28,9 +30,13 @@ from internships.models import (
     WeekLog,
 )
 from internships.selectors import week_start_of
+from internships.services import check_in_schedule
 from lms.accounts.models import Region, User
 from lms.accounts.roles import Role
+from lms.timezones import SCHEDULING_TIME_ZONE
 
+# The course the demo internships' live check-ins are held under (the certificate demo's internship course).
+CHECK_IN_COURSE_CODE = "INT-201"
 DEMO_PASSWORD = "corridor-demo"  # the demo's shared password (lms.demo.DEMO_PASSWORD)
 SUPERVISOR_EMAIL = "supervisor@corridor.example"
 COMPANY = "Lion City Robotics"
@@ -66,6 +72,7 @@ def load_internship_demo(*, administrator: User) -> None:
     )
     today = timezone.localdate()
     this_week = week_start_of(today)
+    course = CoursePage.objects.filter(code=CHECK_IN_COURSE_CODE, locale__language_code="en").first()
     for email, first, last, language, weeks_in, hours, late in DEMO_INTERNS:
         intern = _person(email, first, last, language, Role.TRAINEE, Region.SINGAPORE)
         if Placement.objects.filter(intern=intern, internship__company=company).exists():
@@ -77,6 +84,7 @@ def load_internship_demo(*, administrator: User) -> None:
             start=start,
             end=start + timedelta(weeks=16),
             target_hours_per_week=20,
+            course=course,
         )
         placement = Placement.objects.create(
             internship=internship, intern=intern, supervisor=supervisor, coordinator=administrator
@@ -106,6 +114,10 @@ def load_internship_demo(*, administrator: User) -> None:
                 notes="Video call: the sensor tests are on track.",
                 recorded_by=supervisor,
             )
+            if course is not None:
+                # The next one, on the live page: tomorrow at 10:00 (UTC+8), half an hour.
+                tomorrow = datetime.combine(today + timedelta(days=1), time(10, 0), tzinfo=SCHEDULING_TIME_ZONE)
+                check_in_schedule(placement=placement, by=supervisor, starts_at=tomorrow, minutes=30)
         if weeks_in > 0:
             InternTask.objects.create(
                 placement=placement,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from courses.models import CoursePage
 from internships import selectors
 from internships.models import EVALUATION_CRITERIA, HostCompany, Internship, TaskStatus
 from lms.accounts.models import Region, User
@@ -26,6 +29,18 @@ class InternshipForm(forms.Form):
     start = forms.DateField(label=_("Start"), widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label=_("End"), widget=forms.DateInput(attrs={"type": "date"}))
     target_hours_per_week = forms.IntegerField(label=_("Target hours per week"), min_value=1, max_value=60, initial=20)
+    course = forms.ModelChoiceField(
+        label=_("Course for live check-ins"),
+        queryset=CoursePage.objects.none(),
+        required=False,
+        help_text=_("Supervisors' live check-ins with their interns are held under this course."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        course = self.fields["course"]
+        assert isinstance(course, forms.ModelChoiceField)
+        course.queryset = CoursePage.objects.live().order_by("title")
 
 
 def _person_label(user: User) -> str:
@@ -135,3 +150,21 @@ class EvaluationForm(forms.Form):
 class CheckInForm(forms.Form):
     held_on = forms.DateField(label=_("Held on"), widget=forms.DateInput(attrs={"type": "date"}))
     notes = forms.CharField(label=_("Notes"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+
+CHECK_IN_LENGTHS = [(15, _("15 minutes")), (30, _("30 minutes")), (45, _("45 minutes")), (60, _("1 hour"))]
+
+
+class CheckInScheduleForm(forms.Form):
+    """A live check-in's day, time (on the supervisor's city's clock) and length."""
+
+    day = forms.DateField(label=_("Day"), widget=forms.DateInput(attrs={"type": "date"}))
+    time = forms.TimeField(label=_("Time"), widget=forms.TimeInput(attrs={"type": "time"}))
+    minutes = forms.TypedChoiceField(label=_("Length"), choices=CHECK_IN_LENGTHS, coerce=int, initial=30)
+
+    def starts_at(self, zone: ZoneInfo) -> datetime:
+        return datetime.combine(self.cleaned_data["day"], self.cleaned_data["time"], tzinfo=zone)
+
+
+class CheckInNotesForm(forms.Form):
+    notes = forms.CharField(label=_("Notes"), widget=forms.Textarea(attrs={"rows": 3}), max_length=4000)

@@ -32,6 +32,16 @@ class Internship(models.Model):
     start = models.DateField(_("start"))
     end = models.DateField(_("end"))
     target_hours_per_week = models.PositiveSmallIntegerField(_("target hours per week"), default=20)
+    # The course its interns' live check-ins are held under (a live session belongs to a course); without one, the
+    # supervisors record check-ins held elsewhere but cannot schedule one on the live page.
+    course = models.ForeignKey(
+        "courses.CoursePage",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("course for live check-ins"),
+    )
 
     class Meta:
         ordering = ["-start", "title"]
@@ -191,10 +201,31 @@ class Evaluation(models.Model):
         return round(sum(values) / len(values), 1) if values else None
 
 
+class LiveCheckIn(models.Model):
+    """A one-to-one check-in the supervisor scheduled with their intern as a live session without a room
+    (classrooms.LiveSession, one-to-one with the intern, the supervisor its instructor): both join its live page."""
+
+    placement = models.ForeignKey(Placement, on_delete=models.CASCADE, related_name="live_check_ins")
+    session = models.OneToOneField(
+        "classrooms.LiveSession", on_delete=models.CASCADE, related_name="internship_check_in"
+    )
+    scheduled_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["session__starts_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.placement} · {self.session.starts_at.isoformat()}"
+
+
 class CheckIn(models.Model):
-    """A one-to-one check-in the supervisor held with an intern (a call, a visit), recorded with notes."""
+    """A one-to-one check-in the supervisor held with an intern (a call, a visit, a live check-in), recorded with
+    notes."""
 
     placement = models.ForeignKey(Placement, on_delete=models.CASCADE, related_name="check_ins")
+    # The live check-in these are the notes of (one set of notes each), if it was held on the live page.
+    live = models.OneToOneField(LiveCheckIn, on_delete=models.SET_NULL, null=True, blank=True, related_name="notes")
     held_on = models.DateField(_("held on"))
     notes = models.TextField(_("notes"), blank=True)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")

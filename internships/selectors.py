@@ -4,19 +4,22 @@ held about a person (export)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from classrooms.models import SessionState
 from internships.models import (
     Evaluation,
     EvaluationKind,
     HostCompany,
     Internship,
     InternTask,
+    LiveCheckIn,
     LogFile,
     Placement,
     TaskStatus,
@@ -120,6 +123,7 @@ class DashboardRow:
     last_log: WeekLog | None
     awaiting_approval: WeekLog | None  # the oldest submitted week not yet approved
     last_check_in: date | None
+    next_check_in: LiveCheckIn | None = None  # the next live check-in not yet ended
 
     @property
     def behind(self) -> bool:
@@ -127,13 +131,14 @@ class DashboardRow:
         return self.hours_last_week < self.target
 
 
-def dashboard_rows(*, user: Any, today: date, show: str = "") -> list[DashboardRow]:
+def dashboard_rows(*, user: Any, today: date, show: str = "", now: datetime | None = None) -> list[DashboardRow]:
     """One row per intern `user` supervises; `show` "behind" or "overdue" keeps only those."""
     this_week = week_start_of(today)
     last_week = this_week - timedelta(days=7)
+    now = now or timezone.now()
     placements = list(
         placements_supervised(user=user)
-        .prefetch_related("week_logs", "tasks", "check_ins")
+        .prefetch_related("week_logs", "tasks", "check_ins", "live_check_ins__session")
         .order_by("intern__last_name", "pk")
     )
     rows = []
@@ -149,6 +154,7 @@ def dashboard_rows(*, user: Any, today: date, show: str = "") -> list[DashboardR
             last_log=max(logs.values(), key=lambda log: log.week_start, default=None),
             awaiting_approval=pending[0] if pending else None,
             last_check_in=max((entry.held_on for entry in placement.check_ins.all()), default=None),
+            next_check_in=_next_live(placement.live_check_ins.all(), now=now),
         )
         if show == "behind" and not row.behind:
             continue
@@ -156,6 +162,55 @@ def dashboard_rows(*, user: Any, today: date, show: str = "") -> list[DashboardR
             continue
         rows.append(row)
     return rows
+
+
+def _next_live(check_ins: Any, *, now: datetime) -> LiveCheckIn | None:
+    coming = [live for live in check_ins if is_coming(live, now=now)]
+    return min(coming, key=lambda live: live.session.starts_at, default=None)
+
+
+def is_coming(live: LiveCheckIn, *, now: datetime) -> bool:
+    """Still to join: live now, or scheduled and not past its end."""
+    session = live.session
+    return session.state == SessionState.LIVE or (session.state == SessionState.SCHEDULED and session.ends_at > now)
+
+
+def live_check_ins_of(*, placement: Placement) -> list[LiveCheckIn]:
+    """The placement's live check-ins, earliest first, with their sessions and notes."""
+    return list(
+        LiveCheckIn.objects.filter(placement=placement)
+        .select_related("session", "notes")
+        .order_by("session__starts_at", "pk")
+    )
+
+
+def upcoming_check_ins(*, placement: Placement, now: datetime) -> list[LiveCheckIn]:
+    """The placement's live check-ins still to join (live now, or to come), earliest first."""
+    return [live for live in live_check_ins_of(placement=placement) if is_coming(live, now=now)]
+
+
+def awaiting_notes(live: LiveCheckIn) -> bool:
+    """Held and ended, and its notes not written yet."""
+    return live.session.state == SessionState.ENDED and live.session.live_since is not None and not _has_notes(live)
+
+
+def _has_notes(live: LiveCheckIn) -> bool:
+    try:
+        return live.notes is not None
+    except LiveCheckIn.notes.RelatedObjectDoesNotExist:
+        return False
+
+
+def live_check_in_for_supervisor(*, user: Any, live_id: int) -> LiveCheckIn:
+    """A live check-in of an intern `user` supervises (or coordinates); a 404 for anyone else."""
+    live = (
+        LiveCheckIn.objects.select_related("placement", "session")
+        .filter(pk=live_id, placement__in=placements_supervised(user=user))
+        .first()
+    )
+    if live is None:
+        raise CorridorError("not_your_intern", _("No intern of yours has this check-in."), status=404)
+    return live
 
 
 def missing_week_placements(*, week_start: date) -> QuerySet[Placement]:
@@ -271,6 +326,10 @@ def internship_records_of(*, user: Any) -> dict[str, Any]:
                 ],
                 "check_ins": [
                     {"held_on": entry.held_on.isoformat(), "notes": entry.notes} for entry in placement.check_ins.all()
+                ],
+                "live_check_ins": [
+                    {"starts_at": live.session.starts_at.isoformat(), "state": live.session.state}
+                    for live in placement.live_check_ins.select_related("session")
                 ],
                 "tasks": [
                     {

@@ -22,6 +22,8 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
+from classrooms.models import SessionState
+from classrooms.services.sessions import session_schedule
 from internships import selectors
 from internships.models import (
     EVALUATION_CRITERIA,
@@ -31,6 +33,7 @@ from internships.models import (
     HostCompany,
     Internship,
     InternTask,
+    LiveCheckIn,
     LogFile,
     LogReminder,
     Placement,
@@ -44,6 +47,7 @@ from lms.accounts.roles import Role, user_has_role
 from lms.errors import CorridorError
 from lms.files import checksummed_writer
 from lms.regions import storage_for_region
+from lms.timezones import SCHEDULING_TIME_ZONE
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +74,14 @@ def host_company_create(*, name: str, city: str, address: str, by: Any) -> HostC
 
 @transaction.atomic
 def internship_create(
-    *, company: HostCompany, title: str, start: date, end: date, target_hours_per_week: int, by: Any
+    *,
+    company: HostCompany,
+    title: str,
+    start: date,
+    end: date,
+    target_hours_per_week: int,
+    by: Any,
+    course: Any = None,
 ) -> Internship:
     _require_coordinator(by)
     if end < start:
@@ -78,7 +89,12 @@ def internship_create(
     if not 1 <= target_hours_per_week <= 60:
         raise CorridorError("internship_hours", _("The target must be between 1 and 60 hours a week."))
     return Internship.objects.create(
-        company=company, title=title.strip(), start=start, end=end, target_hours_per_week=target_hours_per_week
+        company=company,
+        title=title.strip(),
+        start=start,
+        end=end,
+        target_hours_per_week=target_hours_per_week,
+        course=course,
     )
 
 
@@ -337,6 +353,77 @@ def check_in_record(*, placement: Placement, by: Any, held_on: date, notes: str,
     if held_on > (today or timezone.localdate()):
         raise CorridorError("check_in_date", _("Record a check-in once it has taken place."))
     return CheckIn.objects.create(placement=placement, held_on=held_on, notes=notes.strip(), recorded_by=by)
+
+
+# Live check-ins: a one-to-one as a live session without a room ---------------------------------------------------
+
+CHECK_IN_MINUTES_MIN, CHECK_IN_MINUTES_MAX = 15, 180
+
+
+@transaction.atomic
+def check_in_schedule(
+    *, placement: Placement, by: Any, starts_at: datetime, minutes: int, now: datetime | None = None
+) -> LiveCheckIn:
+    """The supervisor schedules a one-to-one check-in with their intern: a live session of the internship's course
+    with no room, the supervisor its instructor, one-to-one with the intern (so nobody else enrolled in the course
+    may join it), through classrooms' one scheduling path (which refuses a supervisor already busy then). Both are
+    reminded of it as of any session, and join it on its live page."""
+    if placement.supervisor_id != by.pk:
+        raise CorridorError(
+            "not_your_intern", _("Only the intern's supervisor schedules a check-in with them."), status=403
+        )
+    now = now or timezone.now()
+    if not CHECK_IN_MINUTES_MIN <= minutes <= CHECK_IN_MINUTES_MAX:
+        raise CorridorError("check_in_length", _("A check-in lasts between 15 minutes and 3 hours."))
+    if starts_at <= now:
+        raise CorridorError("check_in_past", _("Schedule a check-in for a time still to come."))
+    internship = placement.internship
+    day = timezone.localtime(starts_at, SCHEDULING_TIME_ZONE).date()
+    if not internship.start <= day <= internship.end:
+        raise CorridorError("check_in_outside", _("Schedule the check-in while the internship runs."))
+    if internship.course is None:
+        raise CorridorError(
+            "check_in_no_course",
+            _("This internship has no course for live check-ins yet: ask its coordinator to choose one."),
+            status=409,
+        )
+    intern = placement.intern
+    session = session_schedule(
+        title=_("Check-in: %(intern)s with %(supervisor)s")
+        % {"intern": intern.get_full_name() or intern.email, "supervisor": by.get_full_name() or by.email},
+        course=internship.course,
+        instructor=by,
+        starts_at=starts_at,
+        ends_at=starts_at + timedelta(minutes=minutes),
+        rooms=[],
+        online_seats=1,
+        by=by,
+        one_to_one_with=intern,
+    )
+    return LiveCheckIn.objects.create(placement=placement, session=session, scheduled_by=by)
+
+
+@transaction.atomic
+def live_check_in_notes(*, live: LiveCheckIn, by: Any, notes: str) -> CheckIn:
+    """The supervisor writes the notes of a live check-in once it has ended: a check-in held on the day it went live
+    (so the dashboard's "last check-in" is that day). One set of notes per live check-in."""
+    locked = LiveCheckIn.objects.select_for_update().select_related("placement", "session").get(pk=live.pk)
+    if locked.placement.supervisor_id != by.pk:
+        raise CorridorError("not_your_intern", _("This intern is not one of yours."), status=403)
+    session = locked.session
+    if session.state != SessionState.ENDED or session.live_since is None:
+        raise CorridorError(
+            "check_in_not_held", _("Write the notes once the check-in has been held and ended."), status=409
+        )
+    if CheckIn.objects.filter(live=locked).exists():
+        raise CorridorError("check_in_notes_done", _("This check-in's notes are already written."), status=409)
+    return CheckIn.objects.create(
+        placement=locked.placement,
+        live=locked,
+        held_on=timezone.localtime(session.live_since, SCHEDULING_TIME_ZONE).date(),
+        notes=notes.strip(),
+        recorded_by=by,
+    )
 
 
 # Evaluations ----------------------------------------------------------------------------------------------------

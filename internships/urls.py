@@ -18,6 +18,12 @@ urlpatterns = [
     path("supervise/placements/<int:placement_id>/tasks/", views.task_create, name="task-create"),
     path("supervise/approve/", views.approve, name="approve"),
     path("supervise/placements/<int:placement_id>/check-ins/", views.check_in_record, name="check-in"),
+    path(
+        "supervise/placements/<int:placement_id>/check-ins/schedule/",
+        views.check_in_schedule,
+        name="check-in-schedule",
+    ),
+    path("supervise/check-ins/<int:live_id>/notes/", views.check_in_notes, name="check-in-notes"),
     path("supervise/placements/<int:placement_id>/evaluations/<str:kind>/", views.evaluate, name="evaluate"),
     path("placements/<int:placement_id>/self-evaluation/", views.self_evaluate, name="self-evaluate"),
     path("coordinate/", views.coordinate, name="coordinate"),

@@ -28,6 +28,8 @@ from internships import selectors, services
 from internships.forms import (
     ApproveForm,
     CheckInForm,
+    CheckInNotesForm,
+    CheckInScheduleForm,
     EvaluationForm,
     HostCompanyForm,
     InternshipForm,
@@ -45,6 +47,7 @@ from lms.errors import CorridorError
 from lms.files import SignedFileLinks, StoredFile, stored_file_response
 from lms.forms import form_checked
 from lms.throttle import throttled_per_address
+from lms.timezones import city_time, city_time_zone
 
 LOG_FILE_LINKS = SignedFileLinks(
     salt="internships.log-file", view="internships:signed-file", max_age_setting="INTERNSHIP_FILE_URL_MAX_AGE"
@@ -85,6 +88,9 @@ def mine(request: AuthenticatedHttpRequest) -> HttpResponse:
         cards.append(
             {
                 "placement": placement,
+                "check_ins": _check_in_rows(
+                    selectors.upcoming_check_ins(placement=placement, now=timezone.now()), reader=request.user
+                ),
                 "form": WeekLogForm(initial=initial, prefix=f"p{placement.pk}"),
                 "logs": logs,
                 "tasks": [(task, selectors.is_overdue(task, today=today)) for task in tasks],
@@ -202,8 +208,64 @@ def placement_detail(request: AuthenticatedHttpRequest, placement_id: int) -> Ht
             "may_evaluate": placement.supervisor_id == request.user.pk,
             "check_ins": placement.check_ins.all(),
             "check_in_form": CheckInForm(initial={"held_on": today}),
+            "live_check_ins": _check_in_rows(selectors.live_check_ins_of(placement=placement), reader=request.user),
+            "schedule_form": CheckInScheduleForm(initial={"day": today}),
+            "notes_form": CheckInNotesForm(),
         },
     )
+
+
+def _check_in_rows(check_ins: list[Any], *, reader: Any) -> list[dict[str, Any]]:
+    """Live check-ins as a page shows them: on the reader's city's clock, whether they can still be joined, and
+    whether their notes are awaited."""
+    now = timezone.now()
+    return [
+        {
+            "live": live,
+            "when": city_time(reader.home_region, live.session.starts_at, live.session.ends_at),
+            "coming": selectors.is_coming(live, now=now),
+            "awaiting_notes": selectors.awaiting_notes(live),
+        }
+        for live in check_ins
+    ]
+
+
+@require_POST
+@login_required
+def check_in_schedule(request: AuthenticatedHttpRequest, placement_id: int) -> HttpResponse:
+    """The supervisor schedules a one-to-one check-in with their intern on the live page."""
+    _require_supervisor(request)
+    placement = selectors.placement_for_supervisor(user=request.user, placement_id=placement_id)
+    form = form_checked(CheckInScheduleForm(request.POST), code="invalid_check_in")
+    live = services.check_in_schedule(
+        placement=placement,
+        by=request.user,
+        starts_at=form.starts_at(city_time_zone(request.user.home_region)),
+        minutes=form.cleaned_data["minutes"],
+    )
+    when = city_time(request.user.home_region, live.session.starts_at, live.session.ends_at)
+    messages.success(
+        request,
+        _("Check-in with %(intern)s scheduled for %(time)s (%(city)s time).")
+        % {
+            "intern": placement.intern.get_full_name(),
+            "time": when.starts.strftime("%Y-%m-%d %H:%M"),
+            "city": when.label,
+        },
+    )
+    return redirect("internships:placement", placement_id=placement.pk)
+
+
+@require_POST
+@login_required
+def check_in_notes(request: AuthenticatedHttpRequest, live_id: int) -> HttpResponse:
+    """The supervisor writes the notes of a live check-in once it has ended."""
+    _require_supervisor(request)
+    live = selectors.live_check_in_for_supervisor(user=request.user, live_id=live_id)
+    form = form_checked(CheckInNotesForm(request.POST), code="invalid_check_in")
+    check_in = services.live_check_in_notes(live=live, by=request.user, notes=form.cleaned_data["notes"])
+    messages.success(request, _("Check-in of %(day)s recorded.") % {"day": check_in.held_on.isoformat()})
+    return redirect("internships:placement", placement_id=live.placement_id)
 
 
 @require_POST

@@ -22,7 +22,7 @@ from pylti1p3.service_connector import ServiceConnector
 from classrooms.models import LiveSession, SessionState
 from classrooms.selectors.attendance import attendance_report
 from courses.models import QuizAttempt
-from courses.services import enrolment_create
+from courses.services import course_teacher_add, enrolment_create
 from lms.accounts.models import Cohort, User
 from lms.accounts.personal_data import ErasedPerson
 from lms.accounts.roles import Role, user_roles
@@ -148,7 +148,8 @@ def _sign_in_as(*, platform: Platform, claims: dict[str, Any], role: Role, launc
 @transaction.atomic
 def launch_accept(*, platform: Platform, claims: dict[str, Any]) -> LaunchResult:
     """Accept a launch whose signature, issuer, audience, deployment, state and nonce pylti1p3 has checked: spend
-    the nonce, find or create the user, give them their role, enrol a trainee, and say where they go."""
+    the nonce, find or create the user, give them their role, enrol a trainee (or put an instructor on the course's
+    teaching team: they start, end and moderate its live sessions), and say where they go."""
     _spend_nonce(platform=platform, claims=claims)
     target = selectors.launch_target(claims)
     if target is None:
@@ -160,6 +161,9 @@ def launch_accept(*, platform: Platform, claims: dict[str, Any]) -> LaunchResult
     if role is Role.TRAINEE:
         enrolment_create(user=user, course=target.course)
         _score_link_record(platform=platform, claims=claims, target=target)
+    elif role is Role.INSTRUCTOR:
+        # An instructor of the platform course: an instructor of the linked course's live sessions.
+        course_teacher_add(user=user, course=target.course)
     _context_record(platform=platform, claims=claims, target=target, user=user, role=role)
     if target.session is not None:
         destination = reverse("classrooms:live-session", kwargs={"session_id": target.session.pk})

@@ -346,6 +346,12 @@ class MediaConsumer(AsyncWebsocketConsumer):
         return (
             self.agent is not None
             or self.participant in PUBLISHERS
+            # A one-to-one's other person speaks without being invited: the call is theirs.
+            or (
+                self.participant == Participant.TRAINEE
+                and self.session is not None
+                and self.session.one_to_one_with_id == self.user_id
+            )
             or (self.participant == Participant.TRAINEE and await self.hub.may_speak(self.session_id, self.user_id))
         )
 

@@ -429,3 +429,15 @@ def exam_moderator(exam: Exam, **kwargs: Any) -> User:
     person = instructor(**kwargs)
     exam.moderators.add(person)
     return person
+
+
+# --- Live check-ins (internships, issue 16 item 11) -------------------------------------------------------------------
+
+
+def check_in_course(placement: Any) -> CoursePage:
+    """Give the placement's internship a course for its live check-ins (a course with one lesson); returns it."""
+    course = course_with_lessons(site_catalogue(), modules=1, lessons=1)
+    internship = placement.internship
+    internship.course = course
+    internship.save(update_fields=["course"])
+    return course

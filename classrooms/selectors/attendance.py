@@ -125,10 +125,17 @@ def _enrolments(session: LiveSession) -> QuerySet[Enrolment]:
 
 
 def session_trainees(*, session: LiveSession) -> QuerySet[User]:
-    """Everyone enrolled in the session's course, by name."""
+    """Everyone enrolled in the session's course, by name; a one-to-one's one other person."""
+    if session.one_to_one_with_id is not None:
+        return User.objects.filter(pk=session.one_to_one_with_id)
     return User.objects.filter(pk__in=_enrolments(session).values("user_id")).order_by(
         "first_name", "last_name", "email"
     )
+
+
+def _expected_count(session: LiveSession) -> int:
+    """How many trainees the session expects: its course's enrolled, or a one-to-one's one."""
+    return 1 if session.one_to_one_with_id is not None else _enrolments(session).count()
 
 
 def room_stay_open(*, session: LiveSession, room: Room, user: Any) -> AttendanceStay | None:
@@ -246,7 +253,7 @@ def presence_now(*, session: LiveSession, now: datetime | None = None) -> Attend
             {"room_id": room.pk, "name": room.name, "city": str(room.get_city_display()), "count": counts[room.pk]}
             for room in rooms.values()
         ],
-        "enrolled": _enrolments(session).count(),
+        "enrolled": _expected_count(session),
         "here": here,
         "left": left,
     }
@@ -433,7 +440,7 @@ def attendance_timeline(
             counts[key][k] += 1
     series = tuple(TimelineSeries(key, labels[key], tuple(counts[key])) for key in keys)
     totals = tuple(sum(s.counts[k] for s in series) for k in range(steps))
-    return AttendanceTimeline(times=times, series=series, totals=totals, enrolled=_enrolments(session).count())
+    return AttendanceTimeline(times=times, series=series, totals=totals, enrolled=_expected_count(session))
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet
 
 from classrooms.models import LiveSession, QuestionVote, RaisedHand
-from courses.models import Enrolment
+from courses.models import CourseTeacher, Enrolment
 from lms.accounts.models import User
 from lms.accounts.roles import Role, user_roles
 
@@ -29,7 +29,8 @@ MODERATORS = frozenset({Participant.INSTRUCTOR, Participant.ADMINISTRATOR})
 
 
 def session_participant(*, session: LiveSession, user: Any) -> Participant | None:
-    """The part `user` plays in `session`, or None if they may not join it."""
+    """The part `user` plays in `session`, or None if they may not join it. A one-to-one session
+    (`LiveSession.one_to_one_with`) takes its instructor, its one other person and administrators only."""
     if not getattr(user, "is_authenticated", False):
         return None
     return _part(
@@ -38,6 +39,7 @@ def session_participant(*, session: LiveSession, user: Any) -> Participant | Non
         roles=lambda: user_roles(user),
         operates=lambda: session.rooms.filter(operators=user).exists(),
         enrolled=lambda: Enrolment.objects.filter(user=user, course_key=session.course.translation_key).exists(),
+        teaches=lambda: CourseTeacher.objects.filter(user=user, course_key=session.course.translation_key).exists(),
     )
 
 
@@ -48,13 +50,20 @@ def _part(
     roles: Callable[[], frozenset[Role]],
     operates: Callable[[], bool],
     enrolled: Callable[[], bool],
+    teaches: Callable[[], bool],
 ) -> Participant | None:
-    """The one rule of who takes part as what (the facts it needs asked only when it needs them)."""
+    """The one rule of who takes part as what (the facts it needs asked only when it needs them). A member of the
+    course's teaching team (courses.CourseTeacher) is an instructor of every session of it but a one-to-one."""
     if session.instructor_id == user.pk:
         return Participant.INSTRUCTOR
     held = roles()
     if Role.ADMINISTRATOR in held:
         return Participant.ADMINISTRATOR
+    if session.one_to_one_with_id is not None:
+        # A one-to-one: its one other person, and nobody else of the course (nor an operator: it has no room).
+        return Participant.TRAINEE if session.one_to_one_with_id == user.pk else None
+    if teaches():
+        return Participant.INSTRUCTOR
     if Role.OPERATOR in held and operates():
         return Participant.OPERATOR
     if enrolled():
@@ -78,7 +87,7 @@ class SessionEntry:
 _ENTRY_SESSION_ID, _ENTRY_USER_ID = -1_000_000_007, -1_000_000_009
 
 
-ENTRY_FLAGS = ("enrolled", "operates", "hand", "voted", "administrator", "operator")
+ENTRY_FLAGS = ("enrolled", "operates", "hand", "voted", "administrator", "operator", "teaches")
 
 
 def _entry_queryset(session_id: int, user_id: int) -> QuerySet[LiveSession]:
@@ -96,13 +105,16 @@ def _entry_queryset(session_id: int, user_id: int) -> QuerySet[LiveSession]:
         entry_voted=Exists(QuestionVote.objects.filter(question__session_id=OuterRef("pk"), user_id=user_id)),
         entry_administrator=Exists(groups.filter(group__name=Role.ADMINISTRATOR.value)),
         entry_operator=Exists(groups.filter(group__name=Role.OPERATOR.value)),
+        entry_teaches=Exists(
+            CourseTeacher.objects.filter(user_id=user_id, course_key=OuterRef("course__translation_key"))
+        ),
     )
 
 
 @functools.cache
 def _entry_sql(vendor: str) -> tuple[str, tuple[Any, ...]]:
     """The entry query's SQL, compiled once per process (and database kind): building and compiling a queryset with
-    five subqueries cost a join more than running it."""
+    seven subqueries cost a join more than running it."""
     sql, params = _entry_queryset(_ENTRY_SESSION_ID, _ENTRY_USER_ID).query.sql_with_params()
     if _ENTRY_SESSION_ID not in params or _ENTRY_USER_ID not in params:
         raise RuntimeError("the entry query's compiled parameters no longer hold the session and user ids")
@@ -111,7 +123,8 @@ def _entry_sql(vendor: str) -> tuple[str, tuple[Any, ...]]:
 
 def session_entry(*, session_id: int, user: Any) -> SessionEntry:
     """`session_participant` for a socket's join in one query: the session, whether the user is enrolled in its
-    course, operates one of its rooms, holds the roles that decide their part, and has a hand raised in it.
+    course or teaches it, operates one of its rooms, holds the roles that decide their part, and has a hand raised in
+    it.
     2,000 trainees join in the minute a class starts: each round trip, and each expression Django builds, counts,
     so the query is compiled once (`_entry_sql`) and run with this join's ids."""
     if not getattr(user, "is_authenticated", False):
@@ -140,12 +153,13 @@ def session_entry(*, session_id: int, user: Any) -> SessionEntry:
         roles=roles,
         operates=lambda: flags["operates"],
         enrolled=lambda: flags["enrolled"],
+        teaches=lambda: flags["teaches"],
     )
     return SessionEntry(found, participant, hand_raised=flags["hand"], has_voted=flags["voted"])
 
 
 def session_participants(*, session_id: int, user_ids: Iterable[int]) -> dict[int, Participant]:
-    """`session_participant` for many users at once (four queries, whatever their number): the
+    """`session_participant` for many users at once (five queries, whatever their number): the
     part each plays in the session; users who may no longer be there are left out."""
     ids = set(user_ids)
     session = LiveSession.objects.select_related("course").filter(pk=session_id).first()
@@ -157,6 +171,11 @@ def session_participants(*, session_id: int, user_ids: Iterable[int]) -> dict[in
         )
     )
     operating = set(session.rooms.filter(operators__in=ids).values_list("operators", flat=True))
+    teaching = set(
+        CourseTeacher.objects.filter(user_id__in=ids, course_key=session.course.translation_key).values_list(
+            "user_id", flat=True
+        )
+    )
     names: dict[int, set[str]] = defaultdict(set)
     for user_id, group in User.groups.through.objects.filter(user_id__in=ids).values_list("user_id", "group__name"):
         names[user_id].add(group)
@@ -166,6 +185,11 @@ def session_participants(*, session_id: int, user_ids: Iterable[int]) -> dict[in
             parts[user_id] = Participant.INSTRUCTOR
         elif is_superuser or Role.ADMINISTRATOR.value in names[user_id]:
             parts[user_id] = Participant.ADMINISTRATOR
+        elif session.one_to_one_with_id is not None:
+            if session.one_to_one_with_id == user_id:
+                parts[user_id] = Participant.TRAINEE
+        elif user_id in teaching:
+            parts[user_id] = Participant.INSTRUCTOR
         elif Role.OPERATOR.value in names[user_id] and user_id in operating:
             parts[user_id] = Participant.OPERATOR
         elif user_id in enrolled:

@@ -22,10 +22,12 @@ def sessions_due_for_reminder(*, now: datetime, within: timedelta) -> QuerySet[L
 
 
 def session_reminder_recipients(*, session: LiveSession) -> list[User]:
-    """The session's instructor and every trainee enrolled in its course (in either language)."""
-    enrolled = Enrolment.objects.filter(course_key=session.course.translation_key).values("user_id")
+    """The session's instructor and every trainee enrolled in its course (in either language); for a one-to-one, its
+    instructor and its one other person."""
+    if session.one_to_one_with_id is not None:
+        attending = Q(pk=session.one_to_one_with_id)
+    else:
+        attending = Q(pk__in=Enrolment.objects.filter(course_key=session.course.translation_key).values("user_id"))
     return list(
-        User.objects.filter(Q(pk__in=enrolled) | Q(pk=session.instructor_id), is_active=True)
-        .exclude(email="")
-        .order_by("pk")
+        User.objects.filter(attending | Q(pk=session.instructor_id), is_active=True).exclude(email="").order_by("pk")
     )

@@ -14,7 +14,7 @@ from classrooms.selectors.hands import hands_queue
 from classrooms.selectors.participants import MODERATORS, Participant
 from classrooms.selectors.polls import poll_payload, poll_vote_counts
 from classrooms.selectors.qa import question_payload, session_questions
-from courses.models import Enrolment
+from courses.models import CourseTeacher, Enrolment
 from lms.accounts.roles import Role, user_roles
 
 
@@ -133,8 +133,8 @@ def events_since(
 def joinable_session_for_course(*, user: Any, course_key: UUID, now: datetime) -> LiveSession | None:
     """The course's session that is live now, or else its next scheduled one, if `user` may join it.
 
-    Who may join is `session_participant`'s rule: the instructor, an administrator, an operator of
-    one of its rooms, or a trainee enrolled in the course (in any language). One query (the
+    Who may join is `session_participant`'s rule: the instructor, an administrator, the course's teaching team, an
+    operator of one of its rooms, or a trainee enrolled in the course (in any language). One query (the
     user's roles are cached on the user).
     """
     if not getattr(user, "is_authenticated", False):
@@ -143,14 +143,22 @@ def joinable_session_for_course(*, user: Any, course_key: UUID, now: datetime) -
         Q(state=SessionState.LIVE) | Q(state=SessionState.SCHEDULED, ends_at__gte=now)
     )
     if Role.ADMINISTRATOR not in user_roles(user):
-        may_join = Q(instructor=user) | Q(
-            course__translation_key__in=Enrolment.objects.filter(user=user).values("course_key")
+        may_join = (
+            Q(instructor=user)
+            | Q(one_to_one_with=user)
+            | Q(
+                one_to_one_with__isnull=True,
+                course__translation_key__in=Enrolment.objects.filter(user=user).values("course_key"),
+            )
+            | Q(one_to_one_with__isnull=True, course__translation_key__in=_keys_taught(user))
         )
         if Role.OPERATOR in user_roles(user):
             may_join |= Q(
                 pk__in=LiveSession.rooms.through.objects.filter(room__operators=user).values("livesession_id")
             )
         sessions = sessions.filter(may_join)
+    # A one-to-one is offered only to its two people (an administrator opens it from its page, not a course's).
+    sessions = sessions.filter(Q(one_to_one_with__isnull=True) | Q(one_to_one_with=user) | Q(instructor=user))
     live_first = Case(When(state=SessionState.LIVE, then=Value(0)), default=Value(1))
     return sessions.order_by(live_first, "starts_at", "pk").first()
 
@@ -161,9 +169,17 @@ def sessions_overdue(*, now: datetime, grace: timedelta) -> list[LiveSession]:
 
 
 def sessions_managed_by(*, user: Any) -> QuerySet[LiveSession]:
-    """The sessions `user` may see and edit in the admin: an administrator every one, an instructor their own."""
+    """The sessions `user` may see and edit in the admin: an administrator every one, an instructor their own and
+    those of the courses they teach (but another's one-to-one)."""
     if Role.ADMINISTRATOR in user_roles(user):
         return LiveSession.objects.all()
     if not getattr(user, "is_authenticated", False):
         return LiveSession.objects.none()
-    return LiveSession.objects.filter(instructor=user)
+    return LiveSession.objects.filter(
+        Q(instructor=user) | Q(one_to_one_with__isnull=True, course__translation_key__in=_keys_taught(user))
+    )
+
+
+def _keys_taught(user: Any) -> QuerySet[CourseTeacher, Any]:
+    """The courses `user` is on the teaching team of (a subquery)."""
+    return CourseTeacher.objects.filter(user=user).values_list("course_key", flat=True)

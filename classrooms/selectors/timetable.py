@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from classrooms.models import LiveSession, Room, SessionState
-from courses.models import CoursePage, Enrolment, ModulePage
+from courses.models import CoursePage, CourseTeacher, Enrolment, ModulePage
 from lms.timezones import CityTime, city_label, city_time, other_city
 
 # The timetable shows what ended in the last two weeks; the feed keeps a season of history for calendar apps.
@@ -29,10 +29,17 @@ def session_page_path(*, session_id: int, language: str) -> str:
 
 
 def sessions_of(*, user: Any) -> QuerySet[LiveSession]:
-    """Sessions of the courses `user` is enrolled in (in any language), and the sessions they teach."""
+    """Sessions of the courses `user` is enrolled in or teaches (in any language), the sessions they teach, and their
+    one-to-ones (another person's one-to-one in their course is not theirs)."""
     enrolled_keys = Enrolment.objects.filter(user=user).values("course_key")
+    taught_keys = CourseTeacher.objects.filter(user=user).values("course_key")
     return (
-        LiveSession.objects.filter(Q(course__translation_key__in=enrolled_keys) | Q(instructor=user))
+        LiveSession.objects.filter(
+            Q(course__translation_key__in=enrolled_keys, one_to_one_with__isnull=True)
+            | Q(course__translation_key__in=taught_keys, one_to_one_with__isnull=True)
+            | Q(instructor=user)
+            | Q(one_to_one_with=user)
+        )
         .select_related("course", "module", "instructor")
         .prefetch_related("rooms")
     )
@@ -65,6 +72,8 @@ class ScheduledSession:
     home: CityTime
     other: CityTime
     page_path: str
+    # The reader may start it (its instructor, or on its course's teaching team): the timetable offers "Open to start".
+    may_start: bool = False
 
     @property
     def is_live(self) -> bool:
@@ -137,7 +146,7 @@ def _by_day(entries: list[ScheduledSession]) -> list[TimetableDay]:
 def timetable_for(*, user: Any, now: datetime, language: str | None = None) -> Timetable:
     """`user`'s upcoming sessions (soonest first) and those of the last two weeks (latest first), by day.
 
-    Days and times are on the user's home-city clock. Four queries, however many sessions.
+    Days and times are on the user's home-city clock. Five queries, however many sessions.
     """
     language = language or translation.get_language() or "en"
     city = user.home_region
@@ -146,7 +155,13 @@ def timetable_for(*, user: Any, now: datetime, language: str | None = None) -> T
         .filter(ends_at__gte=now - timedelta(days=TIMETABLE_RECENT_DAYS))
         .order_by("starts_at", "pk")[:SCHEDULE_LIMIT]
     )
-    entries = scheduled_sessions(sessions=sessions, language=language, city=city)
+    taught = set(CourseTeacher.objects.filter(user=user).values_list("course_key", flat=True))
+    entries = [
+        replace(
+            entry, may_start=entry.session.instructor_id == user.pk or entry.session.course.translation_key in taught
+        )
+        for entry in scheduled_sessions(sessions=sessions, language=language, city=city)
+    ]
     upcoming = [e for e in entries if e.session.ends_at >= now and not e.is_ended]
     recent = [e for e in reversed(entries) if e.session.ends_at < now or e.is_ended]
     return Timetable(

@@ -15,7 +15,7 @@ from classrooms.services.devices import agents_follow_session_on_commit
 from classrooms.services.recording import recording_changed
 from classrooms.signals import session_ended
 from classrooms.xapi import xapi_session_attended
-from courses.models import CoursePage
+from courses.models import CoursePage, CourseTeacher
 from lms.accounts.roles import Role, user_roles
 from lms.errors import CorridorError
 from lms.timezones import SCHEDULING_TIME_ZONE
@@ -97,12 +97,23 @@ def _check_schedule(
         raise CorridorError("schedule_clash", " ".join(clashes), status=409)
 
 
-def _check_instructor_choice(*, by: Any, instructor: Any, current: Any = None) -> None:
-    """An instructor schedules only themselves; administrators (and the system, `by=None`) anyone."""
+def _teaches(user: Any, *courses: Any) -> bool:
+    """`user` is on the teaching team of each of these courses (courses.CourseTeacher)."""
+    keys = {course.translation_key for course in courses}
+    return CourseTeacher.objects.filter(user=user, course_key__in=keys).count() == len(keys)
+
+
+def _check_instructor_choice(*, by: Any, instructor: Any, current: Any = None, courses: tuple[Any, ...] = ()) -> None:
+    """An instructor schedules only themselves; administrators (and the system, `by=None`) anyone. Editing, a member
+    of the teaching team of the session's course (`courses`: before and after) may edit a colleague's session,
+    keeping its instructor."""
     if by is None or Role.ADMINISTRATOR in user_roles(by):
         return
-    if instructor is None or instructor.pk != by.pk or (current is not None and current.pk != by.pk):
-        raise CorridorError("forbidden", _("Instructors schedule and edit only their own sessions."), status=403)
+    if instructor is not None and instructor.pk == by.pk and (current is None or current.pk == by.pk):
+        return
+    if current is not None and instructor is not None and instructor.pk == current.pk and _teaches(by, *courses):
+        return
+    raise CorridorError("forbidden", _("Instructors schedule and edit only their own sessions."), status=403)
 
 
 @transaction.atomic
@@ -118,10 +129,12 @@ def session_schedule(
     online_seats: int = 50,
     recorded: bool = False,
     by: Any = None,
+    one_to_one_with: Any = None,
 ) -> LiveSession:
     """Schedule a session (the admin form and the tests both come here). `by`: who schedules it (None: the
     system); an instructor may only schedule themselves. Refused on bad times or a double-booked room or
-    instructor."""
+    instructor. `one_to_one_with`: a one-to-one with that person (an internship check-in), whom alone of the
+    trainees it takes."""
     _check_instructor_choice(by=by, instructor=instructor)
     _check_schedule(
         starts_at=starts_at,
@@ -141,6 +154,7 @@ def session_schedule(
         ends_at=ends_at,
         online_seats=online_seats,
         recorded=recorded,
+        one_to_one_with=one_to_one_with,
     )
     session.rooms.set(rooms)
     return session
@@ -162,9 +176,15 @@ def session_update(
     by: Any = None,
 ) -> LiveSession:
     """Edit a scheduled session with the same checks as `session_schedule` (the session itself is not a clash).
-    An instructor edits only their own sessions, and cannot hand one to someone else."""
-    locked = LiveSession.objects.select_for_update().select_related("instructor").get(pk=session.pk)
-    _check_instructor_choice(by=by, instructor=instructor, current=locked.instructor)
+    An instructor edits only their own sessions and those of the courses they teach, and cannot hand one to someone
+    else."""
+    locked = LiveSession.objects.select_for_update().select_related("instructor", "course").get(pk=session.pk)
+    if locked.one_to_one_with_id is not None and by is not None and Role.ADMINISTRATOR not in user_roles(by):
+        _check_instructor_choice(by=by, instructor=instructor, current=locked.instructor)  # its own instructor only
+    else:
+        _check_instructor_choice(
+            by=by, instructor=instructor, current=locked.instructor, courses=(locked.course, course)
+        )
     _check_schedule(
         starts_at=starts_at,
         ends_at=ends_at,

@@ -1,4 +1,4 @@
-from .learning import Enrolment, LessonCompletion, QuizAttempt
+from .learning import CourseTeacher, Enrolment, LessonCompletion, QuizAttempt
 from .pages import CatalogueIndexPage, Category, CourseKind, CoursePage, LessonPage, Level, ModulePage
 
 __all__ = [
@@ -6,6 +6,7 @@ __all__ = [
     "Category",
     "CourseKind",
     "CoursePage",
+    "CourseTeacher",
     "Enrolment",
     "LessonCompletion",
     "LessonPage",

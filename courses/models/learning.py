@@ -26,6 +26,23 @@ class Enrolment(models.Model):
         return f"{self.user} → {self.course_id}"
 
 
+class CourseTeacher(models.Model):
+    """A person on a course's teaching team (in every language of it): an instructor of all its live sessions, as
+    their own instructor is (they start, end and moderate them; classrooms.selectors.participants). An LTI launch
+    as a platform course's Instructor puts them here (lti.services.launch_accept)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="courses_taught")
+    course_key = models.UUIDField(db_index=True, help_text="translation_key of the course")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("course teacher")
+        constraints = [models.UniqueConstraint(fields=["user", "course_key"], name="one_teaching_per_course")]
+
+    def __str__(self) -> str:
+        return f"{self.user} teaches {self.course_key}"
+
+
 class LessonCompletion(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lesson_completions")
     course_key = models.UUIDField(db_index=True)

@@ -28,6 +28,11 @@ def test_the_demo_supervisor_follows_three_interns_at_different_stages() -> None
     well = rows["trainee.sg@corridor.example"]
     assert well.awaiting_approval is not None and not well.behind and not well.overdue_tasks
     assert well.last_check_in is not None
+    # A check-in on the live page tomorrow, with her alone.
+    assert well.next_check_in is not None
+    session = well.next_check_in.session
+    assert session.one_to_one_with == well.placement.intern and session.instructor == supervisor
+    assert session.starts_at.date() >= timezone.localdate() and not session.rooms.exists()
     behind = rows["aisha.rahman@corridor.example"]
     assert behind.behind and behind.overdue_tasks == 1
     starting = rows["trainee.cq@corridor.example"]

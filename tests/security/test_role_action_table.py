@@ -27,6 +27,7 @@ from django.utils import timezone, translation
 from certificates.models import Certificate, CertificateRule, CertificateState, IssueBatch
 from exams import services as exam_services
 from exams.models import Paper, PaperRule
+from internships import services as internship_services
 from internships.models import InternTask, LogFile, WeekLog
 from lms.accounts.models import DataExport, DataExportState, User
 from lms.xapi.models import QueuedStatement, StatementState
@@ -922,6 +923,37 @@ ROUTES: dict[str, list[Case]] = {
             lambda w: {"held_on": w.extra["week_start"], "notes": "Weekly call"},
         ),
     ],
+    "internships:check-in-schedule": [
+        # The coordinator reads the placement; only the intern's supervisor schedules a check-in with them.
+        Case(
+            url("internships:check-in-schedule", placement_id=extra("placement")),
+            expect(DENY),
+            "post",
+            lambda w: {"day": w.extra["week_start"], "time": "10:00", "minutes": "30"},
+        ),
+        Case(
+            url("internships:check-in-schedule", placement_id=fixed(FORGED_ID)),
+            expect(DENY, administrator=NOT_FOUND),
+            "post",
+            lambda w: {"day": w.extra["week_start"], "time": "10:00", "minutes": "30"},
+            label="forged placement",
+        ),
+    ],
+    "internships:check-in-notes": [
+        Case(
+            url("internships:check-in-notes", live_id=extra("live_check_in")),
+            expect(DENY),
+            "post",
+            lambda w: {"notes": "Weekly call"},
+        ),
+        Case(
+            url("internships:check-in-notes", live_id=fixed(FORGED_ID)),
+            expect(DENY, administrator=NOT_FOUND),
+            "post",
+            lambda w: {"notes": "Weekly call"},
+            label="forged check-in",
+        ),
+    ],
     "internships:evaluate": [
         Case(
             url("internships:evaluate", placement_id=extra("placement"), kind=fixed("midterm")),
@@ -1177,6 +1209,14 @@ def _build() -> World:
     world.extra["intern_task"] = InternTask.objects.create(
         placement=placement, title="Read the safety manual", deadline=week_start
     ).pk
+    # A live check-in of placement A (tomorrow, with its company supervisor), for its notes' route.
+    factories.check_in_course(placement)
+    world.extra["live_check_in"] = internship_services.check_in_schedule(
+        placement=placement,
+        by=placement.supervisor,
+        starts_at=timezone.now().replace(microsecond=0) + timedelta(days=1),
+        minutes=30,
+    ).pk
     world.extra["xapi_statement"] = str(
         QueuedStatement.objects.create(
             statement={"id": "authz"},
@@ -1220,6 +1260,7 @@ FINGERPRINTED = (
     "certificates.IssueBatch",
     "certificates.IssueBatchItem",
     "courses.Enrolment",
+    "courses.CourseTeacher",
     "exams.Candidate",
     "exams.Paper",
     "exams.Answer",
@@ -1248,6 +1289,7 @@ FINGERPRINTED = (
     "internships.InternTask",
     "internships.Evaluation",
     "internships.CheckIn",
+    "internships.LiveCheckIn",
     "xapi.QueuedStatement",
     "lti.PlatformAccount",
     "lti.UsedNonce",
