@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 RIGHT = {"First single?": ["a"], "Second single?": ["b"], "Pick two?": ["c", "a"]}  # 2 + 0 + 2
 
 
-def _setup(*, second_marking: bool = False, people: int = 1, essay: str = "Two rooms, one plan.", **exam_kwargs):
+def _setup(*, second_marking: bool = False, people: int = 1, essay: str | None = "Two rooms, one plan.", **exam_kwargs):
     exam = factories.marked_exam(second_marking=second_marking, **exam_kwargs)
     trainees = [factories.trainee(first_name=f"Ada{i}", last_name="Lovelace") for i in range(people)]
     sitting = factories.past_sitting(exam=exam, candidates=trainees)

@@ -32,5 +32,5 @@ def test_the_demo_has_scripts_waiting_for_the_instructor_who_marks_them_then_the
     for entry in queue:
         marking.mark_record(answer_id=entry.answer.pk, by=instructor, stage="first", marks=3)
     assert marking.results_release(sitting=past, by=User.objects.get(email="admin@corridor.example")) == 2
-    scores = sorted(float(paper.score) for paper in Paper.objects.filter(candidate__sitting=past))
+    scores = sorted(float(paper.score or 0) for paper in Paper.objects.filter(candidate__sitting=past))
     assert scores == [8.0, 10.0]  # 2 or 4 choice questions right (1 mark each), 3 + 3 for the written answers
