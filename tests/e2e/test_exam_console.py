@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -47,7 +48,9 @@ def test_an_invigilator_runs_a_sitting_from_the_live_console(sign_in: SignIn, li
         # Written as the server would write (a broadcast after commit cannot run in Playwright's thread).
         made["sitting"], made["candidates"], made["invigilator"] = sitting_in_progress(candidates=2)
         made["latecomer"] = services.candidate_register(
-            sitting=made["sitting"], user=factories.trainee(first_name="Mei", last_name="Chen", name_zh="陈梅")
+            sitting=made["sitting"],
+            user=factories.trainee(first_name="Mei", last_name="Chen", name_zh="陈梅"),
+            now=made["sitting"].registration_closes_at - timedelta(seconds=1),  # registered in time, late at the door
         )
         services.paper_prepare(sitting=made["sitting"])
         paper_start(made["candidates"][0])
