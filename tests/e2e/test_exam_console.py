@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -105,6 +106,14 @@ def test_an_invigilator_runs_a_sitting_from_the_live_console(sign_in: SignIn, li
     page.get_by_role("button", name="All").click()
     expect(seat[3]).to_be_visible()
 
+    # The first candidate is at work on their exam page; it stays open while the invigilator acts.
+    seen_before = Paper.objects.get(candidate=first).last_seen_at
+    exam_page = sign_in(first.user)
+    exam_page.goto(f"{live_server.url}/en/exams/candidates/{first.pk}/exam/")
+    expect(exam_page.locator("fieldset[data-question] input").first).to_be_enabled()
+    expect(exam_page.locator("#exam-paused")).to_be_hidden()
+    _wait_for(lambda: Paper.objects.get(candidate=first).last_seen_at != seen_before)  # its socket is connected
+
     # Pause the first candidate, with a cause and an explanation, from the keyboard.
     seat[1].get_by_role("link", name="Act on seat 1").click()
     target = page.get_by_label("Who").first
@@ -123,6 +132,9 @@ def test_an_invigilator_runs_a_sitting_from_the_live_console(sign_in: SignIn, li
     expect(log.last).to_contain_text("Pause")
     expect(log.last).to_contain_text("Felt faint; the nurse is with them.")
     assert Paper.objects.get(candidate=first).paused_at is not None
+    # ...and on the candidate's page at once, without a reload: the banner, the answers locked.
+    expect(exam_page.locator("#exam-paused")).to_be_visible()
+    expect(exam_page.locator("fieldset[data-question] input").first).to_be_disabled()
 
     # Log an incident about the second candidate.
     seat[2].get_by_role("link", name="Incident at seat 2").click()
@@ -166,3 +178,10 @@ def test_an_invigilator_runs_a_sitting_from_the_live_console(sign_in: SignIn, li
     for expected in ("Sitting record for the exam board", "Mei Chen · 陈梅", "Fire alarm drill.", "Page 1 of 1"):
         assert expected in text
     assert Candidate.objects.get(pk=latecomer.pk).checked_in_by == colleague
+
+
+def _wait_for(condition: Any, *, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "not within the time allowed"
+        time.sleep(0.1)
