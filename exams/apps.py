@@ -22,7 +22,10 @@ class ExamsConfig(AppConfig):
         register_personal_data(
             PersonalDataPart(
                 name="exams",
-                describe="exam registrations: sitting, seat, candidate number, check-in",
+                describe=(
+                    "exam registrations (sitting, seat, candidate number, check-in) and the papers taken, with every "
+                    "answer"
+                ),
                 export=lambda user: exam_records_of(user=user),
                 erase=lambda person: exams_erase_user(person=person),
             )

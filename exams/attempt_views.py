@@ -118,9 +118,14 @@ def _answers_in(body: bytes) -> list[AnswerIn]:
 @require_POST
 @login_required
 def paper_answers(request: AuthenticatedHttpRequest, paper_id: int) -> JsonResponse:
-    """Save answers: `{"answers": [{"question", "seq", "choices" | "text"}, …]}`, in the page's order."""
-    _own_paper(request, paper_id)
-    result = attempts.answers_save(paper_id=paper_id, by=request.user, answers=_answers_in(request.body))
+    """Save answers: `{"answers": [{"question", "seq", "choices" | "text"}, …]}`, in the page's order. The service
+    checks that the paper is the user's under its row lock (another person's paper: not found)."""
+    try:
+        answers = _answers_in(request.body)
+    except CorridorError:
+        _own_paper(request, paper_id)  # someone else's paper is not found, whatever they sent
+        raise
+    result = attempts.answers_save(paper_id=paper_id, by=request.user, answers=answers)
     return JsonResponse(
         {
             "applied": result.applied,

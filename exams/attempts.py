@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from django.db import transaction
@@ -217,7 +218,9 @@ def _checked(paper: Paper, answers: list[AnswerIn]) -> None:
     if len(answers) > MAX_ANSWERS_PER_SAVE:
         raise CorridorError("too_many_answers", _("Too many answers in one save."))
     items = {int(item["question"]): [str(c) for c in item.get("choices", [])] for item in paper.items}
-    kinds = dict(Question.objects.filter(pk__in=items).values_list("pk", "kind"))
+    kinds = {int(item["question"]): str(item["kind"]) for item in paper.items if "kind" in item}
+    if len(kinds) < len(items):  # a paper built before papers carried their questions' kinds
+        kinds = dict(Question.objects.filter(pk__in=items).values_list("pk", "kind"))
     for answer in answers:
         if answer.question not in items:
             raise CorridorError("not_on_paper", _("That question is not on your paper."), status=400)
@@ -333,16 +336,38 @@ def paper_submit(*, paper_id: int, by: Any, now: datetime | None = None) -> Pape
     return paper
 
 
+class PageEvent(StrEnum):
+    """What the candidate's exam page socket reports (exams.consumers)."""
+
+    OPENED = "opened"
+    HEARTBEAT = "heartbeat"
+    CLOSED = "closed"
+
+
+# A count of open pages not refreshed by a heartbeat for this long was left by sockets that never said goodbye (a
+# server process killed): the next page to open starts the count again.
+STALE_PRESENCE = timedelta(seconds=45)
+
+
 @transaction.atomic
-def paper_presence(*, paper_id: int, online: bool, now: datetime | None = None) -> None:
-    """The exam page connected, is still there (a heartbeat), or went away: the console shows who is connected."""
+def paper_presence(*, paper_id: int, event: PageEvent, now: datetime | None = None) -> None:
+    """An exam page connected, is still there (a heartbeat), or went away: the console shows who is connected. The
+    candidate is online while any of their pages is (two tabs, or a second machine: closing one keeps them online)."""
     now = now or timezone.now()
     paper = Paper.objects.select_for_update().select_related("candidate").filter(pk=paper_id).first()
     if paper is None:
         return
+    stale = paper.last_seen_at is None or now - paper.last_seen_at > STALE_PRESENCE
+    if event == PageEvent.OPENED:
+        paper.open_pages = 1 if stale else paper.open_pages + 1
+    elif event == PageEvent.HEARTBEAT:
+        paper.open_pages = max(paper.open_pages, 1)  # a heartbeat proves one page, whatever was lost
+    else:
+        paper.open_pages = max(paper.open_pages - 1, 0)
+    online = paper.open_pages > 0
     changed = paper.online != online
     paper.online, paper.last_seen_at = online, now
-    paper.save(update_fields=["online", "last_seen_at"])
+    paper.save(update_fields=["online", "last_seen_at", "open_pages"])
     if changed:
         papers_changed_on_commit(
             sitting_id=paper.candidate.sitting_id,

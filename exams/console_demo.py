@@ -123,13 +123,14 @@ def load_console_demo() -> None:
     papers = {c.seat_number: Paper.objects.get(candidate=c) for c in candidates}
     for seat in (1, 2, 3, 4):
         paper = papers[seat]
-        paper.started_at, paper.online, paper.last_seen_at = started, True, now
+        paper.started_at, paper.online, paper.open_pages, paper.last_seen_at = started, True, 1, now
         paper.last_saved_at, paper.last_seq = now - timedelta(minutes=1), 12
         paper.save()
-    papers[3].online, papers[3].last_seen_at, papers[3].last_saved_at = False, now - timedelta(minutes=3), None
+    papers[3].online, papers[3].open_pages = False, 0
+    papers[3].last_seen_at, papers[3].last_saved_at = now - timedelta(minutes=3), None
     papers[3].save()
     papers[4].submitted_at, papers[4].submitted_how = now - timedelta(minutes=2), SubmittedHow.CANDIDATE
-    papers[4].online = False
+    papers[4].online, papers[4].open_pages = False, 0
     papers[4].save()
     invigilation.incident_record(
         sitting=sitting,

@@ -17,6 +17,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils.translation import gettext as _
 
 from exams import attempt_selectors, attempts
+from exams.attempts import PageEvent
 from exams.live import paper_group
 from lms.close_codes import CloseCode
 from lms.errors import CorridorError
@@ -51,7 +52,7 @@ class ExamPaperConsumer(AsyncWebsocketConsumer):
         self.paper_id, self.joined = paper_id, True
         self.rate_limit = FrameRateLimit(MESSAGES_PER_SECOND)
         await self.channel_layer.group_add(paper_group(paper_id), self.channel_name)
-        await database_sync_to_async(attempts.paper_presence)(paper_id=paper_id, online=True)
+        await database_sync_to_async(attempts.paper_presence)(paper_id=paper_id, event=PageEvent.OPENED)
         await self.send(text_data=json.dumps({"type": "welcome", "heartbeat": HEARTBEAT_SECONDS}))
 
     async def _refuse(self, code: int, error_code: str, message: str) -> None:
@@ -63,7 +64,7 @@ class ExamPaperConsumer(AsyncWebsocketConsumer):
         if self.joined:
             self.joined = False
             await self.channel_layer.group_discard(paper_group(self.paper_id), self.channel_name)
-            await database_sync_to_async(attempts.paper_presence)(paper_id=self.paper_id, online=False)
+            await database_sync_to_async(attempts.paper_presence)(paper_id=self.paper_id, event=PageEvent.CLOSED)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if not self.joined:
@@ -88,7 +89,7 @@ class ExamPaperConsumer(AsyncWebsocketConsumer):
                 await self.close(code=CloseCode.FLOODED, reason="flooded")
 
     async def _heartbeat(self, message: NoFields) -> dict[str, Any]:
-        await database_sync_to_async(attempts.paper_presence)(paper_id=self.paper_id, online=True)
+        await database_sync_to_async(attempts.paper_presence)(paper_id=self.paper_id, event=PageEvent.HEARTBEAT)
         return {"type": "pong"}
 
     # Channel-layer messages (exams.live) ------------------------------------------------------------------------

@@ -271,8 +271,10 @@ class Paper(models.Model):
     last_saved_at = models.DateTimeField(_("answers last reached the server"), null=True, blank=True)
     last_seq = models.PositiveBigIntegerField(default=0)
     # The candidate's exam page: connected now, and when it was last heard from (for "disconnected" on the console).
+    # `open_pages` counts the connected exam pages (two tabs, or a second machine): closing one leaves the other.
     online = models.BooleanField(default=False)
     last_seen_at = models.DateTimeField(null=True, blank=True)
+    open_pages = models.PositiveSmallIntegerField(default=0)
     # The result (exams.marking), set once every answer is marked; the candidate sees it once the sitting's results
     # are released. `percent` is score / max_score, `passed` against the exam's pass mark.
     score = models.DecimalField(_("score"), max_digits=7, decimal_places=2, null=True, blank=True)

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from classrooms.services.sessions import session_clashes
 from courses.models import CourseKind, CoursePage
 from courses.selectors import localized_courses, progress_by_course
-from exams.models import Candidate, Exam, ExamRoom, Sitting
+from exams.models import Answer, Candidate, Exam, ExamRoom, Paper, Sitting
 from exams.slip import SlipFields, SlipLine
 from lms.accounts.roles import Role, user_roles
 from lms.timezones import SCHEDULING_TIME_ZONE, CityTime, city_time
@@ -230,8 +230,30 @@ def candidate_slip_fields(*, candidate: Candidate) -> SlipFields:
     )
 
 
+def _paper_record(paper: Paper | None) -> dict[str, Any] | None:
+    """A paper as its candidate's data export shows it: when it was taken, and every answer the server holds."""
+    if paper is None:
+        return None
+    answers = Answer.objects.filter(paper=paper).select_related("question").order_by("question__pk")
+    return {
+        "started_at": paper.started_at.isoformat() if paper.started_at else None,
+        "submitted_at": paper.submitted_at.isoformat() if paper.submitted_at else None,
+        "submitted_how": paper.submitted_how or None,
+        "answers": [
+            {
+                "question": answer.question.text,
+                "choices": list(answer.choices),
+                "text": answer.text,
+                "saved_at": answer.saved_at.isoformat(),
+            }
+            for answer in answers
+        ],
+    }
+
+
 def exam_records_of(*, user: Any) -> dict[str, Any]:
-    """What the exam centre holds about a person (their data export): their registrations, seats and check-ins."""
+    """What the exam centre holds about a person (their data export): their registrations, seats, check-ins, and
+    the papers they took with every answer."""
     candidates = Candidate.objects.filter(user=user).select_related("sitting__exam", "sitting__room", "paper")
     return {
         "registrations": [
@@ -245,6 +267,7 @@ def exam_records_of(*, user: Any) -> dict[str, Any]:
                 "registered_at": c.registered_at.isoformat(),
                 "checked_in_at": c.checked_in_at.isoformat() if c.checked_in_at else None,
                 "paper_prepared": hasattr(c, "paper"),
+                "paper": _paper_record(getattr(c, "paper", None)),
             }
             for c in candidates.order_by("sitting__starts_at")
         ]

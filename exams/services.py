@@ -143,7 +143,8 @@ def paper_draw(*, rules: list[PaperRule], bank: list[Question], seed: str) -> li
         choice_ids = [str(choice["id"]) for choice in question.choices]
         if question.kind in (QuestionKind.SINGLE_CHOICE, QuestionKind.MULTIPLE_CHOICE):
             rng.shuffle(choice_ids)
-        items.append({"question": question.pk, "choices": choice_ids})
+        # The kind travels with the paper, so checking a save needs no look-up of its questions.
+        items.append({"question": question.pk, "kind": question.kind, "choices": choice_ids})
     return items
 
 

@@ -41,7 +41,7 @@ def paper_start(candidate: Candidate, *, now: datetime | None = None) -> Paper:
     """The candidate starts their paper on their exam page, whose socket is connected."""
     now = now or timezone.now()
     paper = attempts.attempt_start(candidate_id=candidate.pk, by=candidate.user, now=now)
-    attempts.paper_presence(paper_id=paper.pk, online=True, now=now)
+    attempts.paper_presence(paper_id=paper.pk, event=attempts.PageEvent.OPENED, now=now)
     paper.refresh_from_db()
     return paper
 

@@ -326,12 +326,37 @@ def test_time_up_is_submitted_exactly_once_when_everyone_tries_at_once(submissio
 def test_presence_is_recorded_for_the_console(world) -> None:
     paper = _started(world)
     now = _t0(paper) + timedelta(seconds=5)
-    attempts.paper_presence(paper_id=paper.pk, online=True, now=now)
+    attempts.paper_presence(paper_id=paper.pk, event=attempts.PageEvent.OPENED, now=now)
     paper.refresh_from_db()
     assert paper.online and paper.last_seen_at == now
-    attempts.paper_presence(paper_id=paper.pk, online=False, now=now + timedelta(seconds=9))
+    attempts.paper_presence(paper_id=paper.pk, event=attempts.PageEvent.CLOSED, now=now + timedelta(seconds=9))
     paper.refresh_from_db()
     assert not paper.online and paper.last_seen_at == now + timedelta(seconds=9)
+
+
+def test_closing_one_of_two_exam_pages_keeps_the_candidate_online(world) -> None:
+    paper = _started(world)
+    now = _t0(paper) + timedelta(seconds=5)
+    for event in (attempts.PageEvent.OPENED, attempts.PageEvent.OPENED, attempts.PageEvent.CLOSED):
+        attempts.paper_presence(paper_id=paper.pk, event=event, now=now)
+    paper.refresh_from_db()
+    assert paper.online and paper.open_pages == 1
+    attempts.paper_presence(paper_id=paper.pk, event=attempts.PageEvent.CLOSED, now=now)
+    paper.refresh_from_db()
+    assert not paper.online and paper.open_pages == 0
+
+
+def test_pages_lost_with_a_killed_server_do_not_keep_the_candidate_online(world) -> None:
+    """Two pages whose server process died never said goodbye; long after, a new page opens and then closes."""
+    paper = _started(world)
+    now = _t0(paper) + timedelta(seconds=5)
+    attempts.paper_presence(paper_id=paper.pk, event=attempts.PageEvent.OPENED, now=now)
+    attempts.paper_presence(paper_id=paper.pk, event=attempts.PageEvent.OPENED, now=now)
+    later = now + attempts.STALE_PRESENCE + timedelta(seconds=1)
+    attempts.paper_presence(paper_id=paper.pk, event=attempts.PageEvent.OPENED, now=later)
+    attempts.paper_presence(paper_id=paper.pk, event=attempts.PageEvent.CLOSED, now=later + timedelta(seconds=3))
+    paper.refresh_from_db()
+    assert not paper.online and paper.open_pages == 0
 
 
 def test_a_paper_cannot_be_built_at_the_start_without_a_paper_rule(world) -> None:
@@ -345,3 +370,24 @@ def test_a_paper_cannot_be_built_at_the_start_without_a_paper_rule(world) -> Non
         attempts.attempt_start(candidate_id=candidate.pk, by=late, now=world["sitting"].starts_at)
     assert refused.value.code == "no_paper_rule"
     assert not Paper.objects.filter(candidate=candidate).exists()
+
+
+def test_a_persons_data_export_holds_their_paper_and_every_answer(world) -> None:
+    from lms.accounts.personal_data import personal_data_parts
+
+    paper = _started(world)
+    question, choice = _choice(paper)
+    short = next(int(item["question"]) for item in paper.items if not item["choices"])
+    attempts.answers_save(
+        paper_id=paper.pk,
+        by=world["trainee"],
+        answers=[AnswerIn(question=question, seq=1, choices=(choice,)), AnswerIn(question=short, seq=2, text="Ohm")],
+        now=_t0(paper) + timedelta(minutes=1),
+    )
+    [part] = [part for part in personal_data_parts() if part.name == "exams"]
+    [record] = part.export(world["trainee"])["registrations"]
+    assert record["paper"]["started_at"] == _t0(paper).isoformat() and record["paper"]["submitted_at"] is None
+    assert sorted((a["choices"], a["text"]) for a in record["paper"]["answers"]) == [([], "Ohm"), ([choice], "")]
+    assert "Name the law of V = IR." in {a["question"] for a in record["paper"]["answers"]}
+    # Someone else's export holds none of it.
+    assert part.export(factories.trainee())["registrations"] == []

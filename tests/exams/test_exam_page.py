@@ -153,6 +153,13 @@ async def test_the_socket_lets_only_the_candidate_in_pushes_changes_and_keeps_pr
     await sync_to_async(pause)()
     assert await client.receive() == {"type": "changed", "reason": "paused"}
 
+    # A second tab on the same paper, closed again: the first is still there, so the candidate is still online.
+    connected, second_tab = await _socket(world["trainee"], paper.pk)
+    assert connected and json.loads(await second_tab.receive_from(timeout=3))["type"] == "welcome"
+    await second_tab.disconnect()
+    await sync_to_async(paper.refresh_from_db)()
+    assert paper.online
+
     await client.close()
     await sync_to_async(paper.refresh_from_db)()
     assert not paper.online
