@@ -536,7 +536,6 @@ def main() -> None:
     env = dict(os.environ)
     warnings.filterwarnings("ignore", "No directory at", UserWarning)
     started = time.perf_counter()
-    database.create()
     with tempfile.TemporaryDirectory(prefix="exam-storm-") as log_dir:
         args.log_dir = log_dir
         try:
@@ -545,12 +544,10 @@ def main() -> None:
             django.setup()
             from django.conf import settings
             from django.contrib.auth.hashers import get_hashers
-            from django.core.management import call_command
 
             settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
             get_hashers.cache_clear()  # type: ignore[attr-defined]
-            call_command("migrate", interactive=False, verbosity=0)
-            say(f"created and migrated {database.name} in {time.perf_counter() - started:.1f} s")
+            say(f"{database.create_migrated()} in {time.perf_counter() - started:.1f} s")
             summary = run(args, env)
         finally:
             from django.db import connections

@@ -26,6 +26,7 @@ from tests import factories
 from tests.classrooms.factories import LiveSessionFactory, RoomFactory, enrol
 from tests.support.processes import stop_processes
 from tests.support.waiting import responds, wait_until
+from tests.support.zygote import ForkedServer, zygote_for
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 60
@@ -83,16 +84,22 @@ class AsgiServer:
         }
         # The browser tests lift Django's async-safety guard for themselves only, not for the server.
         self.env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        self.process: subprocess.Popen[bytes] | None = None
+        # A test that changes nothing in `env` gets its server forked from the app already imported (3 s less).
+        self._usual_env = dict(self.env)
+        self.process: subprocess.Popen[bytes] | ForkedServer | None = None
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            asgi_server_command(port=self.port),
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
+        if self.env == self._usual_env:
+            self.log.flush()
+            self.process = zygote_for(self.env).fork(port=self.port, log=self.log_path)
+        if self.process is None:
+            self.process = subprocess.Popen(
+                asgi_server_command(port=self.port),
+                cwd=ROOT,
+                env=self.env,
+                stdout=self.log,
+                stderr=subprocess.STDOUT,
+            )
 
         def started() -> bool:
             if self.process is not None and self.process.poll() is not None:
