@@ -174,7 +174,12 @@ class BenchDatabase:
         call_command("migrate", interactive=False, verbosity=0)
         if kept:
             return f"copied the migrated {template} to {self.name}"
-        connections.close_all()  # a template may have no other session connected
+        # A template may have no other session connected: close this process's connections and its pool's.
+        connections.close_all()
+        for connection in connections.all():
+            close_pool = getattr(connection, "close_pool", None)  # PostgreSQL's wrapper, with a pool
+            if close_pool is not None:
+                close_pool()
         with psycopg.connect(**self.admin, autocommit=True) as admin:
             older = admin.execute(
                 "SELECT datname FROM pg_database WHERE datname LIKE %s AND datname <> %s",
