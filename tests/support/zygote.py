@@ -56,7 +56,6 @@ def _serve_in_child(application: Any, port: int, log: str) -> None:
 
 def main() -> None:
     from django.db import connections
-
     from django.urls import get_resolver
 
     from lms.asgi import application
