@@ -18,7 +18,7 @@ saves one answer (the next sequence number; a new text for one of its questions,
 up. A save that fails (connection refused or reset, 5xx: the process it reached was killed) is sent again until it
 is acknowledged; only an acknowledged save counts as one the candidate believes stored. At --kill-at of the run one
 app process is killed with SIGKILL and restarted 3 s later. When a candidate's time is up, even candidates press
-Submit and odd ones read their state (each read submits a paper whose time is up), while this process runs the
+Submit and odd ones read their state (each read submits a paper whose time is up), while a process of its own runs the
 periodic time-up task every second, as beat would: three ways racing to submit each paper.
 
 At the end: lost_answers = acknowledged answers the database does not hold (no row, or an older sequence, or other
@@ -236,6 +236,7 @@ async def http(port: int, method: str, path: str, *, cookie: str, body: Any = No
 class Shared:
     port: int
     save_ms: list[float] = field(default_factory=list)
+    save_at: list[float] = field(default_factory=list)  # when each acknowledged save was sent (monotonic)
     saves: int = 0
     retries: int = 0
     refused: Counter[str] = field(default_factory=Counter)
@@ -307,6 +308,7 @@ class Candidate:
                 shared.errors[type(failure).__name__] += 1
             else:
                 shared.save_ms.append((time.perf_counter() - started) * 1000)
+                shared.save_at.append(time.monotonic())
                 shared.saves += 1
                 self.acknowledged[question] = (self.seq, text)
                 self.seconds_left = float(reply.get("seconds_left", self.seconds_left))
@@ -362,17 +364,31 @@ def restart(dead: Server, env: dict[str, str], log_dir: Path) -> Server:
     return Server(port=dead.port, process=process, log=log, ps=psutil.Process(process.pid))
 
 
-async def beat(stop: asyncio.Event) -> int:
-    """The periodic time-up task, as Celery beat runs it (every second here)."""
-    from asgiref.sync import sync_to_async
-
+def beat_forever() -> None:
+    """The periodic time-up task every second, as a Celery worker runs it for beat: in a process of its own (run
+    with --beat), so that its work does not share this process's interpreter with the candidates and the balancer.
+    Prints how many papers it submitted when stopped (SIGTERM)."""
     from exams import attempts
 
     submitted = 0
-    while not stop.is_set():
-        submitted += len(await sync_to_async(attempts.papers_submit_time_up, thread_sensitive=False)())
-        await asyncio.sleep(1.0)
-    return submitted
+    try:
+        while True:
+            submitted += len(attempts.papers_submit_time_up())
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        print(submitted, flush=True)
+
+
+def start_beat(env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "--beat"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
+
+
+def stop_beat(process: subprocess.Popen[str]) -> int:
+    process.send_signal(signal.SIGTERM)
+    out, _ = process.communicate(timeout=30)
+    return int(out.strip() or 0)
 
 
 async def storm(
@@ -387,8 +403,7 @@ async def storm(
     shared = Shared(port=port)
     candidates = [Candidate(seat=seat, index=n) for n, seat in enumerate(seats)]
     t0 = time.monotonic()
-    stop_beat = asyncio.Event()
-    beat_task = asyncio.create_task(beat(stop_beat))
+    beat = start_beat(env)
     run_seconds = args.start_window + args.minutes * 60
 
     async def kill_one() -> dict[str, Any]:
@@ -406,8 +421,7 @@ async def storm(
     killer = asyncio.create_task(kill_one())
     results = await asyncio.gather(*(c.run(shared, args, t0) for c in candidates), return_exceptions=True)
     failures = [r for r in results if isinstance(r, BaseException)]
-    stop_beat.set()
-    beat_submitted = await beat_task
+    beat_submitted = await asyncio.to_thread(stop_beat, beat)
     kill = await killer if killer.done() else (killer.cancel(), {"killed_at_s": None})[1]
     watcher.cancel()
     listener.close()
@@ -418,8 +432,47 @@ async def storm(
         "failures": failures,
         "beat_submitted": beat_submitted,
         "elapsed": elapsed,
+        "t0": t0,
         **kill,
     }
+
+
+def timeline(shared: Shared, t0: float, every: float = 30.0) -> list[str]:
+    """Save times by when the save was sent: where in the run (start window, kill, time-up) the slow ones are."""
+    buckets: dict[int, list[float]] = {}
+    for at, took in zip(shared.save_at, shared.save_ms, strict=True):
+        buckets.setdefault(int((at - t0) // every), []).append(took)
+    return [
+        f"  {n * every:4.0f}–{(n + 1) * every:4.0f} s: {len(times):5,} saves, p50 {percentile(times, 0.5):6.1f} ms, "
+        f"p95 {percentile(times, 0.95):6.1f} ms, max {max(times):7.1f} ms"
+        for n, times in sorted(buckets.items())
+    ]
+
+
+def server_save_times(port: int) -> dict[float, float]:
+    """The app process's histogram of save times (its /metrics): cumulative count at each bucket's bound (s)."""
+    import re
+
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    pattern = re.compile(
+        r'^corridor_http_request_duration_seconds_bucket\{(?=[^}]*method="POST")(?=[^}]*view="exams:paper-answers")'
+        r'(?=[^}]*le="([^"]+)")[^}]*\} ([0-9.e+]+)$',
+        re.M,
+    )
+    return {float(bound): float(count) for bound, count in pattern.findall(text)}
+
+
+def served_summary(histograms: list[dict[float, float]]) -> str:
+    """Share of the saves each app process answered within each bound (the restarted one only counts its own)."""
+    merged: Counter[float] = Counter()
+    for histogram in histograms:
+        merged.update(histogram)
+    total = merged.get(math.inf, 0.0)
+    if not total:
+        return "no saves recorded"
+    return ", ".join(
+        f"≤{bound * 1000:g} ms {count / total:.1%}" for bound, count in sorted(merged.items()) if bound <= 1.0
+    )
 
 
 def verdict(candidates: list[Candidate]) -> tuple[int, int, Counter[str]]:
@@ -456,6 +509,7 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
     say(f"app processes on :{servers[0].port} and :{servers[1].port}; exam duration {duration} min")
     try:
         outcome = asyncio.run(storm(args, seats, servers, env))
+        served = [server_save_times(server.port) for server in servers]
     finally:
         hung = stop_servers(servers)
     shared: Shared = outcome["shared"]
@@ -468,6 +522,9 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
         f"{shared.retries:,} retries; refused {dict(shared.refused) or 'none'}; "
         f"link errors {dict(shared.errors) or 'none'}"
     )
+    for line in timeline(shared, outcome["t0"]):
+        say(line)
+    say(f"inside the app processes (Django's middleware to the response): {served_summary(served)}")
     say(
         f"papers: {dict(how)}; {shared.submitted_seen} candidates saw theirs submitted; the periodic task submitted "
         f"{outcome['beat_submitted']}; lost answers {lost}; double submissions {double}"
@@ -510,9 +567,16 @@ def main() -> None:
     parser.add_argument("--start-window", type=float, default=60.0, help="seconds over which candidates start (60)")
     parser.add_argument("--kill-at", type=float, default=0.5, help="when one app process is killed: share of the run")
     parser.add_argument("--keep-db", action="store_true", help="do not drop the database at the end")
+    parser.add_argument("--beat", action="store_true", help=argparse.SUPPRESS)  # the time-up task's own process
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, interrupt)
     signal.signal(signal.SIGINT, interrupt)
+    if args.beat:
+        import django
+
+        django.setup()
+        beat_forever()
+        return
 
     base_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
     redis_url = os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
@@ -527,6 +591,7 @@ def main() -> None:
             "DATABASE_URL": database.url,
             "REDIS_URL": redis_url,
             "DEBUG": "false",
+            "METRICS_ALLOWED_NETWORKS": "127.0.0.1/32",
             "SECURE_SSL_REDIRECT": "false",
             "CSRF_COOKIE_SECURE": "false",
             "SESSION_COOKIE_SECURE": "false",

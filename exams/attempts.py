@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -87,11 +88,15 @@ def papers_submit_time_up(*, now: datetime | None = None) -> list[int]:
     """Submit every running paper whose time is up (the periodic task). Each in its own transaction, under its lock;
     a paper submitted meanwhile by anyone else is skipped. Returns the ids this run submitted."""
     now = now or timezone.now()
-    running = Paper.objects.filter(
-        started_at__isnull=False, submitted_at__isnull=True, paused_at__isnull=True
-    ).select_related("candidate__sitting__exam")
+    running = Paper.objects.filter(started_at__isnull=False, submitted_at__isnull=True, paused_at__isnull=True)
+    # Extra time and pauses only lengthen a paper, so none can be out of time before its exam's duration has passed
+    # since its start: only those are read and checked (a sitting's papers are not all loaded every second).
+    durations = running.values_list("candidate__sitting__exam_id", "candidate__sitting__exam__duration_minutes")
+    past_duration = Q(pk__in=[])
+    for exam_id, minutes in set(durations):
+        past_duration |= Q(candidate__sitting__exam_id=exam_id, started_at__lte=now - timedelta(minutes=minutes))
     submitted = []
-    for paper in running:
+    for paper in running.filter(past_duration).select_related("candidate__sitting__exam"):
         if clock.time_is_up(paper, duration_minutes=_duration(paper), now=now) and paper_submit_if_time_up(
             paper_id=paper.pk, now=now
         ):
