@@ -391,3 +391,14 @@ def test_a_persons_data_export_holds_their_paper_and_every_answer(world) -> None
     assert "Name the law of V = IR." in {a["question"] for a in record["paper"]["answers"]}
     # Someone else's export holds none of it.
     assert part.export(factories.trainee())["registrations"] == []
+
+
+def test_the_periodic_task_judges_each_exam_by_its_own_duration(world, submissions) -> None:
+    short = factories.exam_taking_world()
+    type(short["sitting"].exam).objects.filter(pk=short["sitting"].exam_id).update(duration_minutes=30)
+    long_paper, short_paper = _started(world), _started(short)
+    start = max(_t0(long_paper), _t0(short_paper))
+    assert attempts.papers_submit_time_up(now=start + timedelta(minutes=29)) == []
+    assert attempts.papers_submit_time_up(now=start + timedelta(minutes=45)) == [short_paper.pk]
+    assert attempts.papers_submit_time_up(now=start + timedelta(minutes=61)) == [long_paper.pk]
+    assert [p.pk for p in submissions] == [short_paper.pk, long_paper.pk]
