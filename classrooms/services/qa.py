@@ -107,7 +107,8 @@ def question_votes_apply(*, session_id: int, votes: Sequence[VoteRequest]) -> li
     The live socket batches the votes arriving within a few milliseconds into one call: a
     class of 2,000 voting at once is a few dozen transactions, not 2,000. Votes apply in order
     (a user's upvote then take-back in one batch nets to nothing). Counts are recounted from
-    the votes themselves, so a vote written concurrently by another process is never lost.
+    the votes themselves, under the questions' row locks, so a vote written concurrently by another process is never
+    lost.
     Arguments are typed at the edge (`classrooms.messages.QuestionVote`). Error messages are lazy: each is
     rendered in its own voter's language, not in that of whoever's vote started the batch.
     """
@@ -152,6 +153,10 @@ def question_votes_apply(*, session_id: int, votes: Sequence[VoteRequest]) -> li
         QuestionVote.objects.filter(question_id=question_id, user_id__in=user_ids).delete()
     touched = {q for q, _u in voted ^ initial}
     if touched:
+        # Lock the questions first, in one order, so that another process's batch on them has committed before the
+        # recount's statement (and snapshot) starts. Without it, the recount would wait on that batch's row lock
+        # with a snapshot taken before it committed, and write a count that misses its votes.
+        list(Question.objects.select_for_update().filter(pk__in=touched).order_by("pk").values_list("pk"))
         count = QuestionVote.objects.filter(question=OuterRef("pk")).values("question").annotate(n=Count("pk"))
         Question.objects.filter(pk__in=touched).update(vote_count=Coalesce(Subquery(count.values("n")), Value(0)))
         for question_id, vote_count in Question.objects.filter(pk__in=touched).values_list("pk", "vote_count"):

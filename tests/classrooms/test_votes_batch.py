@@ -1,8 +1,12 @@
 """Votes written in batches: one transaction for many users, the same rules as one at a time."""
 
+import threading
+import time
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
+from django.db import connection, connections, transaction
 
 from classrooms.models import Question, QuestionVote, SessionState
 from classrooms.services import qa
@@ -58,3 +62,60 @@ def test_a_hidden_question_or_an_ended_session_refuses_each_vote_of_the_batch(li
     outcomes = qa.question_votes_apply(session_id=live.session.pk, votes=votes)
     assert all(isinstance(o, CorridorError) and o.code == "session_ended" for o in outcomes)
     assert QuestionVote.objects.count() == 0
+
+
+@pytest.mark.skipif(
+    "postgresql" not in django_settings.DATABASES["default"]["ENGINE"],
+    reason="concurrent writers need PostgreSQL (SQLite serialises the whole database)",
+)
+def test_two_processes_voting_at_once_lose_no_count(live: Any) -> None:
+    """Two app processes apply batches on the same question at once: the second waits for the first to commit and
+    then counts its votes too (a recount from the first statement's snapshot would miss them)."""
+    question = qa.question_ask(session=live.session, user=live.trainee, text="Both rooms?")
+    first_voter, second_voter = factories.trainee(), factories.trainee()
+    for trainee in (first_voter, second_voter):
+        enrol(trainee, live.course)
+    first_applied, release_first = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+
+    def first() -> None:  # a batch that has applied its vote and not committed yet
+        try:
+            with transaction.atomic():
+                qa.question_votes_apply(
+                    session_id=live.session.pk, votes=[VoteRequest(first_voter.pk, question.pk, True)]
+                )
+                first_applied.set()
+                release_first.wait(30)
+        except BaseException as failure:  # reported by the main thread
+            failures.append(failure)
+            first_applied.set()
+        finally:
+            connections.close_all()
+
+    def second() -> None:
+        try:
+            qa.question_votes_apply(session_id=live.session.pk, votes=[VoteRequest(second_voter.pk, question.pk, True)])
+        except BaseException as failure:  # reported by the main thread
+            failures.append(failure)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=first)
+    holder.start()
+    assert first_applied.wait(30)
+    waiter = threading.Thread(target=second)
+    waiter.start()
+    # The second batch is waiting on the first's lock before the first commits.
+    deadline = time.monotonic() + 30
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            if cursor.fetchone()[0]:
+                break
+            time.sleep(0.05)
+    release_first.set()
+    holder.join(30)
+    waiter.join(30)
+    assert not failures
+    assert QuestionVote.objects.filter(question=question).count() == 2
+    assert Question.objects.get(pk=question.pk).vote_count == 2
