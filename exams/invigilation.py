@@ -16,6 +16,7 @@ unsubmitted paper, started or not. Incidents and actions are append-only: nothin
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -85,6 +86,40 @@ def _paper_of(papers: list[Paper], candidate: Candidate) -> Paper:
     return papers[0]
 
 
+@dataclass(frozen=True)
+class _Action:
+    """What every console action starts from, once its checks passed: the sitting and its papers (or the
+    candidate's) locked, and the cause and explanation it will be audited with."""
+
+    sitting: Sitting
+    papers: list[Paper]
+    cause: str
+    explanation: str
+
+
+def _action_begin(
+    *,
+    sitting: Sitting,
+    candidate: Candidate | None,
+    by: Any,
+    cause: str,
+    explanation: str,
+    missing: str,
+    seconds: int | None = None,
+) -> _Action:
+    """The checks every console action makes, in the same order (who acts, on whom, how much, why), then the
+    sitting's lock and its papers'."""
+    _check_invigilator(sitting=sitting, by=by)
+    _check_candidate(sitting=sitting, candidate=candidate)
+    if seconds is not None and not 60 <= seconds <= MAX_EXTRA_SECONDS:
+        raise CorridorError("invalid_seconds", _("Give between 1 minute and 3 hours of extra time."))
+    cause = _checked_cause(cause)
+    explanation = _checked_text(explanation, missing=missing)
+    locked = Sitting.objects.select_for_update().select_related("exam").get(pk=sitting.pk)
+    papers = _locked_papers(sitting=locked, candidate=candidate)
+    return _Action(sitting=locked, papers=papers, cause=cause, explanation=explanation)
+
+
 def _audit(
     *,
     sitting: Sitting,
@@ -127,13 +162,15 @@ def papers_pause(
     still until resumed. Refused when the paper is not started, already submitted, already paused or out of time;
     a room pause is refused when no paper is running."""
     now = now or timezone.now()
-    _check_invigilator(sitting=sitting, by=by)
-    _check_candidate(sitting=sitting, candidate=candidate)
-    cause = _checked_cause(cause)
-    explanation = _checked_text(explanation, missing=_("Explain why you pause: it goes into the sitting's record."))
-    sitting = Sitting.objects.select_for_update().select_related("exam").get(pk=sitting.pk)
-    duration = sitting.exam.duration_minutes
-    papers = _locked_papers(sitting=sitting, candidate=candidate)
+    action = _action_begin(
+        sitting=sitting,
+        candidate=candidate,
+        by=by,
+        cause=cause,
+        explanation=explanation,
+        missing=_("Explain why you pause: it goes into the sitting's record."),
+    )
+    duration, papers = action.sitting.exam.duration_minutes, action.papers
     if candidate is not None:
         paper = _paper_of(papers, candidate)
         if paper.started_at is None:
@@ -158,11 +195,11 @@ def papers_pause(
         paper.paused_at = now
         paper.save(update_fields=["paused_at"])
     return _audit(
-        sitting=sitting,
+        sitting=action.sitting,
         candidate=candidate,
         kind=ActionKind.PAUSE,
-        cause=cause,
-        explanation=explanation,
+        cause=action.cause,
+        explanation=action.explanation,
         by=by,
         now=now,
         changed=running,
@@ -183,12 +220,15 @@ def papers_resume(
     """Resume one candidate's paused paper (or every paused paper of the room): the pause is added to the time
     not counted. Refused when nothing is paused."""
     now = now or timezone.now()
-    _check_invigilator(sitting=sitting, by=by)
-    _check_candidate(sitting=sitting, candidate=candidate)
-    cause = _checked_cause(cause)
-    explanation = _checked_text(explanation, missing=_("Explain why you resume: it goes into the sitting's record."))
-    sitting = Sitting.objects.select_for_update().get(pk=sitting.pk)
-    papers = _locked_papers(sitting=sitting, candidate=candidate)
+    action = _action_begin(
+        sitting=sitting,
+        candidate=candidate,
+        by=by,
+        cause=cause,
+        explanation=explanation,
+        missing=_("Explain why you resume: it goes into the sitting's record."),
+    )
+    papers = action.papers
     if candidate is not None:
         _paper_of(papers, candidate)
     paused = [p for p in papers if p.paused_at is not None and p.submitted_at is None]
@@ -201,11 +241,11 @@ def papers_resume(
         paper.paused_at = None
         paper.save(update_fields=["paused_seconds", "paused_at"])
     return _audit(
-        sitting=sitting,
+        sitting=action.sitting,
         candidate=candidate,
         kind=ActionKind.RESUME,
-        cause=cause,
-        explanation=explanation,
+        cause=action.cause,
+        explanation=action.explanation,
         by=by,
         now=now,
         changed=paused,
@@ -227,16 +267,16 @@ def papers_extra_time(
     """Give `seconds` of extra time to one candidate (or to every unsubmitted paper of the room, started or not).
     Refused for a submitted paper, and when the time is not between one minute and three hours."""
     now = now or timezone.now()
-    _check_invigilator(sitting=sitting, by=by)
-    _check_candidate(sitting=sitting, candidate=candidate)
-    if not 60 <= seconds <= MAX_EXTRA_SECONDS:
-        raise CorridorError("invalid_seconds", _("Give between 1 minute and 3 hours of extra time."))
-    cause = _checked_cause(cause)
-    explanation = _checked_text(
-        explanation, missing=_("Explain why you give extra time: it goes into the sitting's record.")
+    action = _action_begin(
+        sitting=sitting,
+        candidate=candidate,
+        by=by,
+        cause=cause,
+        explanation=explanation,
+        missing=_("Explain why you give extra time: it goes into the sitting's record."),
+        seconds=seconds,
     )
-    sitting = Sitting.objects.select_for_update().get(pk=sitting.pk)
-    papers = _locked_papers(sitting=sitting, candidate=candidate)
+    papers = action.papers
     if candidate is not None and _paper_of(papers, candidate).submitted_at is not None:
         raise CorridorError("already_submitted", _("This candidate has already submitted."), status=409)
     open_papers = [p for p in papers if p.submitted_at is None]
@@ -246,11 +286,11 @@ def papers_extra_time(
         paper.extra_seconds += seconds
         paper.save(update_fields=["extra_seconds"])
     return _audit(
-        sitting=sitting,
+        sitting=action.sitting,
         candidate=candidate,
         kind=ActionKind.EXTRA_TIME,
-        cause=cause,
-        explanation=explanation,
+        cause=action.cause,
+        explanation=action.explanation,
         by=by,
         now=now,
         changed=open_papers,
