@@ -91,9 +91,13 @@ def papers_submit_time_up(*, now: datetime | None = None) -> list[int]:
     running = Paper.objects.filter(started_at__isnull=False, submitted_at__isnull=True, paused_at__isnull=True)
     # Extra time and pauses only lengthen a paper, so none can be out of time before its exam's duration has passed
     # since its start: only those are read and checked (a sitting's papers are not all loaded every second).
-    durations = running.values_list("candidate__sitting__exam_id", "candidate__sitting__exam__duration_minutes")
+    durations = (
+        running.order_by()
+        .values_list("candidate__sitting__exam_id", "candidate__sitting__exam__duration_minutes")
+        .distinct()
+    )
     past_duration = Q(pk__in=[])
-    for exam_id, minutes in set(durations):
+    for exam_id, minutes in durations:
         past_duration |= Q(candidate__sitting__exam_id=exam_id, started_at__lte=now - timedelta(minutes=minutes))
     submitted = []
     for paper in running.filter(past_duration).select_related("candidate__sitting__exam"):
