@@ -26,8 +26,12 @@ takes all three: 3 video + 3 audio tracks on one peer connection, as a trainee's
 sustained when every subscriber got ≥ 29 fps on each of its three videos and ≥ 45 audio packets per second on each
 audio track; its figures are reported under the same names prefixed `class_` (None without --class). The
 subscriber process (one core, six tracks per subscriber, SRTP decryption in Python) saturates long before the SFU
-does, so class steps stay small and subscribers per core is extrapolated from the SFU's CPU per subscriber, which
-includes the fixed cost of the three publishers' ingress (conservative).
+does, so class steps stay small and subscribers per core is extrapolated. Before the first step each load measures
+the SFU with its publishers and nobody watching (N=0: the publishers' ingress, paid once per process); each step
+reports its marginal CPU per subscriber (CPU at N minus that, ÷ N), and `class_subscribers_per_core` is
+(80 % − ingress) ÷ the marginal at the largest sustained step: the subscribers one core carries at that load.
+`class_subscribers_per_core_at_measured_load` is 80 % ÷ (CPU ÷ N) at that step, the ingress shared by its few
+subscribers only (lower, since N is small). The single-stream figures keep CPU ÷ N.
 
 Human-readable lines first; the last line of stdout is one JSON object.
 """
@@ -457,6 +461,11 @@ async def measure(
         if not isinstance(server, RelayServer) or server.source is not None:
             break
     await asyncio.sleep(1.0)
+    # The publishers' ingress with nobody watching: paid once per SFU process, whatever the number of subscribers.
+    wall, cpu = time.monotonic(), time.process_time()
+    await asyncio.sleep(args.seconds)
+    fixed_cpu_pct = (time.process_time() - cpu) / (time.monotonic() - wall) * 100
+    log(f"[{name}] N=   0: SFU process {fixed_cpu_pct:5.1f} % of a core (the publishers' ingress alone)")
     results: list[dict[str, Any]] = []
     joined = 0
     for n in steps:
@@ -493,6 +502,8 @@ async def measure(
             "subscribers": n,
             "sfu_cpu_pct": round(cpu_pct, 2),
             "cpu_per_subscriber_pct": round(cpu_pct / n, 4),
+            # What each subscriber adds to the publishers' ingress alone (N=0).
+            "marginal_cpu_per_subscriber_pct": round((cpu_pct - fixed_cpu_pct) / n, 4),
             "fps_min": round(fps[0], 2),
             "fps_median": round(statistics.median(fps), 2),
             "subscriber_process_cpu_pct": round(window["cpu_pct"], 1),
@@ -532,7 +543,21 @@ async def measure(
     await server.close()
     sustained = [r for r in results if r["sustained"]]
     best = sustained[-1] if sustained else results[0]
-    return {"steps": results, "best": best, "max_sustained": best["subscribers"] if sustained else 0}
+    return {
+        "steps": results,
+        "best": best,
+        "max_sustained": best["subscribers"] if sustained else 0,
+        "fixed_cpu_pct": round(fixed_cpu_pct, 2),
+    }
+
+
+def subscribers_per_core(result: dict[str, Any]) -> float | None:
+    """Subscribers one core carries within CORE_BUDGET_PCT: the publishers' ingress is paid once, then each
+    subscriber adds its marginal CPU (measured at the largest sustained step). None when a run too short to
+    measure it saw no marginal CPU at all."""
+    marginal = result["best"]["marginal_cpu_per_subscriber_pct"]
+    room = CORE_BUDGET_PCT - result["fixed_cpu_pct"]
+    return round(room / marginal, 1) if marginal > 0 else None
 
 
 async def run_bench(args: argparse.Namespace) -> None:
@@ -579,7 +604,10 @@ async def run_bench(args: argparse.Namespace) -> None:
         "ratio": None,
         "sfu_steps": sfu["steps"],
         "class_cpu_per_subscriber_pct": None,
+        "class_fixed_cpu_pct": None,
+        "class_marginal_cpu_per_subscriber_pct": None,
         "class_subscribers_per_core": None,
+        "class_subscribers_per_core_at_measured_load": None,
         "class_max_sustained_subscribers": None,
         "class_forward_p50_ms": None,
         "class_forward_p95_ms": None,
@@ -587,18 +615,24 @@ async def run_bench(args: argparse.Namespace) -> None:
     }
     if klass is not None:
         class_cpu = klass["best"]["cpu_per_subscriber_pct"]
-        class_per_core = CORE_BUDGET_PCT / class_cpu if class_cpu else float("inf")
+        class_marginal = klass["best"]["marginal_cpu_per_subscriber_pct"]
+        class_per_core = subscribers_per_core(klass)
         summary.update(
             class_cpu_per_subscriber_pct=class_cpu,
-            class_subscribers_per_core=round(class_per_core, 1),
+            class_fixed_cpu_pct=klass["fixed_cpu_pct"],
+            class_marginal_cpu_per_subscriber_pct=class_marginal,
+            class_subscribers_per_core=class_per_core,
+            class_subscribers_per_core_at_measured_load=round(CORE_BUDGET_PCT / class_cpu, 1),
             class_max_sustained_subscribers=klass["max_sustained"],
             class_forward_p50_ms=klass["best"]["forward_p50_ms"],
             class_forward_p95_ms=klass["best"]["forward_p95_ms"],
             class_steps=klass["steps"],
         )
         log(
-            f"class-shaped (3 video + 3 audio per subscriber): {class_cpu:.3f} % of a core per subscriber → "
-            f"{class_per_core:.0f} subscribers per core (sustained {klass['max_sustained']}), forwarding p50 "
+            f"class-shaped (3 video + 3 audio per subscriber): the publishers' ingress {klass['fixed_cpu_pct']:.1f} % "
+            f"of a core, then {class_marginal:.3f} % per subscriber → {class_per_core} subscribers per core "
+            f"(at {klass['best']['subscribers']} subscribers, {class_cpu:.3f} % each with the ingress shared: "
+            f"{CORE_BUDGET_PCT / class_cpu:.0f} per core; sustained {klass['max_sustained']}), forwarding p50 "
             f"{summary['class_forward_p50_ms']} ms p95 {summary['class_forward_p95_ms']} ms"
         )
     if baseline is not None:

@@ -170,7 +170,7 @@ class PublishedTrack:
         serialized: dict[tuple[int, bytes], bytes] = {}
         samples = self._delay_samples
         for leg in fanout:
-            await leg.forward(packet, keyframe, serialized, abs_send_time, ntp_time)
+            leg.forward(packet, keyframe, serialized, abs_send_time, ntp_time)
             if samples is not None:
                 samples.append(time.perf_counter() - start)
 
@@ -310,6 +310,8 @@ class SubscriberLeg:
         )
         self._video = track.kind == "video"
         self._offset: int | None = None  # out sequence number = in + offset (mod 2**16)
+        self._seq_offset = 0  # the same, once started (read on the steady path)
+        self._steady = False  # started, past the join guard, open: forward() skips its checks
         self._timestamp_offset = 0
         self._next_seq = transceiver.sender._ssrc & 0x7FFF  # any start; low half avoids early SRTP wraparound
         self._last_seq: int | None = None
@@ -323,7 +325,7 @@ class SubscriberLeg:
     def waiting_for_keyframe(self) -> bool:
         return self._offset is None
 
-    async def forward(
+    def forward(
         self,
         packet: RtpPacket,
         keyframe: bool,
@@ -331,42 +333,45 @@ class SubscriberLeg:
         abs_send_time: int,
         ntp_time: int,
     ) -> None:
-        sender = self.sender
-        if self.closed or not sender.ready:
+        """Send one publisher packet on this leg. Called per packet per subscriber, so the steady state (started, past
+        the join guard) takes one branch and no call but the send."""
+        if not self._steady and not self._ready_to_forward(packet, keyframe):
             return
-        seq = packet.sequence_number
-        if self._offset is None:
-            if self._video and not keyframe:
-                self._ask_keyframe()
-                return
-            self._start(packet)
-        elif self._guard_left:
-            # Drop late packets (retransmissions) from before this leg's first packet.
-            if 0 < (self._guard_seq - seq) & 0xFFFF < 0x8000:
-                return
-            self._guard_left -= 1
-        assert self._offset is not None
-        out_seq = (seq + self._offset) & 0xFFFF
+        out_seq = (packet.sequence_number + self._seq_offset) & 0xFFFF
         timestamp = (packet.timestamp + self._timestamp_offset) & 0xFFFFFFFF
+        sender = self.sender
         wire = serialized.get(sender.header_key)
         if wire is None:
             wire = serialized[sender.header_key] = sender.serialize(
                 self._leg_packet(packet, out_seq, timestamp, abs_send_time)
             )
         try:
-            await sender.send_serialized(
-                wire,
-                marker=packet.marker,
-                sequence_number=out_seq,
-                timestamp=timestamp,
-                ntp_time=ntp_time,
-                size=len(packet.payload),
-            )
+            sender.send_serialized(wire, packet.marker, out_seq, timestamp, ntp_time, len(packet.payload))
         except ConnectionError:
             return  # the subscriber's transport is closing; its connection state handler cleans up
-        if self._last_seq is None or 0 < (out_seq - self._last_seq) & 0xFFFF < 0x8000:
+        last_seq = self._last_seq
+        if last_seq is None or 0 < (out_seq - last_seq) & 0xFFFF < 0x8000:
             self._last_seq = out_seq
             self._last_timestamp = timestamp
+
+    def _ready_to_forward(self, packet: RtpPacket, keyframe: bool) -> bool:
+        """The leg's checks before its steady state: open, sender negotiated, started on a keyframe, and not a late
+        retransmission from before its first packet."""
+        if self.closed or not self.sender.ready:
+            return False
+        if self._offset is None:
+            if self._video and not keyframe:
+                self._ask_keyframe()
+                return False
+            self._start(packet)
+            return True  # the first packet itself passes the guard
+        if self._guard_left:
+            # Drop late packets (retransmissions) from before this leg's first packet.
+            if 0 < (self._guard_seq - packet.sequence_number) & 0xFFFF < 0x8000:
+                return False
+            self._guard_left -= 1
+            self._steady = not self._guard_left
+        return True
 
     def _leg_packet(self, packet: RtpPacket, out_seq: int, timestamp: int, abs_send_time: int) -> RtpPacket:
         return self.sender.build_packet(
@@ -390,7 +395,7 @@ class SubscriberLeg:
         return self._leg_packet(packet, out_seq, timestamp, abs_send_time)
 
     def _start(self, packet: RtpPacket) -> None:
-        self._offset = (self._next_seq - packet.sequence_number) & 0xFFFF
+        self._offset = self._seq_offset = (self._next_seq - packet.sequence_number) & 0xFFFF
         if self._last_timestamp is not None:
             # After a rebase keep timestamps moving forward by about one frame / one audio packet.
             step = self.track.codec.clockRate // (30 if self._video else 50)
@@ -415,10 +420,12 @@ class SubscriberLeg:
         if self._last_seq is not None:
             self._next_seq = (self._last_seq + 1) & 0xFFFF
         self._offset = None
+        self._steady = False
         self._asked_at = -math.inf
 
     def close(self) -> None:
         self.closed = True
+        self._steady = False
 
     def stats(self) -> LegStats:
         return {

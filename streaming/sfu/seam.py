@@ -12,7 +12,11 @@ module connects the two ends of aiortc at the RTP packet level:
   never builds an encoder nor packetizer. We write RTP packets for it: its SSRC, its negotiated payload type, its
   header-extension map and MID, and we store each packet in its retransmission history and update its RTCP sender
   report counters, so aiortc's own NACK/RTX repair and sender reports keep working. PLI/FIR arriving at the sender
-  (`_send_keyframe`, which would only set an encoder flag) are redirected to a callback.
+  (`_send_keyframe`, which would only set an encoder flag) are redirected to a callback. A forwarded packet skips
+  aiortc's chain of five coroutines (DTLS transport → ICE transport → aioice connection → its protocol → the
+  datagram transport): `send_serialized` protects it with the DTLS transport's SRTP session and hands it to the
+  nominated candidate pair's datagram transport in one synchronous call, as `_send_rtp` would. Fan-out is per-leg
+  work, so this is the SFU's hot path; retransmissions keep aiortc's own path.
 
 `check_aiortc_seam()` fails loudly (AiortcSeamError) if any of this is missing; tests/streaming/test_sfu_seam.py
 checks it against real peer connections. Upgrading aiortc means re-reading the receiver and sender and that test.
@@ -23,16 +27,19 @@ from __future__ import annotations
 import asyncio
 import copy
 import inspect
+import socket
 import struct
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sized
 from typing import Any, Final
 
 import aiortc
+from aioice.ice import CandidatePair
 from aiortc import RTCRtpReceiver, RTCRtpSender
 from aiortc.codecs import CODECS, depayload
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcpeerconnection import find_common_codecs
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability, RTCRtpCodecParameters
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
@@ -52,6 +59,10 @@ _SENDER_NTP_TIMESTAMP: Final = "_RTCRtpSender__ntp_timestamp"
 _SENDER_RTP_TIMESTAMP: Final = "_RTCRtpSender__rtp_timestamp"
 _SENDER_OCTET_COUNT: Final = "_RTCRtpSender__octet_count"
 _SENDER_PACKET_COUNT: Final = "_RTCRtpSender__packet_count"
+_DTLS_TX_BYTES: Final = "_RTCDtlsTransport__tx_bytes"
+_DTLS_TX_PACKETS: Final = "_RTCDtlsTransport__tx_packets"
+# The ICE component RTP (and, bundled and muxed, RTCP) travels on.
+_RTP_COMPONENT: Final = 1
 
 # Methods whose (private) signatures we call or replace.
 _EXPECTED_SIGNATURES: Final[dict[tuple[type, str], tuple[str, ...]]] = {
@@ -67,6 +78,7 @@ _EXPECTED_SIGNATURES: Final[dict[tuple[type, str], tuple[str, ...]]] = {
 PacketHandler = Callable[[RtpPacket], Awaitable[None]]
 
 _RTP_HEADER: Final = struct.Struct("!BBHLL")
+_DTLS_CONNECTED: Final = DtlsState.CONNECTED
 
 
 class AiortcSeamError(RuntimeError):
@@ -179,6 +191,10 @@ class IdleTrack(MediaStreamTrack):
         self._ended.set()
 
 
+def _not_connected(data: bytes, addr: tuple[str, int]) -> None:
+    raise ConnectionError("not connected")
+
+
 class PassthroughSender:
     """Writes already-encoded RTP payloads through an RTCRtpSender that aiortc has negotiated and started.
 
@@ -201,6 +217,13 @@ class PassthroughSender:
         history: dict[int, RtpPacket] = _private(sender, _SENDER_HISTORY)
         self._ready = False
         self._transport: RTCDtlsTransport | None = None
+        # The ICE connection's nominated pair per component (aioice keeps this dict for the connection's life).
+        self._nominated: dict[int, CandidatePair] = {}
+        self._pair: CandidatePair | None = None
+        self._pair_addr: tuple[str, int] = ("", 0)
+        self._udp_sendto: Callable[[bytes, tuple[str, int]], None] = _not_connected
+        self._sock_sendto: Callable[[bytes, tuple[str, int]], int] | None = None
+        self._udp_buffer: Sized = ()
         self._extensions_map = HeaderExtensionsMap()
         self.mid: str | None = None
         self.payload_type = 0
@@ -231,6 +254,8 @@ class PassthroughSender:
                 raise AiortcSeamError("a started RTCRtpSender without a negotiated codec")
             self.payload_type = codec.payloadType
             self._transport = self._sender.transport
+            ice_connection = _private(self._transport.transport, "_connection")
+            self._nominated = _private(ice_connection, "_nominated")
             self._extensions_map = _private(self._sender, _SENDER_EXTENSIONS_MAP)
             self.mid = _private(self._sender, _SENDER_MID)
             probe = RtpPacket(payload_type=self.payload_type)
@@ -270,16 +295,35 @@ class PassthroughSender:
         """The packet's wire form; reusable by every sender with the same header_key via `send_serialized`."""
         return packet.serialize(self._extensions_map)
 
-    async def send_serialized(
-        self, serialized: bytes, *, marker: int, sequence_number: int, timestamp: int, ntp_time: int, size: int
+    def send_serialized(
+        self, serialized: bytes, marker: int, sequence_number: int, timestamp: int, ntp_time: int, size: int
     ) -> None:
         """Send `serialized` (from a sender with the same header_key) under this sender's SSRC and numbering.
 
-        The caller has checked `ready`. Raises ConnectionError if the transport is gone.
+        The caller has checked `ready`. Raises ConnectionError if the transport is not (or no longer) connected.
+        Called once per packet per leg: keep it lean.
         """
-        header = _RTP_HEADER.pack(serialized[0], marker << 7 | self.payload_type, sequence_number, timestamp, self.ssrc)
-        assert self._transport is not None
-        await self._transport._send_rtp(header + serialized[12:])
+        pair = self._nominated.get(_RTP_COMPONENT)
+        if pair is not self._pair:
+            self._use_pair(pair)
+        dtls = self._transport
+        if dtls is None or dtls._state is not _DTLS_CONNECTED:
+            raise ConnectionError("the subscriber's transport is not connected")
+        data = dtls._tx_srtp.protect(
+            _RTP_HEADER.pack(serialized[0], marker << 7 | self.payload_type, sequence_number, timestamp, self.ssrc)
+            + serialized[12:]
+        )
+        sock_sendto = self._sock_sendto
+        if sock_sendto is None or self._udp_buffer:
+            self._udp_sendto(data, self._pair_addr)
+        else:
+            try:
+                sock_sendto(data, self._pair_addr)
+            except OSError:
+                # Full socket buffer or an ICMP error: asyncio's transport queues the packet or reports the error.
+                self._udp_sendto(data, self._pair_addr)
+        setattr(dtls, _DTLS_TX_BYTES, getattr(dtls, _DTLS_TX_BYTES) + len(data))
+        setattr(dtls, _DTLS_TX_PACKETS, getattr(dtls, _DTLS_TX_PACKETS) + 1)
         self.packets_sent += 1
         self.bytes_sent += size
         # Keep the sender reports (RTCP SR) truthful: receivers use them for lip sync and RTT.
@@ -288,6 +332,24 @@ class PassthroughSender:
         setattr(sender, _SENDER_RTP_TIMESTAMP, timestamp)
         setattr(sender, _SENDER_OCTET_COUNT, self.bytes_sent)
         setattr(sender, _SENDER_PACKET_COUNT, self.packets_sent)
+
+    def _use_pair(self, pair: CandidatePair | None) -> None:
+        """Send through the ICE connection's (newly) nominated pair: straight to its UDP socket when it has one (a
+        host or server-reflexive candidate), through its transport otherwise (a TURN relay wraps each packet)."""
+        if pair is None:
+            raise ConnectionError("the subscriber's ICE connection has no nominated pair")
+        transport = pair.protocol.transport
+        if transport is None:
+            raise ConnectionError("the subscriber's ICE candidate is closed")
+        self._pair, self._pair_addr = pair, pair.remote_addr
+        self._udp_sendto = transport.sendto
+        sock = getattr(transport, "_sock", None)
+        buffer = getattr(transport, "_buffer", None)
+        if isinstance(sock, socket.socket) and buffer is not None:
+            # asyncio's own datagram transport: its sendto tries the socket first too, unless packets are queued.
+            self._sock_sendto, self._udp_buffer = sock.sendto, buffer
+        else:
+            self._sock_sendto, self._udp_buffer = None, ()
 
 
 # --- codecs -----------------------------------------------------------------------------------------------------

@@ -21,7 +21,10 @@ KEYS = {
     "ratio",
     "sfu_steps",
     "class_cpu_per_subscriber_pct",
+    "class_fixed_cpu_pct",
+    "class_marginal_cpu_per_subscriber_pct",
     "class_subscribers_per_core",
+    "class_subscribers_per_core_at_measured_load",
     "class_max_sustained_subscribers",
     "class_forward_p50_ms",
     "class_forward_p95_ms",
@@ -50,7 +53,17 @@ def test_a_small_class_shaped_run_ends_with_the_json_figures() -> None:
     assert klass["fps_min"] > 0
     assert klass["audio_pps_min"] > 0
     assert figures["class_cpu_per_subscriber_pct"] == klass["cpu_per_subscriber_pct"] > 0
-    assert figures["class_subscribers_per_core"] > 0
+    # Per core: the publishers' ingress (measured with nobody watching) once, then each subscriber's marginal CPU.
+    assert figures["class_fixed_cpu_pct"] > 0
+    marginal = figures["class_marginal_cpu_per_subscriber_pct"]
+    assert marginal == klass["marginal_cpu_per_subscriber_pct"]
+    assert abs(marginal - (klass["sfu_cpu_pct"] - figures["class_fixed_cpu_pct"]) / 3) < 0.01
+    if marginal > 0:
+        expected = (80 - figures["class_fixed_cpu_pct"]) / marginal
+        assert abs(figures["class_subscribers_per_core"] - expected) < 0.01 * expected
+    else:
+        assert figures["class_subscribers_per_core"] is None
+    assert figures["class_subscribers_per_core_at_measured_load"] == round(80 / klass["cpu_per_subscriber_pct"], 1)
 
 
 def test_without_class_the_class_figures_are_none() -> None:

@@ -285,11 +285,11 @@ async def test_subscriber_losses_are_repaired_by_retransmission(sfu: Sfu) -> Non
     original = leg.sender.send_serialized
     dropped: list[int] = []
 
-    async def lossy(serialized: bytes, **kwargs: Any) -> None:
-        if len(dropped) < 5 and kwargs["sequence_number"] % 7 == 0:
-            dropped.append(kwargs["sequence_number"])  # lost on the SFU → subscriber leg only
+    def lossy(serialized: bytes, marker: int, sequence_number: int, *rest: int) -> None:
+        if len(dropped) < 5 and sequence_number % 7 == 0:
+            dropped.append(sequence_number)  # lost on the SFU → subscriber leg only
             return
-        await original(serialized, **kwargs)
+        original(serialized, marker, sequence_number, *rest)
 
     setattr(leg.sender, "send_serialized", lossy)  # noqa: B010
     await wait_until_async(lambda: len(dropped) == 5, timeout=5, interval=0.02, message="five dropped packets")

@@ -17,6 +17,7 @@ from aiortc.rtp import HeaderExtensionsMap, RtpPacket, wrap_rtx
 
 from streaming.sfu import FrameAssembler, seam
 from streaming.sfu.frames import is_keyframe_start
+from tests.support.waiting import wait_until_async
 
 VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=97)
 RTX = RTCRtpCodecParameters(mimeType="video/rtx", clockRate=90000, payloadType=98, parameters={"apt": 97})
@@ -68,6 +69,45 @@ async def test_private_state_of_a_real_sender_and_receiver_is_where_the_seam_exp
     assert requests == ["pli"]
     assert passthrough.ready is False
     await pc.close()
+
+
+async def test_passthrough_sender_sends_straight_to_the_nominated_pairs_socket() -> None:
+    """The SFU's hot path skips aiortc's send coroutines: packets still arrive, decrypted and numbered as sent, the
+    DTLS transport's statistics still count them, and a closed transport is a ConnectionError, not a crash."""
+    sending, receiving = RTCPeerConnection(RTCConfiguration(iceServers=[])), RTCPeerConnection(RTCConfiguration([]))
+    transceiver = sending.addTransceiver(seam.IdleTrack("video", "camera"), direction="sendonly")
+    received: list[RtpPacket] = []
+
+    async def handler(packet: RtpPacket) -> None:
+        received.append(packet)
+
+    @receiving.on("track")
+    def on_track(track: object) -> None:
+        seam.tap_receiver(receiving.getTransceivers()[0].receiver, handler)
+
+    await sending.setLocalDescription(await sending.createOffer())
+    await receiving.setRemoteDescription(sending.localDescription)
+    await receiving.setLocalDescription(await receiving.createAnswer())
+    await sending.setRemoteDescription(receiving.localDescription)
+    passthrough = seam.PassthroughSender(transceiver, on_keyframe_request=lambda: None, on_nack=lambda seq: None)
+    await wait_until_async(lambda: passthrough.ready, timeout=10, interval=0.02, message="the sender started")
+    dtls = transceiver.sender.transport
+    bytes_before = getattr(dtls, seam._DTLS_TX_BYTES)
+    for index, packet in enumerate(vp8_packets(KEYFRAME, first_seq=100, timestamp=9000)):
+        packet.payload_type = passthrough.payload_type
+        wire = passthrough.serialize(packet)
+        passthrough.send_serialized(wire, packet.marker, 4000 + index, 777_000, 0, len(packet.payload))
+    await wait_until_async(lambda: len(received) >= 3, timeout=5, interval=0.02, message="the packets")
+    assert [p.sequence_number for p in received[:3]] == [4000, 4001, 4002]
+    assert {p.timestamp for p in received} == {777_000}
+    assert seam.rtp_payload_data(received[0])[:10] == KEYFRAME[:10]
+    assert passthrough._sock_sendto is not None  # a host candidate: straight to its socket
+    assert getattr(dtls, seam._DTLS_TX_BYTES) > bytes_before + len(KEYFRAME)
+    assert getattr(transceiver.sender, seam._SENDER_PACKET_COUNT) == passthrough.packets_sent >= 3
+    await sending.close()
+    with pytest.raises(ConnectionError):
+        passthrough.send_serialized(wire, 0, 5000, 777_000, 0, 10)
+    await receiving.close()
 
 
 async def test_tapped_receiver_forwards_unwrapped_packets_keeps_nacking_and_never_decodes() -> None:
