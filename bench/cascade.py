@@ -42,7 +42,8 @@ both ways for --outage-s (default 3). Figures (the last line of stdout is one JS
 * recovery_s: from the link's return to the first complete frame starting with a keyframe at a CQ subscriber;
   the largest over subscribers (the run's length when one never recovers);
 * link_streams_per_track: how many link streams carried the video track SG→CQ, counted on the relay: distinct
-  SSRCs of RTP packets with the video's payload type (the link keeps the publisher's), not counting RTX streams.
+  SSRCs of RTP packets with the video's payload type (the link keeps the publisher's), not counting RTX streams
+  (nor the parity stream, whose payload type is the link's own).
   Must be 1 however many subscribers; the SG node's own link stats (streams_out) are printed beside it;
 * link_kbps: bytes the relay forwarded SG→CQ (RTP, RTX and RTCP, both tracks), outside the outage window;
 * publisher_kbps: the publisher's sent media (RTP payload bytes of both tracks, its senders' bytesSent), over the

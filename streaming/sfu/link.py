@@ -9,7 +9,10 @@ per receiver, not a periodic tick), once it is older than the reordering this re
 after a gap its reordered packets came, at most `max_reorder_ms`): on a link that does not reorder a loss is asked
 for a few milliseconds after it shows, and a packet that came after its NACK makes the next gaps wait longer.
 The sender answers NACKs from its history with RFC 4588 retransmissions (own RTX SSRC, original sequence number in
-the first two payload bytes); PLIs go back to the sender (at most one per `keyframe_interval` per track) and
+the first two payload bytes). A retransmission comes a round trip late, so a video sender also sends, right behind
+a frame's last packet, an XOR parity of the frame's packets on its FEC SSRC, as often as `fec_share` of its bytes
+allows (about one frame in four at 10 %): a receiver missing exactly one of those packets rebuilds it at once, with
+no NACK. PLIs go back to the sender (at most one per `keyframe_interval` per track) and
 reach the publisher through the origin Sfu. Both sides send RTCP (SR from senders, RR from receivers) so each knows
 the link's round trip (LSR/DLSR), loss, interarrival jitter (RFC 3550) and bitrate.
 
@@ -27,6 +30,7 @@ import logging
 import math
 import random
 import socket
+import struct
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -79,6 +83,49 @@ def link_rtx_ssrc(ssrc: int) -> int:
     return ssrc ^ 0x5A5A5A5A
 
 
+def link_fec_ssrc(ssrc: int) -> int:
+    """The SSRC of a link stream's parity packets (derived like the RTX one)."""
+    return ssrc ^ 0x0FEC0FEC
+
+
+# Parity packets: RTP on the FEC SSRC with this payload type (outside the dynamic range aiortc's codecs use), payload
+# `base sequence number (16 bits), count (8 bits)` then the XOR of each protected packet's block (below), the
+# shorter blocks zero-padded: a receiver missing exactly one of the `count` packets from `base` rebuilds it.
+_FEC_PAYLOAD_TYPE = 127
+_FEC_HEADER = struct.Struct("!HB")
+_FEC_LENGTH = struct.Struct("!H")
+_FEC_RECENT = 512  # packets a video receiver keeps (sequence number → wire form) to rebuild a lost one from parity
+_FEC_PENDING = 16  # parities a receiver holds while more than one of their packets is still missing
+
+
+def _fec_block(data: bytes) -> bytes:
+    """What a parity protects of one packet: the first two header bytes (flags, marker, payload type), the
+    timestamp, the length after the fixed header, and that remainder (extensions and payload). The sequence number
+    comes from the parity's range and the SSRC from the stream."""
+    return data[0:2] + data[4:8] + _FEC_LENGTH.pack(len(data) - 12) + data[12:]
+
+
+def _xor(blocks: Sequence[bytes]) -> bytes:
+    """XOR of byte strings, the shorter ones zero-padded on the right."""
+    size = max(len(block) for block in blocks)
+    value = 0
+    for block in blocks:
+        value ^= int.from_bytes(block.ljust(size, b"\0"), "big")
+    return value.to_bytes(size, "big")
+
+
+def _fec_rebuild(block: bytes, sequence_number: int, ssrc: int) -> bytes:
+    """The wire form of a packet from its block (the inverse of `_fec_block`); ValueError if it is not one."""
+    if len(block) < 8:
+        raise ValueError("parity block too short")
+    (length,) = _FEC_LENGTH.unpack_from(block, 6)
+    if len(block) < 8 + length:
+        raise ValueError("parity block shorter than its length")
+    return (
+        block[0:2] + struct.pack("!H", sequence_number) + block[2:6] + struct.pack("!I", ssrc) + block[8 : 8 + length]
+    )
+
+
 @dataclass(frozen=True)
 class LinkConfig:
     nack_history: int = 1024  # packets per sender kept for retransmission (a ring: bounded memory)
@@ -98,6 +145,8 @@ class LinkConfig:
     rate_window: float = 2.0  # seconds over which send/receive bitrates are averaged
     tail_probe_after: float = 0.25  # a stream quiet this long has its last packet resent (a lost tail shows no gap)
     tail_probes: int = 2  # ...at most this many times
+    fec_share: float = 0.10  # a video stream's parity packets may add at most this share of its media bytes
+    fec_burst_bytes: int = 4_000  # ...saved up to this many bytes
 
 
 class LinkStats(TypedDict):
@@ -118,7 +167,9 @@ class LinkStats(TypedDict):
     nacks_sent: int  # packets asked for again
     nacks_received: int
     retransmissions: int
-    repaired: int  # lost packets that arrived by retransmission
+    repaired: int  # lost packets that arrived by retransmission or were rebuilt from parity
+    recovered: int  # ...of which rebuilt from parity (FEC): no round trip
+    parities_sent: int
     lost: int  # lost packets given up on
     duplicates: int
     keyframe_requests_sent: int
@@ -136,6 +187,8 @@ class _Peer:
         self.nacks_received = 0
         self.retransmissions = 0
         self.repaired = 0
+        self.recovered = 0
+        self.parities_sent = 0
         self.lost = 0
         self.duplicates = 0
         self.keyframe_requests_sent = 0
@@ -178,12 +231,14 @@ class LinkSender:
         self.peer = peer
         self.ssrc = ssrc
         self.rtx_ssrc = link_rtx_ssrc(ssrc)
+        self.fec_ssrc = link_fec_ssrc(ssrc)
         self.kind = kind
         self.clock_rate = clock_rate
         self.closed = False
         self.packets = 0
         self.octets = 0
         self.keyframe_requests = 0
+        self.parities = 0
         self.rtt_ms: float | None = None
         self.jitter_ms: float | None = None
         self._endpoint = endpoint
@@ -200,6 +255,13 @@ class LinkSender:
         self._last_timestamp = 0
         self._last_sent_at = 0.0
         self._tail_probes = 0  # resends of the last packet since the stream went quiet
+        # The frame being sent (consecutive link packets of one timestamp), for its parity; video only.
+        self._fec = kind == "video" and endpoint.config.fec_share > 0
+        self._fec_budget = 0.0
+        self._fec_seq = random.randrange(0x8000)
+        self._frame: list[bytes] = []
+        self._frame_first = 0
+        self._frame_timestamp = 0
         # (monotonic time, cumulative lost, extended highest seq) from the peer's reports, for the loss rate.
         self._reports: deque[tuple[float, int, int]] = deque(maxlen=21)
 
@@ -232,6 +294,8 @@ class LinkSender:
         self._rtx_at[slot] = -math.inf
         config = self._endpoint.config
         self._rtx_budget = min(self._rtx_budget + len(data) * config.rtx_share, config.rtx_burst_bytes)
+        if self._fec:
+            self._protect(data, out_seq, packet.timestamp, packet.marker)
         self.packets += 1
         self.octets += len(packet.payload)
         if self._last_seq is None or 0 < (out_seq - self._last_seq) & 0xFFFF < 0x8000:
@@ -245,7 +309,40 @@ class LinkSender:
             self.closed = True
             self._history = []
             self._rtx_at = []
+            self._frame = []
             self._endpoint._forget_sender(self)
+
+    def _protect(self, data: bytes, seq: int, timestamp: int, marker: int) -> None:
+        """Collect the frame's packets; after its last one (the marker), send their parity if the budget allows."""
+        config = self._endpoint.config
+        self._fec_budget = min(self._fec_budget + len(data) * config.fec_share, config.fec_burst_bytes)
+        frame = self._frame
+        if frame and (timestamp != self._frame_timestamp or seq != (self._frame_first + len(frame)) & 0xFFFF):
+            frame.clear()  # a frame whose end was lost, or a retransmission from the publisher: NACKs repair those
+        if not frame:
+            self._frame_first, self._frame_timestamp = seq, timestamp
+        frame.append(data)
+        if not marker:
+            return
+        blocks = [_fec_block(packet) for packet in frame]
+        frame.clear()
+        # A single-packet frame's parity would be a copy: the budget protects more packets in larger frames.
+        if len(blocks) < 2 or len(blocks) > 255:
+            return
+        parity = RtpPacket(
+            payload_type=_FEC_PAYLOAD_TYPE,
+            sequence_number=self._fec_seq,
+            timestamp=timestamp,
+            ssrc=self.fec_ssrc,
+            payload=_FEC_HEADER.pack(self._frame_first, len(blocks)) + _xor(blocks),
+        ).serialize()
+        if len(parity) > self._fec_budget:
+            return
+        self._fec_budget -= len(parity)
+        self._fec_seq = (self._fec_seq + 1) & 0xFFFF
+        self.parities += 1
+        self._endpoint._send(parity, self.peer)
+        self._endpoint._peer(self.peer).parities_sent += 1
 
     # -- RTCP from the peer ---------------------------------------------------------------------------------------
 
@@ -365,6 +462,7 @@ class LinkReceiver:
         self.peer = peer
         self.ssrc = ssrc
         self.rtx_ssrc = link_rtx_ssrc(ssrc)
+        self.fec_ssrc = link_fec_ssrc(ssrc)
         self.kind = kind
         self.clock_rate = clock_rate
         self.on_packet = on_packet
@@ -373,6 +471,7 @@ class LinkReceiver:
         self.retransmissions = 0
         self.duplicates = 0
         self.repaired = 0
+        self.recovered = 0  # lost packets rebuilt from parity
         self.lost = 0
         self.keyframe_requests_sent = 0
         self._endpoint = endpoint
@@ -397,6 +496,11 @@ class LinkReceiver:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = math.inf
         self.generation = 0  # unrepairable gaps so far: packets are handed on with SSRC ssrc + generation
+        # Video: recent packets' wire forms by sequence number, and parities still waiting for all but one packet.
+        self._recent: list[tuple[int, bytes] | None] = [None] * _FEC_RECENT if self._video else []
+        self._parities: deque[tuple[int, int, bytes]] = deque(maxlen=_FEC_PENDING)
+        # Extended sequence numbers rebuilt from parity: (when they were first missed, counted as repaired).
+        self._rebuilt_early: dict[int, tuple[float, bool]] = {}
 
     # -- control ------------------------------------------------------------------------------------------------
 
@@ -421,8 +525,11 @@ class LinkReceiver:
 
     # -- media in -----------------------------------------------------------------------------------------------
 
-    def _accept(self, packet: RtpPacket, now: float, peer: _Peer, *, retransmission: bool) -> bool:
-        """Book-keep one packet (the original or its retransmission); False if it is a duplicate or too old."""
+    def _accept(
+        self, packet: RtpPacket, now: float, peer: _Peer, *, retransmission: bool, recovered: bool = False
+    ) -> bool:
+        """Book-keep one packet (the original, its retransmission or, `recovered`, its rebuild from parity); False if
+        it is a duplicate or too old."""
         seq = packet.sequence_number
         if self._max_ext is None:
             self._max_ext = self._base_ext = seq
@@ -455,17 +562,30 @@ class LinkReceiver:
                     self._schedule(now + self._allowance(now))
             self._max_ext = ext
         elif ext <= self._max_ext - _RECEIVED_WINDOW or self._received[ext % _RECEIVED_WINDOW] == ext:
-            self.duplicates += 1
-            peer.duplicates += 1
+            early = self._rebuilt_early.pop(ext, None) if not retransmission else None
+            if early is not None:
+                self._late_original(early, now, peer)
+            else:
+                self.duplicates += 1
+                peer.duplicates += 1
             return False
         self._received[ext % _RECEIVED_WINDOW] = ext
         missing = self._missing.pop(ext, None)
         if retransmission:
-            self.retransmissions += 1
-            if missing is not None or newest:  # newest: a tail probe brought a packet never seen
+            repairs = missing is not None or newest  # newest: a tail probe brought a packet never seen
+            if recovered:
+                self.recovered += 1
+                peer.recovered += 1
+                # Rebuilt before its original came: that may yet come, only late (the link reorders).
+                self._rebuilt_early[ext] = (missing.first_at if missing is not None else now, repairs)
+                if len(self._rebuilt_early) > _FEC_RECENT:
+                    del self._rebuilt_early[next(iter(self._rebuilt_early))]
+            else:
+                self.retransmissions += 1
+            if repairs:
                 self.repaired += 1
                 peer.repaired += 1
-                if missing is not None and missing.nacks == 1:
+                if missing is not None and missing.nacks == 1 and not recovered:
                     peer.receive_rtt_ms = _smooth(peer.receive_rtt_ms, (now - missing.last_nack_at) * 1000)
         else:
             self.packets += 1
@@ -479,6 +599,65 @@ class LinkReceiver:
                 self._jitter += (difference - self._jitter) / 16
             self._transit = transit
         return True
+
+    # -- parity (FEC) ------------------------------------------------------------------------------------------------
+
+    def _late_original(self, early: tuple[float, bool], now: float, peer: _Peer) -> None:
+        """The original of a packet rebuilt from parity came after all: it was late, not lost. Count it as received
+        (loss is measured before repair) and as reordering, and take back the repair."""
+        first_at, counted = early
+        self.packets += 1
+        self.recovered -= 1
+        peer.recovered -= 1
+        if counted:
+            self.repaired -= 1
+            peer.repaired -= 1
+        self._reordered(now, now - first_at)
+
+    def _remember(self, seq: int, data: bytes) -> bytes | None:
+        """Keep an accepted packet for rebuilding; the wire form of a packet its arrival makes rebuildable, if any."""
+        recent = self._recent
+        if not recent:
+            return None
+        recent[seq % _FEC_RECENT] = (seq, data)
+        for parity in self._parities:
+            base, count, _ = parity
+            if (seq - base) & 0xFFFF < count:
+                return self._try_rebuild(parity)
+        return None
+
+    def _parity(self, packet: RtpPacket) -> bytes | None:
+        """A parity packet arrived: the wire form of the one packet it rebuilds now, if any."""
+        if not self._recent or len(packet.payload) <= _FEC_HEADER.size:
+            return None
+        base, count = _FEC_HEADER.unpack_from(packet.payload)
+        if count < 1:
+            return None
+        parity = (base, count, packet.payload[_FEC_HEADER.size :])
+        self._parities.append(parity)
+        return self._try_rebuild(parity)
+
+    def _try_rebuild(self, parity: tuple[int, int, bytes]) -> bytes | None:
+        base, count, xor = parity
+        recent = self._recent
+        missing: int | None = None
+        blocks = [xor]
+        for offset in range(count):
+            seq = (base + offset) & 0xFFFF
+            kept = recent[seq % _FEC_RECENT]
+            if kept is not None and kept[0] == seq:
+                blocks.append(_fec_block(kept[1]))
+            elif missing is not None:
+                return None  # two or more still missing: wait for more packets (or leave them to NACKs)
+            else:
+                missing = seq
+        self._parities.remove(parity)
+        if missing is None:
+            return None  # nothing was lost
+        try:
+            return _fec_rebuild(_xor(blocks), missing, self.ssrc)
+        except ValueError:
+            return None
 
     def _reordered(self, now: float, lateness: float) -> None:
         """An original came `lateness` seconds after a later packet showed its gap: the link reorders this much."""
@@ -626,6 +805,7 @@ class LinkEndpoint:
         self._senders: dict[int, LinkSender] = {}
         self._receivers: dict[int, LinkReceiver] = {}
         self._receivers_rtx: dict[int, LinkReceiver] = {}
+        self._receivers_fec: dict[int, LinkReceiver] = {}
         self._peers: dict[Address, _Peer] = {}
         self._queue: deque[tuple[LinkReceiver, RtpPacket]] = deque()
         self._queued = asyncio.Event()
@@ -681,6 +861,7 @@ class LinkEndpoint:
         receiver = LinkReceiver(self, peer=peer, ssrc=ssrc, kind=kind, clock_rate=clock_rate, on_packet=on_packet)
         self._receivers[ssrc] = receiver
         self._receivers_rtx[receiver.rtx_ssrc] = receiver
+        self._receivers_fec[receiver.fec_ssrc] = receiver
         self._peer(peer).users += 1
         return receiver
 
@@ -706,6 +887,7 @@ class LinkEndpoint:
         if self._receivers.get(receiver.ssrc) is receiver:
             del self._receivers[receiver.ssrc]
             self._receivers_rtx.pop(receiver.rtx_ssrc, None)
+            self._receivers_fec.pop(receiver.fec_ssrc, None)
             self._release_peer(receiver.peer)
 
     def _peer(self, address: Address) -> _Peer:
@@ -755,6 +937,8 @@ class LinkEndpoint:
                     "nacks_received": peer.nacks_received,
                     "retransmissions": peer.retransmissions,
                     "repaired": peer.repaired,
+                    "recovered": peer.recovered,
+                    "parities_sent": peer.parities_sent,
                     "lost": peer.lost,
                     "duplicates": peer.duplicates,
                     "keyframe_requests_sent": peer.keyframe_requests_sent,
@@ -816,33 +1000,68 @@ class LinkEndpoint:
             if is_rtcp(data):
                 self._rtcp(RtcpPacket.parse(data), len(data))
             else:
-                self._rtp(RtpPacket.parse(data, _EXTENSIONS), len(data))
+                self._rtp(RtpPacket.parse(data, _EXTENSIONS), data)
         except Exception:
             # Whatever arrives on a UDP port must never take the node down: count it and carry on.
             self.malformed += 1
 
-    def _rtp(self, packet: RtpPacket, size: int) -> None:
+    def _rtp(self, packet: RtpPacket, data: bytes) -> None:
         now = time.monotonic()
         receiver = self._receivers.get(packet.ssrc)
         retransmission = False
         if receiver is None:
             receiver = self._receivers_rtx.get(packet.ssrc)
             if receiver is None:
-                self.unknown += 1
+                receiver = self._receivers_fec.get(packet.ssrc)
+                if receiver is None:
+                    self.unknown += 1
+                    return
+                self._peer(receiver.peer).bytes_received += len(data)
+                self._rebuilt(receiver, receiver._parity(packet), now)
                 return
             packet = unwrap_rtx(packet, packet.payload_type, receiver.ssrc)  # raises on a truncated one
             retransmission = True
         peer = self._peer(receiver.peer)
-        peer.bytes_received += size
-        if not receiver._accept(packet, now, peer, retransmission=retransmission):
+        peer.bytes_received += len(data)
+        self._deliver(receiver, packet, data if not retransmission else None, now, peer, retransmission=retransmission)
+
+    def _deliver(
+        self,
+        receiver: LinkReceiver,
+        packet: RtpPacket,
+        data: bytes | None,
+        now: float,
+        peer: _Peer,
+        *,
+        retransmission: bool,
+        recovered: bool = False,
+    ) -> None:
+        """Hand an accepted packet to the Sfu's queue, and rebuild whatever its arrival makes rebuildable."""
+        if not receiver._accept(packet, now, peer, retransmission=retransmission, recovered=recovered):
             return
+        rebuilt: bytes | None = None
+        if receiver._recent:
+            seq = packet.sequence_number  # before the generation rewrite below
+            rebuilt = receiver._remember(seq, data if data is not None else packet.serialize(_EXTENSIONS))
         if receiver.generation:
             packet.ssrc = (receiver.ssrc + receiver.generation) & 0xFFFFFFFF
         if len(self._queue) >= _QUEUE_LIMIT:
             self.overflowed += 1
+        else:
+            self._queue.append((receiver, packet))
+            self._queued.set()
+        self._rebuilt(receiver, rebuilt, now)
+
+    def _rebuilt(self, receiver: LinkReceiver, data: bytes | None, now: float) -> None:
+        """Deliver a packet rebuilt from parity as a repair (it may in turn complete another parity)."""
+        if data is None:
             return
-        self._queue.append((receiver, packet))
-        self._queued.set()
+        try:
+            packet = RtpPacket.parse(data, _EXTENSIONS)
+        except ValueError:
+            self.malformed += 1
+            return
+        self._deliver(receiver, packet, data, now, self._peer(receiver.peer), retransmission=True, recovered=True)
 
     def _rtcp(self, packets: Sequence[object], size: int) -> None:
         peers: set[Address] = set()  # whose streams this compound packet was about, for the byte count

@@ -210,7 +210,10 @@ async def test_losses_are_repaired_and_reported(links: list[ImpairedLink]) -> No
     [a_stats] = link.a.stats()
     [b_stats] = link.b.stats()
     assert a_stats["streams_out"] == 1 and b_stats["streams_in"] == 1
-    assert a_stats["retransmissions"] >= receiver.repaired
+    # Repairs came by retransmission or, for a frame missing one packet, rebuilt from its parity.
+    assert receiver.recovered > 0 and b_stats["recovered"] == receiver.recovered
+    assert a_stats["retransmissions"] + receiver.recovered >= receiver.repaired
+    assert a_stats["parities_sent"] > 0
     assert b_stats["nacks_sent"] >= a_stats["nacks_received"] > 0
     assert a_stats["rtt_ms"] is not None and 60 <= a_stats["rtt_ms"] <= 140
     assert a_stats["loss_pct"] is not None and 1.5 <= a_stats["loss_pct"] <= 10
@@ -515,5 +518,126 @@ async def test_the_reorder_allowance_follows_the_reordering_seen() -> None:
     assert index == 9
     assert at - shown >= 0.08  # it waited for the reordering seen
     assert receiver.repaired == 0 and receiver.lost == 0 and receiver.duplicates == 0
+    await endpoint.close()
+    origin.close()
+
+
+# -- parity (FEC) -------------------------------------------------------------------------------------------------
+
+
+async def _captured_stream(
+    count: int, config: LinkConfig | None = None, *, kind: str = "video"
+) -> tuple[LinkSender, list[bytes]]:
+    """What an origin's sender puts on the wire for `count` numbered packets (frames of three), in order."""
+    origin = await LinkEndpoint.open(LOCALHOST, config=config)
+    far, far_sink = await _udp_sink()
+    sender = origin.open_sender(
+        peer=far.get_extra_info("sockname")[:2], ssrc=0x5EC0, kind=kind, clock_rate=90000,
+        on_keyframe_request=lambda: None,
+    )  # fmt: skip
+    await send_stream(sender, count, interval=0.001)
+    await wait_until_async(lambda: len(far_sink.received) >= count, timeout=3, message="the stream")
+    await asyncio.sleep(0.05)
+    await origin.close()
+    far.close()
+    return sender, [data for _, data in far_sink.received if not is_rtcp(data)]
+
+
+def _link_index(data: bytes) -> int:
+    return struct.unpack("!I", RtpPacket.parse(data).payload[:4])[0]
+
+
+@pytest.mark.serial
+async def test_a_frame_missing_one_packet_is_rebuilt_from_its_parity_without_a_nack() -> None:
+    """The origin sends a parity right behind a frame (budget allowing); the far side, missing one of the frame's
+    packets, rebuilds it byte for byte as soon as the parity comes, and never asks for it."""
+    sender, wire = await _captured_stream(30, LinkConfig(fec_share=0.5))
+    parities = [data for data in wire if RtpPacket.parse(data).ssrc == sender.fec_ssrc]
+    assert parities and sender.parities == len(parities)
+    # The first protected frame: drop its middle packet on the way to the far side.
+    first_parity = wire.index(parities[0])
+    frame = wire[first_parity - 3 : first_parity]
+    assert [_link_index(data) % 3 for data in frame] == [0, 1, 2]  # the parity follows the frame's last packet
+    dropped = frame[1]
+    endpoint, receiver, origin, origin_sink, received = await _far_end()
+    for data in wire[: first_parity + 1]:
+        if data is not dropped:
+            origin.sendto(data, endpoint.address)
+    await wait_until_async(lambda: receiver.recovered == 1, timeout=2, message="the rebuilt packet")
+    rebuilt = next(p for p in received.packets if p.sequence_number == RtpPacket.parse(dropped).sequence_number)
+    original = RtpPacket.parse(dropped)
+    assert (rebuilt.payload, rebuilt.timestamp, rebuilt.marker, rebuilt.payload_type) == (
+        original.payload,
+        original.timestamp,
+        original.marker,
+        original.payload_type,
+    )
+    assert sorted(received.numbers) == list(range(first_parity))  # the first parity is the first one sent
+    await asyncio.sleep(0.1)
+    assert _nacks(origin_sink, 0) == []  # rebuilt before its NACK was due
+    assert receiver.repaired == 1 and receiver.retransmissions == 0 and receiver.lost == 0
+    [stats] = endpoint.stats()
+    assert stats["recovered"] == 1
+    await endpoint.close()
+    origin.close()
+
+
+@pytest.mark.serial
+async def test_parity_waits_for_late_packets_and_never_guesses_two_missing() -> None:
+    """A parity that comes before the rest of its frame rebuilds the one lost packet once the others arrive; a frame
+    missing two packets is left to NACKs (one parity cannot tell two packets apart)."""
+    sender, wire = await _captured_stream(30, LinkConfig(fec_share=0.5))
+    parities = [data for data in wire if RtpPacket.parse(data).ssrc == sender.fec_ssrc]
+    first, second = (wire.index(parity) for parity in parities[:2])
+    endpoint, receiver, origin, origin_sink, _ = await _far_end()
+    for data in wire[: first - 3]:
+        origin.sendto(data, endpoint.address)
+    # The first protected frame: its parity first, then its first packet (the second is lost), then the third.
+    for data in (wire[first], wire[first - 3], wire[first - 1]):
+        origin.sendto(data, endpoint.address)
+        await asyncio.sleep(0.002)
+    await wait_until_async(lambda: receiver.recovered == 1, timeout=2, message="the rebuilt packet")
+    # The second protected frame loses two of its three packets.
+    for data in [*wire[first + 1 : second - 3], wire[second - 1], wire[second]]:
+        origin.sendto(data, endpoint.address)
+    await wait_until_async(lambda: len(_nacks(origin_sink, 0)) >= 2, timeout=2, message="NACKs for the two")
+    assert receiver.recovered == 1
+    lost = {seq for _, seq in _nacks(origin_sink, 0)}
+    assert lost == {
+        RtpPacket.parse(wire[second - 3]).sequence_number,
+        RtpPacket.parse(wire[second - 2]).sequence_number,
+    }
+    await endpoint.close()
+    origin.close()
+
+
+@pytest.mark.serial
+async def test_parity_takes_at_most_its_share_of_the_media() -> None:
+    sender, wire = await _captured_stream(300, LinkConfig(fec_share=0.10, fec_burst_bytes=2_000))
+    media = sum(len(data) for data in wire if RtpPacket.parse(data).ssrc == sender.ssrc)
+    parity = sum(len(data) for data in wire if RtpPacket.parse(data).ssrc == sender.fec_ssrc)
+    assert 0.05 * media <= parity <= 0.10 * media
+    # Audio packets are frames of their own: nothing to protect. And fec_share 0 turns parity off.
+    for kind, share in (("audio", 0.5), ("video", 0.0)):
+        quiet, quiet_wire = await _captured_stream(30, LinkConfig(fec_share=share), kind=kind)
+        assert quiet.parities == 0 and all(RtpPacket.parse(data).ssrc == quiet.ssrc for data in quiet_wire)
+
+
+@pytest.mark.serial
+async def test_an_original_that_comes_after_its_rebuild_was_late_not_lost() -> None:
+    """Jitter can bring a frame's parity before one of its packets: that packet is rebuilt at once, and when the
+    original comes it counts as received late (loss is measured before repair), not as a duplicate or a repair."""
+    sender, wire = await _captured_stream(30, LinkConfig(fec_share=0.5))
+    first = wire.index(next(data for data in wire if RtpPacket.parse(data).ssrc == sender.fec_ssrc))
+    endpoint, receiver, origin, _, received = await _far_end()
+    for data in [*wire[: first - 2], wire[first - 1], wire[first]]:  # the frame's middle packet is late
+        origin.sendto(data, endpoint.address)
+    await wait_until_async(lambda: receiver.recovered == 1, timeout=2, message="the rebuilt packet")
+    assert receiver.repaired == 1 and receiver.packets == first - 1
+    origin.sendto(wire[first - 2], endpoint.address)
+    await wait_until_async(lambda: receiver.packets == first, timeout=2, message="the late original counted")
+    assert receiver.recovered == 0 and receiver.repaired == 0 and receiver.duplicates == 0
+    assert receiver.reordered == 1
+    assert sorted(received.numbers) == list(range(first))  # handed on once
     await endpoint.close()
     origin.close()
