@@ -11,10 +11,11 @@ for a few milliseconds after it shows, and a packet that came after its NACK mak
 The sender answers NACKs from its history with RFC 4588 retransmissions (own RTX SSRC, original sequence number in
 the first two payload bytes). A retransmission comes a round trip late, so a video sender also sends, right behind
 a frame's last packet, an XOR parity of the frame's packets on its FEC SSRC, as often as `fec_share` of its bytes
-allows (about one frame in four at 10 %): a receiver missing exactly one of those packets rebuilds it at once, with
-no NACK. PLIs go back to the sender (at most one per `keyframe_interval` per track) and
-reach the publisher through the origin Sfu. Both sides send RTCP (SR from senders, RR from receivers) so each knows
-the link's round trip (LSR/DLSR), loss, interarrival jitter (RFC 3550) and bitrate.
+allows (about one frame in three at 12 %, leaving the repairs inside the 15 % a link may add): a receiver missing
+exactly one of those packets rebuilds it at once, with no NACK. PLIs go back to the sender (at most one per
+`keyframe_interval` per track) and reach the publisher through the origin Sfu. Both sides send RTCP (SR from
+senders, RR from receivers) so each knows the link's round trip (LSR/DLSR), loss, interarrival jitter (RFC 3550)
+and bitrate.
 
 Incoming packets are matched by SSRC only, never by source address (a relay or NAT may rewrite it): media and SR
 by the receiver's SSRC, RTX by its RTX SSRC, NACK/PLI by `media_ssrc` and RR blocks by their `ssrc` to a sender.
@@ -145,7 +146,7 @@ class LinkConfig:
     rate_window: float = 2.0  # seconds over which send/receive bitrates are averaged
     tail_probe_after: float = 0.25  # a stream quiet this long has its last packet resent (a lost tail shows no gap)
     tail_probes: int = 2  # ...at most this many times
-    fec_share: float = 0.10  # a video stream's parity packets may add at most this share of its media bytes
+    fec_share: float = 0.12  # a video stream's parity packets may add at most this share of its media bytes
     fec_burst_bytes: int = 4_000  # ...saved up to this many bytes
 
 
