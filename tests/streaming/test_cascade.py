@@ -326,7 +326,19 @@ async def test_chongqing_keeps_its_video_through_an_impaired_link_and_a_3_second
         await asyncio.sleep(3.0)
         resumed = time.monotonic()
         before = viewer.frames
-        await wait_until_async(lambda: viewer.frames >= before + 15, timeout=8, message="video after the outage")
+
+        def what_was_seen() -> str:
+            # A stall here is rare: say what both nodes and their link saw, for whoever reads the failure.
+            seen = [f"video after the outage ({viewer.frames - before} frames since)"]
+            for city in (SG, CQ):
+                record = nodes.record(node_of(nodes, city))
+                seen.append(f"{city} node's links: {record['links'] if record else None}")
+            seen.extend(
+                f"{node.log.name}:\n" + "\n".join(node.log.read_text().splitlines()[-30:]) for node in nodes.nodes
+            )
+            return "\n".join(seen)
+
+        await wait_until_async(lambda: viewer.frames >= before + 15, timeout=8, message=what_was_seen)
         print(f"after a 3 s outage: 15 frames {time.monotonic() - resumed:.2f} s after the link came back")
         assert time.monotonic() - resumed < 5
         assert await frames_per_second(viewer, 3.0) >= 20
