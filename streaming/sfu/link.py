@@ -325,20 +325,22 @@ class LinkSender:
         frame.append(data)
         if not marker:
             return
-        blocks = [_fec_block(packet) for packet in frame]
+        packets = list(frame)
         frame.clear()
         # A single-packet frame's parity would be a copy: the budget protects more packets in larger frames.
-        if len(blocks) < 2 or len(blocks) > 255:
+        if len(packets) < 2 or len(packets) > 255:
+            return
+        # The parity's size, known before it is built: RTP header, FEC header, then the longest block (a packet
+        # less its sequence number and SSRC, plus its length).
+        if 12 + _FEC_HEADER.size + max(map(len, packets)) - 4 > self._fec_budget:
             return
         parity = RtpPacket(
             payload_type=_FEC_PAYLOAD_TYPE,
             sequence_number=self._fec_seq,
             timestamp=timestamp,
             ssrc=self.fec_ssrc,
-            payload=_FEC_HEADER.pack(self._frame_first, len(blocks)) + _xor(blocks),
+            payload=_FEC_HEADER.pack(self._frame_first, len(packets)) + _xor([_fec_block(p) for p in packets]),
         ).serialize()
-        if len(parity) > self._fec_budget:
-            return
         self._fec_budget -= len(parity)
         self._fec_seq = (self._fec_seq + 1) & 0xFFFF
         self.parities += 1
