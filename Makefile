@@ -23,7 +23,13 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# The SFU's native fan-out (streaming/sfu/native/fanout.c), built with the system C compiler; without one the
+# command prints the line that adds it and the SFU forwards in Python.
+NATIVE_FANOUT := streaming/sfu/native/libcorridor_fanout.so
+$(NATIVE_FANOUT): streaming/sfu/native/fanout.c $(STAMP)
+	$(BIN)/python -m streaming.sfu.native
+
+install: $(STAMP) $(NATIVE_FANOUT)
 
 $(RALPH_STAMP): Makefile
 	test -x $(RALPH_VENV)/bin/python || $(PYTHON) -m venv $(RALPH_VENV)

@@ -12,9 +12,12 @@ import asyncio
 import inspect
 import logging
 import math
+import os
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from itertools import repeat
+from typing import Any
 
 from aiortc import clock
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
@@ -22,7 +25,9 @@ from aiortc.rtcrtptransceiver import RTCRtpTransceiver
 from aiortc.rtp import RtpPacket
 
 from streaming.sfu.frames import EncodedFrameSink, FrameAssembler, codec_name, is_keyframe_start
-from streaming.sfu.seam import PassthroughSender
+from streaming.sfu.native import NativeFanout
+from streaming.sfu.native import load as load_native
+from streaming.sfu.seam import NativeTarget, PassthroughSender
 from streaming.sfu.types import LegStats, TrackInfo, TrackStats
 
 logger = logging.getLogger(__name__)
@@ -37,6 +42,9 @@ PacketTap = Callable[[RtpPacket], Awaitable[None] | None]
 _JOIN_GUARD_PACKETS = 1024
 # Publisher packets kept for retransmissions to subscribers (aiortc's senders keep 128).
 _HISTORY_SIZE = 512
+# How often a track moves started legs to the native fan-out (or back), and copies the native loop's counters into
+# the legs' senders (their RTCP sender reports go out about once a second).
+NATIVE_SYNC_INTERVAL = 0.25
 
 
 class _Rate:
@@ -89,6 +97,12 @@ class PublishedTrack:
         self._send_keyframe_request = send_keyframe_request
         self._taps: tuple[PacketTap, ...] = ()
         self._fanout: tuple[SubscriberLeg, ...] = ()
+        # Legs forwarded in Python (`_python_fanout`) and legs the native loop sends to, by header layout.
+        self._python_fanout: tuple[SubscriberLeg, ...] = ()
+        self._native = load_native()
+        self._native_groups: dict[tuple[int, bytes], _NativeLegs] = {}
+        self._native_sending: tuple[_NativeLegs, ...] = ()
+        self._native_timer: asyncio.TimerHandle | None = None
         self._history: list[RtpPacket | None] = [None] * _HISTORY_SIZE
         self._delay_samples = delay_samples
         self._rate = _Rate()
@@ -106,12 +120,84 @@ class PublishedTrack:
     def add_leg(self, leg: SubscriberLeg) -> None:
         self.legs[leg.subscriber_id] = leg
         self._fanout = tuple(self.legs.values())
+        self._python_fanout = (*self._python_fanout, leg)
+        if self._native is not None and self._native_timer is None:
+            self._native_timer = asyncio.get_running_loop().call_later(NATIVE_SYNC_INTERVAL, self._native_tick)
 
     def remove_leg(self, leg: SubscriberLeg) -> None:
         if self.legs.get(leg.subscriber_id) is leg:
             del self.legs[leg.subscriber_id]
             self._fanout = tuple(self.legs.values())
+        group = leg.native_group
+        if group is not None:
+            group.remove(leg)
+            self._native_changed()
+        self._python_fanout = tuple(other for other in self._python_fanout if other is not leg)
         leg.close()
+
+    # -- native fan-out -----------------------------------------------------------------------------------------
+
+    @property
+    def native_leg_count(self) -> int:
+        """Legs the native loop sends to (the rest forward in Python)."""
+        return sum(group.count for group in self._native_groups.values())
+
+    def sync_native(self) -> None:
+        """Copy the native loop's counters into the legs (their senders' statistics and sender reports)."""
+        for group in self._native_groups.values():
+            group.sync()
+
+    def _native_tick(self) -> None:
+        self._native_timer = None
+        if self.closed:
+            return
+        try:
+            self.refresh_native()
+        except Exception:
+            logger.exception("native fan-out upkeep of track %s failed; forwarding in Python", self.track_id)
+            self._leave_native()
+            self._native = None
+            return
+        if self.legs:
+            self._native_timer = asyncio.get_running_loop().call_later(NATIVE_SYNC_INTERVAL, self._native_tick)
+
+    def refresh_native(self) -> None:
+        """Sync counters, hand back to Python the legs whose transport changed, and move started legs to native."""
+        native = self._native
+        if native is None:
+            return
+        changed = False
+        for group in self._native_groups.values():
+            group.sync()
+            for leg in group.legs_to_leave():
+                group.remove(leg)
+                changed = True
+        for leg in self._python_fanout:
+            if leg.closed or leg.waiting_for_keyframe:
+                continue
+            target = leg.sender.native_target()
+            if target is None:
+                continue
+            key = leg.sender.header_key
+            if key not in self._native_groups:
+                self._native_groups[key] = _NativeLegs(native, key)
+            self._native_groups[key].add(leg, target)
+            changed = True
+        if changed:
+            self._native_changed()
+
+    def _native_changed(self) -> None:
+        for key in [key for key, group in self._native_groups.items() if not group.count]:
+            del self._native_groups[key]
+        self._native_sending = tuple(self._native_groups.values())
+        self._python_fanout = tuple(leg for leg in self._fanout if leg.native_group is None)
+
+    def _leave_native(self) -> None:
+        """Every leg back to Python (their counters synced first)."""
+        for group in self._native_groups.values():
+            group.clear()
+        self._native_groups.clear()
+        self._native_changed()
 
     # -- taps ---------------------------------------------------------------------------------------------------
 
@@ -138,6 +224,7 @@ class PublishedTrack:
         if packet.ssrc != self.media_ssrc:
             if self.media_ssrc is not None:
                 # The publisher restarted its stream: legs continue their own numbering from a new keyframe.
+                self._leave_native()
                 for leg in self._fanout:
                     leg.rebase()
             else:
@@ -161,14 +248,19 @@ class PublishedTrack:
                     await result
             except Exception:
                 logger.exception("a packet tap of track %s failed", self.track_id)
-        fanout = self._fanout
-        if not fanout:
+        fanout = self._python_fanout
+        native_groups = self._native_sending
+        if not fanout and not native_groups:
             return
         ntp_time = clock.current_ntp_time()
         abs_send_time = (ntp_time >> 14) & 0x00FFFFFF
         # Wire form per distinct header (usually one for all legs), patched per leg with SSRC/seq/timestamp.
         serialized: dict[tuple[int, bytes], bytes] = {}
         samples = self._delay_samples
+        for group in native_groups:
+            group.send(packet, serialized, abs_send_time, ntp_time)
+            if samples is not None:
+                samples.extend(repeat(time.perf_counter() - start, group.count))
         for leg in fanout:
             leg.forward(packet, keyframe, serialized, abs_send_time, ntp_time)
             if samples is not None:
@@ -267,10 +359,14 @@ class PublishedTrack:
     def close(self) -> None:
         """Stop forwarding and free every timer, task and leg (idempotent)."""
         self.closed = True
+        self._leave_native()
+        if self._native_timer is not None:
+            self._native_timer.cancel()
+            self._native_timer = None
         for leg in self._fanout:
             leg.close()
         self.legs.clear()
-        self._fanout = ()
+        self._fanout = self._python_fanout = ()
         self._taps = ()  # a tap ends with its track
         if self._deferred_request is not None:
             self._deferred_request.cancel()
@@ -320,6 +416,8 @@ class SubscriberLeg:
         self._guard_left = 0
         self._asked_at = -math.inf
         self._rate = _Rate()
+        self.dropped_packets = 0  # the native loop found the socket buffer full
+        self.native_group: _NativeLegs | None = None  # set while the native fan-out sends this leg's packets
 
     @property
     def waiting_for_keyframe(self) -> bool:
@@ -427,7 +525,47 @@ class SubscriberLeg:
         self.closed = True
         self._steady = False
 
+    def wire(self, packet: RtpPacket, abs_send_time: int) -> bytes:
+        """The packet's wire form under this leg's header layout (SSRC, sequence number and timestamp are patched
+        per leg by whoever sends it)."""
+        return self.sender.serialize(self._leg_packet(packet, 0, 0, abs_send_time))
+
+    def fill_native(self, entry: Any, native: NativeFanout, target: NativeTarget, fd: int) -> None:
+        """Write this leg's state into its native table entry."""
+        sender = self.sender
+        entry.srtp = native.srtp_context(target.srtp_session)
+        entry.fd = fd
+        native.set_address(entry, target.sock.family, target.address)
+        entry.ssrc = sender.ssrc
+        entry.payload_type = sender.payload_type
+        entry.seq_offset = self._seq_offset
+        entry.ts_offset = self._timestamp_offset
+        entry.guard_seq = self._guard_seq
+        entry.guard_left = self._guard_left
+        if self._last_seq is not None and self._last_timestamp is not None:
+            entry.has_last, entry.last_seq, entry.last_ts = 1, self._last_seq, self._last_timestamp
+
+    def absorb_native(self, entry: Any) -> None:
+        """Take back what the native loop did for this leg since the last sync, and zero its counters."""
+        if entry.packets:
+            self.sender.absorb_native(
+                packets=entry.packets,
+                payload_bytes=entry.payload_bytes,
+                wire_bytes=entry.wire_bytes,
+                last_timestamp=entry.last_ts,
+                last_ntp_time=entry.last_ntp,
+            )
+            entry.packets = entry.payload_bytes = entry.wire_bytes = 0
+        self.dropped_packets += entry.dropped
+        entry.dropped = 0
+        self._guard_left = entry.guard_left
+        self._steady = not self._guard_left and not self.closed and self._offset is not None
+        if entry.has_last:
+            self._last_seq, self._last_timestamp = entry.last_seq, entry.last_ts
+
     def stats(self) -> LegStats:
+        if self.native_group is not None:
+            self.native_group.sync()
         return {
             "track_id": self.track.track_id,
             "packets": self.sender.packets_sent,
@@ -437,3 +575,95 @@ class SubscriberLeg:
             "nacked_packets": self.sender.nacked_packets,
             "waiting_for_keyframe": self.waiting_for_keyframe,
         }
+
+
+class _NativeLegs:
+    """The legs of one track, with one header layout, that the native loop sends to: their C table, rebuilt when a
+    leg joins or leaves (its counters synced into the legs first), and a dup of each leg's socket, so a transport
+    closed before the next upkeep leaves the loop a valid descriptor, never a reused one."""
+
+    def __init__(self, native: NativeFanout, header_key: tuple[int, bytes]) -> None:
+        self.native = native
+        self.header_key = header_key
+        self.legs: list[SubscriberLeg] = []
+        self.count = 0
+        self._targets: list[NativeTarget] = []
+        self._fds: list[int] = []
+        self._table: Any = native.new_legs(1)
+        self._fanout = native.lib.corridor_fanout
+        self._protect = native.protect
+        self._unsynced = False
+
+    def send(self, packet: RtpPacket, serialized: dict[tuple[int, bytes], bytes], abs_send_time: int, ntp: int) -> None:
+        wire = serialized.get(self.header_key)
+        if wire is None:
+            wire = serialized[self.header_key] = self.legs[0].wire(packet, abs_send_time)
+        self._fanout(
+            self._protect,
+            wire,
+            len(wire),
+            packet.marker,
+            packet.sequence_number,
+            packet.timestamp,
+            len(packet.payload),
+            ntp,
+            self._table,
+            self.count,
+        )
+        self._unsynced = True
+
+    def sync(self) -> None:
+        if not self._unsynced:
+            return
+        self._unsynced = False
+        table = self._table
+        for index, leg in enumerate(self.legs):
+            leg.absorb_native(table[index])
+
+    def legs_to_leave(self) -> list[SubscriberLeg]:
+        """Legs closed, restarted, or whose transport changed or failed since they joined."""
+        table = self._table
+        leaving = []
+        for index, (leg, target) in enumerate(zip(self.legs, self._targets, strict=True)):
+            entry = table[index]
+            if leg.closed or leg.waiting_for_keyframe or entry.failed or not leg.sender.native_target_holds(target):
+                if entry.failed:
+                    logger.warning(
+                        "native fan-out to %s failed (%s): back to Python",
+                        leg.subscriber_id,
+                        os.strerror(entry.last_errno) if entry.last_errno else "SRTP",
+                    )
+                leaving.append(leg)
+        return leaving
+
+    def add(self, leg: SubscriberLeg, target: NativeTarget) -> None:
+        self.sync()
+        self.legs.append(leg)
+        self._targets.append(target)
+        self._fds.append(os.dup(target.sock.fileno()))
+        leg.native_group = self
+        self._rebuild()
+
+    def remove(self, leg: SubscriberLeg) -> None:
+        self.sync()
+        index = self.legs.index(leg)
+        del self.legs[index], self._targets[index]
+        os.close(self._fds.pop(index))
+        leg.native_group = None
+        self._rebuild()
+
+    def clear(self) -> None:
+        self.sync()
+        for leg in self.legs:
+            leg.native_group = None
+        for fd in self._fds:
+            os.close(fd)
+        self.legs, self._targets, self._fds = [], [], []
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        table = self.native.new_legs(max(1, len(self.legs)))
+        for index, (leg, target, fd) in enumerate(zip(self.legs, self._targets, self._fds, strict=True)):
+            leg.fill_native(table[index], self.native, target, fd)
+        # Swap in the new table before dropping the old one: the loop only ever sees a complete table.
+        self._table, self.count = table, len(self.legs)

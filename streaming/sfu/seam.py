@@ -30,7 +30,7 @@ import inspect
 import socket
 import struct
 from collections.abc import Awaitable, Callable, Sized
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import aiortc
 from aioice.ice import CandidatePair
@@ -195,6 +195,17 @@ def _not_connected(data: bytes, addr: tuple[str, int]) -> None:
     raise ConnectionError("not connected")
 
 
+class NativeTarget(NamedTuple):
+    """What the native fan-out needs to send as `send_serialized` does: the DTLS transport's outbound SRTP session
+    (a pylibsrtp Session), and the nominated pair's UDP socket and remote address."""
+
+    dtls: RTCDtlsTransport
+    srtp_session: Any
+    pair: CandidatePair
+    sock: socket.socket
+    address: tuple[Any, ...]
+
+
 class PassthroughSender:
     """Writes already-encoded RTP payloads through an RTCRtpSender that aiortc has negotiated and started.
 
@@ -330,6 +341,55 @@ class PassthroughSender:
         sender = self._sender
         setattr(sender, _SENDER_NTP_TIMESTAMP, ntp_time)
         setattr(sender, _SENDER_RTP_TIMESTAMP, timestamp)
+        setattr(sender, _SENDER_OCTET_COUNT, self.bytes_sent)
+        setattr(sender, _SENDER_PACKET_COUNT, self.packets_sent)
+
+    def native_target(self) -> NativeTarget | None:
+        """Where the native fan-out may send this sender's packets, or None while only Python can: not yet connected,
+        a TURN-relayed pair (each packet is wrapped for the relay), or asyncio holding queued packets."""
+        if not self.ready:
+            return None
+        dtls = self._transport
+        if dtls is None or dtls._state is not _DTLS_CONNECTED or dtls._tx_srtp is None:
+            return None
+        pair = self._nominated.get(_RTP_COMPONENT)
+        transport = pair.protocol.transport if pair is not None else None
+        if pair is None or transport is None or transport.is_closing():
+            return None
+        sock = getattr(transport, "_sock", None)
+        buffer = getattr(transport, "_buffer", None)
+        if not isinstance(sock, socket.socket) or buffer is None or buffer or sock.fileno() < 0:
+            return None
+        if sock.family not in (socket.AF_INET, socket.AF_INET6):
+            return None
+        return NativeTarget(dtls, dtls._tx_srtp, pair, sock, pair.remote_addr)
+
+    def native_target_holds(self, target: NativeTarget) -> bool:
+        """True while `target` is still this sender's way out (same pair and SRTP session, transport open)."""
+        dtls = target.dtls
+        transport = target.pair.protocol.transport
+        return (
+            dtls._state is _DTLS_CONNECTED
+            and dtls._tx_srtp is target.srtp_session
+            and self._nominated.get(_RTP_COMPONENT) is target.pair
+            and transport is not None
+            and not transport.is_closing()
+        )
+
+    def absorb_native(
+        self, *, packets: int, payload_bytes: int, wire_bytes: int, last_timestamp: int, last_ntp_time: int
+    ) -> None:
+        """Count packets the native fan-out sent, as `send_serialized` counts its own: the DTLS transport's statistics
+        and the sender-report counters (the newest packet's NTP and RTP times stay a consistent pair for lip sync)."""
+        dtls = self._transport
+        if dtls is not None:
+            setattr(dtls, _DTLS_TX_BYTES, getattr(dtls, _DTLS_TX_BYTES) + wire_bytes)
+            setattr(dtls, _DTLS_TX_PACKETS, getattr(dtls, _DTLS_TX_PACKETS) + packets)
+        self.packets_sent += packets
+        self.bytes_sent += payload_bytes
+        sender = self._sender
+        setattr(sender, _SENDER_NTP_TIMESTAMP, last_ntp_time)
+        setattr(sender, _SENDER_RTP_TIMESTAMP, last_timestamp)
         setattr(sender, _SENDER_OCTET_COUNT, self.bytes_sent)
         setattr(sender, _SENDER_PACKET_COUNT, self.packets_sent)
 

@@ -29,10 +29,11 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtp import RtpPacket
 from av import VideoFrame
 
-from streaming.sfu import FrameAssembler, Sfu, SfuError, SfuEvent
+from streaming.sfu import FrameAssembler, Sfu, SfuError, SfuEvent, forwarder
 from streaming.sfu.forwarder import SubscriberLeg
 from streaming.sfu.seam import request_keyframe, tap_receiver
 from tests.support.media import HEIGHT, WIDTH, SyntheticVideo
+from tests.support.native import require_native_fanout
 from tests.support.waiting import wait_until_async
 
 CONFIG = RTCConfiguration(iceServers=[])  # loopback only, no STUN lookups
@@ -275,23 +276,37 @@ async def test_pli_flood_is_rate_limited_and_harms_nobody(sfu: Sfu) -> None:
     await publisher.pc.close()
 
 
-async def test_subscriber_losses_are_repaired_by_retransmission(sfu: Sfu) -> None:
+@pytest.mark.parametrize("forwarding", ["native", "python"])
+async def test_subscriber_losses_are_repaired_by_retransmission(
+    forwarding: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Packets lost between the SFU and one subscriber are NACKed by it and retransmitted from its leg's history,
+    whether the leg's packets go out through the native fan-out or the Python one."""
+    if forwarding == "native":
+        require_native_fanout()
+    else:
+        monkeypatch.setattr(forwarder, "load_native", lambda: None)
+    sfu = Sfu(media_timeout=5.0)
     publisher = Publisher(audio=False)
     await publisher.publish(sfu)
     viewer = DecodingSubscriber()
     await viewer.join(sfu, "lossy")
     await wait_until_async(lambda: len(viewer.video) > 5, timeout=10, interval=0.02, message="video")
     leg = next(iter(sfu._sessions[SESSION].subscribers["lossy"].legs.values()))
-    original = leg.sender.send_serialized
+    if forwarding == "native":
+        await wait_until_async(lambda: leg.native_group is not None, timeout=3, interval=0.02, message="native leg")
+    # Lose packets on the way to this subscriber: its receiver never sees them (a retransmission comes as RTX).
+    receiver = viewer.pc.getReceivers()[0]
+    handle_rtp_packet = receiver._handle_rtp_packet
     dropped: list[int] = []
 
-    def lossy(serialized: bytes, marker: int, sequence_number: int, *rest: int) -> None:
-        if len(dropped) < 5 and sequence_number % 7 == 0:
-            dropped.append(sequence_number)  # lost on the SFU → subscriber leg only
+    async def lossy(packet: RtpPacket, arrival_time_ms: int) -> None:
+        if packet.payload_type == leg.sender.payload_type and len(dropped) < 5 and packet.sequence_number % 7 == 0:
+            dropped.append(packet.sequence_number)
             return
-        original(serialized, marker, sequence_number, *rest)
+        await handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms)
 
-    setattr(leg.sender, "send_serialized", lossy)  # noqa: B010
+    setattr(receiver, "_handle_rtp_packet", lossy)  # noqa: B010
     await wait_until_async(lambda: len(dropped) == 5, timeout=5, interval=0.02, message="five dropped packets")
     await wait_until_async(
         lambda: leg.sender.nacked_packets >= 5, timeout=3, interval=0.02, message="the subscriber's NACKs"
@@ -299,8 +314,10 @@ async def test_subscriber_losses_are_repaired_by_retransmission(sfu: Sfu) -> Non
     decoded = len(viewer.video)
     await asyncio.sleep(0.5)
     assert len(viewer.video) > decoded + 10  # still decoding after the repaired losses
+    assert (leg.native_group is not None) == (forwarding == "native")
     await viewer.close()
     await publisher.pc.close()
+    await sfu.close()
 
 
 async def test_publisher_leaving_or_failing_tells_its_subscribers(sfu: Sfu) -> None:
