@@ -1,7 +1,8 @@
 """Which environment variables Corridor's code reads: found in the source, not listed by hand.
 
 The app's settings read the environment through `env` (lms/settings/env.py: env.str("NAME"), env.db(...), …); the
-SFU node's configuration and the room agent read their own (streaming/node, classrooms/agent)."""
+SFU node's configuration and the room agent read their own (streaming/node, classrooms/agent), and the SFU whether
+to use its native fan-out (streaming/sfu/native)."""
 
 import ast
 from pathlib import Path
@@ -18,6 +19,7 @@ def source_files() -> list[Path]:
     files += sorted((ROOT / "streaming" / "node").glob("*.py"))
     files += sorted((ROOT / "classrooms" / "agent").glob("*.py"))
     files += [ROOT / "lms" / "celery.py", ROOT / "lms" / "asgi.py", ROOT / "streaming" / "node_recordings.py"]
+    files += [ROOT / "streaming" / "sfu" / "native" / "__init__.py"]
     return files
 
 

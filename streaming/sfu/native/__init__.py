@@ -112,7 +112,7 @@ def sockaddr_bytes(family: int, address: tuple[Any, ...]) -> bytes:
 
 
 def enabled() -> bool:
-    return os.environ.get(ENABLE_SETTING, "1").strip().lower() not in {"0", "false", "no", "off"}
+    return os.environ.get("SFU_NATIVE_FANOUT", "1").strip().lower() not in {"0", "false", "no", "off"}
 
 
 @cache
@@ -142,7 +142,7 @@ def load() -> NativeFanout | None:
 
 def build(compiler: str | None = None) -> Path | None:
     """Compile fanout.c into LIBRARY with the system C compiler; None (and one line saying why) if there is none."""
-    compiler = compiler or os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    compiler = compiler or shutil.which("cc") or shutil.which("gcc")
     if compiler is None or shutil.which(compiler) is None:
         print(
             "native SFU fan-out not built: no C compiler (apt-get install gcc); the SFU forwards in Python",
