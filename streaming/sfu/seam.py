@@ -333,16 +333,7 @@ class PassthroughSender:
             except OSError:
                 # Full socket buffer or an ICMP error: asyncio's transport queues the packet or reports the error.
                 self._udp_sendto(data, self._pair_addr)
-        setattr(dtls, _DTLS_TX_BYTES, getattr(dtls, _DTLS_TX_BYTES) + len(data))
-        setattr(dtls, _DTLS_TX_PACKETS, getattr(dtls, _DTLS_TX_PACKETS) + 1)
-        self.packets_sent += 1
-        self.bytes_sent += size
-        # Keep the sender reports (RTCP SR) truthful: receivers use them for lip sync and RTT.
-        sender = self._sender
-        setattr(sender, _SENDER_NTP_TIMESTAMP, ntp_time)
-        setattr(sender, _SENDER_RTP_TIMESTAMP, timestamp)
-        setattr(sender, _SENDER_OCTET_COUNT, self.bytes_sent)
-        setattr(sender, _SENDER_PACKET_COUNT, self.packets_sent)
+        self._count_sent(dtls, 1, size, len(data), timestamp, ntp_time)
 
     def native_target(self) -> NativeTarget | None:
         """Where the native fan-out may send this sender's packets, or None while only Python can: not yet connected,
@@ -381,7 +372,19 @@ class PassthroughSender:
     ) -> None:
         """Count packets the native fan-out sent, as `send_serialized` counts its own: the DTLS transport's statistics
         and the sender-report counters (the newest packet's NTP and RTP times stay a consistent pair for lip sync)."""
-        dtls = self._transport
+        self._count_sent(self._transport, packets, payload_bytes, wire_bytes, last_timestamp, last_ntp_time)
+
+    def _count_sent(
+        self,
+        dtls: RTCDtlsTransport | None,
+        packets: int,
+        payload_bytes: int,
+        wire_bytes: int,
+        last_timestamp: int,
+        last_ntp_time: int,
+    ) -> None:
+        """What aiortc's own send path would have counted: the DTLS transport's statistics and the sender-report
+        counters, so RTCP SRs stay truthful (receivers use them for lip sync and RTT)."""
         if dtls is not None:
             setattr(dtls, _DTLS_TX_BYTES, getattr(dtls, _DTLS_TX_BYTES) + wire_bytes)
             setattr(dtls, _DTLS_TX_PACKETS, getattr(dtls, _DTLS_TX_PACKETS) + packets)

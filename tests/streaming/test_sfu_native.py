@@ -12,34 +12,17 @@ import os
 import socket
 
 import pytest
-from aiortc import RTCConfiguration, RTCPeerConnection
-from aiortc.rtp import RtpPacket
 
 from streaming.sfu import Sfu, native, seam
 from tests.streaming.test_sfu import SESSION, DecodingSubscriber, Publisher
-from tests.streaming.test_sfu_seam import KEYFRAME, vp8_packets
+from tests.streaming.test_sfu_seam import KEYFRAME, connected_peer_pair, vp8_packets
 from tests.support.native import require_native_fanout
 from tests.support.waiting import wait_until_async
 
 
 async def test_native_loop_sends_each_legs_numbering_through_its_srtp_session_and_skips_late_packets() -> None:
     fanout = require_native_fanout()
-    sending, receiving = RTCPeerConnection(RTCConfiguration(iceServers=[])), RTCPeerConnection(RTCConfiguration([]))
-    transceiver = sending.addTransceiver(seam.IdleTrack("video", "camera"), direction="sendonly")
-    received: list[RtpPacket] = []
-
-    async def handler(packet: RtpPacket) -> None:
-        received.append(packet)
-
-    @receiving.on("track")
-    def on_track(track: object) -> None:
-        seam.tap_receiver(receiving.getTransceivers()[0].receiver, handler)
-
-    await sending.setLocalDescription(await sending.createOffer())
-    await receiving.setRemoteDescription(sending.localDescription)
-    await receiving.setLocalDescription(await receiving.createAnswer())
-    await sending.setRemoteDescription(receiving.localDescription)
-    passthrough = seam.PassthroughSender(transceiver, on_keyframe_request=lambda: None, on_nack=lambda seq: None)
+    sending, receiving, transceiver, passthrough, received = await connected_peer_pair()
     await wait_until_async(lambda: passthrough.native_target() is not None, timeout=10, interval=0.02, message="up")
     target = passthrough.native_target()
     assert target is not None and passthrough.native_target_holds(target)

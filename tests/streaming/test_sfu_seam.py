@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import aiortc
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
@@ -13,6 +15,7 @@ from aiortc.rtcrtpparameters import (
     RTCRtpReceiveParameters,
     RTCRtpRtxParameters,
 )
+from aiortc.rtcrtptransceiver import RTCRtpTransceiver
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket, wrap_rtx
 
 from streaming.sfu import FrameAssembler, seam
@@ -71,9 +74,17 @@ async def test_private_state_of_a_real_sender_and_receiver_is_where_the_seam_exp
     await pc.close()
 
 
-async def test_passthrough_sender_sends_straight_to_the_nominated_pairs_socket() -> None:
-    """The SFU's hot path skips aiortc's send coroutines: packets still arrive, decrypted and numbered as sent, the
-    DTLS transport's statistics still count them, and a closed transport is a ConnectionError, not a crash."""
+class PeerPair(NamedTuple):
+    """A sending peer connection with a passthrough video sender, and a receiving one whose tap keeps the packets."""
+
+    sending: RTCPeerConnection
+    receiving: RTCPeerConnection
+    transceiver: RTCRtpTransceiver
+    passthrough: seam.PassthroughSender
+    received: list[RtpPacket]
+
+
+async def connected_peer_pair() -> PeerPair:
     sending, receiving = RTCPeerConnection(RTCConfiguration(iceServers=[])), RTCPeerConnection(RTCConfiguration([]))
     transceiver = sending.addTransceiver(seam.IdleTrack("video", "camera"), direction="sendonly")
     received: list[RtpPacket] = []
@@ -91,6 +102,13 @@ async def test_passthrough_sender_sends_straight_to_the_nominated_pairs_socket()
     await sending.setRemoteDescription(receiving.localDescription)
     passthrough = seam.PassthroughSender(transceiver, on_keyframe_request=lambda: None, on_nack=lambda seq: None)
     await wait_until_async(lambda: passthrough.ready, timeout=10, interval=0.02, message="the sender started")
+    return PeerPair(sending, receiving, transceiver, passthrough, received)
+
+
+async def test_passthrough_sender_sends_straight_to_the_nominated_pairs_socket() -> None:
+    """The SFU's hot path skips aiortc's send coroutines: packets still arrive, decrypted and numbered as sent, the
+    DTLS transport's statistics still count them, and a closed transport is a ConnectionError, not a crash."""
+    sending, receiving, transceiver, passthrough, received = await connected_peer_pair()
     dtls = transceiver.sender.transport
     bytes_before = getattr(dtls, seam._DTLS_TX_BYTES)
     for index, packet in enumerate(vp8_packets(KEYFRAME, first_seq=100, timestamp=9000)):
