@@ -12,8 +12,10 @@ import os
 import socket
 
 import pytest
+from aiortc.rtp import RtpPacket
 
 from streaming.sfu import Sfu, native, seam
+from streaming.sfu.forwarder import SubscriberLeg
 from tests.streaming.test_sfu import SESSION, DecodingSubscriber, Publisher
 from tests.streaming.test_sfu_seam import KEYFRAME, connected_peer_pair, vp8_packets
 from tests.support.native import require_native_fanout
@@ -92,10 +94,8 @@ async def test_started_legs_move_to_the_native_loop_and_their_socket_is_released
     await publisher.publish(sfu)
     viewer = DecodingSubscriber()
     await viewer.join(sfu, "viewer")
-    await wait_until_async(lambda: len(viewer.video) > 5, timeout=10, interval=0.02, message="video")
-    leg = next(iter(sfu._sessions[SESSION].subscribers["viewer"].legs.values()))
+    leg = await _native_leg(sfu, viewer)
     track = leg.track
-    await wait_until_async(lambda: leg.native_group is not None, timeout=3, interval=0.02, message="a native leg")
     assert track.native_leg_count == 1
     group = leg.native_group
     assert group is not None
@@ -143,3 +143,45 @@ def test_socket_addresses_are_laid_out_as_the_kernel_reads_them() -> None:
     assert len(v6) == 28 and v6[8:24] == socket.inet_pton(socket.AF_INET6, "2001:db8::1")
     with pytest.raises(ValueError, match="unsupported address family"):
         native.sockaddr_bytes(socket.AF_UNIX, ("/tmp/x",))
+
+
+async def test_a_restarted_stream_takes_native_legs_back_to_python_until_they_restart_on_a_keyframe() -> None:
+    require_native_fanout()
+    sfu = Sfu(media_timeout=5.0)
+    publisher = Publisher(audio=False)
+    await publisher.publish(sfu)
+    viewer = DecodingSubscriber()
+    await viewer.join(sfu, "viewer")
+    leg = await _native_leg(sfu, viewer)
+    track = leg.track
+    sent_before = leg.stats()["packets"]
+    last = track.history_packet((leg._last_seq or 0) - leg._seq_offset & 0xFFFF)
+    assert last is not None
+
+    # A packet under another SSRC: the publisher's stream restarted (as after a cascade failover).
+    restarted = RtpPacket(
+        payload_type=last.payload_type,
+        sequence_number=7,
+        timestamp=last.timestamp + 3000,
+        ssrc=last.ssrc ^ 0x5A5A5A5A,
+        payload=last.payload,
+    )
+    restarted._data = seam.rtp_payload_data(last)  # type: ignore[attr-defined]
+    await track.on_packet(restarted)
+    assert leg.native_group is None and track.native_leg_count == 0
+    assert leg.stats()["packets"] >= sent_before  # what the native loop sent was counted before it let go
+
+    # The real stream continues (a restart again, for the leg): it starts over on a keyframe, then goes native.
+    decoded = len(viewer.video)
+    await wait_until_async(lambda: leg.native_group is not None, timeout=5, interval=0.02, message="native again")
+    await wait_until_async(lambda: len(viewer.video) > decoded + 10, timeout=5, interval=0.02, message="video again")
+    await viewer.close()
+    await publisher.pc.close()
+    await sfu.close()
+
+
+async def _native_leg(sfu: Sfu, viewer: DecodingSubscriber) -> SubscriberLeg:
+    await wait_until_async(lambda: len(viewer.video) > 5, timeout=10, interval=0.02, message="video")
+    leg = next(iter(sfu._sessions[SESSION].subscribers["viewer"].legs.values()))
+    await wait_until_async(lambda: leg.native_group is not None, timeout=3, interval=0.02, message="a native leg")
+    return leg
