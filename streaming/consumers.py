@@ -93,6 +93,9 @@ class MediaConsumer(AsyncWebsocketConsumer):
     city = ""
     # While this socket publishes: its streaming.Publication is open and refreshed by this task.
     publication_refresher: asyncio.Task[None] | None = None
+    # Frames the hub delivers between joining and the welcome, held so the page hears the welcome first: a
+    # media.tracks sent before it would be overwritten by the welcome's (possibly older) list of tracks.
+    held_before_welcome: list[dict[str, Any]] | None = None
 
     async def connect(self) -> None:
         # Accept first, as the session socket does: the client gets a close code, not a bare HTTP 403.
@@ -137,6 +140,7 @@ class MediaConsumer(AsyncWebsocketConsumer):
         self.groups_joined = (media_group(self.session_id), user_group(user.pk))
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
+        self.held_before_welcome = []
         await self.hub.join(self)
         self.joined = True
         welcome = {
@@ -152,7 +156,7 @@ class MediaConsumer(AsyncWebsocketConsumer):
             "media_city": self.city,
             "media_probes": await media_probes() if _wants_nearest(user) else {},
         }
-        await self._send({"type": "welcome", "data": welcome})
+        await self._welcome(welcome)
 
     async def _connect_room_agent(self, token: str) -> None:
         """A room agent publishes its room's camera and microphone, only into a live session held in its room."""
@@ -183,6 +187,7 @@ class MediaConsumer(AsyncWebsocketConsumer):
         self.groups_joined = (device_services.token_group(agent.token_id),)
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
+        self.held_before_welcome = []
         await self.hub.join(self)
         self.joined = True
         # The TURN username names the room, never a person.
@@ -196,7 +201,21 @@ class MediaConsumer(AsyncWebsocketConsumer):
             "muted_rooms": await database_sync_to_async(_muted_rooms)(self.session),
             "paused_rooms": await database_sync_to_async(_paused_rooms)(self.session),
         }
+        await self._welcome(welcome)
+
+    async def _welcome(self, welcome: dict[str, Any]) -> None:
+        """Send the welcome, then what the hub delivered while it was being put together. A media.tracks among those
+        may be older or newer than the welcome's list, so it is replaced by the list as it is now."""
         await self._send({"type": "welcome", "data": welcome})
+        held, self.held_before_welcome = self.held_before_welcome or [], None
+        tracks_changed = False
+        for frame in held:
+            if frame.get("type") == "media.tracks":
+                tracks_changed = True
+            else:
+                await self._send_quietly(frame)
+        if tracks_changed and self.joined:
+            await self._send_quietly({"type": "media.tracks", "tracks": await self.hub.published_to(self)})
 
     async def hear_session_end(self) -> None:
         """A publisher's socket hears of the session's end, to close the recordings of what it publishes."""
@@ -402,7 +421,9 @@ class MediaConsumer(AsyncWebsocketConsumer):
             await self._publisher_left(frame)
         elif frame.get("type") == "media.can_publish" and not frame.get("can_publish"):
             await self.publication_end()  # revoked: the hub unpublishes it
-        if self.joined:
+        if self.held_before_welcome is not None:
+            self.held_before_welcome.append(frame)
+        elif self.joined:
             await self._send_quietly(frame)
 
     # Guards --------------------------------------------------------------------------------

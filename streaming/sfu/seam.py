@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import inspect
+import logging
 import socket
 import struct
 from collections.abc import Awaitable, Callable, Sized
@@ -76,6 +77,8 @@ _EXPECTED_SIGNATURES: Final[dict[tuple[type, str], tuple[str, ...]]] = {
 }
 
 PacketHandler = Callable[[RtpPacket], Awaitable[None]]
+
+logger = logging.getLogger(__name__)
 
 _RTP_HEADER: Final = struct.Struct("!BBHLL")
 _DTLS_CONNECTED: Final = DtlsState.CONNECTED
@@ -132,6 +135,7 @@ class _PacketTap:
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self.pending: list[RtpPacket] = []
+        self.handler_failures = 0
 
     def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
         self.pending.append(packet)
@@ -159,7 +163,14 @@ def tap_receiver(receiver: RTCRtpReceiver, handler: PacketHandler) -> None:
         if tap.pending:
             packets, tap.pending = tap.pending, []
             for accepted in packets:
-                await handler(accepted)
+                try:
+                    await handler(accepted)
+                except Exception:
+                    # An error escaping here would end aiortc's DTLS receive loop, and with it the publisher's
+                    # connection: a fault in forwarding to one subscriber must not take the picture from everyone.
+                    tap.handler_failures += 1
+                    if tap.handler_failures & (tap.handler_failures - 1) == 0:  # the 1st, 2nd, 4th, 8th...
+                        logger.exception("forwarding a packet failed (%d so far)", tap.handler_failures)
 
     # The DTLS transport's router looks the method up on the instance for every packet.
     setattr(receiver, "_handle_rtp_packet", handle_rtp_packet)  # noqa: B010

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import NamedTuple
 
 import aiortc
@@ -168,6 +169,40 @@ async def test_tapped_receiver_forwards_unwrapped_packets_keeps_nacking_and_neve
     assert receiver._RTCRtpReceiver__decoder_queue.qsize() == 0  # type: ignore[attr-defined]
     await receiver.stop()
     await pc.close()
+
+
+async def test_a_failing_packet_handler_is_logged_and_the_next_packets_still_reach_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An error in forwarding must not escape into aiortc's DTLS receive loop: it would end the publisher's
+    connection, and every subscriber would lose the picture."""
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    await pc.setRemoteDescription(await _offer_with_video())
+    receiver = pc.getTransceivers()[0].receiver
+    received: list[int] = []
+
+    async def handler(packet: RtpPacket) -> None:
+        if packet.sequence_number == 100:
+            raise ValueError("a fault in one leg")
+        received.append(packet.sequence_number)
+
+    seam.tap_receiver(receiver, handler)
+    await receiver.receive(
+        RTCRtpReceiveParameters(
+            codecs=[VP8, RTX],
+            encodings=[RTCRtpDecodingParameters(ssrc=SSRC, payloadType=97, rtx=RTCRtpRtxParameters(ssrc=RTX_SSRC))],
+            muxId="0",
+        )
+    )
+    try:
+        with caplog.at_level(logging.ERROR, logger="streaming.sfu.seam"):
+            for packet in vp8_packets(KEYFRAME, first_seq=100, timestamp=9000):
+                await receiver._handle_rtp_packet(packet, arrival_time_ms=0)
+    finally:
+        await receiver.stop()
+        await pc.close()
+    assert received == [101, 102]
+    assert "forwarding a packet failed (1 so far)" in caplog.text
 
 
 async def _offer_with_video() -> aiortc.RTCSessionDescription:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -11,6 +12,7 @@ from django.test import Client
 
 from courses.models import Enrolment
 from lms.close_codes import CloseCode
+from streaming.signaling import MediaHub
 from tests.classrooms.factories import LiveSessionFactory
 from tests.support.media import Camera, Viewer, frames_arrive, joined
 
@@ -188,3 +190,31 @@ async def test_a_wrong_typed_field_gets_one_error_naming_it_and_the_socket_keeps
     _trainee, welcome = await joined(media, live.trainee, live.session.pk)
     assert [t["track_id"] for t in welcome["tracks"]] == [t["track_id"] for t in answer["tracks"]]
     assert (await teacher.request({"type": "media.subscribe", "track_ids": ["nope"]}))["code"] == "unknown_track"
+
+
+async def test_a_track_published_while_the_welcome_is_put_together_is_heard_after_it(
+    live: Any, media: Any, peers: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The welcome lists the tracks as they were when it read them; a media.tracks announced while the rest of the
+    welcome was read must reach the page after it, or the page would take the older list for the newer."""
+    teacher, _ = await joined(media, live.instructor, live.session.pk)
+    camera = Camera()
+    peers.append(camera)
+    read_tracks = MediaHub.published_to
+
+    async def tracks_then_a_camera_publishes(hub: MediaHub, socket: Any) -> list[dict[str, Any]]:
+        tracks = await read_tracks(hub, socket)
+        monkeypatch.setattr(MediaHub, "published_to", read_tracks)
+        assert (await camera.publish(teacher))["type"] == "media.answer"
+        await teacher.receive_type("media.tracks")  # announced to every joined socket, the trainee's too
+        await asyncio.sleep(0.2)
+        return tracks
+
+    monkeypatch.setattr(MediaHub, "published_to", tracks_then_a_camera_publishes)
+    connected, trainee = await media(live.trainee, live.session.pk)
+    assert connected
+    welcome = await trainee.receive(timeout=10)
+    assert welcome["type"] == "welcome", welcome
+    assert welcome["data"]["tracks"] == []  # read before the camera published
+    announced = await trainee.receive_type("media.tracks")
+    assert [t["kind"] for t in announced["tracks"]] == ["video"]
