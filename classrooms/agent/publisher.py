@@ -101,6 +101,7 @@ class MediaPublisher:
         self.sources = sources
         self.done = asyncio.Event()
         self.reason = ""
+        self.peer_id = ""  # the server's name for this publisher (its welcome)
         self._socket: ClientConnection | None = None
         self._pc: RTCPeerConnection | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -113,6 +114,7 @@ class MediaPublisher:
         try:
             self._socket = await open_socket(self.endpoint, f"/ws/sessions/{self.session_id}/media/")
             welcome = await self._welcome()
+            self.peer_id = str(welcome.get("peer_id") or "")
             self._reader = asyncio.ensure_future(self._read())
             policy = RTCIceTransportPolicy.RELAY if welcome.get("ice_transport_policy") == "relay" else None
             configuration = RTCConfiguration(iceServers=_ice_servers(welcome))
@@ -171,11 +173,23 @@ class MediaPublisher:
                     waiter.set_result(frame)
                 elif isinstance(frame, dict) and frame.get("type") == "error":
                     logger.warning("media socket: %s: %s", frame.get("code"), frame.get("message"))
+                elif self._dropped_by_server(frame):
+                    # The server gave up on this publication (its connection failed there): publish again now,
+                    # rather than when this side's connection times out half a minute later.
+                    self._finish(f"the server dropped this publication ({frame.get('reason')})")
             self._finish("the server closed the media socket")
         except ConnectionClosed as closed:
             self._finish(f"media socket closed ({closed.rcvd.code if closed.rcvd else 'no close frame'})")
         except (ValueError, OSError) as error:
             self._finish(f"media socket failed: {error}")
+
+    def _dropped_by_server(self, frame: Any) -> bool:
+        return (
+            isinstance(frame, dict)
+            and frame.get("type") == "media.publisher_left"
+            and bool(self.peer_id)
+            and frame.get("publisher_id") == self.peer_id
+        )
 
     def _on_connection_state(self) -> None:
         if self._pc is not None and self._pc.connectionState in ("failed", "closed"):

@@ -12,12 +12,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from aiortc import RTCPeerConnection, RTCSessionDescription
 from av import AudioFrame
 from websockets.asyncio.server import ServerConnection, serve
 
 from classrooms.agent.client import REFUSED, AgentRefused, RoomAgent, synthetic_defaults, token_from
 from classrooms.agent.protocol import bearer_token
-from classrooms.agent.publisher import Endpoint
+from classrooms.agent.publisher import Endpoint, MediaPublisher
 from classrooms.agent.sources import (
     TINTS,
     Meter,
@@ -214,3 +215,49 @@ def test_the_agent_stops_on_the_servers_refusals() -> None:
     """The agent (no Django) writes out the codes it stops on: they are the table's."""
     assert {CloseCode.UNAUTHENTICATED, CloseCode.FORBIDDEN, CloseCode.NOT_FOUND} == REFUSED
     assert all(is_refusal(code) for code in REFUSED)
+
+
+async def test_a_publication_the_server_drops_ends_at_once_and_another_publishers_departure_is_ignored(
+    control_server: Any,
+) -> None:
+    """When the server gives up on the room's publication (its side of the connection failed), the agent hears it
+    on the media socket and ends the publish, so it can publish again now, not when its own side times out."""
+    server_side: list[RTCPeerConnection] = []
+    other_left, drop = asyncio.Event(), asyncio.Event()
+
+    async def media_server(connection: ServerConnection) -> None:
+        welcome = {"type": "welcome", "data": {"peer_id": "room1-0a0b", "can_publish": True, "ice_servers": []}}
+        await connection.send(json.dumps(welcome))
+        publish = json.loads(await connection.recv())
+        pc = RTCPeerConnection()
+        server_side.append(pc)
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=publish["sdp"], type="offer"))
+        await pc.setLocalDescription(await pc.createAnswer())
+        answer = {"type": "media.answer", "sdp": pc.localDescription.sdp, "tracks": [{"kind": "video"}]}
+        await connection.send(json.dumps({**answer, "ref": publish["ref"]}))
+        left = {"type": "media.publisher_left", "track_ids": [], "reason": "failed"}
+        await connection.send(json.dumps({**left, "publisher_id": "room2-ffff"}))  # another room's
+        other_left.set()
+        await drop.wait()
+        await connection.send(json.dumps({**left, "publisher_id": "room1-0a0b"}))
+        await connection.wait_closed()
+
+    url = await control_server(media_server)
+    options = SourceOptions()
+    publisher = MediaPublisher(
+        endpoint=Endpoint(server=url, token="cra_secret"),
+        session_id=7,
+        sources=source_factory(options)(Meter(), Meter()),
+    )
+    try:
+        await publisher.start()
+        await asyncio.wait_for(other_left.wait(), 10)
+        await asyncio.sleep(0.5)
+        assert not publisher.done.is_set(), publisher.reason
+        drop.set()
+        await asyncio.wait_for(publisher.done.wait(), 3)
+        assert publisher.reason == "the server dropped this publication (failed)"
+    finally:
+        await publisher.close()
+        for pc in server_side:
+            await pc.close()
