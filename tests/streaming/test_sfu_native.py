@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+from collections.abc import AsyncIterator
+from typing import NamedTuple
 
 import pytest
 from aiortc.rtp import RtpPacket
@@ -87,14 +89,10 @@ async def test_native_loop_sends_each_legs_numbering_through_its_srtp_session_an
     await receiving.close()
 
 
-async def test_started_legs_move_to_the_native_loop_and_their_socket_is_released_when_they_leave() -> None:
-    require_native_fanout()
-    sfu = Sfu(media_timeout=5.0)
-    publisher = Publisher(audio=False)
-    await publisher.publish(sfu)
-    viewer = DecodingSubscriber()
-    await viewer.join(sfu, "viewer")
-    leg = await _native_leg(sfu, viewer)
+async def test_started_legs_move_to_the_native_loop_and_their_socket_is_released_when_they_leave(
+    native_leg: NativeLeg,
+) -> None:
+    viewer, leg = native_leg.viewer, native_leg.leg
     track = leg.track
     assert track.native_leg_count == 1
     group = leg.native_group
@@ -115,8 +113,6 @@ async def test_started_legs_move_to_the_native_loop_and_their_socket_is_released
     for fd, inode in held:
         with contextlib.suppress(OSError):  # closed; or its number reused, but never by our dup
             assert os.fstat(fd).st_ino != inode
-    await publisher.pc.close()
-    await sfu.close()
 
 
 def test_without_the_library_or_when_switched_off_the_sfu_forwards_in_python(
@@ -145,14 +141,10 @@ def test_socket_addresses_are_laid_out_as_the_kernel_reads_them() -> None:
         native.sockaddr_bytes(socket.AF_UNIX, ("/tmp/x",))
 
 
-async def test_a_restarted_stream_takes_native_legs_back_to_python_until_they_restart_on_a_keyframe() -> None:
-    require_native_fanout()
-    sfu = Sfu(media_timeout=5.0)
-    publisher = Publisher(audio=False)
-    await publisher.publish(sfu)
-    viewer = DecodingSubscriber()
-    await viewer.join(sfu, "viewer")
-    leg = await _native_leg(sfu, viewer)
+async def test_a_restarted_stream_takes_native_legs_back_to_python_until_they_restart_on_a_keyframe(
+    native_leg: NativeLeg,
+) -> None:
+    viewer, leg = native_leg.viewer, native_leg.leg
     track = leg.track
     sent_before = leg.stats()["packets"]
     last = track.history_packet((leg._last_seq or 0) - leg._seq_offset & 0xFFFF)
@@ -175,13 +167,29 @@ async def test_a_restarted_stream_takes_native_legs_back_to_python_until_they_re
     decoded = len(viewer.video)
     await wait_until_async(lambda: leg.native_group is not None, timeout=5, interval=0.02, message="native again")
     await wait_until_async(lambda: len(viewer.video) > decoded + 10, timeout=5, interval=0.02, message="video again")
-    await viewer.close()
-    await publisher.pc.close()
-    await sfu.close()
 
 
-async def _native_leg(sfu: Sfu, viewer: DecodingSubscriber) -> SubscriberLeg:
-    await wait_until_async(lambda: len(viewer.video) > 5, timeout=10, interval=0.02, message="video")
-    leg = next(iter(sfu._sessions[SESSION].subscribers["viewer"].legs.values()))
-    await wait_until_async(lambda: leg.native_group is not None, timeout=3, interval=0.02, message="a native leg")
-    return leg
+class NativeLeg(NamedTuple):
+    """A publisher's video, and one viewer whose leg the native loop sends."""
+
+    viewer: DecodingSubscriber
+    leg: SubscriberLeg
+
+
+@pytest.fixture
+async def native_leg() -> AsyncIterator[NativeLeg]:
+    require_native_fanout()
+    sfu = Sfu(media_timeout=5.0)
+    publisher = Publisher(audio=False)
+    await publisher.publish(sfu)
+    viewer = DecodingSubscriber()
+    await viewer.join(sfu, "viewer")
+    try:
+        await wait_until_async(lambda: len(viewer.video) > 5, timeout=10, interval=0.02, message="video")
+        leg = next(iter(sfu._sessions[SESSION].subscribers["viewer"].legs.values()))
+        await wait_until_async(lambda: leg.native_group is not None, timeout=3, interval=0.02, message="a native leg")
+        yield NativeLeg(viewer, leg)
+    finally:
+        await viewer.close()
+        await publisher.pc.close()
+        await sfu.close()
