@@ -30,6 +30,7 @@ import inspect
 import logging
 import socket
 import struct
+import time
 from collections.abc import Awaitable, Callable, Sized
 from typing import Any, Final, NamedTuple
 
@@ -60,6 +61,7 @@ _SENDER_NTP_TIMESTAMP: Final = "_RTCRtpSender__ntp_timestamp"
 _SENDER_RTP_TIMESTAMP: Final = "_RTCRtpSender__rtp_timestamp"
 _SENDER_OCTET_COUNT: Final = "_RTCRtpSender__octet_count"
 _SENDER_PACKET_COUNT: Final = "_RTCRtpSender__packet_count"
+_SENDER_RTT: Final = "_RTCRtpSender__rtt"
 _DTLS_TX_BYTES: Final = "_RTCDtlsTransport__tx_bytes"
 _DTLS_TX_PACKETS: Final = "_RTCDtlsTransport__tx_packets"
 # The ICE component RTP (and, bundled and muxed, RTCP) travels on.
@@ -81,6 +83,11 @@ PacketHandler = Callable[[RtpPacket], Awaitable[None]]
 logger = logging.getLogger(__name__)
 
 _RTP_HEADER: Final = struct.Struct("!BBHLL")
+# A packet is resent to a subscriber at most once per round trip (100 ms until one is measured, never under 20 ms): a
+# receiver asking again sooner asks for a copy already on its way. Under heavy loss aiortc's receivers re-ask for every
+# missing packet at each new gap, and answering each ask made retransmissions most of the SFU's work (as mediasoup).
+DEFAULT_RESEND_INTERVAL_S: Final = 0.1
+MIN_RESEND_INTERVAL_S: Final = 0.02
 _DTLS_CONNECTED: Final = DtlsState.CONNECTED
 
 
@@ -252,20 +259,35 @@ class PassthroughSender:
         self.header_key: tuple[int, bytes] = (0, b"")
         self.ssrc: int = sender._ssrc
         self.nacked_packets = 0
+        self.repeated_nacks = 0  # asks for a packet resent less than a round trip before, not answered
         self.packets_sent = 0
         self.bytes_sent = 0
         # In passthrough the sender has no encoder to flag: the keyframe must be asked of the publisher.
         setattr(sender, "_send_keyframe", on_keyframe_request)  # noqa: B010
         original_retransmit: Callable[[int], Awaitable[None]] = sender._retransmit
 
+        resent_seq = [-1] * RTP_HISTORY_SIZE
+        resent_at = [0.0] * RTP_HISTORY_SIZE
+
         async def retransmit(sequence_number: int) -> None:
             self.nacked_packets += 1
+            slot = sequence_number % RTP_HISTORY_SIZE
+            now = time.monotonic()
+            if resent_seq[slot] == sequence_number and now - resent_at[slot] < self.resend_interval():
+                self.repeated_nacks += 1
+                return
             packet = on_nack(sequence_number)
             if packet is not None:
-                history[sequence_number % RTP_HISTORY_SIZE] = packet
+                resent_seq[slot], resent_at[slot] = sequence_number, now
+                history[slot] = packet
                 await original_retransmit(sequence_number)
 
         setattr(sender, "_retransmit", retransmit)  # noqa: B010
+
+    def resend_interval(self) -> float:
+        """How long a resent packet is not resent again: the round trip aiortc measured from receiver reports."""
+        rtt: float | None = getattr(self._sender, _SENDER_RTT, None)
+        return DEFAULT_RESEND_INTERVAL_S if rtt is None else max(MIN_RESEND_INTERVAL_S, rtt)
 
     @property
     def ready(self) -> bool:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 from typing import NamedTuple
 
 import aiortc
@@ -58,6 +60,7 @@ async def test_private_state_of_a_real_sender_and_receiver_is_where_the_seam_exp
     assert isinstance(getattr(sender, seam._SENDER_EXTENSIONS_MAP), HeaderExtensionsMap)
     assert getattr(sender, seam._SENDER_STARTED) is False
     assert getattr(sender, seam._SENDER_MID) is None
+    assert getattr(sender, seam._SENDER_RTT) is None  # until a receiver report measures it
     for name in (
         seam._SENDER_NTP_TIMESTAMP,
         seam._SENDER_RTP_TIMESTAMP,
@@ -85,7 +88,7 @@ class PeerPair(NamedTuple):
     received: list[RtpPacket]
 
 
-async def connected_peer_pair() -> PeerPair:
+async def connected_peer_pair(on_nack: Callable[[int], RtpPacket | None] = lambda seq: None) -> PeerPair:
     sending, receiving = RTCPeerConnection(RTCConfiguration(iceServers=[])), RTCPeerConnection(RTCConfiguration([]))
     transceiver = sending.addTransceiver(seam.IdleTrack("video", "camera"), direction="sendonly")
     received: list[RtpPacket] = []
@@ -101,7 +104,7 @@ async def connected_peer_pair() -> PeerPair:
     await receiving.setRemoteDescription(sending.localDescription)
     await receiving.setLocalDescription(await receiving.createAnswer())
     await sending.setRemoteDescription(receiving.localDescription)
-    passthrough = seam.PassthroughSender(transceiver, on_keyframe_request=lambda: None, on_nack=lambda seq: None)
+    passthrough = seam.PassthroughSender(transceiver, on_keyframe_request=lambda: None, on_nack=on_nack)
     await wait_until_async(lambda: passthrough.ready, timeout=10, interval=0.02, message="the sender started")
     return PeerPair(sending, receiving, transceiver, passthrough, received)
 
@@ -127,6 +130,39 @@ async def test_passthrough_sender_sends_straight_to_the_nominated_pairs_socket()
     with pytest.raises(ConnectionError):
         passthrough.send_serialized(wire, 0, 5000, 777_000, 0, 10)
     await receiving.close()
+
+
+async def test_a_packet_asked_for_again_within_a_round_trip_is_resent_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A receiver under heavy loss asks again for every missing packet at each new gap; the copy already on its way
+    answers those asks, and a later ask (past the round trip) is answered again."""
+    monkeypatch.setattr(seam, "DEFAULT_RESEND_INTERVAL_S", 0.3)
+    rebuilt: list[int] = []
+    senders: list[seam.PassthroughSender] = []
+    payload = vp8_packets(KEYFRAME, first_seq=500, timestamp=9000)[0].payload
+
+    def rebuild(out_seq: int) -> RtpPacket | None:
+        rebuilt.append(out_seq)
+        return senders[0].build_packet(
+            sequence_number=out_seq, timestamp=9000, marker=0, payload=payload, abs_send_time=0, audio_level=None
+        )
+
+    sending, receiving, transceiver, passthrough, received = await connected_peer_pair(on_nack=rebuild)
+    senders.append(passthrough)
+    retransmit = transceiver.sender._retransmit  # what aiortc calls for each NACKed sequence number
+    try:
+        for _ in range(3):
+            await retransmit(500)
+        assert rebuilt == [500] and passthrough.repeated_nacks == 2 and passthrough.nacked_packets == 3
+        await retransmit(501)  # another packet is its own
+        assert rebuilt == [500, 501]
+        await asyncio.sleep(0.35)  # a round trip later the ask may be for a lost copy: answered again
+        await retransmit(500)
+        assert rebuilt == [500, 501, 500]
+        await wait_until_async(lambda: len(received) >= 3, timeout=5, interval=0.02, message="the resent packets")
+        assert sorted(p.sequence_number for p in received) == [500, 500, 501]
+    finally:
+        await sending.close()
+        await receiving.close()
 
 
 async def test_tapped_receiver_forwards_unwrapped_packets_keeps_nacking_and_never_decodes() -> None:
